@@ -1,0 +1,41 @@
+// AllocationError: the std::bad_alloc that corepy's resources throw, carrying what was asked
+// for and which resource refused, so a failure deep inside a kernel still says where it came
+// from. Code that only knows std::bad_alloc keeps working: it is one.
+#ifndef COREPY_ALLOCATORS_ALLOCATION_ERROR_H_
+#define COREPY_ALLOCATORS_ALLOCATION_ERROR_H_
+
+#include <cstddef>
+#include <new>
+#include <string>
+
+namespace corepy {
+
+class AllocationError : public std::bad_alloc {
+ public:
+  // `reason` completes "<resource> cannot allocate <bytes> bytes (alignment <a>): <reason>".
+  AllocationError(const char* resource, std::size_t bytes, std::size_t alignment,
+                  const std::string& reason);
+
+  const char* what() const noexcept override { return message_.c_str(); }
+  const char* resource() const noexcept { return resource_; }
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t alignment() const noexcept { return alignment_; }
+
+ private:
+  const char* resource_;
+  std::size_t bytes_;
+  std::size_t alignment_;
+  std::string message_;
+};
+
+// Throws AllocationError, or prints its message and aborts when built with -fno-exceptions.
+[[noreturn]] void throw_allocation_error(const char* resource, std::size_t bytes,
+                                         std::size_t alignment, const std::string& reason);
+
+// Throws std::invalid_argument naming the bad alignment (or prints and aborts without
+// exceptions). Every corepy resource calls this for an alignment that is not a power of two.
+[[noreturn]] void throw_bad_alignment(const char* resource, std::size_t alignment);
+
+}  // namespace corepy
+
+#endif  // COREPY_ALLOCATORS_ALLOCATION_ERROR_H_

@@ -1,0 +1,158 @@
+// ArenaResource: a bump allocator that is a std::pmr::memory_resource.
+//
+// It hands out memory from one block (taken from an upstream resource at construction, or a
+// caller's buffer) by aligning and bumping a pointer; nothing is freed one by one. When the block
+// cannot hold a request, the request spills to chunks taken from the upstream, which grow
+// geometrically so that many small spills cost few upstream calls. `mark()` / `rewind()` free
+// everything allocated after a point, spills included; `reset()` frees everything. It never fails
+// while the upstream can serve, and it gives every byte it took back to the upstream.
+//
+// The fast path (align, one likely-taken bounds check, bump) is inline, as in LLVM's
+// BumpPtrAllocator; everything else is out of line in allocate_slow(). Under AddressSanitizer and
+// Valgrind every allocation takes the slow path, which reports to the tool which bytes are live,
+// so a use after rewind is caught.
+//
+// Not thread-safe: an arena belongs to one thread at a time (corepy/arena.h gives each thread its
+// own).
+#ifndef COREPY_ALLOCATORS_ARENA_RESOURCE_H_
+#define COREPY_ALLOCATORS_ARENA_RESOURCE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+
+namespace corepy {
+
+struct ArenaStats {
+  std::size_t used;            // bytes of the arena's own block in use (padding included)
+  std::size_t capacity;        // size of the arena's own block
+  std::size_t peak;            // high-water mark of `used` (not lowered by rewind/reset)
+  std::size_t overflow_count;  // allocations ever served by the upstream (did not fit the block)
+  std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
+};
+
+class ArenaResource final : public std::pmr::memory_resource {
+  struct Chunk;  // a spill chunk's header, at the start of the chunk
+  class MarkerLog;
+
+ public:
+  static constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
+  // The first spill chunk is at least this large; each next one is twice the last, up to kMaxChunk.
+  static constexpr std::size_t kMinChunk = std::size_t{4} << 10;
+  static constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
+
+  // A point in the arena's history. Only an arena makes one; copy it freely. Markers nest:
+  // rewinding to an outer marker ends every marker taken after it.
+  class Marker {
+   public:
+    Marker() = delete;
+
+   private:
+    friend class ArenaResource;
+    Marker(char* block, Chunk* chunk, char* chunk_cur) noexcept
+        : block_(block), chunk_(chunk), chunk_cur_(chunk_cur) {}
+    char* block_;
+    Chunk* chunk_;
+    char* chunk_cur_;
+    std::uint64_t serial_ = 0;  // identifies the marker to debug builds' liveness check
+  };
+
+  // Takes a block of `capacity` bytes from `upstream` (none when capacity is 0).
+  explicit ArenaResource(std::size_t capacity = kDefaultCapacity,
+                         std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+  // Bumps through the caller's buffer, which must outlive the arena and is never freed.
+  ArenaResource(void* buffer, std::size_t size,
+                std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+  ArenaResource(const ArenaResource&) = delete;
+  ArenaResource& operator=(const ArenaResource&) = delete;
+  ~ArenaResource() override;
+
+  // The same as memory_resource::allocate, without the virtual call when the arena's type is
+  // known. Alignment must be a power of two (else std::invalid_argument); a size whose
+  // arithmetic overflows, or an upstream that refuses, throws corepy::AllocationError.
+  void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
+    const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
+    const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
+    const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
+    // One branch: alignment a power of two, no wrap-around, and room left. `&` not `&&`, so
+    // the compiler emits a single jump.
+    if (__builtin_expect(((alignment & (alignment - 1)) == 0) & (aligned >= cur) &
+                             (aligned <= end) & (bytes <= end - aligned),
+                         1)) {
+      cur_ = reinterpret_cast<char*>(aligned + bytes);
+      return reinterpret_cast<void*>(aligned);
+    }
+    return allocate_slow(bytes, alignment);
+  }
+  // Gives back the bytes of the block's most recent allocation if no marker was taken since it
+  // was made (so a stack of temporaries pops cleanly); otherwise memory comes back at rewind.
+  void deallocate(void* p, std::size_t bytes,
+                  std::size_t alignment = alignof(std::max_align_t)) noexcept {
+    do_deallocate(p, bytes, alignment);
+  }
+
+  Marker mark() const noexcept {
+    floor_ = cur_;
+    Marker m(cur_, chunk_, chunk_cur_);
+    if (log_ != nullptr) m.serial_ = log_mark(m);
+    return m;
+  }
+  // Frees everything allocated after `m`, spills included. Rewinding to a marker that an earlier
+  // rewind ended is caught (message and abort) in debug builds.
+  void rewind(const Marker& m) noexcept;
+  void reset() noexcept;
+
+  ArenaStats stats() const noexcept;
+  std::pmr::memory_resource* upstream() const noexcept { return upstream_; }
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
+  std::size_t used() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    return allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept override;
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  void init_block();
+  void* allocate_slow(std::size_t bytes, std::size_t alignment);
+  void* allocate_in_block(std::size_t bytes, std::size_t alignment);
+  void* allocate_spill(std::size_t bytes, std::size_t alignment);
+  void push_chunk(std::size_t bytes, std::size_t alignment);
+  void pop_chunk() noexcept;
+  void rewind_block(char* to) noexcept;
+  void rewind_chunk(char* to) noexcept;
+  void note_peak() noexcept;
+  std::uint64_t log_mark(const Marker& m) const;
+
+  // The own block: [begin_, end_), bump pointer cur_. fast_end_ is end_, or null when every
+  // allocation must take the slow path (ASan, Valgrind) to be reported to the tool.
+  char* cur_;
+  char* fast_end_;
+  char* begin_;
+  char* end_;
+  // deallocate() never gives back bytes below the newest marker's point, so every live marker
+  // stays at or below cur_ and rewinds exactly.
+  mutable char* floor_;
+  // Spill chunks, newest first; the newest one is bumped through [chunk_cur_, chunk_end_).
+  Chunk* chunk_ = nullptr;
+  char* chunk_cur_ = nullptr;
+  char* chunk_end_ = nullptr;
+  std::size_t next_chunk_size_;
+
+  std::pmr::memory_resource* upstream_;
+  bool owns_block_;
+  bool annotate_;  // report allocations to ASan / Valgrind
+  std::size_t peak_ = 0;
+  std::size_t overflow_count_ = 0;
+  std::size_t overflow_bytes_ = 0;
+  MarkerLog* log_ = nullptr;  // live markers, kept by debug builds only
+};
+
+using Marker = ArenaResource::Marker;
+
+}  // namespace corepy
+
+#endif  // COREPY_ALLOCATORS_ARENA_RESOURCE_H_

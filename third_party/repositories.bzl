@@ -1,0 +1,123 @@
+"""corepy_dependencies(): every external repository corepy needs, from Debian packages.
+
+A monorepo that embeds corepy calls this from its WORKSPACE. Each repository is declared only when
+the caller has not already declared one of that name, so a monorepo's own Abseil, GoogleTest,
+Benchmark, ... win, as long as they carry upstream's labels (ours do too).
+"""
+
+load("//third_party:system_repository.bzl", "shim_repository", "system_repository")
+
+def _maybe(rule, name, **kwargs):
+    if not native.existing_rule(name):
+        rule(name = name, **kwargs)
+
+# Abseil targets at the root of @com_google_absl, by the upstream package they belong to.
+_ABSL_PACKAGES = {
+    "absl/algorithm": [],
+    "absl/base": ["base", "config", "core_headers"],
+    "absl/cleanup": ["cleanup"],
+    "absl/container": ["fixed_array", "flat_hash_map", "flat_hash_set", "inlined_vector", "node_hash_map"],
+    "absl/debugging": ["failure_signal_handler", "stacktrace", "symbolize"],
+    "absl/flags": ["flag", "parse", "usage"],
+    "absl/hash": ["hash"],
+    "absl/memory": ["memory"],
+    "absl/meta": ["type_traits"],
+    "absl/numeric": ["bits", "int128"],
+    "absl/random": ["random"],
+    "absl/status": ["status", "statusor"],
+    "absl/strings": ["str_format", "strings"],
+    "absl/synchronization": ["synchronization"],
+    "absl/time": ["time"],
+    "absl/types": ["optional", "span", "variant"],
+    "absl/utility": ["utility"],
+}
+
+def corepy_dependencies():
+    """Declares corepy's external repositories that the caller does not already have."""
+
+    # Bazel 4.2.3 would download these three by itself; offline stand-ins keep it local.
+    _maybe(
+        shim_repository,
+        name = "rules_cc",
+        files = {Label("//third_party/shims:rules_cc_defs.bzl"): "cc/defs.bzl"},
+        packages = ["", "cc"],
+    )
+    _maybe(
+        shim_repository,
+        name = "rules_java",
+        files = {Label("//third_party/shims:rules_java_defs.bzl"): "java/defs.bzl"},
+        packages = ["", "java"],
+    )
+    _maybe(
+        shim_repository,
+        name = "remote_coverage_tools",
+        files = {
+            Label("//third_party/shims:remote_coverage_tools.BUILD"): "BUILD.bazel",
+            Label("//third_party/shims:unavailable.sh"): "unavailable.sh",
+        },
+    )
+
+    _maybe(
+        system_repository,
+        name = "com_google_absl",
+        packages = ["libabsl-dev"],
+        build_file = Label("//third_party:absl.BUILD"),
+        headers = ["absl/base/config.h", "absl/status/statusor.h"],
+        libraries = ["libabsl_base.so", "libabsl_statusor.so", "libabsl_flags_parse.so"],
+        alias_packages = _ABSL_PACKAGES,
+    )
+    _maybe(
+        system_repository,
+        name = "com_google_googletest",
+        packages = ["libgtest-dev", "libgmock-dev"],
+        build_file = Label("//third_party:googletest.BUILD"),
+        headers = ["gtest/gtest.h", "gmock/gmock.h"],
+        libraries = ["libgtest.a", "libgtest_main.a", "libgmock.a"],
+    )
+    _maybe(
+        system_repository,
+        name = "com_google_benchmark",
+        packages = ["libbenchmark-dev"],
+        build_file = Label("//third_party:benchmark.BUILD"),
+        headers = ["benchmark/benchmark.h"],
+        libraries = ["libbenchmark.so", "libbenchmark_main.a"],
+    )
+    _maybe(
+        system_repository,
+        name = "com_github_google_highway",
+        packages = ["libhwy-dev"],
+        build_file = Label("//third_party:highway.BUILD"),
+        headers = ["hwy/highway.h", "hwy/contrib/dot/dot-inl.h"],
+        libraries = ["libhwy.so", "libhwy_contrib.so"],
+    )
+    _maybe(
+        system_repository,
+        name = "onetbb",
+        packages = ["libtbb-dev"],
+        build_file = Label("//third_party:onetbb.BUILD"),
+        headers = ["oneapi/tbb/parallel_for.h"],
+        libraries = ["libtbb.so"],
+    )
+    _maybe(
+        system_repository,
+        name = "mimalloc",
+        packages = ["libmimalloc-dev"],
+        build_file = Label("//third_party:mimalloc.BUILD"),
+        headers = ["mimalloc.h"],
+        libraries = ["libmimalloc.so"],
+    )
+    _maybe(
+        system_repository,
+        name = "eigen",
+        packages = ["libeigen3-dev"],
+        build_file = Label("//third_party:eigen.BUILD"),
+        headers = ["eigen3/Eigen/Core"],
+        symlinks = {"/usr/include/eigen3/Eigen": "Eigen"},
+    )
+    _maybe(
+        system_repository,
+        name = "valgrind",
+        packages = ["valgrind"],
+        build_file = Label("//third_party:valgrind.BUILD"),
+        headers = ["valgrind/valgrind.h", "valgrind/memcheck.h"],
+    )
