@@ -23,7 +23,7 @@ constexpr const char* kName = "corepy::ArenaResource";
 constexpr std::size_t kBlockAlignment = 64;
 constexpr std::size_t kChunkAlignment = alignof(std::max_align_t);
 // The chunk header is padded to this, so the first byte after it is max_align_t-aligned.
-constexpr std::size_t kChunkHeader = 32;
+constexpr std::size_t kChunkHeader = 48;
 
 // A zero-capacity arena bumps through this: a real address, so even a 0-byte request that the
 // fast path serves returns a non-null pointer.
@@ -68,12 +68,14 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
 }  // namespace
 
 struct ArenaResource::Chunk {
-  Chunk* prev;            // the chunk taken before this one
-  std::size_t size;       // bytes taken from the upstream, this header included
+  Chunk* prev;          // the chunk taken before this one
+  Chunk* prev_region;   // regular chunks: the region before this one (null: the block)
+  char* prev_cur;       // regular chunks: that region's cursor when this one took over
+  std::size_t size;     // bytes taken from the upstream, this header included
+  bool dedicated;       // holds one oversized request; never a region
   char* data() { return reinterpret_cast<char*>(this) + kChunkHeader; }
   char* end() { return reinterpret_cast<char*>(this) + size; }
 };
-static_assert(sizeof(void*) + sizeof(std::size_t) <= kChunkHeader, "chunk header too small");
 
 // Debug builds' record of live markers: a stack, since markers nest. Rewinding to a marker pops
 // every marker above it; a marker that is not on the stack has been ended by an earlier rewind.
@@ -82,11 +84,11 @@ class ArenaResource::MarkerLog {
   std::uint64_t on_mark(const Marker& m) {
     if (!live_.empty()) {
       const Record& top = live_.back();
-      if (top.block == m.block_ && top.chunk == m.chunk_ && top.chunk_cur == m.chunk_cur_) {
+      if (top.cur == m.cur_ && top.chunk == m.chunk_) {
         return top.serial;  // same point: the same marker
       }
     }
-    live_.push_back({++last_serial_, m.block_, m.chunk_, m.chunk_cur_});
+    live_.push_back({++last_serial_, m.cur_, m.chunk_});
     return last_serial_;
   }
   bool on_rewind(std::uint64_t serial) {
@@ -103,9 +105,8 @@ class ArenaResource::MarkerLog {
  private:
   struct Record {
     std::uint64_t serial;
-    char* block;
+    char* cur;
     Chunk* chunk;
-    char* chunk_cur;
   };
   std::vector<Record> live_;
   std::uint64_t last_serial_ = 0;
@@ -130,11 +131,11 @@ ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_re
 }
 
 void ArenaResource::init_block() {
-  cur_ = begin_;
-  floor_ = begin_;
-  next_chunk_size_ = std::clamp(capacity(), kMinChunk, kMaxChunk);
   annotate_ = internal::kAsan || internal::running_on_valgrind();
-  fast_end_ = annotate_ ? nullptr : end_;
+  block_cur_ = begin_;
+  enter_region(nullptr, begin_);
+  first_chunk_size_ = std::clamp(capacity(), kMinChunk, kMaxChunk);
+  next_chunk_size_ = first_chunk_size_;
   if (annotate_) {
     internal::pool_create(this);
     internal::poison(begin_, capacity());
@@ -154,59 +155,86 @@ ArenaResource::~ArenaResource() {
   delete log_;
 }
 
+// Makes `region` (null: the block) the one the fast path bumps through, from `cur`.
+void ArenaResource::enter_region(Chunk* region, char* cur) noexcept {
+  region_ = region;
+  cur_ = cur;
+  floor_ = region == nullptr ? begin_ : region->data();
+  region_end_ = region == nullptr ? end_ : region->end();
+  fast_end_ = annotate_ ? nullptr : region_end_;
+}
+
+char* ArenaResource::region_begin() const noexcept {
+  return region_ == nullptr ? begin_ : region_->data();
+}
+
+const void* ArenaResource::region_pool() const noexcept {
+  return region_ == nullptr ? static_cast<const void*>(this) : region_;
+}
+
 void* ArenaResource::allocate_slow(std::size_t bytes, std::size_t alignment) {
   if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
-  if (void* p = allocate_in_block(bytes, alignment)) return p;
-  return allocate_spill(bytes, alignment);
-}
-
-// The fast path's work, for when it was bypassed (annotations) or could not tell.
-void* ArenaResource::allocate_in_block(std::size_t bytes, std::size_t alignment) {
-  const std::size_t room = static_cast<std::size_t>(end_ - cur_);
-  const std::size_t pad = padding(cur_, alignment);
-  if (pad > room || bytes > room - pad) return nullptr;
+  // The fast path's test, for when it was bypassed (annotations) or the region is full.
+  std::size_t room = static_cast<std::size_t>(region_end_ - cur_);
+  std::size_t pad = padding(cur_, alignment);
+  if (pad > room || bytes > room - pad) {
+    // Spill. A request that would take more than half of the next chunk gets its own chunk, and
+    // the region stays where it is; anything smaller starts a new region.
+    const bool dedicated = bytes > next_chunk_size_ / 2;
+    Chunk* chunk = take_chunk(bytes, alignment, dedicated);  // may throw: nothing has changed
+    if (dedicated) {
+      char* p = chunk->data() + padding(chunk->data(), alignment);
+      if (annotate_) internal::pool_alloc(chunk, p, bytes);
+      return p;
+    }
+    if (region_ == nullptr) {
+      note_peak();
+      block_cur_ = cur_;
+    }
+    chunk->prev_region = region_;
+    chunk->prev_cur = cur_;
+    enter_region(chunk, chunk->data());
+    pad = padding(cur_, alignment);
+  }
   char* p = cur_ + pad;
   cur_ = p + bytes;
-  if (annotate_) internal::pool_alloc(this, p, bytes);
+  if (annotate_) internal::pool_alloc(region_pool(), p, bytes);
   return p;
 }
 
-void* ArenaResource::allocate_spill(std::size_t bytes, std::size_t alignment) {
-  if (chunk_ == nullptr ||
-      padding(chunk_cur_, alignment) > static_cast<std::size_t>(chunk_end_ - chunk_cur_) ||
-      bytes > static_cast<std::size_t>(chunk_end_ - chunk_cur_) - padding(chunk_cur_, alignment)) {
-    push_chunk(bytes, alignment);
-  }
-  char* p = chunk_cur_ + padding(chunk_cur_, alignment);
-  chunk_cur_ = p + bytes;
-  ++overflow_count_;
-  if (annotate_) internal::pool_alloc(chunk_, p, bytes);
-  return p;
-}
-
-void ArenaResource::push_chunk(std::size_t bytes, std::size_t alignment) {
+ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t alignment,
+                                                bool dedicated) {
   // The data after the header is kChunkAlignment-aligned; a larger alignment may need up to
   // alignment - kChunkAlignment bytes of padding.
   const std::size_t worst_pad = alignment > kChunkAlignment ? alignment - kChunkAlignment : 0;
   if (bytes > std::numeric_limits<std::size_t>::max() - kChunkHeader - worst_pad) {
     throw_allocation_error(kName, bytes, alignment, "the size overflows");
   }
-  const std::size_t size = std::max(next_chunk_size_, kChunkHeader + worst_pad + bytes);
-  char* base = take_from_upstream(upstream_, size, kChunkAlignment);  // may throw: nothing changed
-  chunk_ = new (base) Chunk{chunk_, size};
-  chunk_cur_ = chunk_->data();
-  chunk_end_ = chunk_->end();
+  const std::size_t needed = kChunkHeader + worst_pad + bytes;
+  const std::size_t size = dedicated ? needed : std::max(next_chunk_size_, needed);
+  char* base = take_from_upstream(upstream_, size, kChunkAlignment);
+  Chunk* chunk = new (base) Chunk{chunk_, nullptr, nullptr, size, dedicated};
+  chunk_ = chunk;
+  ++overflow_count_;
   overflow_bytes_ += size;
-  next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
+  if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
   if (annotate_) {
-    internal::pool_create(chunk_);
-    internal::poison(chunk_cur_, size - kChunkHeader);
+    internal::pool_create(chunk);
+    internal::poison(chunk->data(), size - kChunkHeader);
   }
+  return chunk;
 }
 
-void ArenaResource::pop_chunk() noexcept {
+// Returns the newest chunk to the upstream; if it was the region, the previous region resumes
+// where it stopped. Returns the size of a regular chunk, 0 for a dedicated one.
+std::size_t ArenaResource::pop_chunk() noexcept {
   Chunk* c = chunk_;
+  const std::size_t regular_size = c->dedicated ? 0 : c->size;
   chunk_ = c->prev;
+  if (c == region_) {
+    if (c->prev_region == nullptr) block_cur_ = c->prev_cur;
+    enter_region(c->prev_region, c->prev_cur);
+  }
   const std::size_t size = c->size;
   overflow_bytes_ -= size;
   if (annotate_) {
@@ -214,25 +242,19 @@ void ArenaResource::pop_chunk() noexcept {
     internal::unpoison(c, size);
   }
   upstream_->deallocate(c, size, kChunkAlignment);
-  if (chunk_ != nullptr) {
-    chunk_cur_ = chunk_end_ = chunk_->end();  // the caller sets the real cursor
-  } else {
-    chunk_cur_ = chunk_end_ = nullptr;
-  }
+  return regular_size;
 }
 
 void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alignment*/) noexcept {
   char* c = static_cast<char*>(p);
-  // Only the block's newest allocation, and never below the newest marker's point.
-  if (address(c) + bytes == address(cur_) && address(c) >= address(floor_) &&
-      address(c) >= address(begin_)) {
-    note_peak();
-    if (annotate_) {
-      internal::pool_free(this, c);
-      internal::poison(c, bytes);
-    }
-    cur_ = c;
+  // Only the region's newest allocation, and never below the newest marker's point.
+  if (address(c) + bytes != address(cur_) || address(c) < address(floor_)) return;
+  if (region_ == nullptr) note_peak();
+  if (annotate_) {
+    internal::pool_free(region_pool(), c);
+    internal::poison(c, bytes);
   }
+  cur_ = c;
 }
 
 void ArenaResource::rewind(const Marker& m) noexcept {
@@ -243,39 +265,44 @@ void ArenaResource::rewind(const Marker& m) noexcept {
                  kName);
     std::abort();
   }
-  // Spills: return every chunk taken after the marker, then restore the marker's chunk cursor.
-  while (chunk_ != m.chunk_ && chunk_ != nullptr) pop_chunk();
-  if (chunk_ != nullptr && chunk_ == m.chunk_ && m.chunk_cur_ < chunk_cur_) {
-    rewind_chunk(m.chunk_cur_);
-  }
-  rewind_block(m.block_);
+  const bool spilled = region_ != nullptr;
+  std::size_t popped = 0;  // regular chunks' bytes
+  while (chunk_ != m.chunk_ && chunk_ != nullptr) popped += pop_chunk();
+  // Chunks are pushed and popped at the head only, so with the marker's newest chunk back at
+  // the head, the region is the one the marker was taken in. (A release build's stale marker
+  // may miss its chunk; then all spills are gone and the block stays where it is.)
+  if (chunk_ == m.chunk_) rewind_region(m.cur_);
+  if (spilled && region_ == nullptr) end_spill_round(popped);
+  floor_ = cur_;
 }
 
-void ArenaResource::rewind_chunk(char* to) noexcept {
-  if (annotate_) {
-    internal::pool_trim(chunk_, chunk_->data(), static_cast<std::size_t>(to - chunk_->data()));
-    internal::poison(to, static_cast<std::size_t>(chunk_end_ - to));
-  }
-  chunk_cur_ = to;
-}
-
-void ArenaResource::rewind_block(char* to) noexcept {
+void ArenaResource::rewind_region(char* to) noexcept {
   // A live marker is never above cur_ (see floor_); a stale one in a release build might be,
-  // and is not allowed to move the cursor forward over memory it does not own.
-  if (address(to) < address(begin_) || address(to) > address(cur_)) return;
-  note_peak();
+  // and may not move the cursor over memory it does not own.
+  if (address(to) < address(region_begin()) || address(to) > address(cur_)) return;
+  if (region_ == nullptr) note_peak();
   if (annotate_) {
-    internal::pool_trim(this, begin_, static_cast<std::size_t>(to - begin_));
+    internal::pool_trim(region_pool(), region_begin(),
+                        static_cast<std::size_t>(to - region_begin()));
     internal::poison(to, static_cast<std::size_t>(cur_ - to));
   }
   cur_ = to;
-  floor_ = to;
 }
 
 void ArenaResource::reset() noexcept {
-  while (chunk_ != nullptr) pop_chunk();
-  rewind_block(begin_);
   if (log_ != nullptr) log_->clear();
+  const bool spilled = region_ != nullptr;
+  std::size_t popped = 0;
+  while (chunk_ != nullptr) popped += pop_chunk();
+  if (spilled) end_spill_round(popped);
+  rewind_region(begin_);
+  floor_ = begin_;
+}
+
+// All regular chunks are gone: start the next round of spills with one chunk as large as this
+// round took, so a steady workload makes one upstream call per round.
+void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
+  next_chunk_size_ = std::clamp(regular_bytes, first_chunk_size_, kMaxChunk);
 }
 
 void ArenaResource::note_peak() noexcept { peak_ = std::max(peak_, used()); }

@@ -2,8 +2,10 @@
 //
 // It hands out memory from one block (taken from an upstream resource at construction, or a
 // caller's buffer) by aligning and bumping a pointer; nothing is freed one by one. When the block
-// cannot hold a request, the request spills to chunks taken from the upstream, which grow
-// geometrically so that many small spills cost few upstream calls. `mark()` / `rewind()` free
+// cannot hold a request, the arena spills: it takes a chunk from the upstream and bumps through
+// that, on the same inline fast path. Chunks grow geometrically, and after a round of spills
+// the next round's first chunk is as large as the whole round was, so a steady workload makes
+// one upstream call per round. `mark()` / `rewind()` free
 // everything allocated after a point, spills included; `reset()` frees everything. It never fails
 // while the upstream can serve, and it gives every byte it took back to the upstream.
 //
@@ -27,7 +29,7 @@ struct ArenaStats {
   std::size_t used;            // bytes of the arena's own block in use (padding included)
   std::size_t capacity;        // size of the arena's own block
   std::size_t peak;            // high-water mark of `used` (not lowered by rewind/reset)
-  std::size_t overflow_count;  // allocations ever served by the upstream (did not fit the block)
+  std::size_t overflow_count;  // allocations ever served by the upstream: spill chunks taken
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
@@ -37,7 +39,9 @@ class ArenaResource final : public std::pmr::memory_resource {
 
  public:
   static constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
-  // The first spill chunk is at least this large; each next one is twice the last, up to kMaxChunk.
+  // Spill chunks start at the block's capacity (at least kMinChunk) and double, up to kMaxChunk.
+  // A request too big for half the next chunk gets a chunk of its own, and the arena keeps
+  // bumping where it was.
   static constexpr std::size_t kMinChunk = std::size_t{4} << 10;
   static constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
 
@@ -49,11 +53,9 @@ class ArenaResource final : public std::pmr::memory_resource {
 
    private:
     friend class ArenaResource;
-    Marker(char* block, Chunk* chunk, char* chunk_cur) noexcept
-        : block_(block), chunk_(chunk), chunk_cur_(chunk_cur) {}
-    char* block_;
-    Chunk* chunk_;
-    char* chunk_cur_;
+    Marker(char* cur, Chunk* chunk) noexcept : cur_(cur), chunk_(chunk) {}
+    char* cur_;                 // the bump pointer, in the block or the newest spill chunk
+    Chunk* chunk_;              // the newest spill chunk then
     std::uint64_t serial_ = 0;  // identifies the marker to debug builds' liveness check
   };
 
@@ -84,8 +86,8 @@ class ArenaResource final : public std::pmr::memory_resource {
     }
     return allocate_slow(bytes, alignment);
   }
-  // Gives back the bytes of the block's most recent allocation if no marker was taken since it
-  // was made (so a stack of temporaries pops cleanly); otherwise memory comes back at rewind.
+  // Gives back the bytes of the most recent allocation if no marker was taken since it was made
+  // (so a stack of temporaries pops cleanly); otherwise memory comes back at rewind/reset.
   void deallocate(void* p, std::size_t bytes,
                   std::size_t alignment = alignof(std::max_align_t)) noexcept {
     do_deallocate(p, bytes, alignment);
@@ -93,7 +95,7 @@ class ArenaResource final : public std::pmr::memory_resource {
 
   Marker mark() const noexcept {
     floor_ = cur_;
-    Marker m(cur_, chunk_, chunk_cur_);
+    Marker m(cur_, chunk_);
     if (log_ != nullptr) m.serial_ = log_mark(m);
     return m;
   }
@@ -105,7 +107,9 @@ class ArenaResource final : public std::pmr::memory_resource {
   ArenaStats stats() const noexcept;
   std::pmr::memory_resource* upstream() const noexcept { return upstream_; }
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
-  std::size_t used() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
+  std::size_t used() const noexcept {
+    return static_cast<std::size_t>((region_ == nullptr ? cur_ : block_cur_) - begin_);
+  }
 
  private:
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
@@ -118,28 +122,33 @@ class ArenaResource final : public std::pmr::memory_resource {
 
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
-  void* allocate_in_block(std::size_t bytes, std::size_t alignment);
-  void* allocate_spill(std::size_t bytes, std::size_t alignment);
-  void push_chunk(std::size_t bytes, std::size_t alignment);
-  void pop_chunk() noexcept;
-  void rewind_block(char* to) noexcept;
-  void rewind_chunk(char* to) noexcept;
+  Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
+  void enter_region(Chunk* region, char* cur) noexcept;
+  std::size_t pop_chunk() noexcept;
+  void end_spill_round(std::size_t regular_bytes) noexcept;
+  void rewind_region(char* to) noexcept;
+  char* region_begin() const noexcept;
+  const void* region_pool() const noexcept;
   void note_peak() noexcept;
   std::uint64_t log_mark(const Marker& m) const;
 
-  // The own block: [begin_, end_), bump pointer cur_. fast_end_ is end_, or null when every
-  // allocation must take the slow path (ASan, Valgrind) to be reported to the tool.
+  // The region being bumped through: the own block (region_ null) or the newest regular spill
+  // chunk. fast_end_ is region_end_, or null when every allocation must take the slow path
+  // (ASan, Valgrind) to be reported to the tool.
   char* cur_;
   char* fast_end_;
+  char* region_end_;
+  Chunk* region_ = nullptr;
+  // deallocate() never gives back bytes below the newest marker's point (or the region's
+  // start), so every live marker stays at or below cur_ and rewinds exactly.
+  mutable char* floor_;
+  // The own block [begin_, end_); while a spill chunk is the region, its cursor is block_cur_.
   char* begin_;
   char* end_;
-  // deallocate() never gives back bytes below the newest marker's point, so every live marker
-  // stays at or below cur_ and rewinds exactly.
-  mutable char* floor_;
-  // Spill chunks, newest first; the newest one is bumped through [chunk_cur_, chunk_end_).
+  char* block_cur_;
+  // Spill chunks, newest first, regular and dedicated alike.
   Chunk* chunk_ = nullptr;
-  char* chunk_cur_ = nullptr;
-  char* chunk_end_ = nullptr;
+  std::size_t first_chunk_size_;
   std::size_t next_chunk_size_;
 
   std::pmr::memory_resource* upstream_;

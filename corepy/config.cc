@@ -1,0 +1,82 @@
+#include "corepy/config.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "allocators/arena_resource.h"
+
+namespace corepy {
+namespace {
+
+struct Unit {
+  absl::string_view suffix;
+  std::size_t multiplier;
+};
+
+// Longest suffixes first, so "KiB" is not read as "B".
+constexpr Unit kUnits[] = {
+    {"KiB", std::size_t{1} << 10}, {"MiB", std::size_t{1} << 20}, {"GiB", std::size_t{1} << 30},
+    {"KB", 1000},                  {"MB", 1000 * 1000},           {"GB", 1000 * 1000 * 1000},
+    {"B", 1},
+};
+
+absl::Status bad_size(absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid byte size \"", text, "\": ", why,
+      "; expected digits with an optional unit B, KiB, MiB, GiB, KB, MB or GB "
+      "(e.g. 4096, 64KiB, 1MiB)"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::size_t> parse_byte_size(absl::string_view text) {
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  std::size_t multiplier = 1;
+  for (const Unit& unit : kUnits) {
+    if (s.size() > unit.suffix.size() && absl::EndsWith(s, unit.suffix)) {
+      s.remove_suffix(unit.suffix.size());
+      s = absl::StripTrailingAsciiWhitespace(s);
+      multiplier = unit.multiplier;
+      break;
+    }
+  }
+  if (s.empty()) return bad_size(text, "no number");
+  std::size_t value = 0;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return bad_size(text, absl::StrCat("unexpected character '", absl::string_view(&c, 1), "'"));
+    }
+    const std::size_t digit = static_cast<std::size_t>(c - '0');
+    if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
+      return bad_size(text, "too large");
+    }
+    value = value * 10 + digit;
+  }
+  if (value > std::numeric_limits<std::size_t>::max() / multiplier) {
+    return bad_size(text, "too large");
+  }
+  return value * multiplier;
+}
+
+std::size_t arena_capacity_from_env() {
+  static const std::size_t capacity = [] {
+    const char* text = std::getenv("COREPY_ARENA_SIZE");
+    if (text == nullptr) return ArenaResource::kDefaultCapacity;
+    absl::StatusOr<std::size_t> parsed = parse_byte_size(text);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "corepy: ignoring COREPY_ARENA_SIZE: %s; using the default %zu bytes\n",
+                   std::string(parsed.status().message()).c_str(),
+                   ArenaResource::kDefaultCapacity);
+      return ArenaResource::kDefaultCapacity;
+    }
+    return *parsed;
+  }();
+  return capacity;
+}
+
+}  // namespace corepy

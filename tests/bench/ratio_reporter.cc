@@ -1,0 +1,66 @@
+#include "tests/bench/ratio_reporter.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace corepy::bench {
+namespace {
+
+bool has_flag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], name, std::strlen(name)) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
+  ConsoleReporter::ReportRuns(runs);
+  for (const Run& run : runs) {
+    if (run.error_occurred) continue;
+    const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+    if (run.run_type == Run::RT_Aggregate && !median) continue;
+    const std::string name = run.run_name.str();
+    if (median || time_per_item_.count(name) == 0) {
+      time_per_item_[name] = run.GetAdjustedRealTime();
+    }
+  }
+}
+
+void RatioReporter::Finalize() {
+  ConsoleReporter::Finalize();
+  if (comparisons_.empty()) return;
+  std::printf("\nSide by side, same run (real time, median of repetitions):\n");
+  std::printf("%-44s %-40s %8s %8s\n", "corepy", "anchor", "ratio", "target");
+  for (const Comparison& c : comparisons_) {
+    auto s = time_per_item_.find(c.subject);
+    auto a = time_per_item_.find(c.anchor);
+    if (s == time_per_item_.end() || a == time_per_item_.end()) continue;  // filtered out
+    const double ratio = s->second / a->second;
+    std::printf("%-44s %-40s %7.3fx %7.2fx %s\n", c.subject.c_str(), c.anchor.c_str(), ratio,
+                c.target, ratio <= c.target ? "met" : "MISSED");
+  }
+  std::fflush(stdout);
+}
+
+int run_with_comparisons(int argc, char** argv, std::vector<Comparison> comparisons) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string repetitions = "--benchmark_repetitions=5";
+  std::string aggregates = "--benchmark_report_aggregates_only=true";
+  if (!has_flag(argc, argv, "--benchmark_repetitions")) {
+    args.push_back(repetitions.data());
+    args.push_back(aggregates.data());
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  RatioReporter reporter(std::move(comparisons));
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace corepy::bench

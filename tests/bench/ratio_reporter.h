@@ -1,0 +1,40 @@
+// A console reporter that, after the usual table, prints how corepy compares with its anchors:
+// one line per declared pair, with the ratio of their times measured in this same run and the
+// target the ratio is held to. Benchmarks never assert timings; these lines are for people.
+#ifndef COREPY_TESTS_BENCH_RATIO_REPORTER_H_
+#define COREPY_TESTS_BENCH_RATIO_REPORTER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+
+namespace corepy::bench {
+
+struct Comparison {
+  std::string subject;  // benchmark name, e.g. "BM_ArenaVirtual/64"
+  std::string anchor;   // the benchmark it is compared with
+  double target;        // subject time / anchor time should be at most this
+};
+
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  explicit RatioReporter(std::vector<Comparison> comparisons)
+      : comparisons_(std::move(comparisons)) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override;
+  void Finalize() override;
+
+ private:
+  std::vector<Comparison> comparisons_;
+  std::map<std::string, double> time_per_item_;  // median when repetitions are run
+};
+
+// Runs the benchmarks with defaults suited to side-by-side ratios on a noisy machine
+// (repetitions reported as median), prints the comparisons, and returns main's exit code.
+int run_with_comparisons(int argc, char** argv, std::vector<Comparison> comparisons);
+
+}  // namespace corepy::bench
+
+#endif  // COREPY_TESTS_BENCH_RATIO_REPORTER_H_

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages corepy builds from (Bazel, its libraries, the tools its tests use).
+# Idempotent, and quick when everything is already there: it only calls apt-get for what is
+# missing. Usage: bash third_party/install_deps.sh
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap      # Bazel 4.2.3
+  g++
+  python3
+  python3-numpy        # the anchor of tests/bench_arena.py
+  libabsl-dev          # @com_google_absl
+  libgtest-dev         # @com_google_googletest
+  libgmock-dev
+  libbenchmark-dev     # @com_google_benchmark
+  libhwy-dev           # @com_github_google_highway
+  libtbb-dev           # @onetbb
+  libmimalloc-dev      # @mimalloc
+  libeigen3-dev        # @eigen (benchmark anchor)
+  valgrind             # @valgrind headers, --config=valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ $status == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "corepy: installing ${missing[*]}" >&2
+sudo=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null; then
+    echo "corepy: need root to install ${missing[*]}; run: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "corepy: installed ${missing[*]}" >&2
