@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <vector>
@@ -24,6 +25,10 @@ constexpr std::size_t kBlockAlignment = 64;
 constexpr std::size_t kChunkAlignment = alignof(std::max_align_t);
 // The chunk header is padded to this, so the first byte after it is max_align_t-aligned.
 constexpr std::size_t kChunkHeader = 48;
+// No object may be larger than PTRDIFF_MAX bytes (pointer differences must fit); a request
+// beyond it is refused before any size arithmetic can wrap, and never reaches the upstream.
+constexpr std::size_t kMaxSize = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+constexpr const char* kTooLarge = "the size exceeds PTRDIFF_MAX";
 
 // A zero-capacity arena bumps through this: a real address, so even a 0-byte request that the
 // fast path serves returns a non-null pointer.
@@ -113,8 +118,9 @@ class ArenaResource::MarkerLog {
 };
 
 ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* upstream)
-    : upstream_(upstream), owns_block_(capacity != 0) {
+    : upstream_(upstream), owns_block_(capacity != 0), log_(new_marker_log()) {
   if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
+  if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
   begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment)
                          : g_empty_block;
   end_ = begin_ + capacity;
@@ -122,9 +128,12 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
 }
 
 ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_resource* upstream)
-    : upstream_(upstream), owns_block_(false) {
+    : upstream_(upstream), owns_block_(false), log_(new_marker_log()) {
   if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
   if (buffer == nullptr && size != 0) fail_invalid_argument("the buffer is null but its size is not 0");
+  if (size > kMaxSize || address(buffer) + size < address(buffer)) {
+    fail_invalid_argument("the buffer's size runs past the end of the address space");
+  }
   begin_ = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
   end_ = begin_ + size;
   init_block();
@@ -140,8 +149,14 @@ void ArenaResource::init_block() {
     internal::pool_create(this);
     internal::poison(begin_, capacity());
   }
+}
+
+// Debug builds keep a log of live markers; release builds keep nothing (and check nothing).
+std::unique_ptr<ArenaResource::MarkerLog> ArenaResource::new_marker_log() {
 #ifndef NDEBUG
-  log_ = new MarkerLog;
+  return std::make_unique<MarkerLog>();
+#else
+  return nullptr;
 #endif
 }
 
@@ -152,7 +167,6 @@ ArenaResource::~ArenaResource() {
     internal::unpoison(begin_, capacity());
   }
   if (owns_block_) upstream_->deallocate(begin_, capacity(), kBlockAlignment);
-  delete log_;
 }
 
 // Makes `region` (null: the block) the one the fast path bumps through, from `cur`.
@@ -206,9 +220,10 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
                                                 bool dedicated) {
   // The data after the header is kChunkAlignment-aligned; a larger alignment may need up to
   // alignment - kChunkAlignment bytes of padding.
+  static_assert(sizeof(Chunk) <= kChunkHeader, "the chunk header outgrew its room");
   const std::size_t worst_pad = alignment > kChunkAlignment ? alignment - kChunkAlignment : 0;
-  if (bytes > std::numeric_limits<std::size_t>::max() - kChunkHeader - worst_pad) {
-    throw_allocation_error(kName, bytes, alignment, "the size overflows");
+  if (bytes > kMaxSize - kChunkHeader - worst_pad) {
+    throw_allocation_error(kName, bytes, alignment, kTooLarge);
   }
   const std::size_t needed = kChunkHeader + worst_pad + bytes;
   const std::size_t size = dedicated ? needed : std::max(next_chunk_size_, needed);

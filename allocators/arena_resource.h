@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <memory_resource>
 
 namespace corepy {
@@ -29,7 +30,8 @@ struct ArenaStats {
   std::size_t used;            // bytes of the arena's own block in use (padding included)
   std::size_t capacity;        // size of the arena's own block
   std::size_t peak;            // high-water mark of `used` (not lowered by rewind/reset)
-  std::size_t overflow_count;  // allocations ever served by the upstream: spill chunks taken
+  std::size_t overflow_count;  // allocations ever served by the upstream: the spill chunks
+                               // taken, each holding one or more requests that did not fit
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
@@ -72,7 +74,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The same as memory_resource::allocate, without the virtual call when the arena's type is
   // known. Alignment must be a power of two (else std::invalid_argument); a size whose
   // arithmetic overflows, or an upstream that refuses, throws corepy::AllocationError.
-  void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
+  [[nodiscard]] void* allocate(std::size_t bytes,
+                               std::size_t alignment = alignof(std::max_align_t)) {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
     const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
@@ -131,6 +134,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
   std::uint64_t log_mark(const Marker& m) const;
+  static std::unique_ptr<MarkerLog> new_marker_log();
 
   // The region being bumped through: the own block (region_ null) or the newest regular spill
   // chunk. fast_end_ is region_end_, or null when every allocation must take the slow path
@@ -157,7 +161,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   std::size_t peak_ = 0;
   std::size_t overflow_count_ = 0;
   std::size_t overflow_bytes_ = 0;
-  MarkerLog* log_ = nullptr;  // live markers, kept by debug builds only
+  std::unique_ptr<MarkerLog> log_;  // live markers, kept by debug builds only
 };
 
 using Marker = ArenaResource::Marker;

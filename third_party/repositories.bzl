@@ -35,7 +35,9 @@ _ABSL_PACKAGES = {
 def corepy_dependencies():
     """Declares corepy's external repositories that the caller does not already have."""
 
-    # Bazel 4.2.3 would download these three by itself; offline stand-ins keep it local.
+    # Bazel 4.2.3 would download rules_cc, rules_java and remote_coverage_tools by itself, and
+    # corepy's BUILD files load the rules from rules_cc and rules_shell as current Bazel wants:
+    # offline stand-ins keep it all local.
     _maybe(
         shim_repository,
         name = "rules_cc",
@@ -47,6 +49,15 @@ def corepy_dependencies():
         name = "rules_java",
         files = {Label("//third_party/shims:rules_java_defs.bzl"): "java/defs.bzl"},
         packages = ["", "java"],
+    )
+    _maybe(
+        shim_repository,
+        name = "rules_shell",
+        files = {
+            Label("//third_party/shims:rules_shell_sh_binary.bzl"): "shell/sh_binary.bzl",
+            Label("//third_party/shims:rules_shell_sh_test.bzl"): "shell/sh_test.bzl",
+        },
+        packages = ["", "shell"],
     )
     _maybe(
         shim_repository,

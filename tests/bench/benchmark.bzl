@@ -5,6 +5,8 @@ benchmark once, briefly, as `<name>_smoke` (tag "benchmark", which the instrumen
 out), so a benchmark that crashes or reports nonsense fails CI; its timings are never asserted.
 """
 
+load("@rules_cc//cc:defs.bzl", "cc_binary")
+load("@rules_shell//shell:sh_test.bzl", "sh_test")
 load("//:copts.bzl", "COREPY_TEST_COPTS")
 
 def corepy_benchmark(name, srcs, deps = [], copts = [], smoke_args = []):
@@ -13,7 +15,7 @@ def corepy_benchmark(name, srcs, deps = [], copts = [], smoke_args = []):
     The sources define main(), usually as corepy::bench::run_with_comparisons(), so the run ends
     with the side-by-side ratios against the anchors.
     """
-    native.cc_binary(
+    cc_binary(
         name = name,
         testonly = True,
         srcs = srcs,
@@ -24,7 +26,7 @@ def corepy_benchmark(name, srcs, deps = [], copts = [], smoke_args = []):
             "@com_google_benchmark//:benchmark",
         ],
     )
-    native.sh_test(
+    sh_test(
         name = name + "_smoke",
         size = "small",
         srcs = ["//tests/bench:run_smoke.sh"],

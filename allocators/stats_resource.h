@@ -1,0 +1,140 @@
+// StatsResource: an adaptor that counts what passes through it to any upstream resource, and
+// checks every deallocation against its allocation.
+//
+// Put it between a user and a resource to learn how much memory a piece of code takes (bytes in
+// use, their peak, totals, as RMM's statistics_resource_adaptor reports them), or in a test to
+// catch the mistakes a std::pmr::memory_resource cannot see by itself: a deallocation whose size
+// or alignment differs from the allocation's, a pointer freed twice or never allocated here, and
+// allocations still live at the end (BDE's bslma::TestAllocator does the same). A mismatched
+// deallocation is counted, named in one line on stderr, and still passed to the upstream with
+// the size and alignment the memory was allocated with, so the upstream never sees the mistake
+// and nothing leaks; an unknown pointer is counted and named, and not passed on.
+//
+// Thread-safe: counters are atomics, and the record of live allocations is under a mutex. That
+// mutex is taken on every call, so this is a measuring tool, not a fast path.
+#ifndef COREPY_ALLOCATORS_STATS_RESOURCE_H_
+#define COREPY_ALLOCATORS_STATS_RESOURCE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <memory_resource>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+
+namespace corepy {
+
+// One quantity, as RMM counts it.
+struct StatsCounter {
+  std::size_t value = 0;  // now
+  std::size_t peak = 0;   // the most `value` has ever been
+  std::size_t total = 0;  // the sum of every increase
+};
+
+struct StatsCounters {
+  StatsCounter bytes;             // bytes as requested (the upstream's own overhead is unseen)
+  StatsCounter allocations;       // allocations made and not yet deallocated
+  std::size_t deallocations = 0;  // deallocations passed to the upstream, mismatched ones included
+  std::size_t mismatches = 0;  // deallocations with a wrong size/alignment, or an unknown pointer
+};
+
+struct LiveAllocation {
+  void* pointer;
+  std::size_t bytes;
+  std::size_t alignment;
+};
+
+class StatsScope;
+
+class StatsResource final : public std::pmr::memory_resource {
+ public:
+  explicit StatsResource(std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+  StatsResource(const StatsResource&) = delete;
+  StatsResource& operator=(const StatsResource&) = delete;
+  ~StatsResource() override = default;
+
+  // A snapshot; each field is read atomically, the set of them is not, while other threads
+  // allocate.
+  StatsCounters counters() const noexcept;
+  // Sorted by address.
+  std::vector<LiveAllocation> live_allocations() const;
+  // "no live allocations", or "2 live allocations, 96 bytes: 0x... 64 bytes align 16; ...",
+  // listing at most kMaxReported of them.
+  std::string leak_report() const;
+  static constexpr std::size_t kMaxReported = 32;
+
+  std::pmr::memory_resource* upstream() const noexcept { return upstream_; }
+
+ private:
+  friend class StatsScope;
+
+  struct Allocation {
+    std::size_t bytes;
+    std::size_t alignment;
+  };
+  // Nearly always one per address; but an upstream may give one address to several live
+  // allocations when some of them are 0 bytes long (a bump arena does), so keep them all.
+  using Allocations = absl::InlinedVector<Allocation, 1>;
+
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override;
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept override;
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  void record(void* p, std::size_t bytes, std::size_t alignment);
+  void count_allocation(std::size_t bytes) noexcept;
+
+  std::pmr::memory_resource* upstream_;
+
+  std::atomic<std::size_t> bytes_{0};
+  std::atomic<std::size_t> bytes_peak_{0};
+  std::atomic<std::size_t> bytes_total_{0};
+  std::atomic<std::size_t> allocations_{0};
+  std::atomic<std::size_t> allocations_peak_{0};
+  std::atomic<std::size_t> allocations_total_{0};
+  std::atomic<std::size_t> deallocations_{0};
+  std::atomic<std::size_t> mismatches_{0};
+  // The peak of bytes_ since the innermost open StatsScope began (see StatsScope).
+  std::atomic<std::size_t> scope_peak_{0};
+  StatsScope* innermost_scope_ = nullptr;
+
+  // std::mutex rather than absl::Mutex: ThreadSanitizer understands pthread mutexes, and the
+  // system's Abseil is not built with the annotations that would let it see absl::Mutex.
+  mutable std::mutex mutex_;
+  absl::flat_hash_map<void*, Allocations> live_;  // guarded by mutex_
+};
+
+// What one region of code did through a StatsResource: the peak of bytes in use and the
+// allocations made while the scope is open. Scopes nest: each one's peak covers everything that
+// happened since it began, inner scopes included, because an inner scope folds its peak back into
+// the resource's when it ends. Bytes already in use when a scope begins count toward its peak.
+//
+// Scopes are per resource and for one thread at a time: open and close them in LIFO order
+// (RAII does) on the thread that owns the resource's scopes. Other threads may keep allocating
+// through the resource meanwhile; their allocations then count in the scope's readings too.
+class StatsScope {
+ public:
+  explicit StatsScope(StatsResource& resource);
+  ~StatsScope();
+  StatsScope(const StatsScope&) = delete;
+  StatsScope& operator=(const StatsScope&) = delete;
+
+  std::size_t peak_bytes() const;
+  std::size_t allocations() const;
+  std::size_t bytes_allocated() const;
+
+ private:
+  StatsResource& resource_;
+  StatsScope* outer_;
+  std::size_t outer_peak_;  // the enclosing region's peak when this scope began
+  std::size_t allocations_at_start_;
+  std::size_t bytes_total_at_start_;
+};
+
+}  // namespace corepy
+
+#endif  // COREPY_ALLOCATORS_STATS_RESOURCE_H_

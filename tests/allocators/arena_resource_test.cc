@@ -1,0 +1,419 @@
+// ArenaResource at its boundaries: zero sizes, exact fill, alignment past the end, requests
+// larger than the block, nested markers, rewind across spills, a caller's buffer, pmr containers
+// growing through spills, bad requests, and exact stats. The upstream is a FailingResource that
+// never fails, used for its exact byte count.
+#include "allocators/arena_resource.h"
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory_resource>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "allocators/allocation_error.h"
+#include "allocators/failing_resource.h"
+#include "allocators/internal/memory_annotations.h"
+#include "gtest/gtest.h"
+
+namespace corepy {
+namespace {
+
+using ::corepy::testing::FailingResource;
+
+std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+
+bool in_range(const void* p, const void* begin, std::size_t size) {
+  return address(p) >= address(begin) && address(p) < address(begin) + size;
+}
+
+class ArenaTest : public ::testing::Test {
+ protected:
+  FailingResource upstream_;  // counts bytes; fails only when a test arms it
+};
+
+TEST_F(ArenaTest, TakesItsBlockFromTheUpstreamAndGivesItBack) {
+  {
+    ArenaResource arena(4096, &upstream_);
+    EXPECT_EQ(upstream_.bytes_in_use(), 4096u);
+    EXPECT_EQ(arena.upstream(), &upstream_);
+    const ArenaStats s = arena.stats();
+    EXPECT_EQ(s.capacity, 4096u);
+    EXPECT_EQ(s.used, 0u);
+    EXPECT_EQ(s.peak, 0u);
+    EXPECT_EQ(s.overflow_count, 0u);
+    EXPECT_EQ(s.overflow_bytes, 0u);
+  }
+  EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+}
+
+TEST_F(ArenaTest, ZeroSizeRequestsReturnAlignedNonNullPointers) {
+  ArenaResource arena(256, &upstream_);
+  void* a = arena.allocate(0, 1);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(arena.stats().used, 0u);
+  void* b = arena.allocate(0, 64);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(address(b) % 64, 0u);
+
+  ArenaResource empty(0, &upstream_);  // no block at all
+  void* c = empty.allocate(0, 1);
+  EXPECT_NE(c, nullptr);
+  EXPECT_EQ(empty.stats().capacity, 0u);
+}
+
+TEST_F(ArenaTest, ExactFillStaysInTheBlockAndTheNextByteSpills) {
+  ArenaResource arena(256, &upstream_);
+  void* block = arena.allocate(256, 1);
+  EXPECT_EQ(arena.stats().used, 256u);
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+  const std::size_t before = upstream_.bytes_in_use();
+
+  void* spilled = arena.allocate(1, 1);
+  EXPECT_FALSE(in_range(spilled, block, 256));
+  const ArenaStats s = arena.stats();
+  EXPECT_EQ(s.used, 256u);
+  EXPECT_EQ(s.overflow_count, 1u);
+  EXPECT_EQ(s.overflow_bytes, upstream_.bytes_in_use() - before);
+  EXPECT_GE(s.overflow_bytes, ArenaResource::kMinChunk);
+}
+
+TEST_F(ArenaTest, AlignmentPastTheEndOfTheBlockSpills) {
+  alignas(64) unsigned char buffer[128];
+  ArenaResource arena(buffer, 100, &upstream_);
+  void* first = arena.allocate(90, 1);
+  EXPECT_EQ(first, buffer);
+  // 8 bytes would fit after 90, but the next 64-aligned address is past the end.
+  void* p = arena.allocate(8, 64);
+  EXPECT_EQ(address(p) % 64, 0u);
+  EXPECT_FALSE(in_range(p, buffer, sizeof(buffer)));
+  EXPECT_EQ(arena.stats().used, 90u);
+  EXPECT_EQ(arena.stats().overflow_count, 1u);
+}
+
+TEST_F(ArenaTest, EveryPowerOfTwoAlignmentUpTo4096InBlockAndSpills) {
+  ArenaResource arena(8192, &upstream_);
+  for (int round = 0; round < 3; ++round) {  // the block, then spill chunks
+    for (std::size_t alignment = 1; alignment <= 4096; alignment *= 2) {
+      void* p = arena.allocate(24, alignment);
+      EXPECT_EQ(address(p) % alignment, 0u) << "alignment " << alignment;
+      std::memset(p, 0xAB, 24);
+    }
+  }
+  EXPECT_GT(arena.stats().overflow_count, 0u);
+}
+
+TEST_F(ArenaTest, PaddingCountsAsUsed) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(1, 1);
+  (void)arena.allocate(8, 64);  // the block starts 64-aligned: 63 bytes of padding
+  EXPECT_EQ(arena.stats().used, 72u);
+}
+
+TEST_F(ArenaTest, RequestLargerThanTheBlockGetsItsOwnChunkAndTheBlockKeepsServing) {
+  ArenaResource arena(1024, &upstream_);
+  void* small = arena.allocate(100, 8);
+  const std::size_t big_size = 1 << 20;
+  auto* big = static_cast<unsigned char*>(arena.allocate(big_size, 64));
+  std::memset(big, 1, big_size);
+  EXPECT_EQ(address(big) % 64, 0u);
+  EXPECT_GE(arena.stats().overflow_bytes, big_size);
+  EXPECT_EQ(arena.stats().overflow_count, 1u);
+  // The block still has room, and small requests still go there.
+  void* next = arena.allocate(100, 8);
+  EXPECT_EQ(static_cast<char*>(next), static_cast<char*>(small) + 104);
+  EXPECT_EQ(arena.stats().used, 204u);
+  arena.reset();
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+  EXPECT_EQ(upstream_.bytes_in_use(), 1024u);
+}
+
+TEST_F(ArenaTest, NestedMarkersRewindExactlyToTheirPoints) {
+  ArenaResource arena(4096, &upstream_);
+  (void)arena.allocate(10, 1);
+  const Marker outer = arena.mark();
+  (void)arena.allocate(100, 1);
+  const Marker inner = arena.mark();
+  void* p = arena.allocate(200, 1);
+  EXPECT_EQ(arena.stats().used, 310u);
+
+  arena.rewind(inner);
+  EXPECT_EQ(arena.stats().used, 110u);
+  EXPECT_EQ(arena.allocate(200, 1), p);  // the same bytes come back
+  arena.rewind(inner);                    // a live marker can be rewound to again
+  EXPECT_EQ(arena.stats().used, 110u);
+
+  arena.rewind(outer);
+  EXPECT_EQ(arena.stats().used, 10u);
+  EXPECT_EQ(arena.stats().peak, 310u);  // peak is not lowered
+}
+
+TEST_F(ArenaTest, RewindAcrossSpillsReturnsExactlyTheChunksTakenAfterTheMarker) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(1000, 1);
+  (void)arena.allocate(3000, 1);  // spill chunk 1
+  const ArenaStats at_mark = arena.stats();
+  const std::size_t upstream_at_mark = upstream_.bytes_in_use();
+  const Marker m = arena.mark();
+  for (int i = 0; i < 100; ++i) (void)arena.allocate(1000, 8);  // more chunks
+  EXPECT_GT(arena.stats().overflow_count, at_mark.overflow_count);
+  EXPECT_GT(upstream_.bytes_in_use(), upstream_at_mark);
+
+  arena.rewind(m);
+  EXPECT_EQ(arena.stats().overflow_bytes, at_mark.overflow_bytes);
+  EXPECT_EQ(upstream_.bytes_in_use(), upstream_at_mark);
+  EXPECT_EQ(arena.stats().used, at_mark.used);
+
+  arena.reset();
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+  EXPECT_EQ(arena.stats().used, 0u);
+  EXPECT_EQ(upstream_.bytes_in_use(), 1024u);
+}
+
+TEST_F(ArenaTest, MarkerTakenInASpillChunkRewindsWithinIt) {
+  ArenaResource arena(64, &upstream_);
+  (void)arena.allocate(64, 1);
+  void* a = arena.allocate(16, 16);  // spills: now bumping through a chunk
+  const Marker m = arena.mark();
+  void* b = arena.allocate(16, 16);
+  EXPECT_EQ(static_cast<char*>(b), static_cast<char*>(a) + 16);
+  arena.rewind(m);
+  EXPECT_EQ(arena.allocate(16, 16), b);
+  EXPECT_EQ(arena.stats().overflow_count, 1u);
+}
+
+TEST_F(ArenaTest, ASteadySpillingRoundSettlesOnOneUpstreamCall) {
+  ArenaResource arena(4096, &upstream_);
+  std::size_t last_round_chunks = 0;
+  for (int round = 0; round < 4; ++round) {
+    const std::size_t before = arena.stats().overflow_count;
+    for (int i = 0; i < 1024; ++i) (void)arena.allocate(64, 16);  // 64 KiB, 16x the block
+    last_round_chunks = arena.stats().overflow_count - before;
+    arena.reset();
+  }
+  EXPECT_EQ(last_round_chunks, 1u);
+  EXPECT_EQ(upstream_.bytes_in_use(), 4096u);
+}
+
+TEST_F(ArenaTest, CallersBufferIsUsedAndNeverFreed) {
+  alignas(64) unsigned char buffer[512];
+  {
+    ArenaResource arena(buffer, sizeof(buffer), &upstream_);
+    EXPECT_EQ(upstream_.allocations_attempted(), 0u);
+    void* p = arena.allocate(500, 1);
+    EXPECT_TRUE(in_range(p, buffer, sizeof(buffer)));
+    (void)arena.allocate(100, 1);  // spills to the upstream
+    EXPECT_EQ(arena.stats().capacity, sizeof(buffer));
+    EXPECT_GT(upstream_.bytes_in_use(), 0u);
+  }
+  EXPECT_EQ(upstream_.bytes_in_use(), 0u);  // the spill went back; the buffer never came
+  buffer[0] = 1;                            // and is still the caller's
+}
+
+TEST_F(ArenaTest, PmrContainersGrowThroughSpills) {
+  ArenaResource arena(1024, &upstream_);
+  {
+    std::pmr::vector<int> values(&arena);
+    std::pmr::string text(&arena);
+    for (int i = 0; i < 100000; ++i) {
+      values.push_back(i);
+      if (i % 100 == 0) text += "corepy";
+    }
+    for (int i = 0; i < 100000; ++i) ASSERT_EQ(values[i], i);
+    EXPECT_EQ(text.size(), 1000u * 6);
+    EXPECT_GT(arena.stats().overflow_count, 0u);
+  }
+  arena.reset();
+  EXPECT_EQ(upstream_.bytes_in_use(), 1024u);
+}
+
+TEST_F(ArenaTest, DeallocatingTheNewestAllocationGivesItsBytesBack) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(10, 1);
+  void* p = arena.allocate(20, 1);
+  arena.deallocate(p, 20, 1);
+  EXPECT_EQ(arena.stats().used, 10u);
+  EXPECT_EQ(arena.stats().peak, 30u);
+  void* q = arena.allocate(4, 1);
+  arena.deallocate(arena.allocate(4, 1), 4, 1);
+  arena.deallocate(q, 4, 1);  // now the newest again
+  EXPECT_EQ(arena.stats().used, 10u);
+}
+
+TEST_F(ArenaTest, DeallocatingAnOlderAllocationWaitsForRewind) {
+  ArenaResource arena(1024, &upstream_);
+  void* p = arena.allocate(20, 1);
+  (void)arena.allocate(20, 1);
+  arena.deallocate(p, 20, 1);
+  EXPECT_EQ(arena.stats().used, 40u);
+}
+
+TEST_F(ArenaTest, DeallocateNeverGoesBelowTheNewestMarker) {
+  ArenaResource arena(1024, &upstream_);
+  void* p = arena.allocate(20, 1);
+  const Marker m = arena.mark();
+  arena.deallocate(p, 20, 1);  // made before the marker: kept
+  EXPECT_EQ(arena.stats().used, 20u);
+  void* q = arena.allocate(30, 1);
+  arena.rewind(m);
+  EXPECT_EQ(arena.stats().used, 20u);
+  EXPECT_EQ(arena.allocate(30, 1), q);
+}
+
+TEST_F(ArenaTest, BadAlignmentThrowsInvalidArgumentNamingItAndChangesNothing) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(10, 1);
+  const ArenaStats before = arena.stats();
+  std::pmr::memory_resource* resource = &arena;
+  for (std::size_t alignment : {std::size_t{0}, std::size_t{3}, std::size_t{48},
+                                std::numeric_limits<std::size_t>::max()}) {
+    try {
+      (void)resource->allocate(8, alignment);
+      ADD_FAILURE() << "alignment " << alignment << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("alignment " + std::to_string(alignment)),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(arena.stats().used, before.used);
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+  EXPECT_NE(arena.allocate(8, 8), nullptr);
+}
+
+TEST_F(ArenaTest, SizeThatOverflowsThrowsAllocationErrorAndChangesNothing) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(10, 1);
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  constexpr auto kPtrdiffMax = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+  for (std::size_t bytes : {kMax, kMax - 8, kMax - 56, kPtrdiffMax + 1, kPtrdiffMax}) {
+    try {
+      (void)arena.allocate(bytes, 4096);
+      ADD_FAILURE() << bytes << " bytes were allocated";
+    } catch (const AllocationError& e) {
+      EXPECT_EQ(e.bytes(), bytes);
+      EXPECT_NE(std::string(e.what()).find("corepy::ArenaResource"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(arena.stats().used, 10u);
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+  EXPECT_NE(arena.allocate(8, 8), nullptr);
+}
+
+TEST_F(ArenaTest, BlockLargerThanAnyObjectIsRefusedBeforeTheUpstreamIsAsked) {
+  EXPECT_THROW(ArenaResource(std::numeric_limits<std::size_t>::max() - 10, &upstream_),
+               AllocationError);
+  EXPECT_EQ(upstream_.allocations_attempted(), 0u);
+  alignas(8) char buffer[8];
+  EXPECT_THROW(ArenaResource(buffer, std::numeric_limits<std::size_t>::max(), &upstream_),
+               std::invalid_argument);
+}
+
+TEST_F(ArenaTest, HugeSizeTheUpstreamRefusesIsBadAlloc) {
+  // ASan's and Valgrind's operator new abort on such a size instead of throwing.
+  if (internal::kAsan || internal::running_on_valgrind()) GTEST_SKIP() << "operator new aborts";
+  ArenaResource arena(1024);  // new_delete upstream: 2^62 bytes cannot be had
+  EXPECT_THROW((void)arena.allocate(std::size_t{1} << 62, 8), std::bad_alloc);
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+  EXPECT_NE(arena.allocate(8, 8), nullptr);
+}
+
+TEST_F(ArenaTest, UpstreamRefusalThrowsAllocationErrorAndTheArenaStaysUsable) {
+  ArenaResource arena(128, &upstream_);
+  (void)arena.allocate(100, 1);
+  const Marker m = arena.mark();
+  upstream_.fail_at(0);
+  try {
+    (void)arena.allocate(1000, 8);
+    ADD_FAILURE() << "the upstream's refusal was lost";
+  } catch (const AllocationError& e) {
+    EXPECT_NE(std::string(e.what()).find("upstream refused"), std::string::npos) << e.what();
+    EXPECT_STREQ(e.resource(), "corepy::ArenaResource");
+  }
+  upstream_.fail_never();
+  EXPECT_EQ(arena.stats().used, 100u);
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+  EXPECT_NE(arena.allocate(1000, 8), nullptr);
+  arena.rewind(m);
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+}
+
+TEST_F(ArenaTest, ConstructionRejectsANullUpstreamAndANullBuffer) {
+  EXPECT_THROW(ArenaResource(1024, nullptr), std::invalid_argument);
+  EXPECT_THROW(ArenaResource(nullptr, 16, &upstream_), std::invalid_argument);
+  upstream_.fail_at(0);
+  EXPECT_THROW(ArenaResource(1024, &upstream_), std::bad_alloc);
+  upstream_.fail_never();
+  EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+}
+
+TEST_F(ArenaTest, IsEqualOnlyToItself) {
+  ArenaResource a(64, &upstream_);
+  ArenaResource b(64, &upstream_);
+  EXPECT_TRUE(a.is_equal(a));
+  EXPECT_FALSE(a.is_equal(b));
+}
+
+TEST_F(ArenaTest, LeaksNothingAndStaysConsistentAtEveryFailurePoint) {
+  const int points = testing::for_each_failure_point(upstream_, [&](int n) {
+    SCOPED_TRACE(n);
+    try {
+      ArenaResource arena(256, &upstream_);
+      std::vector<void*> live;
+      for (int i = 0; i < 40; ++i) {
+        const ArenaStats before = arena.stats();
+        const std::size_t upstream_before = upstream_.bytes_in_use();
+        const Marker m = arena.mark();
+        try {
+          live.push_back(arena.allocate(static_cast<std::size_t>(64 * i), 16));
+        } catch (const std::bad_alloc&) {
+          const ArenaStats after = arena.stats();
+          EXPECT_EQ(after.used, before.used);
+          EXPECT_EQ(after.overflow_count, before.overflow_count);
+          EXPECT_EQ(after.overflow_bytes, before.overflow_bytes);
+          EXPECT_EQ(upstream_.bytes_in_use(), upstream_before);
+          throw;
+        }
+        if (i % 7 == 0) arena.rewind(m);
+      }
+    } catch (const std::bad_alloc&) {
+      EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+      throw;
+    }
+    EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+  });
+  EXPECT_GT(points, 3);
+}
+
+#ifndef NDEBUG
+TEST(ArenaDeathTest, RewindToAMarkerEndedByAnEarlierRewindIsCaught) {
+  EXPECT_DEATH(
+      {
+        ArenaResource arena(1024);
+        const Marker outer = arena.mark();
+        (void)arena.allocate(100, 1);
+        const Marker inner = arena.mark();
+        (void)arena.allocate(100, 1);
+        arena.rewind(outer);
+        (void)arena.allocate(300, 1);
+        arena.rewind(inner);  // inner ended with the rewind to outer
+      },
+      "marker is no longer live");
+}
+
+TEST(ArenaDeathTest, RewindAfterResetIsCaught) {
+  EXPECT_DEATH(
+      {
+        ArenaResource arena(1024);
+        (void)arena.allocate(10, 1);
+        const Marker m = arena.mark();
+        arena.reset();
+        arena.rewind(m);
+      },
+      "marker is no longer live");
+}
+#endif
+
+}  // namespace
+}  // namespace corepy
