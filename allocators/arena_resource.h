@@ -46,6 +46,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   // bumping where it was.
   static constexpr std::size_t kMinChunk = std::size_t{4} << 10;
   static constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
+  // Larger alignments are served too, by the out-of-line path.
+  static constexpr std::size_t kMaxFastAlignment = 4096;
 
   // A point in the arena's history. Only an arena makes one; copy it freely. Markers nest:
   // rewinding to an outer marker ends every marker taken after it.
@@ -79,10 +81,12 @@ class ArenaResource final : public std::pmr::memory_resource {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
     const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
-    // One branch: alignment a power of two, no wrap-around, and room left. `&` not `&&`, so
-    // the compiler emits a single jump.
-    if (__builtin_expect(((alignment & (alignment - 1)) == 0) & (aligned >= cur) &
-                             (aligned <= end) & (bytes <= end - aligned),
+    // One branch: alignment a power of two no larger than kMaxFastAlignment (so the rounding
+    // cannot wrap: user-space addresses are far below 2^64 - 4096), and room left. `&` rather
+    // than `&&` gives a single jump; with a constant alignment the first two tests fold away.
+    if (__builtin_expect(((alignment & (alignment - 1)) == 0) &
+                             (alignment - 1 < kMaxFastAlignment) & (aligned <= end) &
+                             (bytes <= end - aligned),
                          1)) {
       cur_ = reinterpret_cast<char*>(aligned + bytes);
       return reinterpret_cast<void*>(aligned);

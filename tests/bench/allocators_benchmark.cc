@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_Monotonic/" + s, 1.0});
     comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_Monotonic/" + s, 0.7});
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_MallocFree/" + s, 0.1});
+    comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_MallocFree/" + s, 0.1});
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_UnsynchronizedPool/" + s, 1.0});
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_Mimalloc/" + s, 1.0});
   }

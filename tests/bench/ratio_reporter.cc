@@ -25,7 +25,11 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
     if (run.run_type == Run::RT_Aggregate && !median) continue;
     const std::string name = run.run_name.str();
     if (median || time_per_item_.count(name) == 0) {
-      time_per_item_[name] = run.GetAdjustedRealTime();
+      // Nanoseconds per item where the benchmark counts items, else per iteration.
+      auto items = run.counters.find("items_per_second");
+      time_per_item_[name] = items != run.counters.end() && items->second.value > 0
+                                 ? 1e9 / items->second.value
+                                 : run.GetAdjustedRealTime();
     }
   }
 }
@@ -33,15 +37,16 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   if (comparisons_.empty()) return;
-  std::printf("\nSide by side, same run (real time, median of repetitions):\n");
-  std::printf("%-44s %-40s %8s %8s\n", "corepy", "anchor", "ratio", "target");
+  std::printf("\nSide by side, same run (real time per item, median of repetitions):\n");
+  std::printf("%-30s %10s  %-30s %10s %8s %8s\n", "corepy", "ns/item", "anchor", "ns/item",
+              "ratio", "target");
   for (const Comparison& c : comparisons_) {
     auto s = time_per_item_.find(c.subject);
     auto a = time_per_item_.find(c.anchor);
     if (s == time_per_item_.end() || a == time_per_item_.end()) continue;  // filtered out
     const double ratio = s->second / a->second;
-    std::printf("%-44s %-40s %7.3fx %7.2fx %s\n", c.subject.c_str(), c.anchor.c_str(), ratio,
-                c.target, ratio <= c.target ? "met" : "MISSED");
+    std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %7.2fx %s\n", c.subject.c_str(), s->second,
+                c.anchor.c_str(), a->second, ratio, c.target, ratio <= c.target ? "met" : "MISSED");
   }
   std::fflush(stdout);
 }

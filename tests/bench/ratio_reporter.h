@@ -28,7 +28,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   std::vector<Comparison> comparisons_;
-  std::map<std::string, double> time_per_item_;  // median when repetitions are run
+  std::map<std::string, double> time_per_item_;  // ns; the median when repetitions are run
 };
 
 // Runs the benchmarks with defaults suited to side-by-side ratios on a noisy machine
