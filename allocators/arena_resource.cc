@@ -82,24 +82,20 @@ struct ArenaResource::Chunk {
   char* end() { return reinterpret_cast<char*>(this) + size; }
 };
 
-// Debug builds' record of live markers: a stack, since markers nest. Rewinding to a marker pops
-// every marker above it; a marker that is not on the stack has been ended by an earlier rewind.
+// Debug builds' record of live markers: a stack, since markers nest. A marker is its point
+// (bump pointer and newest chunk): two markers at one point are interchangeable. Rewinding to a
+// marker pops every marker above it; a marker that is not on the stack was ended by an earlier
+// rewind (or reset, or reserve).
 class ArenaResource::MarkerLog {
  public:
-  std::uint64_t on_mark(const Marker& m) {
-    if (!live_.empty()) {
-      const Record& top = live_.back();
-      if (top.cur == m.cur_ && top.chunk == m.chunk_) {
-        return top.serial;  // same point: the same marker
-      }
-    }
-    live_.push_back({++last_serial_, m.cur_, m.chunk_});
-    return last_serial_;
+  void on_mark(const Marker& m) {
+    if (!live_.empty() && same(live_.back(), m)) return;
+    live_.push_back(m);
   }
-  bool on_rewind(std::uint64_t serial) {
+  bool on_rewind(const Marker& m) {
     for (std::size_t i = live_.size(); i-- > 0;) {
-      if (live_[i].serial == serial) {
-        live_.resize(i + 1);
+      if (same(live_[i], m)) {
+        live_.erase(live_.begin() + static_cast<std::ptrdiff_t>(i) + 1, live_.end());
         return true;
       }
     }
@@ -108,17 +104,14 @@ class ArenaResource::MarkerLog {
   void clear() { live_.clear(); }
 
  private:
-  struct Record {
-    std::uint64_t serial;
-    char* cur;
-    Chunk* chunk;
-  };
-  std::vector<Record> live_;
-  std::uint64_t last_serial_ = 0;
+  static bool same(const Marker& a, const Marker& b) {
+    return a.cur_ == b.cur_ && a.chunk_ == b.chunk_;
+  }
+  std::vector<Marker> live_;
 };
 
 ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* upstream)
-    : upstream_(upstream), owns_block_(capacity != 0), log_(new_marker_log()) {
+    : owns_block_(capacity != 0), upstream_(upstream), log_(new_marker_log()) {
   if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
   begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment)
@@ -128,7 +121,7 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
 }
 
 ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_resource* upstream)
-    : upstream_(upstream), owns_block_(false), log_(new_marker_log()) {
+    : owns_block_(false), upstream_(upstream), log_(new_marker_log()) {
   if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
   if (buffer == nullptr && size != 0) fail_invalid_argument("the buffer is null but its size is not 0");
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
@@ -145,6 +138,7 @@ void ArenaResource::init_block() {
   enter_region(nullptr, begin_);
   first_chunk_size_ = std::clamp(capacity(), kMinChunk, kMaxChunk);
   next_chunk_size_ = first_chunk_size_;
+  plain_ = !annotate_ && log_ == nullptr;
   if (annotate_) {
     internal::pool_create(this);
     internal::poison(begin_, capacity());
@@ -232,6 +226,7 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   chunk_ = chunk;
   ++overflow_count_;
   overflow_bytes_ += size;
+  overflow_bytes_total_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
   if (annotate_) {
     internal::pool_create(chunk);
@@ -272,8 +267,8 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   cur_ = c;
 }
 
-void ArenaResource::rewind(const Marker& m) noexcept {
-  if (log_ != nullptr && !log_->on_rewind(m.serial_)) {
+void ArenaResource::rewind_slow(Marker m) noexcept {
+  if (log_ != nullptr && !log_->on_rewind(m)) {
     std::fprintf(stderr,
                  "corepy: fatal: %s::rewind: the marker is no longer live (an earlier rewind to "
                  "an enclosing marker, or reset(), already freed its point)\n",
@@ -320,24 +315,46 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
   next_chunk_size_ = std::clamp(regular_bytes, first_chunk_size_, kMaxChunk);
 }
 
-void ArenaResource::note_peak() noexcept { peak_ = std::max(peak_, used()); }
+void ArenaResource::note_peak() noexcept {
+  peak_ = std::max(peak_, used());
+  window_peak_ = std::max(window_peak_, used());
+}
+
+bool ArenaResource::reserve(std::size_t capacity) {
+  if (capacity <= this->capacity()) return true;
+  if (used() != 0 || chunk_ != nullptr) return false;
+  if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
+  char* block = take_from_upstream(upstream_, capacity, kBlockAlignment);  // may throw
+  if (annotate_) internal::unpoison(begin_, this->capacity());
+  if (owns_block_) upstream_->deallocate(begin_, this->capacity(), kBlockAlignment);
+  owns_block_ = true;
+  begin_ = block;
+  end_ = block + capacity;
+  block_cur_ = begin_;
+  enter_region(nullptr, begin_);
+  first_chunk_size_ = std::clamp(capacity, kMinChunk, kMaxChunk);
+  next_chunk_size_ = first_chunk_size_;
+  if (annotate_) internal::poison(begin_, capacity);
+  if (log_ != nullptr) log_->clear();
+  return true;
+}
 
 ArenaStats ArenaResource::stats() const noexcept {
   return ArenaStats{used(), capacity(), std::max(peak_, used()), overflow_count_,
                     overflow_bytes_};
 }
 
-std::uint64_t ArenaResource::log_mark(const Marker& m) const {
+void ArenaResource::log_mark(Marker m) const {
 #if defined(COREPY_EXCEPTIONS)
   try {
-    return log_->on_mark(m);
+    log_->on_mark(m);
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "corepy: fatal: %s::mark: out of memory for the debug marker log\n",
                  kName);
     std::abort();
   }
 #else
-  return log_->on_mark(m);
+  log_->on_mark(m);
 #endif
 }
 

@@ -24,6 +24,14 @@
 #include <memory>
 #include <memory_resource>
 
+// The fast paths below are meant to be inline in the caller whatever the optimizer's estimate
+// of their size: a scope or an allocation that becomes a call costs several times as much.
+#if defined(__GNUC__)
+#define COREPY_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define COREPY_ALWAYS_INLINE inline
+#endif
+
 namespace corepy {
 
 struct ArenaStats {
@@ -35,7 +43,7 @@ struct ArenaStats {
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
-class ArenaResource final : public std::pmr::memory_resource {
+class alignas(64) ArenaResource final : public std::pmr::memory_resource {
   struct Chunk;  // a spill chunk's header, at the start of the chunk
   class MarkerLog;
 
@@ -50,7 +58,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   static constexpr std::size_t kMaxFastAlignment = 4096;
 
   // A point in the arena's history. Only an arena makes one; copy it freely. Markers nest:
-  // rewinding to an outer marker ends every marker taken after it.
+  // rewinding to an outer marker ends every marker taken after it. Two words, passed in
+  // registers, so a scope that holds one can live in registers too.
   class Marker {
    public:
     Marker() = delete;
@@ -58,9 +67,8 @@ class ArenaResource final : public std::pmr::memory_resource {
    private:
     friend class ArenaResource;
     Marker(char* cur, Chunk* chunk) noexcept : cur_(cur), chunk_(chunk) {}
-    char* cur_;                 // the bump pointer, in the block or the newest spill chunk
-    Chunk* chunk_;              // the newest spill chunk then
-    std::uint64_t serial_ = 0;  // identifies the marker to debug builds' liveness check
+    char* cur_;      // the bump pointer, in the block or the newest spill chunk
+    Chunk* chunk_;   // the newest spill chunk then
   };
 
   // Takes a block of `capacity` bytes from `upstream` (none when capacity is 0).
@@ -76,7 +84,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The same as memory_resource::allocate, without the virtual call when the arena's type is
   // known. Alignment must be a power of two (else std::invalid_argument); a size whose
   // arithmetic overflows, or an upstream that refuses, throws corepy::AllocationError.
-  [[nodiscard]] void* allocate(std::size_t bytes,
+  [[nodiscard]] COREPY_ALWAYS_INLINE void* allocate(std::size_t bytes,
                                std::size_t alignment = alignof(std::max_align_t)) {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
@@ -100,21 +108,85 @@ class ArenaResource final : public std::pmr::memory_resource {
     do_deallocate(p, bytes, alignment);
   }
 
-  Marker mark() const noexcept {
-    floor_ = cur_;
-    Marker m(cur_, chunk_);
-    if (log_ != nullptr) m.serial_ = log_mark(m);
+  COREPY_ALWAYS_INLINE Marker mark() const noexcept {
+    char* cur = cur_;
+#if defined(__GNUC__)
+    // Keeps the vectorizer from reading cur_ and chunk_ as one 16-byte load, which the CPU
+    // cannot forward from the 8-byte store of cur_ by the previous rewind: a stall per scope.
+    asm("" : "+r"(cur));
+#endif
+    floor_ = cur;
+    const Marker m(cur, chunk_);
+    if (log_ != nullptr) log_mark(m);
     return m;
   }
   // Frees everything allocated after `m`, spills included. Rewinding to a marker that an earlier
-  // rewind ended is caught (message and abort) in debug builds.
-  void rewind(const Marker& m) noexcept;
+  // rewind ended is caught (message and abort) in debug builds. Inline for the common case of a
+  // scope that did not spill: update the peaks, move the bump pointer back.
+  COREPY_ALWAYS_INLINE void rewind(const Marker& m) noexcept {
+    // No spill chunk then or now (so the block is the region), nothing to report to a tool or
+    // to the debug marker log, and the marker inside the block's used part.
+    if (__builtin_expect((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ &
+                             (m.cur_ <= cur_) & (m.cur_ >= begin_),
+                         1)) {
+      const auto used_now = static_cast<std::size_t>(cur_ - begin_);
+      if (used_now > peak_) peak_ = used_now;
+      if (used_now > window_peak_) window_peak_ = used_now;
+      cur_ = m.cur_;
+      floor_ = m.cur_;
+      return;
+    }
+    rewind_slow(m);
+  }
   void reset() noexcept;
 
   ArenaStats stats() const noexcept;
   std::pmr::memory_resource* upstream() const noexcept { return upstream_; }
+
+  // The peak of `used` over one stretch of use, for scopes that report what happened inside
+  // them. Windows nest: open_window() starts one at the current level and returns the enclosing
+  // window's peak, which close_window() folds back together with this one's.
+  COREPY_ALWAYS_INLINE std::size_t open_window() noexcept {
+    const std::size_t outer = window_peak_;
+    window_peak_ = used();
+    return outer;
+  }
+  COREPY_ALWAYS_INLINE std::size_t window_peak() const noexcept {
+    return window_peak_ > used() ? window_peak_ : used();
+  }
+  COREPY_ALWAYS_INLINE void close_window(std::size_t outer) noexcept {
+    const std::size_t inner = window_peak();
+    window_peak_ = outer > inner ? outer : inner;
+  }
+  // rewind(m) then close_window(outer), fused for scopes: one pass over the peaks.
+  COREPY_ALWAYS_INLINE void rewind_and_close_window(const Marker& m, std::size_t outer) noexcept {
+    if (__builtin_expect((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ &
+                             (m.cur_ <= cur_) & (m.cur_ >= begin_),
+                         1)) {
+      const auto used_now = static_cast<std::size_t>(cur_ - begin_);
+      const std::size_t inner = window_peak_ > used_now ? window_peak_ : used_now;
+      if (inner > peak_) peak_ = inner;
+      window_peak_ = outer > inner ? outer : inner;
+      cur_ = m.cur_;
+      floor_ = m.cur_;
+      return;
+    }
+    rewind_slow(m);
+    close_window(outer);
+  }
+  // Bytes of every spill chunk ever taken (not lowered when they are returned).
+  std::size_t overflow_bytes_total() const noexcept { return overflow_bytes_total_; }
+
+  // Replaces the block with one of `capacity` bytes from the upstream, if that is larger and the
+  // arena holds nothing (nothing used, no spills); returns whether the block now has at least
+  // `capacity` bytes. Every marker taken before is ended by it. An upstream that refuses throws
+  // AllocationError and leaves the arena as it was. Used to grow thread arenas that keep
+  // spilling (corepy/arena.h).
+  bool reserve(std::size_t capacity);
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
-  std::size_t used() const noexcept {
+  std::size_t overflow_count() const noexcept { return overflow_count_; }
+  std::size_t overflow_bytes() const noexcept { return overflow_bytes_; }
+  COREPY_ALWAYS_INLINE std::size_t used() const noexcept {
     return static_cast<std::size_t>((region_ == nullptr ? cur_ : block_cur_) - begin_);
   }
 
@@ -134,37 +206,44 @@ class ArenaResource final : public std::pmr::memory_resource {
   std::size_t pop_chunk() noexcept;
   void end_spill_round(std::size_t regular_bytes) noexcept;
   void rewind_region(char* to) noexcept;
+  void rewind_slow(Marker m) noexcept;
   char* region_begin() const noexcept;
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
-  std::uint64_t log_mark(const Marker& m) const;
+  void log_mark(Marker m) const;
   static std::unique_ptr<MarkerLog> new_marker_log();
 
+  // First cache line (with the vtable pointer): what an allocation and a scope touch.
+  //
   // The region being bumped through: the own block (region_ null) or the newest regular spill
-  // chunk. fast_end_ is region_end_, or null when every allocation must take the slow path
-  // (ASan, Valgrind) to be reported to the tool.
+  // chunk. fast_end_ is its end, or null when every allocation must take the slow path (ASan,
+  // Valgrind) to be reported to the tool.
   char* cur_;
   char* fast_end_;
-  char* region_end_;
+  Chunk* chunk_ = nullptr;  // spill chunks, newest first, regular and dedicated alike
   Chunk* region_ = nullptr;
+  char* begin_;  // the own block is [begin_, end_)
   // deallocate() never gives back bytes below the newest marker's point (or the region's
   // start), so every live marker stays at or below cur_ and rewinds exactly.
   mutable char* floor_;
-  // The own block [begin_, end_); while a spill chunk is the region, its cursor is block_cur_.
-  char* begin_;
-  char* end_;
-  char* block_cur_;
-  // Spill chunks, newest first, regular and dedicated alike.
-  Chunk* chunk_ = nullptr;
-  std::size_t first_chunk_size_;
-  std::size_t next_chunk_size_;
+  std::size_t window_peak_ = 0;
 
-  std::pmr::memory_resource* upstream_;
-  bool owns_block_;
-  bool annotate_;  // report allocations to ASan / Valgrind
+  // Second line: what a scope reads once, and a rewind writes.
   std::size_t peak_ = 0;
   std::size_t overflow_count_ = 0;
+  std::size_t overflow_bytes_total_ = 0;
+  bool plain_;  // neither annotations nor a marker log: rewind may take its inline path
+  bool owns_block_;
+  bool annotate_;  // report allocations to ASan / Valgrind
+
+  // The rest: spills and the block's edges.
+  char* end_;
+  char* region_end_;
+  char* block_cur_;  // the block's cursor while a spill chunk is the region
   std::size_t overflow_bytes_ = 0;
+  std::size_t first_chunk_size_;
+  std::size_t next_chunk_size_;
+  std::pmr::memory_resource* upstream_;
   std::unique_ptr<MarkerLog> log_;  // live markers, kept by debug builds only
 };
 

@@ -2,81 +2,242 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
+#include <mutex>
+#include <string>
+#include <utility>
 
-#include "absl/status/status.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "allocators/arena_resource.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "corepy/allocator_spec.h"
+#include "corepy/registry.h"
+
+ABSL_FLAG(std::string, corepy_allocator, "",
+          "corepy: allocator for op scratch, e.g. arena, system, pool, mimalloc, "
+          "stats(arena), limit(arena, max=64MiB), arena(upstream=mimalloc)");
+ABSL_FLAG(std::string, corepy_arena_size, "", "corepy: each thread arena's block, e.g. 4MiB");
+ABSL_FLAG(std::string, corepy_arena_max_size, "",
+          "corepy: let spilling thread arenas grow up to this size (0: never)");
+ABSL_FLAG(std::string, corepy_op_arena_sizes, "",
+          "corepy: arena room per op, e.g. sum_f32=64KiB,mean_f32=256KiB");
+ABSL_FLAG(std::string, corepy_log, "", "corepy: 'debug' prints one line per dispatch");
 
 namespace corepy {
 namespace {
 
-struct Unit {
-  absl::string_view suffix;
-  std::size_t multiplier;
+enum class Key { kAllocator, kArenaSize, kArenaMaxSize, kOpArenaSizes, kLog };
+
+struct KeySources {
+  Key key;
+  const char* env;
+  const char* flag_name;
+  absl::Flag<std::string>* flag;
 };
 
-// Longest suffixes first, so "KiB" is not read as "B".
-constexpr Unit kUnits[] = {
-    {"KiB", std::size_t{1} << 10}, {"MiB", std::size_t{1} << 20}, {"GiB", std::size_t{1} << 30},
-    {"KB", 1000},                  {"MB", 1000 * 1000},           {"GB", 1000 * 1000 * 1000},
-    {"B", 1},
+const KeySources kKeys[] = {
+    {Key::kAllocator, "COREPY_ALLOCATOR", "corepy_allocator", &FLAGS_corepy_allocator},
+    {Key::kArenaSize, "COREPY_ARENA_SIZE", "corepy_arena_size", &FLAGS_corepy_arena_size},
+    {Key::kArenaMaxSize, "COREPY_ARENA_MAX_SIZE", "corepy_arena_max_size",
+     &FLAGS_corepy_arena_max_size},
+    {Key::kOpArenaSizes, "COREPY_OP_ARENA_SIZES", "corepy_op_arena_sizes",
+     &FLAGS_corepy_op_arena_sizes},
+    {Key::kLog, "COREPY_LOG", "corepy_log", &FLAGS_corepy_log},
 };
 
-absl::Status bad_size(absl::string_view text, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid byte size \"", text, "\": ", why,
-      "; expected digits with an optional unit B, KiB, MiB, GiB, KB, MB or GB "
-      "(e.g. 4096, 64KiB, 1MiB)"));
+struct State {
+  std::mutex mutex;
+  Options code;  // every configure() so far, later calls over earlier ones
+  std::shared_ptr<const internal::Resolved> resolved;
+  absl::flat_hash_set<std::string> reported;  // each bad setting is named once
+};
+
+State& state() {
+  static State* s = new State;  // never destroyed: thread arenas may outlive statics
+  return *s;
+}
+
+absl::StatusOr<std::string> checked_allocator(absl::string_view text) {
+  absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(text);
+  if (!spec.ok()) return spec.status();
+  if (absl::Status s = validate_allocator_spec(*spec); !s.ok()) return s;
+  return spec->to_string();
+}
+
+absl::StatusOr<bool> parse_log(absl::string_view text) {
+  const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (v == "debug") return true;
+  if (v == "off" || v == "0" || v == "none" || v.empty()) return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid log level \"", text, "\"; accepted: debug, off"));
+}
+
+// Applies one textual setting; a bad one is named once and leaves the setting as it was.
+void apply_text(State& st, Settings& s, Key key, const std::string& value,
+                const std::string& origin) {
+  absl::Status error;
+  switch (key) {
+    case Key::kAllocator:
+      if (absl::StatusOr<std::string> a = checked_allocator(value); a.ok()) {
+        s.allocator = *a;
+      } else {
+        error = a.status();
+      }
+      break;
+    case Key::kArenaSize:
+    case Key::kArenaMaxSize:
+      if (absl::StatusOr<std::size_t> n = parse_byte_size(value); n.ok()) {
+        (key == Key::kArenaSize ? s.arena_size : s.arena_max_size) = *n;
+      } else {
+        error = n.status();
+      }
+      break;
+    case Key::kOpArenaSizes:
+      if (auto sizes = parse_op_arena_sizes(value); sizes.ok()) {
+        s.op_arena_sizes = *sizes;
+      } else {
+        error = sizes.status();
+      }
+      break;
+    case Key::kLog:
+      if (absl::StatusOr<bool> on = parse_log(value); on.ok()) {
+        s.debug_log = *on;
+      } else {
+        error = on.status();
+      }
+      break;
+  }
+  if (!error.ok()) {
+    std::string message = absl::StrCat("corepy: ignoring ", origin, ": ", error.message(),
+                                       "; keeping the default");
+    if (st.reported.insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+  }
+}
+
+void apply_code(const Options& code, Settings& s) {
+  if (code.allocator) s.allocator = *code.allocator;
+  if (code.arena_size) s.arena_size = *code.arena_size;
+  if (code.arena_max_size) s.arena_max_size = *code.arena_max_size;
+  if (code.op_arena_sizes) s.op_arena_sizes = *parse_op_arena_sizes(*code.op_arena_sizes);
+  if (code.debug_log) s.debug_log = *code.debug_log;
+}
+
+std::shared_ptr<const internal::Strategy> build_strategy(State& st, Settings& s) {
+  absl::StatusOr<std::shared_ptr<const internal::Strategy>> strategy;
+  if (absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(s.allocator); spec.ok()) {
+    strategy = internal::make_strategy(*spec, s.arena_size, s.arena_max_size);
+  } else {
+    strategy = spec.status();
+  }
+  if (strategy.ok()) return *strategy;
+  const std::string message = absl::StrCat("corepy: cannot use allocator \"", s.allocator,
+                                           "\": ", strategy.status().message(),
+                                           "; using the default \"arena\"");
+  if (st.reported.insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+  s.allocator = "arena";
+  AllocatorSpec arena;
+  arena.name = "arena";
+  return *internal::make_strategy(arena, s.arena_size, s.arena_max_size);
+}
+
+// Recomputes the settings from every source. Called with st.mutex held.
+void resolve(State& st) {
+  Settings s;
+  for (const KeySources& k : kKeys) {
+    if (const char* v = std::getenv(k.env)) {
+      apply_text(st, s, k.key, v, absl::StrCat(k.env, "=\"", v, "\""));
+    }
+  }
+  for (const KeySources& k : kKeys) {
+    const std::string v = absl::GetFlag(*k.flag);
+    if (!v.empty()) apply_text(st, s, k.key, v, absl::StrCat("--", k.flag_name, "=", v));
+  }
+  apply_code(st.code, s);
+  auto resolved = std::make_shared<internal::Resolved>();
+  resolved->strategy = build_strategy(st, s);
+  resolved->settings = std::move(s);
+  resolved->generation = internal::g_config_generation.load(std::memory_order_relaxed) + 1;
+  internal::g_debug_log.store(resolved->settings.debug_log, std::memory_order_relaxed);
+  st.resolved = std::move(resolved);
+  internal::g_config_generation.store(st.resolved->generation, std::memory_order_release);
 }
 
 }  // namespace
 
-absl::StatusOr<std::size_t> parse_byte_size(absl::string_view text) {
-  absl::string_view s = absl::StripAsciiWhitespace(text);
-  std::size_t multiplier = 1;
-  for (const Unit& unit : kUnits) {
-    if (s.size() > unit.suffix.size() && absl::EndsWith(s, unit.suffix)) {
-      s.remove_suffix(unit.suffix.size());
-      s = absl::StripTrailingAsciiWhitespace(s);
-      multiplier = unit.multiplier;
-      break;
+absl::StatusOr<std::array<std::size_t, kOpCount>> parse_op_arena_sizes(absl::string_view text) {
+  std::array<std::size_t, kOpCount> sizes{};
+  for (absl::string_view entry : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    const absl::string_view name = absl::StripAsciiWhitespace(kv.first);
+    std::optional<Op> op = op_by_name(name);
+    if (!op) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid per-op arena sizes \"", text, "\": unknown op \"", name,
+          "\"; ops: ", absl::StrJoin(kOpNames, ", "), " (e.g. sum_f32=64KiB,mean_f32=256KiB)"));
     }
-  }
-  if (s.empty()) return bad_size(text, "no number");
-  std::size_t value = 0;
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return bad_size(text, absl::StrCat("unexpected character '", absl::string_view(&c, 1), "'"));
+    absl::StatusOr<std::size_t> size = parse_byte_size(kv.second);
+    if (!size.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid per-op arena sizes \"", text,
+                                                     "\": ", name, ": ", size.status().message()));
     }
-    const std::size_t digit = static_cast<std::size_t>(c - '0');
-    if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
-      return bad_size(text, "too large");
-    }
-    value = value * 10 + digit;
+    sizes[static_cast<std::size_t>(*op)] = *size;
   }
-  if (value > std::numeric_limits<std::size_t>::max() / multiplier) {
-    return bad_size(text, "too large");
-  }
-  return value * multiplier;
+  return sizes;
 }
 
-std::size_t arena_capacity_from_env() {
-  static const std::size_t capacity = [] {
-    const char* text = std::getenv("COREPY_ARENA_SIZE");
-    if (text == nullptr) return ArenaResource::kDefaultCapacity;
-    absl::StatusOr<std::size_t> parsed = parse_byte_size(text);
-    if (!parsed.ok()) {
-      std::fprintf(stderr, "corepy: ignoring COREPY_ARENA_SIZE: %s; using the default %zu bytes\n",
-                   std::string(parsed.status().message()).c_str(),
-                   ArenaResource::kDefaultCapacity);
-      return ArenaResource::kDefaultCapacity;
+absl::Status configure(const Options& options) {
+  Options checked = options;
+  if (options.allocator) {
+    absl::StatusOr<std::string> a = checked_allocator(*options.allocator);
+    if (!a.ok()) return a.status();
+    checked.allocator = *a;
+  }
+  if (options.op_arena_sizes) {
+    if (auto sizes = parse_op_arena_sizes(*options.op_arena_sizes); !sizes.ok()) {
+      return sizes.status();
     }
-    return *parsed;
-  }();
-  return capacity;
+  }
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Options merged = st.code;
+  if (checked.allocator) merged.allocator = checked.allocator;
+  if (checked.arena_size) merged.arena_size = checked.arena_size;
+  if (checked.arena_max_size) merged.arena_max_size = checked.arena_max_size;
+  if (checked.op_arena_sizes) merged.op_arena_sizes = checked.op_arena_sizes;
+  if (checked.debug_log) merged.debug_log = checked.debug_log;
+  if (merged.allocator) {
+    // Build it once here, so a user factory that refuses is reported to the caller.
+    Settings s;
+    apply_code(merged, s);
+    absl::StatusOr<std::shared_ptr<const internal::Strategy>> strategy =
+        internal::make_strategy(*parse_allocator_spec(*merged.allocator), s.arena_size,
+                                s.arena_max_size);
+    if (!strategy.ok()) return strategy.status();
+  }
+  st.code = std::move(merged);
+  resolve(st);
+  return absl::OkStatus();
 }
 
+void reset_configuration() {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  st.code = Options{};
+  resolve(st);
+}
+
+Settings settings() { return internal::resolved()->settings; }
+
+namespace internal {
+
+std::shared_ptr<const Resolved> resolved() {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  if (st.resolved == nullptr) resolve(st);
+  return st.resolved;
+}
+
+}  // namespace internal
 }  // namespace corepy

@@ -1,24 +1,88 @@
-// Configuration of corepy's runtime: parsing of sizes and the settings read from the
-// environment. Parsing returns absl::Status with a message that quotes the bad text; the
-// runtime names a bad environment value once on stderr and keeps its default.
+// Configuration of corepy's runtime: which allocator op scratch comes from, how large the
+// thread arenas are, per-op arena sizes and debug logging; swapped without recompiling.
+//
+// Sources, highest first:
+//   1. code:        corepy::configure(options)
+//   2. Abseil flags: --corepy_allocator, --corepy_arena_size, --corepy_arena_max_size,
+//                    --corepy_op_arena_sizes, --corepy_log (once the program has parsed its flags)
+//   3. environment: COREPY_ALLOCATOR, COREPY_ARENA_SIZE, COREPY_ARENA_MAX_SIZE,
+//                    COREPY_OP_ARENA_SIZES, COREPY_LOG
+//   4. defaults:    allocator "arena", arena size 1 MiB, no self-tuning, no per-op sizes, no log
+//
+// A bad value in a flag or the environment is named once on stderr, with what was wrong and
+// what is accepted; that setting keeps its default and the runtime goes on. configure() checks
+// everything first and returns the error instead, changing nothing.
+//
+// Settings take effect on each thread at its next outermost scope (corepy/arena.h).
 #ifndef COREPY_COREPY_CONFIG_H_
 #define COREPY_COREPY_CONFIG_H_
 
+#include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "corepy/byte_size.h"  // parse_byte_size, part of this header's contract
+#include "corepy/op_table.h"
 
 namespace corepy {
 
-// "4096", "64KiB", "1MiB", "2GiB" (binary units), "64KB", "1MB", "2GB" (decimal units), or "512B".
-// Surrounding whitespace is ignored; anything else, or a value that does not fit size_t, is an
-// InvalidArgument error quoting the text.
-absl::StatusOr<std::size_t> parse_byte_size(absl::string_view text);
+// What code sets; fields left empty keep what the lower sources say.
+struct Options {
+  std::optional<std::string> allocator;      // a spec (corepy/allocator_spec.h): "stats(arena)"
+  std::optional<std::size_t> arena_size;     // each thread arena's block
+  std::optional<std::size_t> arena_max_size;  // self-tuning: grow toward the peak up to this; 0 off
+  std::optional<std::string> op_arena_sizes;  // "sum_f32=64KiB,mean_f32=256KiB"
+  std::optional<bool> debug_log;              // one line per dispatch on stderr
+};
 
-// The capacity of each thread's arena: COREPY_ARENA_SIZE if it is set and valid, else 1 MiB.
-// Read once per process.
-std::size_t arena_capacity_from_env();
+// The settings in force.
+struct Settings {
+  std::string allocator = "arena";
+  std::size_t arena_size = std::size_t{1} << 20;
+  std::size_t arena_max_size = 0;
+  std::array<std::size_t, kOpCount> op_arena_sizes{};  // 0: the op uses the thread arena
+  bool debug_log = false;
+};
+
+// Checks every field, then applies them all over earlier configure() calls; on error returns
+// it (naming the bad field and value) and changes nothing.
+absl::Status configure(const Options& options);
+
+// Forgets every configure() and reads the flags and the environment again.
+void reset_configuration();
+
+Settings settings();
+
+// "sum_f32=64KiB, mean_f32=256KiB" -> sizes by op; names an unknown op or a bad size.
+absl::StatusOr<std::array<std::size_t, kOpCount>> parse_op_arena_sizes(absl::string_view text);
+
+namespace internal {
+struct Strategy;
+
+// The configuration in force, as the runtime uses it. `generation` changes whenever it does.
+struct Resolved {
+  Settings settings;
+  std::shared_ptr<const Strategy> strategy;
+  std::uint64_t generation = 0;
+};
+std::shared_ptr<const Resolved> resolved();
+
+// Read on every outermost scope entry, so inline: a new value means "look again".
+inline std::atomic<std::uint64_t> g_config_generation{0};
+inline std::atomic<bool> g_debug_log{false};
+
+inline std::uint64_t config_generation() noexcept {
+  return g_config_generation.load(std::memory_order_acquire);
+}
+inline bool debug_log_enabled() noexcept { return g_debug_log.load(std::memory_order_relaxed); }
+}  // namespace internal
 
 }  // namespace corepy
 

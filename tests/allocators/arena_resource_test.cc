@@ -386,7 +386,75 @@ TEST_F(ArenaTest, LeaksNothingAndStaysConsistentAtEveryFailurePoint) {
   EXPECT_GT(points, 3);
 }
 
+TEST_F(ArenaTest, WindowsReportPeaksOfTheirOwnStretchAndNest) {
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(100, 1);
+  const std::size_t outer = arena.open_window();
+  const Marker m = arena.mark();
+  (void)arena.allocate(300, 1);
+  {
+    const std::size_t middle = arena.open_window();
+    const Marker inner = arena.mark();
+    (void)arena.allocate(500, 1);
+    const std::size_t total_before = arena.overflow_bytes_total();
+    (void)arena.allocate(2000, 1);  // spills
+    EXPECT_GE(arena.overflow_bytes_total() - total_before, 2000u);
+    arena.rewind(inner);
+    EXPECT_EQ(arena.window_peak(), 900u);
+    arena.close_window(middle);
+  }
+  arena.rewind(m);
+  EXPECT_EQ(arena.window_peak(), 900u);  // the inner window folded back in
+  arena.close_window(outer);
+  const std::size_t fresh = arena.open_window();
+  EXPECT_EQ(arena.window_peak(), 100u);  // a new window starts at the current level
+  arena.close_window(fresh);
+  EXPECT_GE(arena.overflow_bytes_total(), 2000u);  // not lowered by rewind
+  EXPECT_EQ(arena.overflow_bytes(), 0u);
+}
+
+TEST_F(ArenaTest, ReserveGrowsAnEmptyArenaOnly) {
+  ArenaResource arena(1024, &upstream_);
+  EXPECT_TRUE(arena.reserve(512));  // already large enough
+  EXPECT_EQ(arena.stats().capacity, 1024u);
+  (void)arena.allocate(10, 1);
+  EXPECT_FALSE(arena.reserve(8192));  // not empty
+  arena.reset();
+  EXPECT_TRUE(arena.reserve(8192));
+  EXPECT_EQ(arena.stats().capacity, 8192u);
+  EXPECT_EQ(upstream_.bytes_in_use(), 8192u);  // the old block went back
+  void* p = arena.allocate(8000, 1);
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+  EXPECT_NE(p, nullptr);
+  upstream_.fail_at(0);
+  arena.reset();
+  EXPECT_THROW(arena.reserve(1 << 20), AllocationError);  // refused: unchanged
+  upstream_.fail_never();
+  EXPECT_EQ(arena.stats().capacity, 8192u);
+}
+
+TEST_F(ArenaTest, ReserveReplacesACallersBufferWithAnOwnedBlock) {
+  alignas(64) unsigned char buffer[64];
+  {
+    ArenaResource arena(buffer, sizeof(buffer), &upstream_);
+    EXPECT_TRUE(arena.reserve(4096));
+    EXPECT_FALSE(in_range(arena.allocate(8, 8), buffer, sizeof(buffer)));
+  }
+  EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+}
+
 #ifndef NDEBUG
+TEST(ArenaDeathTest, RewindToAMarkerTakenBeforeReserveIsCaught) {
+  EXPECT_DEATH(
+      {
+        ArenaResource arena(64);
+        const Marker m = arena.mark();
+        (void)arena.reserve(4096);
+        arena.rewind(m);
+      },
+      "marker is no longer live");
+}
+
 TEST(ArenaDeathTest, RewindToAMarkerEndedByAnEarlierRewindIsCaught) {
   EXPECT_DEATH(
       {

@@ -16,6 +16,9 @@ struct Comparison {
   std::string subject;  // benchmark name, e.g. "BM_ArenaVirtual/64"
   std::string anchor;   // the benchmark it is compared with
   double target;        // subject time / anchor time should be at most this
+  // When set, the comparison is an overhead instead: (subject - anchor) / base, e.g. the cost of
+  // a scope (empty scope minus empty loop) as a fraction of the work it brackets.
+  std::string base = "";
 };
 
 class RatioReporter : public benchmark::ConsoleReporter {

@@ -1,0 +1,159 @@
+#include "corepy/c_api.h"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "corepy/arena.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+
+namespace {
+
+thread_local std::string last_error;
+
+int fail(int code, const char* what) {
+  try {
+    last_error = what;
+  } catch (...) {
+    // No memory for the message: the code still says what kind of failure it was.
+  }
+  return code;
+}
+
+// Runs `body`, turning every exception into an error code: nothing crosses the C boundary.
+template <class Body>
+int guarded(Body body) {
+  try {
+    last_error.clear();
+    body();
+    return COREPY_OK;
+  } catch (const std::bad_alloc& e) {
+    return fail(COREPY_ERROR_OUT_OF_MEMORY, e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT, e.what());
+  } catch (const std::exception& e) {
+    return fail(COREPY_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(COREPY_ERROR_INTERNAL, "unknown exception");
+  }
+}
+
+template <class T, class R, class Dispatch>
+int reduce(const char* name, const T* data, size_t count, R* out, Dispatch dispatch) {
+  if (out == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER, (std::string(name) + ": out is NULL").c_str());
+  }
+  if (data == nullptr && count != 0) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                (std::string(name) + ": data is NULL but count is " + std::to_string(count))
+                    .c_str());
+  }
+  R result{};
+  const int status = guarded([&] { result = dispatch(data, count); });
+  if (status == COREPY_OK) *out = result;
+  return status;
+}
+
+}  // namespace
+
+extern "C" {
+
+int corepy_sum_f32(const float* data, size_t count, float* out) {
+  return reduce("corepy_sum_f32", data, count, out, corepy::sum_f32_cpu_dispatch);
+}
+
+int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out) {
+  return reduce("corepy_sum_i32", data, count, out, corepy::sum_i32_cpu_dispatch);
+}
+
+int corepy_mean_f32(const float* data, size_t count, float* out) {
+  return reduce("corepy_mean_f32", data, count, out, corepy::mean_f32_cpu_dispatch);
+}
+
+int corepy_all_bool(const bool* data, size_t count, bool* out) {
+  return reduce("corepy_all_bool", data, count, out, corepy::all_bool_cpu_dispatch);
+}
+
+int corepy_any_bool(const bool* data, size_t count, bool* out) {
+  return reduce("corepy_any_bool", data, count, out, corepy::any_bool_cpu_dispatch);
+}
+
+int corepy_arena_stats(corepy_arena_stats_t* out) {
+  if (out == nullptr) return fail(COREPY_ERROR_NULL_POINTER, "corepy_arena_stats: out is NULL");
+  corepy::ArenaStats s{};
+  const int status = guarded([&] { s = corepy::arena_stats(); });
+  if (status == COREPY_OK) {
+    *out = corepy_arena_stats_t{s.used, s.capacity, s.peak, s.overflow_count, s.overflow_bytes};
+  }
+  return status;
+}
+
+int corepy_configure(const char* key, const char* value) {
+  if (key == nullptr || value == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER, "corepy_configure: key or value is NULL");
+  }
+  return guarded([&] {
+    const std::string k = key;
+    corepy::Options options;
+    if (k == "allocator") {
+      options.allocator = value;
+    } else if (k == "arena_size" || k == "arena_max_size") {
+      absl::StatusOr<std::size_t> size = corepy::parse_byte_size(value);
+      if (!size.ok()) throw std::invalid_argument(std::string(size.status().message()));
+      (k == "arena_size" ? options.arena_size : options.arena_max_size) = *size;
+    } else if (k == "op_arena_sizes") {
+      options.op_arena_sizes = value;
+    } else if (k == "log") {
+      const std::string v = value;
+      if (v != "debug" && v != "off") {
+        throw std::invalid_argument("invalid log level \"" + v + "\"; accepted: debug, off");
+      }
+      options.debug_log = v == "debug";
+    } else {
+      throw std::invalid_argument("unknown configuration key \"" + k +
+                                  "\"; accepted: allocator, arena_size, arena_max_size, "
+                                  "op_arena_sizes, log");
+    }
+    if (absl::Status s = corepy::configure(options); !s.ok()) {
+      throw std::invalid_argument(std::string(s.message()));
+    }
+  });
+}
+
+int corepy_op_stats_json(char* buf, size_t size, size_t* needed) {
+  if (buf == nullptr && size != 0) {
+    return fail(COREPY_ERROR_NULL_POINTER, "corepy_op_stats_json: buf is NULL but size is not 0");
+  }
+  return guarded([&] {
+    const std::string json = corepy::op_stats_json();
+    if (needed != nullptr) *needed = json.size() + 1;
+    if (size == 0) return;
+    const size_t n = json.size() < size - 1 ? json.size() : size - 1;
+    std::memcpy(buf, json.data(), n);
+    buf[n] = '\0';
+  });
+}
+
+const char* corepy_error_string(int code) {
+  switch (code) {
+    case COREPY_OK:
+      return "ok";
+    case COREPY_ERROR_NULL_POINTER:
+      return "a required pointer is NULL (data with count > 0, or out)";
+    case COREPY_ERROR_OUT_OF_MEMORY:
+      return "out of memory: an allocator refused";
+    case COREPY_ERROR_INVALID_ARGUMENT:
+      return "invalid argument: a bad configuration key or value";
+    case COREPY_ERROR_INTERNAL:
+      return "internal error";
+    default:
+      return "unknown corepy error code";
+  }
+}
+
+const char* corepy_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

@@ -1,0 +1,69 @@
+/* corepy's C ABI, for C, Python (ctypes) and other languages. Built as //:libcorepy.so.
+ *
+ * Every function returns 0 (COREPY_OK) or an error code that corepy_error_string() explains;
+ * corepy_last_error() gives the calling thread's last message in full. On error, *out is left
+ * untouched. NULL data with count > 0, or a NULL out, is an error. No C++ exception crosses this
+ * interface. Each reduction runs through corepy's dispatch layer: inside the calling thread's
+ * arena scope, with the configured allocator, counted in the per-op stats. */
+#ifndef COREPY_COREPY_C_API_H_
+#define COREPY_COREPY_C_API_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define COREPY_API __attribute__((visibility("default")))
+#else
+#define COREPY_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  COREPY_OK = 0,
+  COREPY_ERROR_NULL_POINTER = 1,     /* data is NULL with count > 0, or out is NULL */
+  COREPY_ERROR_OUT_OF_MEMORY = 2,    /* an allocator refused (arena upstream, limit, ...) */
+  COREPY_ERROR_INVALID_ARGUMENT = 3, /* a bad configuration key or value */
+  COREPY_ERROR_INTERNAL = 4          /* anything else; corepy_last_error() says what */
+};
+
+typedef struct corepy_arena_stats_t {
+  size_t used;           /* bytes of the arena's own block in use */
+  size_t capacity;       /* size of the arena's own block */
+  size_t peak;           /* high-water mark of used */
+  size_t overflow_count; /* spill chunks ever taken from the upstream */
+  size_t overflow_bytes; /* bytes currently held from the upstream */
+} corepy_arena_stats_t;
+
+COREPY_API int corepy_sum_f32(const float* data, size_t count, float* out);
+COREPY_API int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out);
+COREPY_API int corepy_mean_f32(const float* data, size_t count, float* out);
+COREPY_API int corepy_all_bool(const bool* data, size_t count, bool* out);
+COREPY_API int corepy_any_bool(const bool* data, size_t count, bool* out);
+
+/* The calling thread's arena. */
+COREPY_API int corepy_arena_stats(corepy_arena_stats_t* out);
+
+/* Sets one configuration key, as corepy::configure() does: "allocator" (a spec such as
+ * "arena", "system", "stats(arena)"), "arena_size", "arena_max_size" (sizes such as "4MiB"),
+ * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off"). */
+COREPY_API int corepy_configure(const char* key, const char* value);
+
+/* Per-op stats as JSON, written to buf (NUL-terminated, truncated to size); *needed (if not
+ * NULL) gets the full length including the NUL. */
+COREPY_API int corepy_op_stats_json(char* buf, size_t size, size_t* needed);
+
+/* A static description of an error code; unknown codes get "unknown corepy error code". */
+COREPY_API const char* corepy_error_string(int code);
+
+/* The calling thread's last error message ("" if none); valid until its next corepy call. */
+COREPY_API const char* corepy_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COREPY_COREPY_C_API_H_ */

@@ -1,0 +1,74 @@
+// Op dispatch: the entry points of the original design. Each runs its kernel from ops/ inside an
+// arena scope sized for that op, hands the kernel the configured resource, and records per-op
+// stats (calls, peak scratch, spills), readable as a table or as JSON. With COREPY_LOG=debug
+// each dispatch prints one line:
+//
+//   [arena] sum_f32 used=0 cap=1048576 peak=0 spills=0
+//
+// (the op's arena at the end of the op, before the rewind; peak and spills are this call's).
+// Logging off costs one predictable branch.
+//
+// Null data with a nonzero count throws std::invalid_argument naming the entry point.
+#ifndef COREPY_COREPY_DISPATCH_H_
+#define COREPY_COREPY_DISPATCH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "allocators/arena_resource.h"
+#include "corepy/arena.h"
+#include "corepy/op_table.h"
+
+namespace corepy {
+
+float sum_f32_cpu_dispatch(const float* data, std::size_t count);
+std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count);
+float mean_f32_cpu_dispatch(const float* data, std::size_t count);
+bool all_bool_cpu_dispatch(const bool* data, std::size_t count);
+bool any_bool_cpu_dispatch(const bool* data, std::size_t count);
+
+// The scope every dispatch runs in, for code that dispatches kernels of its own under an op's
+// name: the op's arena is marked on entry and rewound on exit, and the call is counted.
+class OpScope {
+ public:
+  explicit OpScope(Op op);
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+  ~OpScope();
+
+  std::pmr::memory_resource* resource() const { return resource_; }
+  ArenaResource& arena() const { return *arena_; }
+
+ private:
+  Op op_;
+  ArenaScope thread_scope_;  // the thread's arena: keeps the runtime current, and rewinds it
+  ArenaResource* arena_;
+  std::pmr::memory_resource* resource_;
+  // When the op has an arena of its own: where it was, to rewind it and read its peaks.
+  std::optional<Marker> own_start_;
+  std::size_t own_outer_window_ = 0;
+  std::size_t used_at_start_;
+  std::size_t spills_at_start_;
+  std::size_t spill_bytes_at_start_;
+};
+
+struct OpStats {
+  std::string name;
+  std::uint64_t calls;
+  std::size_t peak_scratch;  // most arena bytes one call used (block and spills)
+  std::uint64_t spills;      // spill chunks taken, over all calls
+  std::size_t arena_size;    // the op's configured arena room, 0 when it shares the thread's
+};
+
+std::vector<OpStats> op_stats();
+void reset_op_stats();
+std::string op_stats_table();  // aligned columns, a header line, one line per op
+std::string op_stats_json();   // [{"op":"sum_f32","calls":3,...}, ...]
+
+}  // namespace corepy
+
+#endif  // COREPY_COREPY_DISPATCH_H_

@@ -1,0 +1,164 @@
+// Configuration: sources and their order (code > flags > environment > defaults), bad values
+// named once while the runtime keeps its defaults, configure() all-or-nothing.
+#include "corepy/config.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "gtest/gtest.h"
+
+ABSL_DECLARE_FLAG(std::string, corepy_allocator);
+ABSL_DECLARE_FLAG(std::string, corepy_arena_size);
+ABSL_DECLARE_FLAG(std::string, corepy_op_arena_sizes);
+
+namespace corepy {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { clear(); }
+  void TearDown() override { clear(); }
+  static void clear() {
+    for (const char* v : {"COREPY_ALLOCATOR", "COREPY_ARENA_SIZE", "COREPY_ARENA_MAX_SIZE",
+                          "COREPY_OP_ARENA_SIZES", "COREPY_LOG"}) {
+      unsetenv(v);
+    }
+    absl::SetFlag(&FLAGS_corepy_allocator, "");
+    absl::SetFlag(&FLAGS_corepy_arena_size, "");
+    absl::SetFlag(&FLAGS_corepy_op_arena_sizes, "");
+    reset_configuration();
+  }
+};
+
+TEST_F(ConfigTest, Defaults) {
+  const Settings s = settings();
+  EXPECT_EQ(s.allocator, "arena");
+  EXPECT_EQ(s.arena_size, 1u << 20);
+  EXPECT_EQ(s.arena_max_size, 0u);
+  EXPECT_FALSE(s.debug_log);
+  for (std::size_t size : s.op_arena_sizes) EXPECT_EQ(size, 0u);
+}
+
+TEST_F(ConfigTest, EnvironmentThenFlagsThenCode) {
+  setenv("COREPY_ARENA_SIZE", "64KiB", 1);
+  setenv("COREPY_ALLOCATOR", "system", 1);
+  setenv("COREPY_LOG", "debug", 1);
+  reset_configuration();
+  EXPECT_EQ(settings().arena_size, 64u << 10);
+  EXPECT_EQ(settings().allocator, "system");
+  EXPECT_TRUE(settings().debug_log);
+
+  absl::SetFlag(&FLAGS_corepy_arena_size, "128KiB");
+  reset_configuration();
+  EXPECT_EQ(settings().arena_size, 128u << 10);  // the flag wins over the environment
+  EXPECT_EQ(settings().allocator, "system");     // the environment still sets the rest
+
+  Options code;
+  code.arena_size = 256u << 10;
+  ASSERT_TRUE(configure(code).ok());
+  EXPECT_EQ(settings().arena_size, 256u << 10);  // code wins over both
+  Options more;
+  more.allocator = "stats( arena )";
+  ASSERT_TRUE(configure(more).ok());
+  EXPECT_EQ(settings().allocator, "stats(arena)");  // canonical form
+  EXPECT_EQ(settings().arena_size, 256u << 10);    // earlier configure() calls are kept
+
+  reset_configuration();
+  EXPECT_EQ(settings().arena_size, 128u << 10);  // code forgotten
+}
+
+TEST_F(ConfigTest, BadEnvironmentValuesAreNamedOnceAndTheDefaultsKept) {
+  setenv("COREPY_ARENA_SIZE", "lots", 1);
+  setenv("COREPY_ALLOCATOR", "nosuch", 1);
+  setenv("COREPY_OP_ARENA_SIZES", "sum_f33=1KiB", 1);
+  setenv("COREPY_LOG", "loud", 1);
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  reset_configuration();  // read twice: named once
+  const std::string err = testing::internal::GetCapturedStderr();
+  const Settings s = settings();
+  EXPECT_EQ(s.arena_size, 1u << 20);
+  EXPECT_EQ(s.allocator, "arena");
+  EXPECT_FALSE(s.debug_log);
+  for (const char* needle :
+       {"ignoring COREPY_ARENA_SIZE=\"lots\": invalid byte size \"lots\"",
+        "ignoring COREPY_ALLOCATOR=\"nosuch\"", "unknown allocator \"nosuch\"; accepted: arena",
+        "ignoring COREPY_OP_ARENA_SIZES=\"sum_f33=1KiB\"", "unknown op \"sum_f33\"",
+        "ignoring COREPY_LOG=\"loud\"", "accepted: debug, off"}) {
+    EXPECT_NE(err.find(needle), std::string::npos) << needle << "\nin:\n" << err;
+  }
+  std::size_t count = 0;
+  for (std::size_t pos = err.find("COREPY_ARENA_SIZE"); pos != std::string::npos;
+       pos = err.find("COREPY_ARENA_SIZE", pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u) << err;
+}
+
+TEST_F(ConfigTest, BadFlagValuesAreNamedWithTheFlag) {
+  absl::SetFlag(&FLAGS_corepy_allocator, "limit(arena)");
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("ignoring --corepy_allocator=limit(arena)"), std::string::npos) << err;
+  EXPECT_NE(err.find("needs max=<size>"), std::string::npos) << err;
+  EXPECT_EQ(settings().allocator, "arena");
+}
+
+TEST_F(ConfigTest, ConfigureReturnsTheErrorAndChangesNothing) {
+  Options good;
+  good.arena_size = 4096;
+  ASSERT_TRUE(configure(good).ok());
+
+  Options bad;
+  bad.arena_size = 8192;
+  bad.allocator = "stats(arena, pool)";
+  absl::Status s = configure(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("\"stats\" wraps exactly one allocator, but was given 2"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(settings().arena_size, 4096u);  // nothing applied, not even the good field
+
+  Options bad_ops;
+  bad_ops.op_arena_sizes = "sum_f32=12 parsecs";
+  s = configure(bad_ops);
+  EXPECT_NE(std::string(s.message()).find("sum_f32: invalid byte size \"12 parsecs\""),
+            std::string::npos)
+      << s;
+}
+
+TEST_F(ConfigTest, OpArenaSizes) {
+  absl::StatusOr<std::array<std::size_t, kOpCount>> sizes =
+      parse_op_arena_sizes(" sum_f32=64KiB , mean_f32=256KiB ");
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  EXPECT_EQ((*sizes)[static_cast<std::size_t>(Op::kSumF32)], 64u << 10);
+  EXPECT_EQ((*sizes)[static_cast<std::size_t>(Op::kMeanF32)], 256u << 10);
+  EXPECT_EQ((*sizes)[static_cast<std::size_t>(Op::kAllBool)], 0u);
+  EXPECT_TRUE(parse_op_arena_sizes("").ok());
+  EXPECT_FALSE(parse_op_arena_sizes("sum_f32").ok());
+  EXPECT_FALSE(parse_op_arena_sizes("sum_f32=").ok());
+  EXPECT_FALSE(parse_op_arena_sizes("=4KiB").ok());
+  const absl::Status s = parse_op_arena_sizes("sum_f32=1KiB,nope=2KiB").status();
+  EXPECT_NE(std::string(s.message()).find("unknown op \"nope\"; ops: sum_f32, sum_i32"),
+            std::string::npos)
+      << s;
+
+  absl::SetFlag(&FLAGS_corepy_op_arena_sizes, "any_bool=8KiB");
+  reset_configuration();
+  EXPECT_EQ(settings().op_arena_sizes[static_cast<std::size_t>(Op::kAnyBool)], 8u << 10);
+}
+
+TEST_F(ConfigTest, GenerationChangesWithEveryNewConfiguration) {
+  const std::uint64_t before = internal::config_generation();
+  Options o;
+  o.debug_log = true;
+  ASSERT_TRUE(configure(o).ok());
+  EXPECT_GT(internal::config_generation(), before);
+  EXPECT_TRUE(internal::debug_log_enabled());
+}
+
+}  // namespace
+}  // namespace corepy

@@ -1,0 +1,216 @@
+// The allocator registry: what each built-in accepts, and a user's own memory_resource plugged
+// in by name and selected by configuration like a built-in.
+#include "corepy/registry.h"
+
+#include <atomic>
+#include <memory>
+#include <memory_resource>
+#include <string>
+#include <thread>
+
+#include "allocators/limit_resource.h"
+#include "allocators/stats_resource.h"
+#include "corepy/allocator_spec.h"
+#include "corepy/arena.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+#include "gtest/gtest.h"
+
+namespace corepy {
+namespace {
+
+// A user's resource: counts what passes through it to new/delete.
+class CountingResource final : public std::pmr::memory_resource {
+ public:
+  std::atomic<int> allocations{0};
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    ++allocations;
+    return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+std::string validation_error(const char* text) {
+  absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(text);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  const absl::Status s = validate_allocator_spec(*spec);
+  EXPECT_FALSE(s.ok()) << text << " was accepted";
+  return std::string(s.message());
+}
+
+bool valid(const char* text) {
+  absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(text);
+  return spec.ok() && validate_allocator_spec(*spec).ok();
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void TearDown() override { reset_configuration(); }
+};
+
+TEST_F(RegistryTest, BuiltInsAndWhatTheyAccept) {
+  for (const char* ok : {"arena", "system", "new_delete", "pool", "mimalloc", "stats(arena)",
+                         "limit(arena, max=64MiB)", "arena(upstream=mimalloc)",
+                         "arena(size=4MiB, max_size=64MiB, upstream=stats(pool))",
+                         "stats(limit(arena, max=1GiB))", "stats(system)", "limit(pool, max=1MiB)"}) {
+    EXPECT_TRUE(valid(ok)) << ok;
+  }
+  EXPECT_NE(validation_error("nosuch").find("unknown allocator \"nosuch\"; accepted: arena, limit, "
+                                            "mimalloc, new_delete, pool, stats, system"),
+            std::string::npos);
+  EXPECT_NE(validation_error("stats").find("\"stats\" wraps exactly one allocator, but was given 0"),
+            std::string::npos);
+  EXPECT_NE(validation_error("arena(pool)").find("\"arena\" wraps no allocator"), std::string::npos);
+  EXPECT_NE(validation_error("limit(arena)").find("needs max=<size>"), std::string::npos);
+  EXPECT_NE(validation_error("limit(arena, max=big)").find("invalid byte size \"big\""),
+            std::string::npos);
+  EXPECT_NE(validation_error("arena(colour=blue)")
+                .find("\"arena\" has no parameter \"colour\"; it takes size, max_size, upstream"),
+            std::string::npos);
+  EXPECT_NE(validation_error("pool(max=1)").find("it takes none"), std::string::npos);
+  EXPECT_TRUE(valid("stats(stats(arena))"));  // (sanity: nesting adaptors is fine)
+}
+
+TEST_F(RegistryTest, AtMostOneArenaAndNoneInAnArenasUpstream) {
+  EXPECT_NE(validation_error("arena(upstream=arena)").find("cannot be an arena"), std::string::npos);
+  EXPECT_NE(validation_error("arena(upstream=stats(arena))").find("cannot be an arena"),
+            std::string::npos);
+  ASSERT_TRUE(register_allocator("pair_test", [](const AllocatorArgs& args) {
+                return std::shared_ptr<std::pmr::memory_resource>(args.inner, [](auto*) {});
+              }).ok());
+  EXPECT_NE(validation_error("pair_test(pair_test(arena, arena))").size(), 0u);
+}
+
+TEST_F(RegistryTest, RegistrationRefusesBadNamesTakenNamesAndEmptyFactories) {
+  auto factory = [](const AllocatorArgs&) {
+    return std::make_shared<CountingResource>();
+  };
+  EXPECT_EQ(register_allocator("arena", factory).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(register_allocator("9lives", factory).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(register_allocator("has space", factory).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(register_allocator("empty_factory", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(register_allocator("once_test", factory).ok());
+  EXPECT_EQ(register_allocator("once_test", factory).code(), absl::StatusCode::kAlreadyExists);
+  const std::vector<std::string> names = allocator_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "once_test"), names.end());
+}
+
+TEST_F(RegistryTest, AUserResourceIsSelectedByConfigurationAndHandedToOps) {
+  auto counting = std::make_shared<CountingResource>();
+  ASSERT_TRUE(register_allocator("counting_test", [counting](const AllocatorArgs&) {
+                return std::shared_ptr<std::pmr::memory_resource>(counting);
+              }).ok());
+  Options o;
+  o.allocator = "counting_test";
+  ASSERT_TRUE(configure(o).ok());
+  {
+    OpScope scope(Op::kSumF32);
+    EXPECT_EQ(scope.resource(), counting.get());
+    std::pmr::vector<float> scratch(1000, &*scope.resource());
+  }
+  EXPECT_EQ(counting->allocations.load(), 1);
+
+  // As the arena's upstream: the arena's block and its spills come from it.
+  o.allocator = "arena(size=4KiB, upstream=counting_test)";
+  ASSERT_TRUE(configure(o).ok());
+  const int before = counting->allocations.load();
+  std::thread([&] {
+    with_arena([](ArenaResource& arena) { (void)arena.allocate(64 << 10, 16); });
+  }).join();
+  EXPECT_EQ(counting->allocations.load(), before + 2);  // the block, then one spill
+}
+
+TEST_F(RegistryTest, UserAdaptorOverTheArenaIsBuiltPerThreadWithTheArenaAsInner) {
+  std::atomic<int> built{0};
+  ASSERT_TRUE(register_allocator("wrap_test", [&built](const AllocatorArgs& args) {
+                ++built;
+                EXPECT_NE(args.inner, nullptr);
+                EXPECT_EQ(args.size_param("cap", 7).value(), 1024u);
+                return std::make_shared<LimitResource>(1 << 20, args.inner);
+              }).ok());
+  Options o;
+  o.allocator = "wrap_test(arena, cap=1KiB)";
+  ASSERT_TRUE(configure(o).ok());  // configure() builds nothing per thread
+  auto run = [] {
+    OpScope scope(Op::kSumF32);
+    EXPECT_NE(dynamic_cast<LimitResource*>(scope.resource()), nullptr);
+  };
+  std::thread(run).join();
+  std::thread(run).join();
+  EXPECT_EQ(built.load(), 2);
+}
+
+TEST_F(RegistryTest, AFactoryThatRefusesIsReportedByConfigure) {
+  ASSERT_TRUE(register_allocator("refusing_test", [](const AllocatorArgs&) {
+                return std::shared_ptr<std::pmr::memory_resource>();
+              }).ok());
+  ASSERT_TRUE(register_allocator("throwing_test", [](const AllocatorArgs&)
+                                     -> std::shared_ptr<std::pmr::memory_resource> {
+                throw std::runtime_error("no licence");
+              }).ok());
+  Options o;
+  o.allocator = "refusing_test";
+  absl::Status s = configure(o);
+  EXPECT_NE(std::string(s.message()).find("\"refusing_test\": its factory returned no resource"),
+            std::string::npos)
+      << s;
+  o.allocator = "throwing_test";
+  s = configure(o);
+  EXPECT_NE(std::string(s.message()).find("could not be built: no licence"), std::string::npos) << s;
+  EXPECT_EQ(settings().allocator, "arena");
+}
+
+TEST_F(RegistryTest, AFactoryThatRefusesOnAThreadFallsBackToTheArenaAndSaysSo) {
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(register_allocator("flaky_test", [&calls](const AllocatorArgs& args)
+                                     -> std::shared_ptr<std::pmr::memory_resource> {
+                if (++calls > 0) return nullptr;  // every per-thread build refuses
+                return std::make_shared<StatsResource>(args.inner);
+              }).ok());
+  Options o;
+  o.allocator = "flaky_test(arena)";
+  ASSERT_TRUE(configure(o).ok());
+  testing::internal::CaptureStderr();
+  std::pmr::memory_resource* got = nullptr;
+  ArenaResource* arena = nullptr;
+  std::thread([&] {
+    OpScope scope(Op::kSumF32);
+    got = scope.resource();
+    arena = &scope.arena();
+  }).join();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(got, arena);
+  EXPECT_NE(err.find("cannot build allocator \"flaky_test(arena)\" on this thread"),
+            std::string::npos)
+      << err;
+}
+
+TEST_F(RegistryTest, StatsAndLimitWrapTheThreadArena) {
+  Options o;
+  o.allocator = "stats(limit(arena, max=1MiB))";
+  ASSERT_TRUE(configure(o).ok());
+  std::thread([] {
+    OpScope scope(Op::kSumF32);
+    auto* stats = dynamic_cast<StatsResource*>(scope.resource());
+    ASSERT_NE(stats, nullptr);
+    auto* limit = dynamic_cast<LimitResource*>(stats->upstream());
+    ASSERT_NE(limit, nullptr);
+    EXPECT_EQ(limit->upstream(), &scope.arena());
+    EXPECT_EQ(limit->max_bytes(), 1u << 20);
+    void* p = scope.resource()->allocate(100, 8);
+    EXPECT_EQ(stats->counters().bytes.value, 100u);
+    EXPECT_THROW((void)scope.resource()->allocate(2 << 20, 8), std::bad_alloc);
+    scope.resource()->deallocate(p, 100, 8);
+  }).join();
+}
+
+}  // namespace
+}  // namespace corepy
