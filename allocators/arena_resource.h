@@ -43,7 +43,7 @@ struct ArenaStats {
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
-class alignas(64) ArenaResource final : public std::pmr::memory_resource {
+class ArenaResource final : public std::pmr::memory_resource {
   struct Chunk;  // a spill chunk's header, at the start of the chunk
   class MarkerLog;
 
@@ -213,7 +213,8 @@ class alignas(64) ArenaResource final : public std::pmr::memory_resource {
   void log_mark(Marker m) const;
   static std::unique_ptr<MarkerLog> new_marker_log();
 
-  // First cache line (with the vtable pointer): what an allocation and a scope touch.
+  // Together, after the vtable pointer: what an allocation and a scope touch (one or two cache
+  // lines, wherever the arena lands).
   //
   // The region being bumped through: the own block (region_ null) or the newest regular spill
   // chunk. fast_end_ is its end, or null when every allocation must take the slow path (ASan,
