@@ -1,6 +1,8 @@
 #include "corepy/arena.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -23,34 +25,59 @@ struct Scratch {
   std::pmr::memory_resource* resource = nullptr;  // what ops are given
 };
 
-// Everything corepy keeps per thread. Destroyed at thread exit, which returns every arena's
-// memory (spills included) to its upstream.
+}  // namespace
+
+// Everything corepy keeps per thread.
 struct ThreadRuntime {
   std::shared_ptr<const Resolved> config;  // keeps the strategy and its upstreams alive
   Scratch main;
-  std::array<std::unique_ptr<Scratch>, kOpCount> ops;
-
-  ~ThreadRuntime() {
-    tls_state.arena = nullptr;
-    ops = {};
-    main = Scratch{};
-  }
+  std::array<std::unique_ptr<Scratch>, kOpCount> sized;  // ops with an arena of their own
+  std::array<OpScratch, kOpCount> ops{};                  // what op_scratch() returns
+  std::array<OpTally, kOpCount> tallies;
 };
 
-thread_local ThreadRuntime runtime;
-thread_local bool runtime_destroyed = false;  // trivially destructible: still readable
+namespace {
 
-struct DestroyedMarker {
-  ~DestroyedMarker() { runtime_destroyed = true; }
+// The live threads' runtimes, for op_totals(), and what exited threads counted.
+struct Tallies {
+  std::mutex mutex;
+  std::vector<ThreadRuntime*> live;
+  std::array<OpTotals, kOpCount> retired{};
+};
+
+Tallies& tallies() {
+  static Tallies* t = new Tallies;  // never destroyed: threads may outlive statics
+  return *t;
+}
+
+void add(OpTotals& to, const OpTally& from) {
+  to.calls += from.calls.load(std::memory_order_relaxed);
+  to.spills += from.spills.load(std::memory_order_relaxed);
+  to.peak = std::max(to.peak, from.peak.load(std::memory_order_relaxed));
+}
+
+// Destroys the thread's runtime at thread exit, which returns every arena's memory (spills
+// included) to its upstream, and keeps the thread's op counts.
+struct RuntimeOwner {
+  ~RuntimeOwner() {
+    ThreadRuntime* r = tls_state.runtime;
+    tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr};
+    if (r == nullptr) return;
+    {
+      Tallies& t = tallies();
+      std::lock_guard<std::mutex> lock(t.mutex);
+      for (std::size_t i = 0; i < kOpCount; ++i) add(t.retired[i], r->tallies[i]);
+      t.live.erase(std::find(t.live.begin(), t.live.end(), r));
+    }
+    delete r;
+  }
 };
 
 void report_once(const std::string& message) {
   static std::mutex* mutex = new std::mutex;
   static std::vector<std::string>* reported = new std::vector<std::string>;
   std::lock_guard<std::mutex> lock(*mutex);
-  for (const std::string& m : *reported) {
-    if (m == message) return;
-  }
+  if (std::find(reported->begin(), reported->end(), message) != reported->end()) return;
   reported->push_back(message);
   std::fprintf(stderr, "%s\n", message.c_str());
 }
@@ -75,20 +102,36 @@ Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
   return s;
 }
 
-// (Re)builds the thread's runtime for the configuration in force.
-ArenaResource& rebuild() {
-  if (runtime_destroyed) {
+ThreadRuntime& runtime() {
+  ThreadState& t = tls_state;
+  if (t.runtime != nullptr) return *t.runtime;
+  if (t.exited) {
     std::fprintf(stderr,
                  "corepy: fatal: a thread used its arena after the thread's corepy state was "
                  "destroyed (from a thread_local destructor that ran later)\n");
     std::abort();
   }
-  thread_local DestroyedMarker marker;  // constructed before `runtime`, so destroyed after it
-  (void)marker;
+  thread_local RuntimeOwner owner;  // its destructor runs at thread exit
+  (void)owner;
+  auto r = std::make_unique<ThreadRuntime>();
+  {
+    Tallies& all = tallies();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    all.live.push_back(r.get());
+  }
+  t.runtime = r.release();
+  t.ops = t.runtime->ops.data();
+  t.tallies = t.runtime->tallies.data();
+  return *t.runtime;
+}
+
+// (Re)builds the thread's arenas for the configuration in force.
+ArenaResource& rebuild() {
+  ThreadRuntime& r = runtime();
   std::shared_ptr<const Resolved> config = resolved();
   Scratch main = make_scratch(*config->strategy, config->strategy->arena_size);  // may throw
-  ThreadRuntime& r = runtime;
   r.ops = {};
+  r.sized = {};
   r.main = std::move(main);
   r.config = std::move(config);
   tls_state.arena = r.main.arena.get();
@@ -122,14 +165,14 @@ ArenaResource& enter_outermost_slow() {
 }
 
 void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept {
-  ThreadRuntime& r = runtime;
-  if (r.config == nullptr || &arena != r.main.arena.get()) return;
-  const std::size_t max_size = r.config->strategy->arena_max_size;
+  ThreadRuntime* r = tls_state.runtime;
+  if (r == nullptr || r->config == nullptr || &arena != r->main.arena.get()) return;
+  const std::size_t max_size = r->config->strategy->arena_max_size;
   if (max_size <= arena.capacity()) return;
   // Room for everything the scope held at its peak, rounded up to a power of two.
   std::size_t want = std::size_t{1} << 16;
   while (want < peak && want < max_size) want *= 2;
-  if (want > max_size) want = max_size;
+  want = std::min(want, max_size);
   if (want <= arena.capacity()) return;
   try {
     (void)arena.reserve(want);
@@ -138,17 +181,42 @@ void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept {
   }
 }
 
-OpScratch op_scratch(Op op) {
-  ThreadRuntime& r = runtime;
+OpScratch op_scratch_slow(Op op) {
+  ThreadRuntime& r = *tls_state.runtime;  // inside a scope: made by enter_outermost_slow()
   const std::size_t i = static_cast<std::size_t>(op);
   const std::size_t size = r.config->settings.op_arena_sizes[i];
   if (size == 0 || !r.config->strategy->uses_arena) {
-    return OpScratch{r.main.arena.get(), r.main.resource};
+    r.ops[i] = OpScratch{r.main.arena.get(), r.main.resource};
+  } else {
+    if (r.sized[i] == nullptr) {
+      r.sized[i] = std::make_unique<Scratch>(make_scratch(*r.config->strategy, size));
+    }
+    r.ops[i] = OpScratch{r.sized[i]->arena.get(), r.sized[i]->resource};
   }
-  if (r.ops[i] == nullptr) {
-    r.ops[i] = std::make_unique<Scratch>(make_scratch(*r.config->strategy, size));
+  return r.ops[i];
+}
+
+std::array<OpTotals, kOpCount> op_totals() {
+  Tallies& all = tallies();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  std::array<OpTotals, kOpCount> totals = all.retired;
+  for (const ThreadRuntime* r : all.live) {
+    for (std::size_t i = 0; i < kOpCount; ++i) add(totals[i], r->tallies[i]);
   }
-  return OpScratch{r.ops[i]->arena.get(), r.ops[i]->resource};
+  return totals;
+}
+
+void reset_op_totals() {
+  Tallies& all = tallies();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.retired = {};
+  for (ThreadRuntime* r : all.live) {
+    for (OpTally& t : r->tallies) {
+      t.calls.store(0, std::memory_order_relaxed);
+      t.peak.store(0, std::memory_order_relaxed);
+      t.spills.store(0, std::memory_order_relaxed);
+    }
+  }
 }
 
 }  // namespace internal

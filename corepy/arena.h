@@ -14,7 +14,10 @@
 #ifndef COREPY_COREPY_ARENA_H_
 #define COREPY_COREPY_ARENA_H_
 
+#include <array>
+#include <atomic>
 #include <cstddef>
+#include <memory_resource>
 #include <cstdint>
 #include <utility>
 
@@ -25,13 +28,44 @@
 namespace corepy {
 namespace internal {
 
-// Constant-initialized, so reading it needs no guard.
+struct ThreadRuntime;
+
+// Where an op's scratch comes from on this thread: its own arena when the configuration sizes
+// it, else the thread's; and the resource the kernel is given.
+struct OpScratch {
+  ArenaResource* arena;
+  std::pmr::memory_resource* resource;
+};
+
+// An op's counters on one thread. Only that thread writes them (a relaxed load and store, no
+// locked instruction, no shared cache line); op_totals() sums every thread's.
+struct OpTally {
+  std::atomic<std::uint64_t> calls{0};
+  std::atomic<std::size_t> peak{0};
+  std::atomic<std::uint64_t> spills{0};
+};
+
+// Everything the fast paths read per thread, in one constant-initialized variable: reading it
+// needs no guard, and in a shared library one TLS lookup finds all of it.
 struct ThreadState {
-  ArenaResource* arena;     // the thread's arena, once made
+  ArenaResource* arena;      // the thread's arena, once made
   std::uint64_t generation;  // the configuration it was made for
   unsigned depth;            // scopes open on this thread
+  bool exited;               // the thread's runtime was destroyed (thread exit)
+  ThreadRuntime* runtime;    // owns what the pointers below point into
+  OpScratch* ops;            // kOpCount entries; arena null until the op first runs
+  OpTally* tallies;          // kOpCount entries
 };
-inline thread_local ThreadState tls_state{nullptr, 0, 0};
+// initial-exec: a fixed offset from the thread pointer, instead of a call to __tls_get_addr on
+// every access when corepy is a shared library (libcorepy.so). A library loaded with dlopen (as
+// Python's ctypes does) takes this from glibc's reserve of static TLS, which has room for it.
+#if defined(__GNUC__)
+#define COREPY_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define COREPY_TLS_MODEL
+#endif
+inline thread_local ThreadState tls_state COREPY_TLS_MODEL{nullptr, 0,       0,      false,
+                                                           nullptr, nullptr, nullptr};
 
 ArenaResource& make_thread_arena();
 // Makes or remakes the thread's arena for the current configuration, and counts the scope.
@@ -40,14 +74,31 @@ ArenaResource& enter_outermost_slow();
 // self-tuning is on.
 void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept;
 
-// Where `op`'s scratch comes from on this thread: its own arena when the configuration sizes
-// it, else the thread's; and the resource the kernel is given. Call inside a scope, which keeps
-// the thread's runtime current.
-struct OpScratch {
-  ArenaResource* arena;
-  std::pmr::memory_resource* resource;
+OpScratch op_scratch_slow(Op op);
+
+// Call inside a scope, which keeps the thread's runtime current.
+COREPY_ALWAYS_INLINE OpScratch op_scratch(Op op) {
+  const OpScratch s = tls_state.ops[static_cast<std::size_t>(op)];
+  if (__builtin_expect(s.arena != nullptr, 1)) return s;
+  return op_scratch_slow(op);
+}
+
+COREPY_ALWAYS_INLINE void record_op(Op op, std::size_t peak, std::size_t spills) noexcept {
+  OpTally& t = tls_state.tallies[static_cast<std::size_t>(op)];
+  t.calls.store(t.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (spills != 0) {
+    t.spills.store(t.spills.load(std::memory_order_relaxed) + spills, std::memory_order_relaxed);
+  }
+  if (peak > t.peak.load(std::memory_order_relaxed)) t.peak.store(peak, std::memory_order_relaxed);
+}
+
+struct OpTotals {
+  std::uint64_t calls = 0;
+  std::size_t peak = 0;
+  std::uint64_t spills = 0;
 };
-OpScratch op_scratch(Op op);
+std::array<OpTotals, kOpCount> op_totals();                           // every thread's, summed
+void reset_op_totals();
 
 }  // namespace internal
 

@@ -9,6 +9,7 @@
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
+#include "ops/reduce.h"
 
 namespace {
 
@@ -27,7 +28,6 @@ int fail(int code, const char* what) {
 template <class Body>
 int guarded(Body body) {
   try {
-    last_error.clear();
     body();
     return COREPY_OK;
   } catch (const std::bad_alloc& e) {
@@ -63,6 +63,12 @@ extern "C" {
 
 int corepy_sum_f32(const float* data, size_t count, float* out) {
   return reduce("corepy_sum_f32", data, count, out, corepy::sum_f32_cpu_dispatch);
+}
+
+int corepy_sum_f32_kernel(const float* data, size_t count, float* out) {
+  return reduce("corepy_sum_f32_kernel", data, count, out, [](const float* d, size_t n) {
+    return corepy::ops::sum_f32(absl::Span<const float>(d, n));
+  });
 }
 
 int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out) {

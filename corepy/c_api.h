@@ -1,7 +1,7 @@
 /* corepy's C ABI, for C, Python (ctypes) and other languages. Built as //:libcorepy.so.
  *
  * Every function returns 0 (COREPY_OK) or an error code that corepy_error_string() explains;
- * corepy_last_error() gives the calling thread's last message in full. On error, *out is left
+ * corepy_last_error() gives the calling thread's last failure in full. On error, *out is left
  * untouched. NULL data with count > 0, or a NULL out, is an error. No C++ exception crosses this
  * interface. Each reduction runs through corepy's dispatch layer: inside the calling thread's
  * arena scope, with the configured allocator, counted in the per-op stats. */
@@ -44,6 +44,10 @@ COREPY_API int corepy_mean_f32(const float* data, size_t count, float* out);
 COREPY_API int corepy_all_bool(const bool* data, size_t count, bool* out);
 COREPY_API int corepy_any_bool(const bool* data, size_t count, bool* out);
 
+/* sum_f32's kernel alone, outside the dispatch layer: no arena scope, no per-op stats, no log.
+ * For measuring what that layer costs (tests/bench_arena.py); use corepy_sum_f32 otherwise. */
+COREPY_API int corepy_sum_f32_kernel(const float* data, size_t count, float* out);
+
 /* The calling thread's arena. */
 COREPY_API int corepy_arena_stats(corepy_arena_stats_t* out);
 
@@ -59,7 +63,8 @@ COREPY_API int corepy_op_stats_json(char* buf, size_t size, size_t* needed);
 /* A static description of an error code; unknown codes get "unknown corepy error code". */
 COREPY_API const char* corepy_error_string(int code);
 
-/* The calling thread's last error message ("" if none); valid until its next corepy call. */
+/* The message of the calling thread's last failed call ("" if none has failed), as errno is
+ * kept: a successful call leaves it. Valid until the thread's next failing call. */
 COREPY_API const char* corepy_last_error(void);
 
 #ifdef __cplusplus

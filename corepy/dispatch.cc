@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstdio>
 #include <stdexcept>
 
@@ -14,27 +13,6 @@
 
 namespace corepy {
 namespace {
-
-// One cache line per op, so threads running different ops do not share a line.
-struct alignas(64) OpCounters {
-  std::atomic<std::uint64_t> calls{0};
-  std::atomic<std::uint64_t> spills{0};
-  std::atomic<std::size_t> peak{0};
-};
-
-std::array<OpCounters, kOpCount>& counters() {
-  static auto* c = new std::array<OpCounters, kOpCount>;  // never destroyed: threads may outlive statics
-  return *c;
-}
-
-void record(Op op, std::size_t peak, std::size_t spills) {
-  OpCounters& c = counters()[static_cast<std::size_t>(op)];
-  c.calls.fetch_add(1, std::memory_order_relaxed);
-  if (spills != 0) c.spills.fetch_add(spills, std::memory_order_relaxed);
-  std::size_t seen = c.peak.load(std::memory_order_relaxed);
-  while (peak > seen && !c.peak.compare_exchange_weak(seen, peak, std::memory_order_relaxed)) {
-  }
-}
 
 template <class T, class Kernel>
 auto dispatch(Op op, const char* entry, const T* data, std::size_t count, Kernel kernel) {
@@ -48,33 +26,9 @@ auto dispatch(Op op, const char* entry, const T* data, std::size_t count, Kernel
 
 }  // namespace
 
-OpScope::OpScope(Op op) : op_(op) {
-  const internal::OpScratch scratch = internal::op_scratch(op);
-  arena_ = scratch.arena;
-  resource_ = scratch.resource;
-  if (arena_ != &thread_scope_.arena()) {
-    own_start_.emplace(arena_->mark());
-    own_outer_window_ = arena_->open_window();
-  }
-  used_at_start_ = arena_->used();
-  spills_at_start_ = arena_->overflow_count();
-  spill_bytes_at_start_ = arena_->overflow_bytes_total();
-}
-
-OpScope::~OpScope() {
-  const std::size_t peak = (arena_->window_peak() - used_at_start_) +
-                           (arena_->overflow_bytes_total() - spill_bytes_at_start_);
-  const std::size_t spills = arena_->overflow_count() - spills_at_start_;
-  record(op_, peak, spills);
-  if (internal::debug_log_enabled()) {
-    std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",
-                 std::string(op_name(op_)).c_str(), arena_->used(), arena_->capacity(), peak,
-                 spills);
-  }
-  if (own_start_) {
-    arena_->rewind(*own_start_);
-    arena_->close_window(own_outer_window_);
-  }
+void OpScope::log(std::size_t peak, std::size_t spills) const {
+  std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",
+               std::string(op_name(op_)).c_str(), arena_->used(), arena_->capacity(), peak, spills);
 }
 
 float sum_f32_cpu_dispatch(const float* data, std::size_t count) {
@@ -114,23 +68,16 @@ bool any_bool_cpu_dispatch(const bool* data, std::size_t count) {
 
 std::vector<OpStats> op_stats() {
   const Settings s = settings();
+  const std::array<internal::OpTotals, kOpCount> totals = internal::op_totals();
   std::vector<OpStats> out;
   for (std::size_t i = 0; i < kOpCount; ++i) {
-    const OpCounters& c = counters()[i];
-    out.push_back(OpStats{std::string(kOpNames[i]), c.calls.load(std::memory_order_relaxed),
-                          c.peak.load(std::memory_order_relaxed),
-                          c.spills.load(std::memory_order_relaxed), s.op_arena_sizes[i]});
+    out.push_back(OpStats{std::string(kOpNames[i]), totals[i].calls, totals[i].peak,
+                          totals[i].spills, s.op_arena_sizes[i]});
   }
   return out;
 }
 
-void reset_op_stats() {
-  for (OpCounters& c : counters()) {
-    c.calls.store(0, std::memory_order_relaxed);
-    c.spills.store(0, std::memory_order_relaxed);
-    c.peak.store(0, std::memory_order_relaxed);
-  }
-}
+void reset_op_stats() { internal::reset_op_totals(); }
 
 std::string op_stats_table() {
   std::string out = absl::StrFormat("%-10s %12s %14s %8s %12s\n", "op", "calls", "peak_scratch",

@@ -35,20 +35,40 @@ bool any_bool_cpu_dispatch(const bool* data, std::size_t count);
 // name: the op's arena is marked on entry and rewound on exit, and the call is counted.
 class OpScope {
  public:
-  explicit OpScope(Op op);
+  COREPY_ALWAYS_INLINE explicit OpScope(Op op) : op_(op) {
+    const internal::OpScratch scratch = internal::op_scratch(op);
+    arena_ = scratch.arena;
+    resource_ = scratch.resource;
+    if (arena_ != &thread_scope_.arena()) {
+      own_start_.emplace(arena_->mark());
+      own_outer_window_ = arena_->open_window();
+    }
+    used_at_start_ = arena_->used();
+    spills_at_start_ = arena_->overflow_count();
+    spill_bytes_at_start_ = arena_->overflow_bytes_total();
+  }
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;
-  ~OpScope();
+  COREPY_ALWAYS_INLINE ~OpScope() {
+    const std::size_t peak = (arena_->window_peak() - used_at_start_) +
+                             (arena_->overflow_bytes_total() - spill_bytes_at_start_);
+    const std::size_t spills = arena_->overflow_count() - spills_at_start_;
+    internal::record_op(op_, peak, spills);
+    if (__builtin_expect(internal::debug_log_enabled(), 0)) log(peak, spills);
+    if (own_start_) arena_->rewind_and_close_window(*own_start_, own_outer_window_);
+  }
 
   std::pmr::memory_resource* resource() const { return resource_; }
   ArenaResource& arena() const { return *arena_; }
 
  private:
+  void log(std::size_t peak, std::size_t spills) const;
+
   Op op_;
   ArenaScope thread_scope_;  // the thread's arena: keeps the runtime current, and rewinds it
   ArenaResource* arena_;
   std::pmr::memory_resource* resource_;
-  // When the op has an arena of its own: where it was, to rewind it and read its peaks.
+  // When the op has an arena of its own: where it was, to rewind it and read its peak.
   std::optional<Marker> own_start_;
   std::size_t own_outer_window_ = 0;
   std::size_t used_at_start_;

@@ -65,6 +65,20 @@ void BM_EmptyScope(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// A dispatch with nothing to sum: the dispatch layer's own cost (scope, op scratch lookup,
+// per-op counters, log check).
+void BM_EmptyDispatch(benchmark::State& state) {
+  const float x = 0.0f;
+  for (auto _ : state) benchmark::DoNotOptimize(corepy::sum_f32_cpu_dispatch(&x, 0));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_EmptyKernel(benchmark::State& state) {
+  const float x = 0.0f;
+  for (auto _ : state) benchmark::DoNotOptimize(corepy::ops::sum_f32(absl::Span<const float>(&x, 0)));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void BM_NoScope(benchmark::State& state) {
   int work = 0;
   for (auto _ : state) benchmark::DoNotOptimize(++work);
@@ -75,6 +89,8 @@ BENCHMARK(BM_SumBare)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumInScope)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumDispatch)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_EmptyScope);
+BENCHMARK(BM_EmptyDispatch);
+BENCHMARK(BM_EmptyKernel);
 BENCHMARK(BM_NoScope);
 
 }  // namespace
@@ -89,5 +105,7 @@ int main(int argc, char** argv) {
           {"BM_SumDispatch/100000", "BM_SumBare/100000", 1.01},
           {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/10000"},
           {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/100000"},
+          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/10000"},
+          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/100000"},
       });
 }
