@@ -6,6 +6,7 @@
 #include "allocators/arena_resource.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
+#include "corepy/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/reduce.h"
 
@@ -23,4 +24,15 @@ TEST(Embedding, ArenaScopeServesPmrContainersAndRewinds) {
 TEST(Embedding, ConfigurationParsesSizes) {
   EXPECT_EQ(*corepy::parse_byte_size("64KiB"), 64u * 1024u);
   EXPECT_FALSE(corepy::parse_byte_size("lots").ok());
+}
+
+TEST(Embedding, DispatchAndConfigurationFromTheMonorepo) {
+  const float x[] = {1.0f, 2.0f, 3.0f};
+  EXPECT_EQ(corepy::sum_f32_cpu_dispatch(x, 3), 6.0f);
+  corepy::Options o;
+  o.allocator = "stats(arena)";
+  EXPECT_TRUE(corepy::configure(o).ok());
+  EXPECT_EQ(corepy::mean_f32_cpu_dispatch(x, 3), 2.0f);
+  EXPECT_NE(corepy::op_stats_json().find("\"op\":\"mean_f32\",\"calls\":1"), std::string::npos);
+  corepy::reset_configuration();
 }
