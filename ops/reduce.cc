@@ -1,62 +1,179 @@
 #include "ops/reduce.h"
 
+#include <algorithm>
 #include <limits>
+#include <utility>
+
+#include "ops/internal/matrix_args.h"
+#include "ops/internal/reduce_kernels.h"
+#include "ops/internal/reduce_tree.h"
 
 namespace corepy::ops {
 namespace {
 
-constexpr std::size_t kPairwiseBlock = 128;
+using internal::CompensatedSum;
+using internal::kChunk;
+using internal::pieces;
+using internal::ScratchBuffer;
 
-// Eight independent accumulators per block, so the loop is not one long dependency chain.
-float sum_block(const float* x, std::size_t n) {
-  float acc[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (std::size_t k = 0; k < 8; ++k) acc[k] += x[i + k];
-  }
-  for (std::size_t k = 0; i < n; ++i, ++k) acc[k] += x[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+std::pmr::memory_resource* or_default(std::pmr::memory_resource* resource) {
+  return resource != nullptr ? resource : std::pmr::get_default_resource();
 }
 
-float sum_pairwise(const float* x, std::size_t n) {
-  if (n <= kPairwiseBlock) return sum_block(x, n);
-  // Split on a block boundary so every leaf but the last is a full block.
-  const std::size_t half = (n / 2 + kPairwiseBlock - 1) / kPairwiseBlock * kPairwiseBlock;
-  return sum_pairwise(x, half) + sum_pairwise(x + half, n - half);
+// Divides in double: a count may not be exactly representable as a float.
+float divide(float sum, std::size_t count) {
+  return static_cast<float>(static_cast<double>(sum) / static_cast<double>(count));
 }
 
 }  // namespace
 
-float sum_f32(absl::Span<const float> x) { return sum_pairwise(x.data(), x.size()); }
+float sum_f32(absl::Span<const float> x) {
+  if (x.empty()) return 0.0f;
+  return internal::sum_f32_range(x.data(), x.size());
+}
 
 std::int64_t sum_i32(absl::Span<const std::int32_t> x) {
-  std::int64_t sum = 0;
-  for (std::int32_t v : x) sum += v;
-  return sum;
+  if (x.empty()) return 0;
+  return internal::sum_i32_range(x.data(), x.size());
 }
 
 float mean_f32(absl::Span<const float> x) {
   if (x.empty()) return std::numeric_limits<float>::quiet_NaN();
-  // Divide in double: n may not be exactly representable as a float.
-  return static_cast<float>(static_cast<double>(sum_f32(x)) / static_cast<double>(x.size()));
+  return divide(sum_f32(x), x.size());
 }
 
-// A bool's object representation may hold any nonzero byte (from C, ctypes or memcpy); reading
-// the bytes treats every nonzero byte as true instead of relying on the value being 0 or 1.
 bool all_bool(absl::Span<const bool> x) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(x.data());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (bytes[i] == 0) return false;
-  }
-  return true;
+  if (x.empty()) return true;
+  return internal::all_nonzero(reinterpret_cast<const unsigned char*>(x.data()), x.size());
 }
 
 bool any_bool(absl::Span<const bool> x) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(x.data());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (bytes[i] != 0) return true;
+  if (x.empty()) return false;
+  return internal::any_nonzero(reinterpret_cast<const unsigned char*>(x.data()), x.size());
+}
+
+float sum_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch) {
+  if (x.empty()) return 0.0f;
+  scratch = or_default(scratch);
+  const std::size_t n = x.size();
+  const std::size_t chunks = pieces(n, kChunk);
+  // The lanes' terms while a chunk runs, then each chunk's folded pair until the tree combines
+  // them. Declared in this order, they go back in the reverse one: an arena pops both.
+  ScratchBuffer<float> terms(scratch, 2 * internal::kCompensatedLanes);
+  ScratchBuffer<CompensatedSum> partials(scratch, chunks);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const std::size_t begin = c * kChunk;
+    partials[c] =
+        internal::compensated_chunk(x.data() + begin, std::min(kChunk, n - begin), terms.data());
   }
-  return false;
+  return internal::finish(internal::pairwise_tree<CompensatedSum>(
+      0, chunks, [&](std::size_t c) { return partials[c]; },
+      [](CompensatedSum a, CompensatedSum b) { return internal::combine(a, b); }));
+}
+
+float mean_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch) {
+  if (x.empty()) return std::numeric_limits<float>::quiet_NaN();
+  return divide(sum_f32_compensated(x, scratch), x.size());
+}
+
+// The results are computed into a small scratch tile and appended to a vector that reserved
+// them all: each result is written to the vector once (sizing it up front would write it twice,
+// zeros first, which for narrow rows is an eighth of the input's traffic again).
+constexpr std::size_t kRowTile = 4096;
+
+absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::size_t rows,
+                                                     std::size_t cols, int axis,
+                                                     std::pmr::memory_resource* resource) {
+  if (absl::Status s = internal::check_matrix("corepy::ops::sum_f32_axis", data, rows, cols,
+                                              axis, sizeof(float));
+      !s.ok()) {
+    return s;
+  }
+  resource = or_default(resource);
+  const std::size_t count = axis == 0 ? cols : rows;
+  std::pmr::vector<float> out(resource);
+  if (rows == 0 || cols == 0) {
+    out.assign(count, 0.0f);
+    return out;
+  }
+  out.reserve(count);
+  if (axis == 1) {
+    ScratchBuffer<float> tile(resource, std::min(rows, kRowTile));
+    for (std::size_t r0 = 0; r0 < rows; r0 += kRowTile) {
+      const std::size_t m = std::min(kRowTile, rows - r0);
+      internal::row_sums_f32(data + r0 * cols, m, cols, tile.data());
+      out.insert(out.end(), tile.data(), tile.data() + m);
+    }
+    return out;
+  }
+  // A tile of column sums, then the tree's levels below it.
+  const std::size_t tile = internal::column_tile(rows);
+  const std::size_t width = std::min(cols, tile);
+  const std::size_t leaves = pieces(rows, internal::kLeafRows);
+  ScratchBuffer<float> acc(resource, (1 + internal::tree_depth(leaves)) * width);
+  for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
+    const std::size_t w = std::min(tile, cols - c0);
+    internal::column_tree_f32(data + c0, rows, cols, w, 0, leaves, acc.data(),
+                              acc.data() + width);
+    out.insert(out.end(), acc.data(), acc.data() + w);
+  }
+  return out;
+}
+
+absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(const float* data, std::size_t rows,
+                                                      std::size_t cols, int axis,
+                                                      std::pmr::memory_resource* resource) {
+  if (absl::Status s = internal::check_matrix("corepy::ops::mean_f32_axis", data, rows, cols,
+                                              axis, sizeof(float));
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::pmr::vector<float>> sums = sum_f32_axis(data, rows, cols, axis, resource);
+  if (!sums.ok()) return sums;
+  const std::size_t count = axis == 0 ? rows : cols;
+  for (float& v : *sums) {
+    v = count == 0 ? std::numeric_limits<float>::quiet_NaN() : divide(v, count);
+  }
+  return sums;
+}
+
+absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(const std::int32_t* data,
+                                                            std::size_t rows, std::size_t cols,
+                                                            int axis,
+                                                            std::pmr::memory_resource* resource) {
+  if (absl::Status s = internal::check_matrix("corepy::ops::sum_i32_axis", data, rows, cols,
+                                              axis, sizeof(std::int32_t));
+      !s.ok()) {
+    return s;
+  }
+  resource = or_default(resource);
+  const std::size_t count = axis == 0 ? cols : rows;
+  std::pmr::vector<std::int64_t> out(resource);
+  if (rows == 0 || cols == 0) {
+    out.assign(count, 0);
+    return out;
+  }
+  out.reserve(count);
+  if (axis == 1) {
+    ScratchBuffer<std::int64_t> tile(resource, std::min(rows, kRowTile));
+    for (std::size_t r0 = 0; r0 < rows; r0 += kRowTile) {
+      const std::size_t m = std::min(kRowTile, rows - r0);
+      internal::row_sums_i32(data + r0 * cols, m, cols, tile.data());
+      out.insert(out.end(), tile.data(), tile.data() + m);
+    }
+    return out;
+  }
+  // Exact, so no tree: every row added in turn to a tile of column sums.
+  const std::size_t tile = internal::column_tile(rows);
+  const std::size_t width = std::min(cols, tile);
+  ScratchBuffer<std::int64_t> acc(resource, width);
+  for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
+    const std::size_t w = std::min(tile, cols - c0);
+    std::fill(acc.data(), acc.data() + w, std::int64_t{0});
+    internal::add_columns_i32(data + c0, rows, cols, w, acc.data());
+    out.insert(out.end(), acc.data(), acc.data() + w);
+  }
+  return out;
 }
 
 }  // namespace corepy::ops

@@ -1,15 +1,34 @@
-// Reductions over contiguous spans: sum, mean, all, any. Their edge cases follow numpy:
-// an empty sum is 0, an empty mean is NaN, an empty all() is true and an empty any() is false;
-// integer sums widen to int64; NaN and +-Inf propagate as IEEE addition does.
+// Reductions over contiguous spans and row-major matrices: sum, mean, all, any, and a
+// compensated sum. Their edge cases follow numpy: an empty sum is 0, an empty mean is NaN, an
+// empty all() is true and an empty any() is false; integer sums widen to int64; NaN and +-Inf
+// propagate as IEEE addition does.
 //
-// Float sums are pairwise (blocks of kPairwiseBlock summed directly, then combined as a
-// balanced tree), as numpy's are, so the error grows with log(n) instead of n.
+// The kernels are SIMD (Highway, the best target the CPU has, chosen at run time). Float sums
+// are pairwise, as numpy's are, so the error grows with log(n) rather than n: 64 interleaved
+// lanes per block of 4096 floats, the blocks combined lane by lane by a balanced tree, the lanes
+// of each 64Ki-float chunk folded, and the chunks combined by the same tree.
+// That order is fixed (ops/internal/reduce_kernels.h spells it out): every SIMD target, and the
+// parallel versions in parallel_reduce.h at any thread count, give bit-identical results.
+//
+// Memory: the plain reductions allocate nothing. The compensated sum keeps its compensation
+// terms in scratch from the resource it is given; axis reductions build their result on the
+// resource they are given and take their scratch from it too, giving the scratch back before
+// they return. A resource that cannot serve throws (std::bad_alloc or what the resource throws);
+// nothing is leaked and the result is not built.
+//
+// Bad arguments: the axis reductions take (data, rows, cols, axis) and return
+// absl::InvalidArgumentError, naming the argument, for an axis other than 0 or 1, a dimension
+// or a rows * cols that no array can hold, and null data with a nonzero shape. Null data with
+// rows * cols == 0 is fine. Spans cannot be bad.
 #ifndef COREPY_OPS_REDUCE_H_
 #define COREPY_OPS_REDUCE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
 namespace corepy::ops {
@@ -19,6 +38,41 @@ std::int64_t sum_i32(absl::Span<const std::int32_t> x);  // widened like numpy
 float mean_f32(absl::Span<const float> x);               // NaN when empty
 bool all_bool(absl::Span<const bool> x);                 // true when empty
 bool any_bool(absl::Span<const bool> x);                 // false when empty
+
+// sum_i32 is exact; past int64's range it wraps (two's complement), as numpy's int64 does.
+// all_bool / any_bool read each bool's byte: any nonzero byte is true (a bool that came from C,
+// ctypes or memcpy may hold one).
+
+// Kahan-Neumaier compensated sum: the error is about one rounding of the result, whatever n
+// and the cancellation, at roughly the cost of the plain sum when the data comes from memory
+// (more in cache: see the README's figures). 32 lanes each keep a running sum and the rounding
+// error it dropped; those terms live in `scratch` (256 bytes, plus 8 bytes per 64Ki-float
+// chunk for the chunks' results, which a balanced tree combines). An arena makes that
+// allocation nearly free. Null `scratch` means std::pmr::get_default_resource().
+// 0 when empty; Inf/NaN propagate like sum_f32's.
+float sum_f32_compensated(absl::Span<const float> x,
+                          std::pmr::memory_resource* scratch = std::pmr::get_default_resource());
+float mean_f32_compensated(absl::Span<const float> x,
+                           std::pmr::memory_resource* scratch = std::pmr::get_default_resource());
+
+// Reductions of the rows x cols row-major matrix at `data` along `axis`, numpy's convention:
+//   axis 0: down the columns, one result per column (cols results);
+//   axis 1: along each row, one result per row (rows results).
+// The result is built on `resource` (null: std::pmr::get_default_resource()), which also serves
+// the scratch of an axis-0 float sum (a few KiB per tree level). An empty axis gives 0 (sums)
+// or NaN (means), numpy's answer: rows == 0 with axis 0 gives cols zeros.
+//
+// Row sums (axis 1) are exactly sum_f32 of each row. Column sums (axis 0) are pairwise too:
+// 32 rows at a time, then a balanced tree over those groups; the order depends on rows only.
+absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(
+    const float* data, std::size_t rows, std::size_t cols, int axis,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource());
+absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(
+    const float* data, std::size_t rows, std::size_t cols, int axis,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource());
+absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(
+    const std::int32_t* data, std::size_t rows, std::size_t cols, int axis,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource());
 
 }  // namespace corepy::ops
 

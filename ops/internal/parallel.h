@@ -1,0 +1,150 @@
+// oneTBB for the parallel reductions, behind a narrow door that ThreadSanitizer can be told
+// about.
+//
+// The system's libtbb is not instrumented: the spawn, steal and wait that order a task after the
+// code that made it, and the caller's return after its tasks, happen where ThreadSanitizer
+// cannot see them. Two consequences, two measures:
+//   - TBB's header templates (task objects, partitioner state, wait contexts) would be compiled
+//     into our code with instrumentation, and their accesses from different threads reported as
+//     races. They are instantiated in parallel.cc alone, which is built without ThreadSanitizer
+//     (-fno-sanitize=thread): TBB's code is then as invisible to the tool as the library it
+//     belongs with. The bodies it runs are called through a function pointer and stay
+//     instrumented.
+//   - Our own data, written before a parallel call and read by tasks, or written by tasks and
+//     read after the call, is ordered by TBB's guarantees; ForkJoin states them as
+//     happens-before edges with ThreadSanitizer's annotations: the calling thread's work before
+//     the call happens before every task, every task happens before the return. Sibling tasks
+//     get no edge between them, so a real race between two tasks is still reported.
+// Without ThreadSanitizer the annotations compile to nothing. No suppression file is needed,
+// in our tests or in any program that calls the parallel reductions.
+//
+// Visibility: //ops only.
+#ifndef COREPY_OPS_INTERNAL_PARALLEL_H_
+#define COREPY_OPS_INTERNAL_PARALLEL_H_
+
+#include <cstddef>
+
+#if defined(__SANITIZE_THREAD__)
+#define COREPY_OPS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COREPY_OPS_TSAN 1
+#endif
+#endif
+
+#if defined(COREPY_OPS_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace corepy::ops::internal {
+
+// ------------------------------------------------------------------ the TBB side (parallel.cc)
+
+// Threads available to a parallel call from here: the current task arena's concurrency.
+int tbb_max_concurrency();
+// tbb::parallel_for over [begin, end), ranges of at least `grain`, auto partitioner; calls
+// body(context, range_begin, range_end). Exceptions from the body reach the caller.
+void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
+                      void (*body)(void* context, std::size_t, std::size_t), void* context);
+// tbb::parallel_invoke of f(f_context) and g(g_context).
+void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), void* g_context);
+// tbb::finalize on a handle attached to the default scheduler: waits for the worker threads.
+bool tbb_finalize_workers();
+
+// ------------------------------------------------------------------ our side
+
+class ForkJoin {
+ public:
+  ForkJoin() = default;
+  ForkJoin(const ForkJoin&) = delete;
+  ForkJoin& operator=(const ForkJoin&) = delete;
+  // Also on the way out of a call that threw, before the scratch the tasks wrote is freed.
+  ~ForkJoin() { joined(); }
+
+  // Just before the parallel call: what this thread did so far happens before every task.
+  void fork() { release(&fork_); }
+  // After it: every task's work happens before what follows.
+  void joined() { acquire(&join_); }
+
+  // Held by each task body for its whole run.
+  class Task {
+   public:
+    explicit Task(ForkJoin& fork_join) : fork_join_(fork_join) { acquire(&fork_join_.fork_); }
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+    ~Task() { release(&fork_join_.join_); }
+
+   private:
+    ForkJoin& fork_join_;
+  };
+
+ private:
+  static void acquire([[maybe_unused]] char* address) {
+#if defined(COREPY_OPS_TSAN)
+    __tsan_acquire(address);
+#endif
+  }
+  static void release([[maybe_unused]] char* address) {
+#if defined(COREPY_OPS_TSAN)
+    __tsan_release(address);
+#endif
+  }
+
+  char fork_ = 0;
+  char join_ = 0;
+};
+
+// body(range_begin, range_end) over [begin, end) on the current task arena's threads.
+// The context holds the ForkJoin itself, not a pointer to it: a task finds it from the context's
+// address alone, and acquires before it reads anything the calling thread wrote.
+template <class Body>
+void parallel_ranges(std::size_t begin, std::size_t end, std::size_t grain, const Body& body) {
+  struct Context {
+    ForkJoin fork_join;
+    const Body* body;
+  };
+  Context context;
+  context.body = &body;
+  context.fork_join.fork();
+  tbb_parallel_for(
+      begin, end, grain,
+      [](void* c, std::size_t b, std::size_t e) {
+        Context* ctx = static_cast<Context*>(c);
+        ForkJoin::Task task(ctx->fork_join);
+        (*ctx->body)(b, e);
+      },
+      &context);
+  context.fork_join.joined();
+}
+
+// f() and g(), possibly on two threads.
+template <class F, class G>
+void parallel_pair(const F& f, const G& g) {
+  struct Context {
+    ForkJoin fork_join;
+    const F* f;
+    const G* g;
+  };
+  Context context;
+  context.f = &f;
+  context.g = &g;
+  context.fork_join.fork();
+  tbb_parallel_invoke(
+      [](void* c) {
+        Context* ctx = static_cast<Context*>(c);
+        ForkJoin::Task task(ctx->fork_join);
+        (*ctx->f)();
+      },
+      &context,
+      [](void* c) {
+        Context* ctx = static_cast<Context*>(c);
+        ForkJoin::Task task(ctx->fork_join);
+        (*ctx->g)();
+      },
+      &context);
+  context.fork_join.joined();
+}
+
+}  // namespace corepy::ops::internal
+
+#endif  // COREPY_OPS_INTERNAL_PARALLEL_H_

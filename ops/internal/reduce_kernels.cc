@@ -1,0 +1,577 @@
+// Highway compiles this file once per SIMD target (foreach_target.h re-includes it), and
+// HWY_DYNAMIC_DISPATCH calls the best one the CPU supports. reduce_kernels.h describes the
+// evaluation order every target follows.
+#include "ops/internal/reduce_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+// Scalable vectors (Arm SVE, RISC-V V) cannot be kept in arrays, which the 64-lane float
+// kernels do; NEON covers Arm.
+//
+// Under AddressSanitizer, also no 512-bit targets: GCC (12 at least) lays out a frame whose
+// locals need 64-byte alignment (AVX-512 vectors, spilled at -O0) for a base it realigns, but
+// the fake frames it takes instead when use-after-return detection is on
+// (ASAN_OPTIONS=detect_stack_use_after_return=1, as --config=asan has) do not get that
+// alignment, and the aligned spill faults. AVX2 vectors need 32, which fake frames have. The
+// kernels are the same templates on every target, so ASan still checks all of their logic.
+#if defined(__SANITIZE_ADDRESS__)
+#define COREPY_OPS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COREPY_OPS_ASAN 1
+#endif
+#endif
+#ifndef HWY_DISABLED_TARGETS
+#if defined(COREPY_OPS_ASAN)
+#define HWY_DISABLED_TARGETS \
+  (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV | HWY_AVX3 | HWY_AVX3_DL)
+#else
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/internal/reduce_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace corepy::ops::internal {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// ------------------------------------------------------------------ float sums, 64 lanes
+
+// At most 16 lanes per vector, so that 64 logical lanes are 4 vectors with AVX-512, 8 with
+// AVX2, 16 with SSE and 64 scalars: the same lanes, the same order, on every target.
+using DF = hn::CappedTag<float, 16>;
+using VF = hn::Vec<DF>;
+constexpr std::size_t kN = hn::MaxLanes(DF());
+constexpr std::size_t kK = kLanes / kN;
+static_assert(kLanes % kN == 0, "lanes per vector must divide 64");
+
+// The 64 lanes: vector k holds lanes [k * kN, k * kN + kN).
+struct Lanes {
+  VF v[kK];
+};
+
+// Adds the 64 floats at p to the 64 lanes. The lanes are a local array, not a Lanes in memory:
+// vector types may alias floats, so through a reference every group would store them back.
+HWY_INLINE void AddGroup(const float* HWY_RESTRICT p, VF (&acc)[kK]) {
+  const DF d;
+#pragma GCC unroll 64
+  for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], hn::LoadU(d, p + k * kN));
+}
+
+// Lane i += lane i + half within one vector, for half = N/2, ..., 1; returns lane 0. Halves of
+// the register rather than a store and scalar loads: the same additions, a short dependency
+// chain.
+#if HWY_TARGET == HWY_SCALAR
+template <class D, class V>
+HWY_INLINE float FoldVector(D /*d*/, V v) {
+  return hn::GetLane(v);  // one lane
+}
+#else
+template <class D, class V>
+HWY_INLINE float FoldVector(D d, V v) {
+  if constexpr (hn::MaxLanes(D()) >= 8) {
+    const hn::Half<D> dh;
+    return FoldVector(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  } else {
+    static_assert(hn::MaxLanes(D()) == 4, "float vectors have 4, 8 or 16 lanes here");
+    (void)d;
+    v = hn::Add(v, hn::Shuffle1032(v));  // lanes 0, 1 += lanes 2, 3
+    v = hn::Add(v, hn::Shuffle2301(v));  // lane 0 += lane 1
+    return hn::GetLane(v);
+  }
+}
+#endif
+
+// Lane j += lane j + half, for half = 32, 16, ..., 1: first across vectors, then within one.
+HWY_INLINE float FoldLanes(Lanes& acc) {
+#pragma GCC unroll 64
+  for (std::size_t half = kK / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 64
+    for (std::size_t k = 0; k < half; ++k) acc.v[k] = hn::Add(acc.v[k], acc.v[k + half]);
+  }
+  return FoldVector(DF(), acc.v[0]);
+}
+
+// acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
+// i % 64, a partial last group padded with -0.0.
+HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, Lanes& out) {
+  const DF d;
+  VF acc[kK];
+#pragma GCC unroll 64
+  for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) AddGroup(x + i, acc);
+  if (i < n) {
+    // Stack buffers here are not assumed aligned: ASan's fake stack frames (use-after-return
+    // detection) do not honor alignas(64). Unaligned loads cost the same when aligned.
+    float pad[kLanes];
+    std::fill(pad, pad + kLanes, -0.0f);
+    std::memcpy(pad, x + i, (n - i) * sizeof(float));
+    AddGroup(pad, acc);
+  }
+#pragma GCC unroll 64
+  for (std::size_t k = 0; k < kK; ++k) out.v[k] = acc[k];
+}
+
+// acc = the lanes of blocks [lo, hi) of the chunk x[0, n), combined lane by lane by the tree.
+void TreeLanes(const float* HWY_RESTRICT x, std::size_t n, std::size_t lo, std::size_t hi,
+               Lanes& acc) {
+  if (hi - lo == 1) {
+    BlockLanes(x + lo * kBlock, std::min(kBlock, n - lo * kBlock), acc);
+    return;
+  }
+  if (hi - lo == 2) {  // the tree's bottom level, without two more calls
+    BlockLanes(x + lo * kBlock, kBlock, acc);
+    Lanes right;
+    BlockLanes(x + (lo + 1) * kBlock, std::min(kBlock, n - (lo + 1) * kBlock), right);
+#pragma GCC unroll 64
+    for (std::size_t k = 0; k < kK; ++k) acc.v[k] = hn::Add(acc.v[k], right.v[k]);
+    return;
+  }
+  const std::size_t mid = lo + (hi - lo + 1) / 2;
+  TreeLanes(x, n, lo, mid, acc);
+  Lanes right;
+  TreeLanes(x, n, mid, hi, right);
+#pragma GCC unroll 64
+  for (std::size_t k = 0; k < kK; ++k) acc.v[k] = hn::Add(acc.v[k], right.v[k]);
+}
+
+// 1 <= n <= kBlock: one block's lanes, folded.
+HWY_INLINE float BlockSum(const float* HWY_RESTRICT x, std::size_t n) {
+  Lanes acc;
+  BlockLanes(x, n, acc);
+  return FoldLanes(acc);
+}
+
+float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n) {
+  if (n <= kBlock) return BlockSum(x, n);
+  Lanes acc;
+  TreeLanes(x, n, 0, pieces(n, kBlock), acc);
+  return FoldLanes(acc);
+}
+
+float SumF32Range(const float* HWY_RESTRICT x, std::size_t n) {
+  if (n <= kChunk) return SumF32Chunk(x, n);
+  return pairwise_sum(0, pieces(n, kChunk), [x, n](std::size_t c) {
+    const std::size_t begin = c * kChunk;
+    return SumF32Chunk(x + begin, std::min(kChunk, n - begin));
+  });
+}
+
+// Rows of C <= 16 floats, one at a time in scalar code. A block of C elements puts x_j in lane
+// j and -0.0 in the others; adding -0.0 changes nothing, so its fold is the halving of the P
+// lanes (P the power of two >= C) holding x_0 .. x_{C-1} and then -0.0: the same additions
+// here, unrolled for each C, with no vector setup, padding or fold per row.
+template <std::size_t C>
+HWY_INLINE float NarrowRowSum(const float* HWY_RESTRICT row) {
+  constexpr std::size_t kP = C <= 1 ? 1 : C <= 2 ? 2 : C <= 4 ? 4 : C <= 8 ? 8 : 16;
+  float t[kP];
+#pragma GCC unroll 16
+  for (std::size_t j = 0; j < kP; ++j) t[j] = j < C ? row[j] : -0.0f;
+#pragma GCC unroll 16
+  for (std::size_t half = kP / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < half; ++j) t[j] += t[j + half];
+  }
+  return t[0];
+}
+
+template <std::size_t C>
+void NarrowRows(const float* HWY_RESTRICT x, std::size_t rows, float* HWY_RESTRICT out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = NarrowRowSum<C>(x + r * C);
+}
+
+template <std::size_t... C>
+HWY_INLINE bool NarrowRowSums(const float* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                              float* HWY_RESTRICT out, std::index_sequence<C...>) {
+  return ((cols == C + 1 ? (NarrowRows<C + 1>(x, rows, out), true) : false) || ...);
+}
+
+void RowSumsF32(const float* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                float* HWY_RESTRICT out) {
+  if (cols <= kBlock) {
+    if (NarrowRowSums(x, rows, cols, out, std::make_index_sequence<16>())) return;
+    for (std::size_t r = 0; r < rows; ++r) out[r] = BlockSum(x + r * cols, cols);
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) out[r] = SumF32Range(x + r * cols, cols);
+  }
+}
+
+// acc[j] += row[j] for j < width: elementwise, so vector and scalar code agree exactly.
+HWY_INLINE void AddRow(const float* HWY_RESTRICT row, std::size_t width, float* HWY_RESTRICT acc) {
+  const hn::ScalableTag<float> d;
+  const std::size_t n = hn::Lanes(d);
+  std::size_t j = 0;
+  for (; j + 4 * n <= width; j += 4 * n) {
+    const auto a0 = hn::Add(hn::LoadU(d, acc + j), hn::LoadU(d, row + j));
+    const auto a1 = hn::Add(hn::LoadU(d, acc + j + n), hn::LoadU(d, row + j + n));
+    const auto a2 = hn::Add(hn::LoadU(d, acc + j + 2 * n), hn::LoadU(d, row + j + 2 * n));
+    const auto a3 = hn::Add(hn::LoadU(d, acc + j + 3 * n), hn::LoadU(d, row + j + 3 * n));
+    hn::StoreU(a0, d, acc + j);
+    hn::StoreU(a1, d, acc + j + n);
+    hn::StoreU(a2, d, acc + j + 2 * n);
+    hn::StoreU(a3, d, acc + j + 3 * n);
+  }
+  for (; j + n <= width; j += n) {
+    hn::StoreU(hn::Add(hn::LoadU(d, acc + j), hn::LoadU(d, row + j)), d, acc + j);
+  }
+  for (; j < width; ++j) acc[j] += row[j];
+}
+
+// Rows summed in order, acc[j] = x[0][j] + x[1][j] + ..., in one of two loop orders with the
+// same additions. Few rows: a register tile of columns goes down all rows and is stored once, so
+// the rows stream side by side (as Eigen's colwise() does). More rows: each row is added to the
+// accumulators in L1 in turn, so only two streams are live.
+void ColumnSumsF32(const float* HWY_RESTRICT x, std::size_t rows, std::size_t stride,
+                   std::size_t width, float* HWY_RESTRICT acc) {
+  if (rows > 8) {
+    std::memcpy(acc, x, width * sizeof(float));
+    for (std::size_t r = 1; r < rows; ++r) AddRow(x + r * stride, width, acc);
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const std::size_t n = hn::Lanes(d);
+  std::size_t j = 0;
+  for (; j + 4 * n <= width; j += 4 * n) {
+    auto a0 = hn::LoadU(d, x + j);
+    auto a1 = hn::LoadU(d, x + j + n);
+    auto a2 = hn::LoadU(d, x + j + 2 * n);
+    auto a3 = hn::LoadU(d, x + j + 3 * n);
+    for (std::size_t r = 1; r < rows; ++r) {
+      const float* row = x + r * stride + j;
+      a0 = hn::Add(a0, hn::LoadU(d, row));
+      a1 = hn::Add(a1, hn::LoadU(d, row + n));
+      a2 = hn::Add(a2, hn::LoadU(d, row + 2 * n));
+      a3 = hn::Add(a3, hn::LoadU(d, row + 3 * n));
+    }
+    hn::StoreU(a0, d, acc + j);
+    hn::StoreU(a1, d, acc + j + n);
+    hn::StoreU(a2, d, acc + j + 2 * n);
+    hn::StoreU(a3, d, acc + j + 3 * n);
+  }
+  for (; j < width; ++j) {
+    float a = x[j];
+    for (std::size_t r = 1; r < rows; ++r) a += x[r * stride + j];
+    acc[j] = a;
+  }
+}
+
+void AddF32(float* HWY_RESTRICT acc, const float* HWY_RESTRICT y, std::size_t n) {
+  AddRow(y, n, acc);
+}
+
+// ------------------------------------------------------------------ compensated float sum
+
+using VComp = VF;
+constexpr std::size_t kCK = kCompensatedLanes / kN;
+static_assert(kCompensatedLanes % kN == 0, "lanes per vector must divide 32");
+
+// Neumaier's step on every lane: t = s + v, and the rounding error of that addition,
+// (big - t) + small with big the operand of larger magnitude, goes to the compensation.
+HWY_INLINE void NeumaierGroup(const float* HWY_RESTRICT p, VComp (&s)[kCK], VComp (&c)[kCK]) {
+  const DF d;
+#pragma GCC unroll 32
+  for (std::size_t k = 0; k < kCK; ++k) {
+    const VComp v = hn::LoadU(d, p + k * kN);
+    const VComp t = hn::Add(s[k], v);
+    const auto s_bigger = hn::Ge(hn::Abs(s[k]), hn::Abs(v));
+    const VComp big = hn::IfThenElse(s_bigger, s[k], v);
+    const VComp small = hn::IfThenElse(s_bigger, v, s[k]);
+    c[k] = hn::Add(c[k], hn::Add(hn::Sub(big, t), small));
+    s[k] = t;
+  }
+}
+
+void NeumaierF32(const float* HWY_RESTRICT x, std::size_t n, float* HWY_RESTRICT sums,
+                 float* HWY_RESTRICT comps) {
+  const DF d;
+  VComp s[kCK];
+  VComp c[kCK];
+#pragma GCC unroll 32
+  for (std::size_t k = 0; k < kCK; ++k) {
+    s[k] = hn::LoadU(d, sums + k * kN);
+    c[k] = hn::LoadU(d, comps + k * kN);
+  }
+  std::size_t i = 0;
+  for (; i + kCompensatedLanes <= n; i += kCompensatedLanes) NeumaierGroup(x + i, s, c);
+  if (i < n) {
+    float pad[kCompensatedLanes];
+    std::fill(pad, pad + kCompensatedLanes, -0.0f);
+    std::memcpy(pad, x + i, (n - i) * sizeof(float));
+    NeumaierGroup(pad, s, c);
+  }
+#pragma GCC unroll 32
+  for (std::size_t k = 0; k < kCK; ++k) {
+    hn::StoreU(s[k], d, sums + k * kN);
+    hn::StoreU(c[k], d, comps + k * kN);
+  }
+}
+
+// Knuth's TwoSum and the pairs' combination (reduce_tree.h's combine()), lane by lane.
+HWY_INLINE void CombineTerms(VComp& s1, VComp& c1, VComp s2, VComp c2) {
+  const VComp s = hn::Add(s1, s2);
+  const VComp bp = hn::Sub(s, s1);
+  const VComp e = hn::Add(hn::Sub(s1, hn::Sub(s, bp)), hn::Sub(s2, bp));
+  c1 = hn::Add(hn::Add(c1, c2), e);
+  s1 = s;
+}
+
+#if HWY_TARGET == HWY_SCALAR
+template <class D>
+HWY_INLINE CompensatedSum FoldTermsVector(D /*d*/, VComp s, VComp c) {
+  return {hn::GetLane(s), hn::GetLane(c)};  // one lane
+}
+#else
+// Lane i combined with lane i + half within one vector, half = N/2, ..., 1, as FoldVector.
+template <class D, class V>
+HWY_INLINE CompensatedSum FoldTermsVector(D d, V s, V c) {
+  if constexpr (hn::MaxLanes(D()) >= 8) {
+    const hn::Half<D> dh;
+    auto s_low = hn::LowerHalf(dh, s);
+    auto c_low = hn::LowerHalf(dh, c);
+    const auto s_high = hn::UpperHalf(dh, s);
+    const auto c_high = hn::UpperHalf(dh, c);
+    const auto sum = hn::Add(s_low, s_high);
+    const auto bp = hn::Sub(sum, s_low);
+    const auto e = hn::Add(hn::Sub(s_low, hn::Sub(sum, bp)), hn::Sub(s_high, bp));
+    c_low = hn::Add(hn::Add(c_low, c_high), e);
+    return FoldTermsVector(dh, sum, c_low);
+  } else {
+    (void)d;
+    for (int step = 0; step < 2; ++step) {
+      const V s2 = step == 0 ? hn::Shuffle1032(s) : hn::Shuffle2301(s);
+      const V c2 = step == 0 ? hn::Shuffle1032(c) : hn::Shuffle2301(c);
+      const V sum = hn::Add(s, s2);
+      const V bp = hn::Sub(sum, s);
+      const V e = hn::Add(hn::Sub(s, hn::Sub(sum, bp)), hn::Sub(s2, bp));
+      c = hn::Add(hn::Add(c, c2), e);
+      s = sum;
+    }
+    return {hn::GetLane(s), hn::GetLane(c)};
+  }
+}
+#endif
+
+// The 32 lanes' terms in scratch, folded by halving with combine().
+CompensatedSum FoldTerms(const float* HWY_RESTRICT sums, const float* HWY_RESTRICT comps) {
+  const DF d;
+  VComp s[kCK];
+  VComp c[kCK];
+#pragma GCC unroll 32
+  for (std::size_t k = 0; k < kCK; ++k) {
+    s[k] = hn::LoadU(d, sums + k * kN);
+    c[k] = hn::LoadU(d, comps + k * kN);
+  }
+#pragma GCC unroll 32
+  for (std::size_t half = kCK / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 32
+    for (std::size_t k = 0; k < half; ++k) CombineTerms(s[k], c[k], s[k + half], c[k + half]);
+  }
+  return FoldTermsVector(d, s[0], c[0]);
+}
+
+// ------------------------------------------------------------------ int32 sums, widened
+
+// Two's complement wraps in unsigned lanes; signed lanes could overflow (UB) on the emulated
+// targets. Sign-extend to int64, then add as uint64.
+HWY_INLINE std::uint64_t SumI32Unsigned(const std::int32_t* HWY_RESTRICT x, std::size_t n) {
+  const hn::ScalableTag<std::uint64_t> du;
+  const hn::Rebind<std::int64_t, decltype(du)> di;
+  const hn::Rebind<std::int32_t, decltype(du)> d32;
+  const std::size_t l = hn::Lanes(du);
+  auto widen = [&](const std::int32_t* p) { return hn::BitCast(du, hn::PromoteTo(di, hn::LoadU(d32, p))); };
+  auto a0 = hn::Zero(du);
+  auto a1 = hn::Zero(du);
+  auto a2 = hn::Zero(du);
+  auto a3 = hn::Zero(du);
+  std::size_t i = 0;
+  for (; i + 4 * l <= n; i += 4 * l) {
+    a0 = hn::Add(a0, widen(x + i));
+    a1 = hn::Add(a1, widen(x + i + l));
+    a2 = hn::Add(a2, widen(x + i + 2 * l));
+    a3 = hn::Add(a3, widen(x + i + 3 * l));
+  }
+  for (; i + l <= n; i += l) a0 = hn::Add(a0, widen(x + i));
+  std::uint64_t tail = 0;
+  for (; i < n; ++i) tail += static_cast<std::uint64_t>(static_cast<std::int64_t>(x[i]));
+  const auto all = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+  return hn::GetLane(hn::SumOfLanes(du, all)) + tail;
+}
+
+std::int64_t SumI32Range(const std::int32_t* HWY_RESTRICT x, std::size_t n) {
+  return static_cast<std::int64_t>(SumI32Unsigned(x, n));
+}
+
+void RowSumsI32(const std::int32_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                std::int64_t* HWY_RESTRICT out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    out[r] = static_cast<std::int64_t>(SumI32Unsigned(x + r * cols, cols));
+  }
+}
+
+void AddColumnsI32(const std::int32_t* HWY_RESTRICT x, std::size_t rows, std::size_t stride,
+                   std::size_t width, std::int64_t* HWY_RESTRICT acc) {
+  const hn::ScalableTag<std::uint64_t> du;
+  const hn::Rebind<std::int64_t, decltype(du)> di;
+  const hn::Rebind<std::int32_t, decltype(du)> d32;
+  const std::size_t l = hn::Lanes(du);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int32_t* row = x + r * stride;
+    std::size_t j = 0;
+    for (; j + l <= width; j += l) {
+      const auto sum = hn::Add(hn::BitCast(du, hn::LoadU(di, acc + j)),
+                               hn::BitCast(du, hn::PromoteTo(di, hn::LoadU(d32, row + j))));
+      hn::StoreU(hn::BitCast(di, sum), di, acc + j);
+    }
+    for (; j < width; ++j) {
+      acc[j] = static_cast<std::int64_t>(static_cast<std::uint64_t>(acc[j]) +
+                                         static_cast<std::uint64_t>(std::int64_t{row[j]}));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ all / any over bytes
+
+using DU8 = hn::ScalableTag<std::uint8_t>;
+constexpr std::size_t kMaxBytes = hn::MaxLanes(DU8());
+
+bool AllNonzero(const unsigned char* HWY_RESTRICT x, std::size_t n) {
+  const DU8 d;
+  const std::size_t l = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  std::size_t i = 0;
+  // Eight vectors per test: the test and its branch cost as much as the loads otherwise.
+  for (; i + 8 * l <= n; i += 8 * l) {
+    const auto m0 = hn::Min(hn::Min(hn::LoadU(d, x + i), hn::LoadU(d, x + i + l)),
+                            hn::Min(hn::LoadU(d, x + i + 2 * l), hn::LoadU(d, x + i + 3 * l)));
+    const auto m1 = hn::Min(hn::Min(hn::LoadU(d, x + i + 4 * l), hn::LoadU(d, x + i + 5 * l)),
+                            hn::Min(hn::LoadU(d, x + i + 6 * l), hn::LoadU(d, x + i + 7 * l)));
+    if (!hn::AllFalse(d, hn::Eq(hn::Min(m0, m1), zero))) return false;
+  }
+  for (; i + l <= n; i += l) {
+    if (!hn::AllFalse(d, hn::Eq(hn::LoadU(d, x + i), zero))) return false;
+  }
+  if (i < n) {
+    std::uint8_t pad[kMaxBytes];
+    std::fill(pad, pad + kMaxBytes, std::uint8_t{1});
+    std::memcpy(pad, x + i, n - i);
+    if (!hn::AllFalse(d, hn::Eq(hn::LoadU(d, pad), zero))) return false;
+  }
+  return true;
+}
+
+bool AnyNonzero(const unsigned char* HWY_RESTRICT x, std::size_t n) {
+  const DU8 d;
+  const std::size_t l = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + 8 * l <= n; i += 8 * l) {
+    const auto m0 = hn::Or(hn::Or(hn::LoadU(d, x + i), hn::LoadU(d, x + i + l)),
+                           hn::Or(hn::LoadU(d, x + i + 2 * l), hn::LoadU(d, x + i + 3 * l)));
+    const auto m1 = hn::Or(hn::Or(hn::LoadU(d, x + i + 4 * l), hn::LoadU(d, x + i + 5 * l)),
+                           hn::Or(hn::LoadU(d, x + i + 6 * l), hn::LoadU(d, x + i + 7 * l)));
+    if (!hn::AllTrue(d, hn::Eq(hn::Or(m0, m1), zero))) return true;
+  }
+  for (; i + l <= n; i += l) {
+    if (!hn::AllTrue(d, hn::Eq(hn::LoadU(d, x + i), zero))) return true;
+  }
+  if (i < n) {
+    std::uint8_t pad[kMaxBytes] = {};
+    std::memcpy(pad, x + i, n - i);
+    if (!hn::AllTrue(d, hn::Eq(hn::LoadU(d, pad), zero))) return true;
+  }
+  return false;
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace corepy::ops::internal
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace corepy::ops::internal {
+
+HWY_EXPORT(SumF32Range);
+HWY_EXPORT(SumF32Chunk);
+HWY_EXPORT(RowSumsF32);
+HWY_EXPORT(ColumnSumsF32);
+HWY_EXPORT(AddF32);
+HWY_EXPORT(NeumaierF32);
+HWY_EXPORT(FoldTerms);
+HWY_EXPORT(SumI32Range);
+HWY_EXPORT(RowSumsI32);
+HWY_EXPORT(AddColumnsI32);
+HWY_EXPORT(AllNonzero);
+HWY_EXPORT(AnyNonzero);
+
+float sum_f32_range(const float* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SumF32Range)(x, n);
+}
+float sum_f32_chunk(const float* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SumF32Chunk)(x, n);
+}
+void row_sums_f32(const float* x, std::size_t rows, std::size_t cols, float* out) {
+  HWY_DYNAMIC_DISPATCH(RowSumsF32)(x, rows, cols, out);
+}
+void column_sums_f32(const float* x, std::size_t rows, std::size_t stride, std::size_t width,
+                     float* acc) {
+  HWY_DYNAMIC_DISPATCH(ColumnSumsF32)(x, rows, stride, width, acc);
+}
+void add_f32(float* acc, const float* y, std::size_t n) { HWY_DYNAMIC_DISPATCH(AddF32)(acc, y, n); }
+void neumaier_f32(const float* x, std::size_t n, float* sums, float* comps) {
+  HWY_DYNAMIC_DISPATCH(NeumaierF32)(x, n, sums, comps);
+}
+std::int64_t sum_i32_range(const std::int32_t* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SumI32Range)(x, n);
+}
+void row_sums_i32(const std::int32_t* x, std::size_t rows, std::size_t cols, std::int64_t* out) {
+  HWY_DYNAMIC_DISPATCH(RowSumsI32)(x, rows, cols, out);
+}
+void add_columns_i32(const std::int32_t* x, std::size_t rows, std::size_t stride,
+                     std::size_t width, std::int64_t* acc) {
+  HWY_DYNAMIC_DISPATCH(AddColumnsI32)(x, rows, stride, width, acc);
+}
+bool all_nonzero(const unsigned char* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(AllNonzero)(x, n);
+}
+bool any_nonzero(const unsigned char* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(AnyNonzero)(x, n);
+}
+
+CompensatedSum fold_lanes(const float* sums, const float* comps) {
+  return HWY_DYNAMIC_DISPATCH(FoldTerms)(sums, comps);
+}
+
+CompensatedSum compensated_chunk(const float* x, std::size_t n, float* terms) {
+  float* sums = terms;
+  float* comps = terms + kCompensatedLanes;
+  std::fill(sums, sums + kCompensatedLanes, -0.0f);
+  std::fill(comps, comps + kCompensatedLanes, 0.0f);
+  neumaier_f32(x, n, sums, comps);
+  return fold_lanes(sums, comps);
+}
+
+void column_tree_f32(const float* x, std::size_t rows, std::size_t stride, std::size_t width,
+                     std::size_t leaf_lo, std::size_t leaf_hi, float* acc, float* levels) {
+  if (leaf_hi - leaf_lo == 1) {
+    const std::size_t r0 = leaf_lo * kLeafRows;
+    column_sums_f32(x + r0 * stride, std::min(kLeafRows, rows - r0), stride, width, acc);
+    return;
+  }
+  // As pairwise_tree: the left half into acc, the right half into the first level, then added;
+  // the left half reuses the levels, the right one those below its own.
+  const std::size_t mid = leaf_lo + (leaf_hi - leaf_lo + 1) / 2;
+  column_tree_f32(x, rows, stride, width, leaf_lo, mid, acc, levels);
+  column_tree_f32(x, rows, stride, width, mid, leaf_hi, levels, levels + width);
+  add_f32(acc, levels, width);
+}
+
+}  // namespace corepy::ops::internal
+#endif  // HWY_ONCE

@@ -1,0 +1,32 @@
+// The anchors the reduction benchmark compares corepy's kernels with, compiled apart with
+// -march=native so that each is at its best on the machine that runs it (corepy's kernels are
+// not: they are built for any x86-64 and pick their SIMD target at run time):
+//   - a plain streaming read of the same bytes: the memory bandwidth bound, the fastest any
+//     reduction over those bytes can be once they come from memory;
+//   - Eigen 3.4's reductions over a Map of the same data.
+// Out of line, so the benchmark's loop cannot fold them into anything else.
+#ifndef COREPY_TESTS_BENCH_REDUCE_ANCHORS_H_
+#define COREPY_TESTS_BENCH_REDUCE_ANCHORS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace corepy::bench {
+
+// ORs every 8-byte word of [p, p + bytes) into one: each byte is loaded once, four 64-byte
+// vectors per iteration, one cheap operation each.
+std::uint64_t stream_read(const void* p, std::size_t bytes);
+
+float eigen_sum(const float* x, std::size_t n);
+float eigen_mean(const float* x, std::size_t n);
+std::int64_t eigen_sum_i32_widened(const std::int32_t* x, std::size_t n);  // cast<int64>().sum()
+bool eigen_all(const bool* x, std::size_t n);
+bool eigen_any(const bool* x, std::size_t n);
+// Row-major rows x cols: sums down the columns (axis 0) into out[cols], along the rows (axis 1)
+// into out[rows].
+void eigen_column_sums(const float* x, std::size_t rows, std::size_t cols, float* out);
+void eigen_row_sums(const float* x, std::size_t rows, std::size_t cols, float* out);
+
+}  // namespace corepy::bench
+
+#endif  // COREPY_TESTS_BENCH_REDUCE_ANCHORS_H_
