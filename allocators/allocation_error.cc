@@ -49,4 +49,13 @@ void throw_bad_alignment(const char* resource, std::size_t alignment) {
 #endif
 }
 
+void throw_invalid_argument(const char* resource, const char* what) {
+  std::string message = absl::StrCat(resource, ": ", what);
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+  throw std::invalid_argument(message);
+#else
+  abort_with(message);
+#endif
+}
+
 }  // namespace corepy

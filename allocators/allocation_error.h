@@ -36,6 +36,15 @@ class AllocationError : public std::bad_alloc {
 // exceptions). Every corepy resource calls this for an alignment that is not a power of two.
 [[noreturn]] void throw_bad_alignment(const char* resource, std::size_t alignment);
 
+// Throws std::invalid_argument "<resource>: <what>" (or prints it and aborts without
+// exceptions): misuse such as a null upstream.
+[[noreturn]] void throw_invalid_argument(const char* resource, const char* what);
+
+// The alignments every corepy resource accepts: powers of two.
+constexpr bool is_valid_alignment(std::size_t alignment) {
+  return alignment != 0 && (alignment & (alignment - 1)) == 0;
+}
+
 }  // namespace corepy
 
 #endif  // COREPY_ALLOCATORS_ALLOCATION_ERROR_H_

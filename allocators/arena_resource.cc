@@ -34,22 +34,11 @@ constexpr const char* kTooLarge = "the size exceeds PTRDIFF_MAX";
 // fast path serves returns a non-null pointer.
 alignas(kBlockAlignment) char g_empty_block[1];
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
 std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
 // Bytes to skip from `p` to the next multiple of `alignment` (a power of two).
 std::size_t padding(const char* p, std::size_t alignment) {
   return (0 - address(p)) & (alignment - 1);
-}
-
-[[noreturn]] void fail_invalid_argument(const char* what) {
-#if defined(COREPY_EXCEPTIONS)
-  throw std::invalid_argument(std::string(kName) + ": " + what);
-#else
-  std::fprintf(stderr, "corepy: fatal: %s: %s\n", kName, what);
-  std::abort();
-#endif
 }
 
 // Asks the upstream for memory; any refusal (bad_alloc, or a null result from a resource that
@@ -112,7 +101,7 @@ class ArenaResource::MarkerLog {
 
 ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* upstream)
     : owns_block_(capacity != 0), upstream_(upstream), log_(new_marker_log()) {
-  if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
+  if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
   begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment)
                          : g_empty_block;
@@ -122,10 +111,10 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
 
 ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_resource* upstream)
     : owns_block_(false), upstream_(upstream), log_(new_marker_log()) {
-  if (upstream == nullptr) fail_invalid_argument("the upstream resource is null");
-  if (buffer == nullptr && size != 0) fail_invalid_argument("the buffer is null but its size is not 0");
+  if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
+  if (buffer == nullptr && size != 0) throw_invalid_argument(kName, "the buffer is null but its size is not 0");
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
-    fail_invalid_argument("the buffer's size runs past the end of the address space");
+    throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
   begin_ = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
   end_ = begin_ + size;
@@ -181,7 +170,7 @@ const void* ArenaResource::region_pool() const noexcept {
 }
 
 void* ArenaResource::allocate_slow(std::size_t bytes, std::size_t alignment) {
-  if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
+  if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
   // The fast path's test, for when it was bypassed (annotations) or the region is full.
   std::size_t room = static_cast<std::size_t>(region_end_ - cur_);
   std::size_t pad = padding(cur_, alignment);

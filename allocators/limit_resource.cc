@@ -18,26 +18,15 @@ namespace {
 
 constexpr const char* kName = "corepy::LimitResource";
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-[[noreturn]] void fail_null_upstream() {
-#if defined(COREPY_EXCEPTIONS)
-  throw std::invalid_argument(std::string(kName) + ": the upstream resource is null");
-#else
-  std::fprintf(stderr, "corepy: fatal: %s: the upstream resource is null\n", kName);
-  std::abort();
-#endif
-}
-
 }  // namespace
 
 LimitResource::LimitResource(std::size_t max_bytes, std::pmr::memory_resource* upstream)
     : max_bytes_(max_bytes), upstream_(upstream) {
-  if (upstream == nullptr) fail_null_upstream();
+  if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
 }
 
 void* LimitResource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
+  if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
   std::size_t in_use = in_use_.load(std::memory_order_relaxed);
   do {
     // Written so that it cannot overflow: in_use never exceeds max_bytes_.

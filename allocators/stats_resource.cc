@@ -21,32 +21,21 @@ namespace {
 
 constexpr const char* kName = "corepy::StatsResource";
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
 void raise_to(std::atomic<std::size_t>& peak, std::size_t value) noexcept {
   std::size_t seen = peak.load(std::memory_order_relaxed);
   while (seen < value && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
   }
 }
 
-[[noreturn]] void fail_null_upstream() {
-#if defined(COREPY_EXCEPTIONS)
-  throw std::invalid_argument(std::string(kName) + ": the upstream resource is null");
-#else
-  std::fprintf(stderr, "corepy: fatal: %s: the upstream resource is null\n", kName);
-  std::abort();
-#endif
-}
-
 }  // namespace
 
 StatsResource::StatsResource(std::pmr::memory_resource* upstream) : upstream_(upstream) {
   // Caught here rather than at the first allocation, far from the mistake.
-  if (upstream == nullptr) fail_null_upstream();
+  if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
 }
 
 void* StatsResource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
+  if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
   void* p = upstream_->allocate(bytes, alignment);  // may throw: nothing counted yet
 #if defined(COREPY_EXCEPTIONS)
   try {

@@ -40,8 +40,6 @@
 namespace corepy {
 namespace {
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
 // `alignment` is a power of two, and `n` small enough not to wrap.
 std::size_t round_up(std::size_t n, std::size_t alignment) {
   return (n + alignment - 1) & ~(alignment - 1);
@@ -87,7 +85,7 @@ class NewDeleteResource final : public std::pmr::memory_resource {
   }
 
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-    if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
+    if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
     if (bytes > kMaxBytes) {
       throw_allocation_error(kName, bytes, alignment, "larger than any object can be");
     }
@@ -182,7 +180,7 @@ class MimallocResource final : public std::pmr::memory_resource {
   static constexpr const char* kName = "corepy::mimalloc_upstream";
 
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-    if (!is_power_of_two(alignment)) throw_bad_alignment(kName, alignment);
+    if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
     const MimallocApi& mi = mimalloc_api();
     if (mi.malloc_aligned_at == nullptr) throw_allocation_error(kName, bytes, alignment, mi.error);
     void* p = mi.malloc_aligned_at(bytes, alignment, 0);
@@ -259,7 +257,7 @@ PoolUpstream::PoolUpstream(std::pmr::memory_resource* upstream,
 // at alignment 32 comes from 48-byte blocks, 16-aligned. Asking for a multiple of the alignment
 // picks a pool whose blocks are aligned enough.
 void* PoolUpstream::do_allocate(std::size_t bytes, std::size_t alignment) {
-  if (!is_power_of_two(alignment)) throw_bad_alignment(kPoolName, alignment);
+  if (!is_valid_alignment(alignment)) throw_bad_alignment(kPoolName, alignment);
   if (bytes > std::numeric_limits<std::size_t>::max() - (alignment - 1)) {
     throw_allocation_error(kPoolName, bytes, alignment, "the size overflows");
   }
