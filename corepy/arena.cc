@@ -73,15 +73,6 @@ struct RuntimeOwner {
   }
 };
 
-void report_once(const std::string& message) {
-  static std::mutex* mutex = new std::mutex;
-  static std::vector<std::string>* reported = new std::vector<std::string>;
-  std::lock_guard<std::mutex> lock(*mutex);
-  if (std::find(reported->begin(), reported->end(), message) != reported->end()) return;
-  reported->push_back(message);
-  std::fprintf(stderr, "%s\n", message.c_str());
-}
-
 Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
   Scratch s;
   std::pmr::memory_resource* upstream =

@@ -51,7 +51,6 @@ struct State {
   std::mutex mutex;
   Options code;  // every configure() so far, later calls over earlier ones
   std::shared_ptr<const internal::Resolved> resolved;
-  absl::flat_hash_set<std::string> reported;  // each bad setting is named once
 };
 
 State& state() {
@@ -75,7 +74,7 @@ absl::StatusOr<bool> parse_log(absl::string_view text) {
 }
 
 // Applies one textual setting; a bad one is named once and leaves the setting as it was.
-void apply_text(State& st, Settings& s, Key key, const std::string& value,
+void apply_text(Settings& s, Key key, const std::string& value,
                 const std::string& origin) {
   absl::Status error;
   switch (key) {
@@ -110,9 +109,8 @@ void apply_text(State& st, Settings& s, Key key, const std::string& value,
       break;
   }
   if (!error.ok()) {
-    std::string message = absl::StrCat("corepy: ignoring ", origin, ": ", error.message(),
-                                       "; keeping the default");
-    if (st.reported.insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+    internal::report_once(absl::StrCat("corepy: ignoring ", origin, ": ", error.message(),
+                                       "; keeping the default"));
   }
 }
 
@@ -124,7 +122,7 @@ void apply_code(const Options& code, Settings& s) {
   if (code.debug_log) s.debug_log = *code.debug_log;
 }
 
-std::shared_ptr<const internal::Strategy> build_strategy(State& st, Settings& s) {
+std::shared_ptr<const internal::Strategy> build_strategy(Settings& s) {
   absl::StatusOr<std::shared_ptr<const internal::Strategy>> strategy;
   if (absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(s.allocator); spec.ok()) {
     strategy = internal::make_strategy(*spec, s.arena_size, s.arena_max_size);
@@ -132,10 +130,9 @@ std::shared_ptr<const internal::Strategy> build_strategy(State& st, Settings& s)
     strategy = spec.status();
   }
   if (strategy.ok()) return *strategy;
-  const std::string message = absl::StrCat("corepy: cannot use allocator \"", s.allocator,
-                                           "\": ", strategy.status().message(),
-                                           "; using the default \"arena\"");
-  if (st.reported.insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+  internal::report_once(absl::StrCat("corepy: cannot use allocator \"", s.allocator, "\": ",
+                                     strategy.status().message(),
+                                     "; using the default \"arena\""));
   s.allocator = "arena";
   AllocatorSpec arena;
   arena.name = "arena";
@@ -147,16 +144,16 @@ void resolve(State& st) {
   Settings s;
   for (const KeySources& k : kKeys) {
     if (const char* v = std::getenv(k.env)) {
-      apply_text(st, s, k.key, v, absl::StrCat(k.env, "=\"", v, "\""));
+      apply_text(s, k.key, v, absl::StrCat(k.env, "=\"", v, "\""));
     }
   }
   for (const KeySources& k : kKeys) {
     const std::string v = absl::GetFlag(*k.flag);
-    if (!v.empty()) apply_text(st, s, k.key, v, absl::StrCat("--", k.flag_name, "=", v));
+    if (!v.empty()) apply_text(s, k.key, v, absl::StrCat("--", k.flag_name, "=", v));
   }
   apply_code(st.code, s);
   auto resolved = std::make_shared<internal::Resolved>();
-  resolved->strategy = build_strategy(st, s);
+  resolved->strategy = build_strategy(s);
   resolved->settings = std::move(s);
   resolved->generation = internal::g_config_generation.load(std::memory_order_relaxed) + 1;
   internal::g_debug_log.store(resolved->settings.debug_log, std::memory_order_relaxed);
@@ -231,6 +228,13 @@ void reset_configuration() {
 Settings settings() { return internal::resolved()->settings; }
 
 namespace internal {
+
+void report_once(const std::string& message) {
+  static std::mutex* mutex = new std::mutex;
+  static auto* reported = new absl::flat_hash_set<std::string>;
+  std::lock_guard<std::mutex> lock(*mutex);
+  if (reported->insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+}
 
 std::shared_ptr<const Resolved> resolved() {
   State& st = state();

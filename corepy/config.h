@@ -74,6 +74,10 @@ struct Resolved {
 };
 std::shared_ptr<const Resolved> resolved();
 
+// Prints `message` on stderr the first time it is seen in this process: bad settings and
+// refused allocators are named once, however often the configuration is read.
+void report_once(const std::string& message);
+
 // Read on every outermost scope entry, so inline: a new value means "look again".
 inline std::atomic<std::uint64_t> g_config_generation{0};
 inline std::atomic<bool> g_debug_log{false};
