@@ -81,15 +81,21 @@ float mean_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource*
 // zeros first, which for narrow rows is an eighth of the input's traffic again).
 constexpr std::size_t kRowTile = 4096;
 
-absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::size_t rows,
-                                                     std::size_t cols, int axis,
-                                                     std::pmr::memory_resource* resource) {
-  if (absl::Status s = internal::check_matrix("corepy::ops::sum_f32_axis", data, rows, cols,
-                                              axis, sizeof(float));
+namespace {
+
+// Every float sum of a matrix, whichever entry point names it: `function` for the messages, the
+// result on `resource`, the scratch on `scratch` (null: `resource`).
+absl::StatusOr<std::pmr::vector<float>> matrix_sums_f32(const char* function, const float* data,
+                                                        std::size_t rows, std::size_t cols,
+                                                        int axis,
+                                                        std::pmr::memory_resource* resource,
+                                                        std::pmr::memory_resource* scratch) {
+  if (absl::Status s = internal::check_matrix(function, data, rows, cols, axis, sizeof(float));
       !s.ok()) {
     return s;
   }
   resource = or_default(resource);
+  scratch = scratch != nullptr ? scratch : resource;
   const std::size_t count = axis == 0 ? cols : rows;
   std::pmr::vector<float> out(resource);
   if (rows == 0 || cols == 0) {
@@ -98,7 +104,7 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::siz
   }
   out.reserve(count);
   if (axis == 1) {
-    ScratchBuffer<float> tile(resource, std::min(rows, kRowTile));
+    ScratchBuffer<float> tile(scratch, std::min(rows, kRowTile));
     for (std::size_t r0 = 0; r0 < rows; r0 += kRowTile) {
       const std::size_t m = std::min(kRowTile, rows - r0);
       internal::row_sums_f32(data + r0 * cols, m, cols, tile.data());
@@ -110,7 +116,7 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::siz
   const std::size_t tile = internal::column_tile(rows);
   const std::size_t width = std::min(cols, tile);
   const std::size_t leaves = pieces(rows, internal::kLeafRows);
-  ScratchBuffer<float> acc(resource, (1 + internal::tree_depth(leaves)) * width);
+  ScratchBuffer<float> acc(scratch, (1 + internal::tree_depth(leaves)) * width);
   for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
     const std::size_t w = std::min(tile, cols - c0);
     internal::column_tree_f32(data + c0, rows, cols, w, 0, leaves, acc.data(),
@@ -120,21 +126,63 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::siz
   return out;
 }
 
-absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(const float* data, std::size_t rows,
-                                                      std::size_t cols, int axis,
-                                                      std::pmr::memory_resource* resource) {
-  if (absl::Status s = internal::check_matrix("corepy::ops::mean_f32_axis", data, rows, cols,
-                                              axis, sizeof(float));
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::pmr::vector<float>> sums = sum_f32_axis(data, rows, cols, axis, resource);
+// The sums, divided in place by the length of the reduced axis (NaN when it is empty).
+absl::StatusOr<std::pmr::vector<float>> matrix_means_f32(const char* function, const float* data,
+                                                         std::size_t rows, std::size_t cols,
+                                                         int axis,
+                                                         std::pmr::memory_resource* resource,
+                                                         std::pmr::memory_resource* scratch) {
+  absl::StatusOr<std::pmr::vector<float>> sums =
+      matrix_sums_f32(function, data, rows, cols, axis, resource, scratch);
   if (!sums.ok()) return sums;
   const std::size_t count = axis == 0 ? rows : cols;
   for (float& v : *sums) {
     v = count == 0 ? std::numeric_limits<float>::quiet_NaN() : divide(v, count);
   }
   return sums;
+}
+
+}  // namespace
+
+absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::size_t rows,
+                                                     std::size_t cols, int axis,
+                                                     std::pmr::memory_resource* resource) {
+  return matrix_sums_f32("corepy::ops::sum_f32_axis", data, rows, cols, axis, resource, nullptr);
+}
+
+absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(const float* data, std::size_t rows,
+                                                      std::size_t cols, int axis,
+                                                      std::pmr::memory_resource* resource) {
+  return matrix_means_f32("corepy::ops::mean_f32_axis", data, rows, cols, axis, resource,
+                          nullptr);
+}
+
+absl::StatusOr<std::pmr::vector<float>> sum_rows_f32(const float* data, std::size_t rows,
+                                                     std::size_t cols,
+                                                     std::pmr::memory_resource* resource,
+                                                     std::pmr::memory_resource* scratch) {
+  return matrix_sums_f32("corepy::ops::sum_rows_f32", data, rows, cols, 1, resource, scratch);
+}
+
+absl::StatusOr<std::pmr::vector<float>> sum_cols_f32(const float* data, std::size_t rows,
+                                                     std::size_t cols,
+                                                     std::pmr::memory_resource* resource,
+                                                     std::pmr::memory_resource* scratch) {
+  return matrix_sums_f32("corepy::ops::sum_cols_f32", data, rows, cols, 0, resource, scratch);
+}
+
+absl::StatusOr<std::pmr::vector<float>> mean_rows_f32(const float* data, std::size_t rows,
+                                                      std::size_t cols,
+                                                      std::pmr::memory_resource* resource,
+                                                      std::pmr::memory_resource* scratch) {
+  return matrix_means_f32("corepy::ops::mean_rows_f32", data, rows, cols, 1, resource, scratch);
+}
+
+absl::StatusOr<std::pmr::vector<float>> mean_cols_f32(const float* data, std::size_t rows,
+                                                      std::size_t cols,
+                                                      std::pmr::memory_resource* resource,
+                                                      std::pmr::memory_resource* scratch) {
+  return matrix_means_f32("corepy::ops::mean_cols_f32", data, rows, cols, 0, resource, scratch);
 }
 
 absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(const std::int32_t* data,

@@ -12,8 +12,8 @@
 //
 // Memory: the plain reductions allocate nothing. The compensated sum keeps its compensation
 // terms in scratch from the resource it is given; axis reductions build their result on the
-// resource they are given and take their scratch from it too, giving the scratch back before
-// they return. A resource that cannot serve throws (std::bad_alloc or what the resource throws);
+// resource they are given and take their scratch from it too (sum_rows_f32 and the like take
+// it from a second resource), giving the scratch back before they return. A resource that cannot serve throws (std::bad_alloc or what the resource throws);
 // nothing is leaked and the result is not built.
 //
 // Bad arguments: the axis reductions take (data, rows, cols, axis) and return
@@ -59,8 +59,8 @@ float mean_f32_compensated(absl::Span<const float> x,
 //   axis 0: down the columns, one result per column (cols results);
 //   axis 1: along each row, one result per row (rows results).
 // The result is built on `resource` (null: std::pmr::get_default_resource()), which also serves
-// the scratch of an axis-0 float sum (a few KiB per tree level). An empty axis gives 0 (sums)
-// or NaN (means), numpy's answer: rows == 0 with axis 0 gives cols zeros.
+// the scratch (below). An empty axis gives 0 (sums) or NaN (means), numpy's answer: rows == 0
+// with axis 0 gives cols zeros.
 //
 // Row sums (axis 1) are exactly sum_f32 of each row. Column sums (axis 0) are pairwise too:
 // 32 rows at a time, then a balanced tree over those groups; the order depends on rows only.
@@ -73,6 +73,42 @@ absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(
 absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(
     const std::int32_t* data, std::size_t rows, std::size_t cols, int axis,
     std::pmr::memory_resource* resource = std::pmr::get_default_resource());
+
+// The same float reductions by name, with the result and the scratch on separate resources (the
+// runtime builds results on its caller's resource and takes scratch from the op's own):
+//   sum_rows_f32 / mean_rows_f32: one result per row, reduced along it (numpy axis=1), `rows`
+//     results;
+//   sum_cols_f32 / mean_cols_f32: one result per column, reduced down it (numpy axis=0), `cols`
+//     results.
+// They are sum_f32_axis / mean_f32_axis with that axis (one implementation, the same results bit
+// for bit), except where the memory comes from:
+//   - the result vector is built on `resource` (null: std::pmr::get_default_resource()): one
+//     allocation of exactly rows (or cols) * sizeof(float) bytes, none for 0 results;
+//   - the scratch comes from `scratch` (null: `resource`), 64-byte aligned, and every byte of it
+//     is given back before the call returns, in the reverse order of allocation (an arena pops
+//     it). With rows > 0 and cols > 0 it is one allocation of
+//       rows:  min(rows, 4096) * sizeof(float) bytes (a tile of row results);
+//       cols:  (1 + D) * min(cols, T) * sizeof(float) bytes, where L = ceil(rows / 32) row
+//              groups, D = ceil(log2(L)) the depth of the tree over them (0 for L == 1), and
+//              T = 16384 columns when 8 < rows <= 32, else 1024 (the column tile);
+//     with rows == 0 or cols == 0, none.
+// The means take the same memory as the sums. Errors as for the axis reductions.
+absl::StatusOr<std::pmr::vector<float>> sum_rows_f32(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
+    std::pmr::memory_resource* scratch = nullptr);
+absl::StatusOr<std::pmr::vector<float>> sum_cols_f32(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
+    std::pmr::memory_resource* scratch = nullptr);
+absl::StatusOr<std::pmr::vector<float>> mean_rows_f32(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
+    std::pmr::memory_resource* scratch = nullptr);
+absl::StatusOr<std::pmr::vector<float>> mean_cols_f32(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
+    std::pmr::memory_resource* scratch = nullptr);
 
 }  // namespace corepy::ops
 

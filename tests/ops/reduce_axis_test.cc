@@ -1,13 +1,19 @@
 // The axis reductions of ops/reduce.h on every SIMD target: row sums are exactly sum_f32 of
 // each row, column sums exactly the documented tree, int sums exact; empty axes as numpy has
 // them; bad arguments rejected with a message that names them; the result built on the given
-// resource, the scratch given back, and nothing leaked at any allocation failure.
+// resource, the scratch given back, and nothing leaked at any allocation failure. The named
+// forms (sum_rows_f32, sum_cols_f32, mean_rows_f32, mean_cols_f32) against a naive loop on
+// random shapes (1xN, Nx1, 0xN and Nx0 among them), and their memory: the result on one
+// injected resource, the scratch on another, each exactly as the header documents it, with an
+// arena, a StatsResource or a resource defined here.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <memory_resource>
 #include <new>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -234,6 +240,297 @@ TEST_P(ReduceAxisTest, NothingLeaksAtAnyAllocationFailure) {
       EXPECT_EQ(failing.bytes_in_use(), 0u);
     });
     EXPECT_EQ(runs, 3) << "axis " << axis;  // the result, then its scratch
+  }
+}
+
+// ------------------------------------------------------------------ sum_rows_f32 and the like
+
+using MatrixReduction = absl::StatusOr<std::pmr::vector<float>> (*)(
+    const float*, std::size_t, std::size_t, std::pmr::memory_resource*,
+    std::pmr::memory_resource*);
+
+struct Named {
+  const char* name;
+  MatrixReduction reduce;
+  bool per_row;  // one result per row (else per column)
+  bool mean;
+};
+
+const Named kNamed[] = {{"sum_rows_f32", &sum_rows_f32, true, false},
+                        {"sum_cols_f32", &sum_cols_f32, false, false},
+                        {"mean_rows_f32", &mean_rows_f32, true, true},
+                        {"mean_cols_f32", &mean_cols_f32, false, true}};
+
+// The shapes: 1xN, Nx1, 0xN, Nx0, 0x0 at a few N, then random ones, up to 300 on a side.
+std::vector<Shape> random_shapes() {
+  std::vector<Shape> s;
+  for (std::size_t n : {1, 2, 7, 64, 65, 1000, 5000}) {
+    s.push_back({1, n});
+    s.push_back({n, 1});
+    s.push_back({0, n});
+    s.push_back({n, 0});
+  }
+  s.push_back({0, 0});
+  std::mt19937 gen(2026);
+  std::uniform_int_distribution<std::size_t> side(0, 300);
+  const int count = model::under_valgrind() ? 12 : 60;
+  for (int i = 0; i < count; ++i) s.push_back({side(gen), side(gen)});
+  return s;
+}
+
+// The naive loop, in long double: sums (and sums of magnitudes, for the error bound) along each
+// row or down each column.
+struct Naive {
+  std::vector<long double> sum;
+  std::vector<long double> magnitude;
+};
+
+Naive naive(const std::vector<float>& m, std::size_t rows, std::size_t cols, bool per_row) {
+  Naive n{std::vector<long double>(per_row ? rows : cols, 0.0L),
+          std::vector<long double>(per_row ? rows : cols, 0.0L)};
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::size_t k = per_row ? r : c;
+      n.sum[k] += m[r * cols + c];
+      n.magnitude[k] += std::fabs(m[r * cols + c]);
+    }
+  }
+  return n;
+}
+
+// Relative bound on a float sum of `length` terms in the documented order, as a multiple of the
+// unit roundoff u = 2^-24 times the sum of magnitudes: no term takes part in more than h
+// roundings, and |error| <= h u / (1 - h u) sum|x| (Higham 4.2). Along a row (sum_f32's order):
+// 63 sequential additions per lane of a block, 4 levels of blocks in a chunk, 6 to fold the 64
+// lanes, ceil(log2(chunks)) levels of chunks. Down a column: 31 sequential additions per group
+// of 32 rows, ceil(log2(groups)) levels. One more u for the division of a mean, in double and
+// rounded once to float.
+long double sum_bound(std::size_t length, bool per_row) {
+  auto ceil_log2 = [](std::size_t n) {
+    std::size_t d = 0;
+    while ((std::size_t{1} << d) < n) ++d;
+    return d;
+  };
+  const std::size_t h =
+      per_row ? 63 + 4 + 6 + ceil_log2((length + model::kModelChunk - 1) / model::kModelChunk)
+              : 31 + ceil_log2((length + model::kModelLeafRows - 1) / model::kModelLeafRows);
+  const long double u = std::numeric_limits<float>::epsilon() / 2.0L;
+  return h * u / (1 - h * u);
+}
+
+TEST_P(ReduceAxisTest, NamedReductionsMatchANaiveLoopOnRandomShapes) {
+  for (const Shape& s : random_shapes()) {
+    const std::vector<float> m =
+        random_floats(s.rows * s.cols, static_cast<std::uint32_t>(s.rows * 1000 + s.cols));
+    for (const Named& f : kNamed) {
+      SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
+      // Empty shapes are reduced without reading: null data is fine then.
+      const float* data = m.empty() ? nullptr : m.data();
+      absl::StatusOr<std::pmr::vector<float>> got = f.reduce(data, s.rows, s.cols,
+                                                             std::pmr::get_default_resource(),
+                                                             nullptr);
+      ASSERT_TRUE(got.ok()) << got.status();
+      const Naive want = naive(m, s.rows, s.cols, f.per_row);
+      ASSERT_EQ(got->size(), want.sum.size());
+      const std::size_t length = f.per_row ? s.cols : s.rows;
+      const long double bound = sum_bound(length, f.per_row);
+      const long double u = std::numeric_limits<float>::epsilon() / 2.0L;
+      for (std::size_t k = 0; k < want.sum.size(); ++k) {
+        const float v = (*got)[k];
+        if (f.mean && length == 0) {
+          ASSERT_TRUE(std::isnan(v)) << "result " << k << ": the mean of nothing is NaN";
+          continue;
+        }
+        const long double exact = f.mean ? want.sum[k] / length : want.sum[k];
+        const long double scale = f.mean ? want.magnitude[k] / length : want.magnitude[k];
+        const long double allowed = bound * scale + (f.mean ? u * std::fabs(exact) : 0.0L);
+        ASSERT_LE(std::fabs(v - exact), allowed)
+            << "result " << k << ": " << describe(v) << " vs " << static_cast<double>(exact);
+      }
+      // And one implementation: bit for bit what the axis form gives.
+      const int axis = f.per_row ? 1 : 0;
+      absl::StatusOr<std::pmr::vector<float>> by_axis =
+          f.mean ? mean_f32_axis(data, s.rows, s.cols, axis)
+                 : sum_f32_axis(data, s.rows, s.cols, axis);
+      ASSERT_TRUE(by_axis.ok());
+      ASSERT_EQ(by_axis->size(), got->size());
+      for (std::size_t k = 0; k < got->size(); ++k) {
+        ASSERT_TRUE(same_float((*got)[k], (*by_axis)[k])) << "result " << k;
+      }
+    }
+  }
+}
+
+TEST(ReduceNamedArgumentsTest, BadArgumentsNameTheFunctionAndTheArgument) {
+  const std::size_t huge = std::size_t{1} << 40;
+  const float one = 1.0f;
+  for (const Named& f : kNamed) {
+    const absl::Status null_data = f.reduce(nullptr, 2, 3, nullptr, nullptr).status();
+    EXPECT_EQ(null_data.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(null_data.message()), HasSubstr(f.name));
+    EXPECT_THAT(std::string(null_data.message()), HasSubstr("data is null"));
+    const absl::Status overflow = f.reduce(&one, huge, huge, nullptr, nullptr).status();
+    EXPECT_EQ(overflow.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(overflow.message()), HasSubstr("rows * cols overflows"));
+  }
+}
+
+// The scratch one call takes, from the formula in ops/reduce.h (not from the code).
+std::size_t documented_scratch_bytes(std::size_t rows, std::size_t cols, bool per_row) {
+  if (rows == 0 || cols == 0) return 0;
+  if (per_row) return std::min<std::size_t>(rows, 4096) * sizeof(float);
+  const std::size_t groups = (rows + 31) / 32;
+  std::size_t depth = 0;
+  while ((std::size_t{1} << depth) < groups) ++depth;
+  const std::size_t tile = rows > 8 && rows <= 32 ? 16384 : 1024;
+  return (1 + depth) * std::min(cols, tile) * sizeof(float);
+}
+
+// Shapes that reach every case of the formula: one row group and many, the wide tile (9 to 32
+// rows) and the narrow one, more columns than a tile, more rows than a row tile, empty ones.
+std::vector<Shape> scratch_shapes() {
+  return {{1, 1},    {1, 5000}, {5000, 1}, {8, 3000},   {9, 3000}, {32, 20000},
+          {33, 20000}, {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},   {10, 0}};
+}
+
+// A memory_resource written here, for the injection: every request in a log, served by
+// new/delete, with its alignment checked.
+class LoggingResource final : public std::pmr::memory_resource {
+ public:
+  struct Event {
+    bool allocate;
+    std::size_t bytes;
+    std::size_t alignment;
+    bool operator==(const Event& o) const {
+      return allocate == o.allocate && bytes == o.bytes && alignment == o.alignment;
+    }
+  };
+  const std::vector<Event>& log() const { return log_; }
+  void clear() { log_.clear(); }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    log_.push_back({true, bytes, alignment});
+    void* p = std::pmr::new_delete_resource()->allocate(bytes, alignment);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignment, 0u);
+    return p;
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+    log_.push_back({false, bytes, alignment});
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+  std::vector<Event> log_;
+};
+
+std::ostream& operator<<(std::ostream& os, const LoggingResource::Event& e) {
+  return os << (e.allocate ? "allocate(" : "deallocate(") << e.bytes << ", " << e.alignment
+            << ")";
+}
+
+TEST_P(ReduceAxisTest, ResultAndScratchComeFromTheirOwnStatsResources) {
+  for (const Shape& s : scratch_shapes()) {
+    const std::vector<float> m = random_floats(s.rows * s.cols, 19);
+    for (const Named& f : kNamed) {
+      SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
+      const std::size_t results = f.per_row ? s.rows : s.cols;
+      const std::size_t scratch_bytes = documented_scratch_bytes(s.rows, s.cols, f.per_row);
+      StatsResource result_stats;
+      StatsResource scratch_stats;
+      {
+        auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_stats,
+                            &scratch_stats);
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(got->get_allocator().resource(), &result_stats);
+        ASSERT_EQ(got->size(), results);
+        // The result: one allocation of exactly its size, still held.
+        const StatsCounters r = result_stats.counters();
+        EXPECT_EQ(r.allocations.total, results == 0 ? 0u : 1u);
+        EXPECT_EQ(r.bytes.total, results * sizeof(float));
+        EXPECT_EQ(r.bytes.value, results * sizeof(float));
+        // The scratch: exactly the documented bytes, all given back.
+        const StatsCounters c = scratch_stats.counters();
+        EXPECT_EQ(c.allocations.total, scratch_bytes == 0 ? 0u : 1u);
+        EXPECT_EQ(c.bytes.total, scratch_bytes);
+        EXPECT_EQ(c.bytes.peak, scratch_bytes);
+        EXPECT_EQ(c.bytes.value, 0u);
+        EXPECT_EQ(c.allocations.value, 0u);
+        EXPECT_EQ(c.mismatches, 0u);
+      }
+      EXPECT_EQ(result_stats.counters().bytes.value, 0u);
+      EXPECT_EQ(result_stats.counters().mismatches, 0u);
+    }
+  }
+}
+
+TEST_P(ReduceAxisTest, NullScratchMeansTheResultsResource) {
+  const std::vector<float> m = random_floats(100 * 40, 20);
+  for (const Named& f : kNamed) {
+    StatsResource stats;
+    auto got = f.reduce(m.data(), 100, 40, &stats, nullptr);
+    ASSERT_TRUE(got.ok());
+    const std::size_t results = f.per_row ? 100 : 40;
+    const StatsCounters c = stats.counters();
+    EXPECT_EQ(c.allocations.total, 2u) << f.name;
+    EXPECT_EQ(c.bytes.total, results * sizeof(float) + documented_scratch_bytes(100, 40, f.per_row))
+        << f.name;
+    EXPECT_EQ(c.bytes.value, results * sizeof(float)) << f.name;
+  }
+}
+
+TEST_P(ReduceAxisTest, AnArenaServesTheScratchAndIsEmptyAfterwards) {
+  for (const Shape& s : scratch_shapes()) {
+    const std::vector<float> m = random_floats(s.rows * s.cols, 21);
+    for (const Named& f : kNamed) {
+      SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
+      const std::size_t scratch_bytes = documented_scratch_bytes(s.rows, s.cols, f.per_row);
+      // On the heap: ArenaResource is alignas(64), which ASan's fake stack frames do not honor.
+      auto scratch = std::make_unique<ArenaResource>(std::size_t{1} << 20);
+      auto results = std::make_unique<ArenaResource>(std::size_t{1} << 20);
+      auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, results.get(),
+                          scratch.get());
+      ASSERT_TRUE(got.ok()) << got.status();
+      const ArenaStats a = scratch->stats();
+      EXPECT_EQ(a.used, 0u);  // popped
+      EXPECT_GE(a.peak, scratch_bytes);
+      EXPECT_LT(a.peak, scratch_bytes + 64);  // and no more than alignment padding
+      EXPECT_EQ(a.overflow_count, 0u);
+      const std::size_t result_bytes = got->size() * sizeof(float);
+      EXPECT_GE(results->stats().used, result_bytes);
+      EXPECT_LT(results->stats().used, result_bytes + 64);
+    }
+  }
+}
+
+TEST_P(ReduceAxisTest, AResourceDefinedHereSeesExactlyTheDocumentedRequests) {
+  using Event = LoggingResource::Event;
+  for (const Shape& s : scratch_shapes()) {
+    const std::vector<float> m = random_floats(s.rows * s.cols, 22);
+    for (const Named& f : kNamed) {
+      SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
+      LoggingResource result_log;
+      LoggingResource scratch_log;
+      const std::size_t result_bytes = (f.per_row ? s.rows : s.cols) * sizeof(float);
+      const std::size_t scratch_bytes = documented_scratch_bytes(s.rows, s.cols, f.per_row);
+      {
+        auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_log,
+                            &scratch_log);
+        ASSERT_TRUE(got.ok()) << got.status();
+        std::vector<Event> want_scratch;
+        if (scratch_bytes != 0) {
+          want_scratch = {{true, scratch_bytes, 64}, {false, scratch_bytes, 64}};
+        }
+        EXPECT_EQ(scratch_log.log(), want_scratch);
+        std::vector<Event> want_result;
+        if (result_bytes != 0) want_result = {{true, result_bytes, alignof(float)}};
+        EXPECT_EQ(result_log.log(), want_result);
+      }
+      if (result_bytes != 0) {
+        EXPECT_EQ(result_log.log().back(), (Event{false, result_bytes, alignof(float)}));
+      }
+    }
   }
 }
 
