@@ -34,6 +34,9 @@ struct ThreadRuntime {
   std::array<std::unique_ptr<Scratch>, kOpCount> sized;  // ops with an arena of their own
   std::array<OpScratch, kOpCount> ops{};                  // what op_scratch() returns
   std::array<OpTally, kOpCount> tallies;
+  // Configurations this thread switched away from while a task of its might still hold memory
+  // from their shared resource (see op_resource_outside_scope); kept alive until thread exit.
+  std::vector<std::shared_ptr<const Resolved>> retired;
 };
 
 namespace {
@@ -134,6 +137,14 @@ bool holds_nothing(const ArenaResource& arena) {
   return arena.used() == 0 && arena.overflow_bytes() == 0;
 }
 
+bool holds_nothing(const ThreadRuntime& r) {
+  if (!holds_nothing(*r.main.arena)) return false;
+  for (const std::unique_ptr<Scratch>& op : r.sized) {
+    if (op != nullptr && !holds_nothing(*op->arena)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ArenaResource& make_thread_arena() {
@@ -185,6 +196,26 @@ OpScratch op_scratch_slow(Op op) {
     r.ops[i] = OpScratch{r.sized[i]->arena.get(), r.sized[i]->resource};
   }
   return r.ops[i];
+}
+
+std::pmr::memory_resource* op_resource_outside_scope(Op op) {
+  ThreadState& t = tls_state;
+  if (t.depth != 0) return op_scratch(op).resource;  // inside a scope: already current
+  if (t.arena == nullptr) {
+    rebuild();
+  } else if (t.generation != config_generation()) {
+    // A worker opens no scope, so this is where it notices a new configuration. It may be
+    // inside a task that holds scratch still (a task waiting for nested ones, this call being
+    // for a task it took meanwhile). Memory in its arenas shows: switch only when they are
+    // empty. Memory from a shared resource (a strategy without an arena) does not show, so
+    // that configuration is kept alive until the thread exits.
+    ThreadRuntime& r = *t.runtime;
+    if (holds_nothing(r)) {
+      if (!r.config->strategy->uses_arena) r.retired.push_back(r.config);
+      rebuild();
+    }
+  }
+  return op_scratch(op).resource;
 }
 
 std::array<OpTotals, kOpCount> op_totals() {

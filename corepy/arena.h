@@ -76,6 +76,12 @@ void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept;
 
 OpScratch op_scratch_slow(Op op);
 
+// The resource `op` uses on this thread, for a thread that runs part of an op with no scope of
+// its own open: a oneTBB worker running a task of a parallel kernel. Makes the thread's runtime
+// on first use; brings it up to date with the configuration when nothing of the old one can be
+// in use on this thread (see arena.cc).
+std::pmr::memory_resource* op_resource_outside_scope(Op op);
+
 // Call inside a scope, which keeps the thread's runtime current.
 COREPY_ALWAYS_INLINE OpScratch op_scratch(Op op) {
   const OpScratch s = tls_state.ops[static_cast<std::size_t>(op)];

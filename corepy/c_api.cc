@@ -1,6 +1,7 @@
 #include "corepy/c_api.h"
 
 #include <cstring>
+#include <memory_resource>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -57,6 +58,29 @@ int reduce(const char* name, const T* data, size_t count, R* out, Dispatch dispa
   return status;
 }
 
+// The rows x cols reductions. The result vector is built straight in `out`, through a buffer
+// resource over it that can serve one vector of `length` floats and nothing more. The dispatch
+// fills it last, once nothing can fail, so on error `out` is untouched.
+template <class Dispatch>
+int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols, bool per_row,
+                  float* out, Dispatch dispatch) {
+  if (out == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER, (std::string(name) + ": out is NULL").c_str());
+  }
+  if (data == nullptr && rows != 0 && cols != 0) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                (std::string(name) + ": data is NULL but the matrix is " + std::to_string(rows) +
+                 " x " + std::to_string(cols))
+                    .c_str());
+  }
+  return guarded([&] {
+    const size_t length = per_row ? rows : cols;
+    std::pmr::monotonic_buffer_resource in_out(out, length * sizeof(float),
+                                               std::pmr::null_memory_resource());
+    (void)dispatch(data, rows, cols, &in_out);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -85,6 +109,36 @@ int corepy_all_bool(const bool* data, size_t count, bool* out) {
 
 int corepy_any_bool(const bool* data, size_t count, bool* out) {
   return reduce("corepy_any_bool", data, count, out, corepy::any_bool_cpu_dispatch);
+}
+
+int corepy_sum_f32_compensated(const float* data, size_t count, float* out) {
+  return reduce("corepy_sum_f32_compensated", data, count, out,
+                corepy::sum_f32_compensated_cpu_dispatch);
+}
+
+int corepy_mean_f32_compensated(const float* data, size_t count, float* out) {
+  return reduce("corepy_mean_f32_compensated", data, count, out,
+                corepy::mean_f32_compensated_cpu_dispatch);
+}
+
+int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, float* out) {
+  return reduce_matrix("corepy_sum_rows_f32", data, rows, cols, true, out,
+                       corepy::sum_rows_f32_cpu_dispatch);
+}
+
+int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out) {
+  return reduce_matrix("corepy_sum_cols_f32", data, rows, cols, false, out,
+                       corepy::sum_cols_f32_cpu_dispatch);
+}
+
+int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out) {
+  return reduce_matrix("corepy_mean_rows_f32", data, rows, cols, true, out,
+                       corepy::mean_rows_f32_cpu_dispatch);
+}
+
+int corepy_mean_cols_f32(const float* data, size_t rows, size_t cols, float* out) {
+  return reduce_matrix("corepy_mean_cols_f32", data, rows, cols, false, out,
+                       corepy::mean_cols_f32_cpu_dispatch);
 }
 
 int corepy_arena_stats(corepy_arena_stats_t* out) {
@@ -152,7 +206,7 @@ const char* corepy_error_string(int code) {
     case COREPY_ERROR_OUT_OF_MEMORY:
       return "out of memory: an allocator refused";
     case COREPY_ERROR_INVALID_ARGUMENT:
-      return "invalid argument: a bad configuration key or value";
+      return "invalid argument: a bad configuration key or value, or a bad matrix shape";
     case COREPY_ERROR_INTERNAL:
       return "internal error";
     default:

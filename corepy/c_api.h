@@ -26,7 +26,7 @@ enum {
   COREPY_OK = 0,
   COREPY_ERROR_NULL_POINTER = 1,     /* data is NULL with count > 0, or out is NULL */
   COREPY_ERROR_OUT_OF_MEMORY = 2,    /* an allocator refused (arena upstream, limit, ...) */
-  COREPY_ERROR_INVALID_ARGUMENT = 3, /* a bad configuration key or value */
+  COREPY_ERROR_INVALID_ARGUMENT = 3, /* a bad configuration key or value, or matrix shape */
   COREPY_ERROR_INTERNAL = 4          /* anything else; corepy_last_error() says what */
 };
 
@@ -43,6 +43,20 @@ COREPY_API int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out);
 COREPY_API int corepy_mean_f32(const float* data, size_t count, float* out);
 COREPY_API int corepy_all_bool(const bool* data, size_t count, bool* out);
 COREPY_API int corepy_any_bool(const bool* data, size_t count, bool* out);
+
+/* Kahan-Neumaier compensated sum and mean: about one rounding of error whatever n and the
+ * cancellation. */
+COREPY_API int corepy_sum_f32_compensated(const float* data, size_t count, float* out);
+COREPY_API int corepy_mean_f32_compensated(const float* data, size_t count, float* out);
+
+/* Reductions of the rows x cols row-major matrix at data: *_rows_* write one float per row to
+ * out[0, rows), *_cols_* one per column to out[0, cols). NULL data unless rows * cols == 0, or a
+ * NULL out, is COREPY_ERROR_NULL_POINTER; a shape no array can hold is
+ * COREPY_ERROR_INVALID_ARGUMENT. */
+COREPY_API int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, float* out);
+COREPY_API int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out);
+COREPY_API int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out);
+COREPY_API int corepy_mean_cols_f32(const float* data, size_t rows, size_t cols, float* out);
 
 /* sum_f32's kernel alone, outside the dispatch layer: no arena scope, no per-op stats, no log.
  * For measuring what that layer costs (tests/bench_arena.py); use corepy_sum_f32 otherwise. */

@@ -5,23 +5,70 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "corepy/config.h"
+#include "ops/internal/matrix_args.h"
+#include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
 
 namespace corepy {
 namespace {
 
-template <class T, class Kernel>
-auto dispatch(Op op, const char* entry, const T* data, std::size_t count, Kernel kernel) {
+// The scratch of `kOp` on whichever thread runs part of it: the calling thread, inside the op's
+// scope, or a oneTBB worker taking a task of the op's parallel kernel.
+template <Op kOp>
+std::pmr::memory_resource* thread_scratch() {
+  return internal::op_resource_outside_scope(kOp);
+}
+
+template <Op kOp>
+ops::ParallelOptions parallel_options() {
+  ops::ParallelOptions options;
+  options.per_thread_scratch = &thread_scratch<kOp>;
+  return options;
+}
+
+void check_data(const char* entry, const void* data, std::size_t count) {
   if (data == nullptr && count != 0) {
     throw std::invalid_argument(
         absl::StrCat("corepy::", entry, ": data is null but count is ", count));
   }
-  OpScope scope(op);
-  return kernel(absl::Span<const T>(data, count), scope.resource());
+}
+
+// Runs kernel(span, options) inside the op's scope.
+template <Op kOp, class T, class Kernel>
+auto dispatch(const char* entry, const T* data, std::size_t count, Kernel kernel) {
+  check_data(entry, data, count);
+  OpScope scope(kOp);
+  return kernel(absl::Span<const T>(data, count), parallel_options<kOp>());
+}
+
+// Runs kernel(data, rows, cols, axis, resource, options) inside the op's scope, its result on
+// the op's scratch, and copies that into a vector on `result`. The copy (rows or cols floats,
+// against rows * cols read) is what lets `result` be any resource: the vector is made before
+// the scope opens, so even the thread's own arena, which the scope rewinds, can hold it.
+template <Op kOp, class Kernel>
+std::pmr::vector<float> dispatch_matrix(const char* entry, const float* data, std::size_t rows,
+                                        std::size_t cols, int axis,
+                                        std::pmr::memory_resource* result, Kernel kernel) {
+  const std::string function = absl::StrCat("corepy::", entry);
+  if (absl::Status s = ops::internal::check_matrix(function.c_str(), data, rows, cols, axis,
+                                                   sizeof(float));
+      !s.ok()) {
+    throw std::invalid_argument(std::string(s.message()));
+  }
+  std::pmr::vector<float> out(result != nullptr ? result : std::pmr::get_default_resource());
+  out.reserve(axis == 0 ? cols : rows);
+  OpScope scope(kOp);
+  absl::StatusOr<std::pmr::vector<float>> sums =
+      kernel(data, rows, cols, axis, scope.resource(), parallel_options<kOp>());
+  if (!sums.ok()) throw std::invalid_argument(std::string(sums.status().message()));
+  out.assign(sums->begin(), sums->end());
+  return out;
 }
 
 }  // namespace
@@ -32,38 +79,61 @@ void OpScope::log(std::size_t peak, std::size_t spills) const {
 }
 
 float sum_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch(Op::kSumF32, "sum_f32_cpu_dispatch", data, count,
-                  [](absl::Span<const float> x, std::pmr::memory_resource*) {
-                    return ops::sum_f32(x);
-                  });
+  return dispatch<Op::kSumF32>("sum_f32_cpu_dispatch", data, count, ops::sum_f32_parallel);
 }
 
 std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count) {
-  return dispatch(Op::kSumI32, "sum_i32_cpu_dispatch", data, count,
-                  [](absl::Span<const std::int32_t> x, std::pmr::memory_resource*) {
-                    return ops::sum_i32(x);
-                  });
+  return dispatch<Op::kSumI32>("sum_i32_cpu_dispatch", data, count, ops::sum_i32_parallel);
 }
 
 float mean_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch(Op::kMeanF32, "mean_f32_cpu_dispatch", data, count,
-                  [](absl::Span<const float> x, std::pmr::memory_resource*) {
-                    return ops::mean_f32(x);
-                  });
+  return dispatch<Op::kMeanF32>("mean_f32_cpu_dispatch", data, count, ops::mean_f32_parallel);
 }
 
 bool all_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch(Op::kAllBool, "all_bool_cpu_dispatch", data, count,
-                  [](absl::Span<const bool> x, std::pmr::memory_resource*) {
-                    return ops::all_bool(x);
-                  });
+  return dispatch<Op::kAllBool>("all_bool_cpu_dispatch", data, count, ops::all_bool_parallel);
 }
 
 bool any_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch(Op::kAnyBool, "any_bool_cpu_dispatch", data, count,
-                  [](absl::Span<const bool> x, std::pmr::memory_resource*) {
-                    return ops::any_bool(x);
-                  });
+  return dispatch<Op::kAnyBool>("any_bool_cpu_dispatch", data, count, ops::any_bool_parallel);
+}
+
+float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
+  return dispatch<Op::kSumF32Compensated>("sum_f32_compensated_cpu_dispatch", data, count,
+                                          ops::sum_f32_compensated_parallel);
+}
+
+float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
+  return dispatch<Op::kMeanF32Compensated>("mean_f32_compensated_cpu_dispatch", data, count,
+                                           ops::mean_f32_compensated_parallel);
+}
+
+std::pmr::vector<float> sum_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
+                                                  std::size_t cols,
+                                                  std::pmr::memory_resource* result) {
+  return dispatch_matrix<Op::kSumRowsF32>("sum_rows_f32_cpu_dispatch", data, rows, cols, 1,
+                                          result, ops::sum_f32_axis_parallel);
+}
+
+std::pmr::vector<float> sum_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
+                                                  std::size_t cols,
+                                                  std::pmr::memory_resource* result) {
+  return dispatch_matrix<Op::kSumColsF32>("sum_cols_f32_cpu_dispatch", data, rows, cols, 0,
+                                          result, ops::sum_f32_axis_parallel);
+}
+
+std::pmr::vector<float> mean_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
+                                                   std::size_t cols,
+                                                   std::pmr::memory_resource* result) {
+  return dispatch_matrix<Op::kMeanRowsF32>("mean_rows_f32_cpu_dispatch", data, rows, cols, 1,
+                                           result, ops::mean_f32_axis_parallel);
+}
+
+std::pmr::vector<float> mean_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
+                                                   std::size_t cols,
+                                                   std::pmr::memory_resource* result) {
+  return dispatch_matrix<Op::kMeanColsF32>("mean_cols_f32_cpu_dispatch", data, rows, cols, 0,
+                                           result, ops::mean_f32_axis_parallel);
 }
 
 std::vector<OpStats> op_stats() {

@@ -8,7 +8,17 @@
 // (the op's arena at the end of the op, before the rewind; peak and spills are this call's).
 // Logging off costs one predictable branch.
 //
-// Null data with a nonzero count throws std::invalid_argument naming the entry point.
+// Memory: each entry point hands its kernel the op's configured resource (corepy/registry.h:
+// the thread's arena by default, or what COREPY_ALLOCATOR names) as scratch. Inputs of
+// ops::kParallelMinBytes and more are reduced by the oneTBB kernels of ops/parallel_reduce.h,
+// each worker thread taking its scratch from its own thread's resource for that op, with no
+// lock shared between threads; the result is bit for bit the serial one. Workers are those of
+// the caller's current tbb::task_arena: run a dispatch inside a tbb::task_arena(1) to keep it
+// on the calling thread. Per-op peak scratch counts the calling thread's arena.
+//
+// Null data with a nonzero count, and a matrix shape no array can hold, throw
+// std::invalid_argument naming the entry point. A resource that cannot serve throws
+// std::bad_alloc (corepy::AllocationError); the scope gives back everything the op took.
 #ifndef COREPY_COREPY_DISPATCH_H_
 #define COREPY_COREPY_DISPATCH_H_
 
@@ -30,6 +40,27 @@ std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count);
 float mean_f32_cpu_dispatch(const float* data, std::size_t count);
 bool all_bool_cpu_dispatch(const bool* data, std::size_t count);
 bool any_bool_cpu_dispatch(const bool* data, std::size_t count);
+
+// Kahan-Neumaier compensated sum and mean (ops/reduce.h), lane terms in the op's scratch.
+float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
+float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
+
+// Reductions of the rows x cols row-major matrix at `data`: one result per row (rows results,
+// numpy's axis=1) or per column (cols results, axis=0). The result is built on `result` (null:
+// the default resource), which may be any resource, the thread's arena included; the kernel's
+// scratch comes from the op's configured resource and is given back before return.
+std::pmr::vector<float> sum_rows_f32_cpu_dispatch(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* result = std::pmr::get_default_resource());
+std::pmr::vector<float> sum_cols_f32_cpu_dispatch(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* result = std::pmr::get_default_resource());
+std::pmr::vector<float> mean_rows_f32_cpu_dispatch(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* result = std::pmr::get_default_resource());
+std::pmr::vector<float> mean_cols_f32_cpu_dispatch(
+    const float* data, std::size_t rows, std::size_t cols,
+    std::pmr::memory_resource* result = std::pmr::get_default_resource());
 
 // The scope every dispatch runs in, for code that dispatches kernels of its own under an op's
 // name: the op's arena is marked on entry and rewound on exit, and the call is counted.

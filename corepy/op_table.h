@@ -1,4 +1,6 @@
-// The ops the runtime dispatches, by id and by the name configuration and stats use.
+// The ops the runtime dispatches, by id and by the name configuration and stats use: the five
+// reductions of the original design, the compensated sum and mean, and the row and column
+// reductions of a row-major matrix.
 #ifndef COREPY_COREPY_OP_TABLE_H_
 #define COREPY_COREPY_OP_TABLE_H_
 
@@ -10,12 +12,35 @@
 
 namespace corepy {
 
-enum class Op : int { kSumF32, kSumI32, kMeanF32, kAllBool, kAnyBool };
+enum class Op : int {
+  kSumF32,
+  kSumI32,
+  kMeanF32,
+  kAllBool,
+  kAnyBool,
+  kSumF32Compensated,
+  kMeanF32Compensated,
+  kSumRowsF32,
+  kSumColsF32,
+  kMeanRowsF32,
+  kMeanColsF32,
+};
 
-inline constexpr std::size_t kOpCount = 5;
+inline constexpr std::size_t kOpCount = 11;
 
 inline constexpr std::array<absl::string_view, kOpCount> kOpNames = {
-    "sum_f32", "sum_i32", "mean_f32", "all_bool", "any_bool"};
+    "sum_f32",
+    "sum_i32",
+    "mean_f32",
+    "all_bool",
+    "any_bool",
+    "sum_f32_compensated",
+    "mean_f32_compensated",
+    "sum_rows_f32",
+    "sum_cols_f32",
+    "mean_rows_f32",
+    "mean_cols_f32",
+};
 
 constexpr absl::string_view op_name(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
 

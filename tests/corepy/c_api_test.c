@@ -65,6 +65,42 @@ static void test_null_pointers(void) {
   CHECK(strstr(corepy_last_error(), "corepy_configure: key or value is NULL") != NULL);
 }
 
+static void test_compensated_and_matrix(void) {
+  /* Cancellation a plain float sum loses: the compensated sum keeps the 1. */
+  const float c[] = {1e8f, 1.0f, -1e8f};
+  float out = -1.0f;
+  CHECK(corepy_sum_f32_compensated(c, 3, &out) == COREPY_OK && out == 1.0f);
+  CHECK(corepy_mean_f32_compensated(c, 3, &out) == COREPY_OK && out == 1.0f / 3.0f);
+  CHECK(corepy_sum_f32_compensated(NULL, 0, &out) == COREPY_OK && out == 0.0f);
+  CHECK(corepy_mean_f32_compensated(NULL, 1, &out) == COREPY_ERROR_NULL_POINTER);
+
+  /* 2 x 3, row-major. */
+  const float m[] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
+  float rows[2] = {-1.0f, -1.0f};
+  float cols[3] = {-1.0f, -1.0f, -1.0f};
+  CHECK(corepy_sum_rows_f32(m, 2, 3, rows) == COREPY_OK && rows[0] == 6.0f && rows[1] == 15.0f);
+  CHECK(corepy_sum_cols_f32(m, 2, 3, cols) == COREPY_OK && cols[0] == 5.0f && cols[1] == 7.0f &&
+        cols[2] == 9.0f);
+  CHECK(corepy_mean_rows_f32(m, 2, 3, rows) == COREPY_OK && rows[0] == 2.0f && rows[1] == 5.0f);
+  CHECK(corepy_mean_cols_f32(m, 2, 3, cols) == COREPY_OK && cols[0] == 2.5f && cols[1] == 3.5f &&
+        cols[2] == 4.5f);
+  /* Empty axes: numpy's answers (zeros, NaN means); NULL data is fine when there is nothing. */
+  CHECK(corepy_sum_cols_f32(NULL, 0, 3, cols) == COREPY_OK && cols[0] == 0.0f && cols[2] == 0.0f);
+  CHECK(corepy_mean_cols_f32(NULL, 0, 3, cols) == COREPY_OK && isnan(cols[1]));
+  CHECK(corepy_sum_rows_f32(NULL, 0, 3, NULL) == COREPY_ERROR_NULL_POINTER);
+
+  /* Bad input leaves out untouched. */
+  float keep[2] = {42.0f, 42.0f};
+  CHECK(corepy_sum_rows_f32(NULL, 2, 3, keep) == COREPY_ERROR_NULL_POINTER && keep[0] == 42.0f);
+  CHECK(strstr(corepy_last_error(), "corepy_sum_rows_f32: data is NULL but the matrix is 2 x 3") !=
+        NULL);
+  const size_t huge = (size_t)1 << 40;
+  CHECK(corepy_sum_cols_f32(m, huge, huge, keep) == COREPY_ERROR_INVALID_ARGUMENT &&
+        keep[0] == 42.0f && keep[1] == 42.0f);
+  CHECK(strstr(corepy_last_error(), "corepy::sum_cols_f32_cpu_dispatch") != NULL);
+  CHECK(corepy_mean_rows_f32(m, 2, 3, NULL) == COREPY_ERROR_NULL_POINTER);
+}
+
 static void test_error_strings(void) {
   CHECK(strcmp(corepy_error_string(COREPY_OK), "ok") == 0);
   CHECK(strstr(corepy_error_string(COREPY_ERROR_NULL_POINTER), "NULL") != NULL);
@@ -113,6 +149,7 @@ static void test_configuration_and_stats(void) {
 int main(void) {
   test_reductions();
   test_null_pointers();
+  test_compensated_and_matrix();
   test_error_strings();
   test_configuration_and_stats();
   printf("%d passed, %d failed\n", passed, failed);
