@@ -139,8 +139,8 @@ std::shared_ptr<const internal::Strategy> build_strategy(Settings& s) {
   return *internal::make_strategy(arena, s.arena_size, s.arena_max_size);
 }
 
-// Recomputes the settings from every source. Called with st.mutex held.
-void resolve(State& st) {
+// The settings from every source, with `code` over the flags and the environment.
+Settings settings_from(const Options& code) {
   Settings s;
   for (const KeySources& k : kKeys) {
     if (const char* v = std::getenv(k.env)) {
@@ -151,15 +151,30 @@ void resolve(State& st) {
     const std::string v = absl::GetFlag(*k.flag);
     if (!v.empty()) apply_text(s, k.key, v, absl::StrCat("--", k.flag_name, "=", v));
   }
-  apply_code(st.code, s);
+  apply_code(code, s);
+  return s;
+}
+
+// The configuration for `s`, with `strategy` when the caller has built it already. Allocates
+// (and may throw): done before anything is changed.
+std::shared_ptr<internal::Resolved> make_resolved(
+    Settings s, std::shared_ptr<const internal::Strategy> strategy = nullptr) {
   auto resolved = std::make_shared<internal::Resolved>();
-  resolved->strategy = build_strategy(s);
+  resolved->strategy = strategy != nullptr ? std::move(strategy) : build_strategy(s);
   resolved->settings = std::move(s);
+  return resolved;
+}
+
+// Puts `resolved` in force; allocates nothing and cannot fail. Called with st.mutex held.
+void publish(State& st, std::shared_ptr<internal::Resolved> resolved) noexcept {
   resolved->generation = internal::g_config_generation.load(std::memory_order_relaxed) + 1;
   internal::g_debug_log.store(resolved->settings.debug_log, std::memory_order_relaxed);
   st.resolved = std::move(resolved);
   internal::g_config_generation.store(st.resolved->generation, std::memory_order_release);
 }
+
+// Recomputes the settings from every source. Called with st.mutex held.
+void resolve(State& st) { publish(st, make_resolved(settings_from(st.code))); }
 
 }  // namespace
 
@@ -204,25 +219,28 @@ absl::Status configure(const Options& options) {
   if (checked.arena_max_size) merged.arena_max_size = checked.arena_max_size;
   if (checked.op_arena_sizes) merged.op_arena_sizes = checked.op_arena_sizes;
   if (checked.debug_log) merged.debug_log = checked.debug_log;
+  // Everything that can fail (a user factory that refuses, memory) happens before anything
+  // changes, and the strategy checked here is the one put in force, not built a second time.
+  Settings s = settings_from(merged);
+  std::shared_ptr<const internal::Strategy> strategy;
   if (merged.allocator) {
-    // Build it once here, so a user factory that refuses is reported to the caller.
-    Settings s;
-    apply_code(merged, s);
-    absl::StatusOr<std::shared_ptr<const internal::Strategy>> strategy =
-        internal::make_strategy(*parse_allocator_spec(*merged.allocator), s.arena_size,
-                                s.arena_max_size);
-    if (!strategy.ok()) return strategy.status();
+    absl::StatusOr<std::shared_ptr<const internal::Strategy>> built = internal::make_strategy(
+        *parse_allocator_spec(s.allocator), s.arena_size, s.arena_max_size);
+    if (!built.ok()) return built.status();
+    strategy = *std::move(built);
   }
+  std::shared_ptr<internal::Resolved> resolved = make_resolved(std::move(s), std::move(strategy));
   st.code = std::move(merged);
-  resolve(st);
+  publish(st, std::move(resolved));
   return absl::OkStatus();
 }
 
 void reset_configuration() {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mutex);
+  std::shared_ptr<internal::Resolved> resolved = make_resolved(settings_from(Options{}));
   st.code = Options{};
-  resolve(st);
+  publish(st, std::move(resolved));
 }
 
 Settings settings() { return internal::resolved()->settings; }
