@@ -150,12 +150,21 @@ class Validator {
                               spec.inner.size()));
   }
   absl::Status known_params(const AllocatorSpec& spec, std::vector<absl::string_view> keys) {
-    for (const auto& [key, value] : spec.params) {
+    for (std::size_t i = 0; i < spec.params.size(); ++i) {
+      const std::string& key = spec.params[i].first;
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         return error(absl::StrCat(
             "\"", spec.name, "\" has no parameter \"", key, "\"",
             keys.empty() ? std::string("; it takes none")
                          : absl::StrCat("; it takes ", absl::StrJoin(keys, ", "))));
+      }
+      // Only the first of a repeated key would be used (param() finds it), and the rest not
+      // even checked: refuse rather than ignore a value silently.
+      for (std::size_t j = 0; j < i; ++j) {
+        if (spec.params[j].first == key) {
+          return error(absl::StrCat("\"", spec.name, "\" is given parameter \"", key,
+                                    "\" more than once"));
+        }
       }
     }
     return absl::OkStatus();

@@ -18,6 +18,9 @@ packages=(
   libmimalloc-dev      # @mimalloc
   libeigen3-dev        # @eigen (benchmark anchor)
   valgrind             # @valgrind headers, --config=valgrind
+  clang-14             # --config=fuzz (tests/fuzz/run_fuzz.sh)
+  libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes, for --config=fuzz
+  lld-14               # the linker --config=fuzz uses
 )
 
 missing=()

@@ -1,0 +1,92 @@
+// What the fuzz targets share: a reader that turns the fuzzer's bytes into decisions, and a
+// check that stops the run with a message naming the broken invariant (libFuzzer then keeps the
+// input as a crash artifact; the corpus replay test fails).
+//
+// The targets do not use clang's FuzzedDataProvider, so that the same sources also build with
+// gcc as plain corpus-replay binaries (replay_main.cc).
+#ifndef COREPY_TESTS_FUZZ_FUZZ_SUPPORT_H_
+#define COREPY_TESTS_FUZZ_FUZZ_SUPPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace corepy::fuzz {
+
+[[noreturn]] inline void fail(const char* file, int line, const char* condition,
+                              const std::string& detail) {
+  std::fprintf(stderr, "%s:%d: fuzz invariant broken: %s\n  %s\n", file, line, condition,
+               detail.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+// FUZZ_CHECK(cond, detail...): the detail pieces are joined by absl::StrCat, only on failure.
+#define FUZZ_CHECK(cond, ...)                                                          \
+  do {                                                                                 \
+    if (!(cond)) ::corepy::fuzz::fail(__FILE__, __LINE__, #cond, absl::StrCat(__VA_ARGS__)); \
+  } while (false)
+
+// Reads the input front to back; past its end every read gives zeros, so any prefix of an
+// input is an input too (which keeps libFuzzer's mutations meaningful).
+class Input {
+ public:
+  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+
+  bool empty() const { return pos_ >= size_; }
+  std::size_t remaining() const { return empty() ? 0 : size_ - pos_; }
+
+  std::uint8_t u8() { return empty() ? 0 : data_[pos_++]; }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(u16()) | (std::uint32_t{u16()} << 16); }
+  std::uint64_t u64() { return static_cast<std::uint64_t>(u32()) | (std::uint64_t{u32()} << 32); }
+  bool boolean() { return (u8() & 1) != 0; }
+  // A value in [0, bound), bound > 0.
+  std::size_t below(std::size_t bound) { return u32() % bound; }
+
+  // Bytes up to (not including) the next `delimiter` or the end; the delimiter is consumed.
+  absl::string_view until(char delimiter) {
+    const std::size_t start = pos_ < size_ ? pos_ : size_;
+    std::size_t end = start;
+    while (end < size_ && data_[end] != static_cast<std::uint8_t>(delimiter)) ++end;
+    pos_ = end < size_ ? end + 1 : size_;
+    return absl::string_view(reinterpret_cast<const char*>(data_) + start, end - start);
+  }
+  // Everything not read yet.
+  absl::string_view rest() {
+    const std::size_t start = pos_ < size_ ? pos_ : size_;
+    pos_ = size_;
+    return absl::string_view(reinterpret_cast<const char*>(data_) + start, size_ - start);
+  }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
+};
+
+// Text for a message: non-printable bytes as \xNN, so a failure's detail stays readable.
+inline std::string printable(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace corepy::fuzz
+
+#endif  // COREPY_TESTS_FUZZ_FUZZ_SUPPORT_H_
