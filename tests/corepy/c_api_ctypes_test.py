@@ -17,6 +17,9 @@ def main(path):
                                    ctypes.POINTER(ctypes.c_int64)]
     lib.corepy_any_bool.argtypes = [ctypes.POINTER(ctypes.c_bool), ctypes.c_size_t,
                                     ctypes.POINTER(ctypes.c_bool)]
+    lib.corepy_sum_f32_compensated.argtypes = [f32p, ctypes.c_size_t, f32p]
+    for name in ("sum_rows_f32", "sum_cols_f32", "mean_rows_f32", "mean_cols_f32"):
+        getattr(lib, "corepy_" + name).argtypes = [f32p, ctypes.c_size_t, ctypes.c_size_t, f32p]
     lib.corepy_error_string.restype = ctypes.c_char_p
     lib.corepy_last_error.restype = ctypes.c_char_p
 
@@ -49,6 +52,28 @@ def main(path):
     flag = ctypes.c_bool(False)
     check(lib.corepy_any_bool(b.ctypes.data_as(ctypes.POINTER(ctypes.c_bool)), 3,
                               ctypes.byref(flag)) == 0 and flag.value, "any_bool")
+
+    # Cancellation: the compensated sum keeps what float32 accumulation drops.
+    c = np.array([1e8, 1, -1e8] * 1000, dtype=np.float32)
+    out = ctypes.c_float(-1)
+    check(lib.corepy_sum_f32_compensated(c.ctypes.data_as(f32p), c.size, ctypes.byref(out)) == 0
+          and out.value == 1000.0, f"sum_f32_compensated = {out.value}")
+
+    # Row and column reductions against numpy, written into a numpy array.
+    for rows, cols in ((3, 5), (1, 1000), (1000, 1), (0, 4), (257, 129)):
+        m = rng.random((rows, cols), dtype=np.float32)
+        for name, axis, reduce in (("sum_rows_f32", 1, np.sum), ("sum_cols_f32", 0, np.sum),
+                                   ("mean_rows_f32", 1, np.mean), ("mean_cols_f32", 0, np.mean)):
+            got = np.full(m.shape[1 - axis], -1, dtype=np.float32)
+            rc = getattr(lib, "corepy_" + name)(m.ctypes.data_as(f32p), rows, cols,
+                                                got.ctypes.data_as(f32p))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                want = reduce(m.astype(np.float64), axis=axis)
+            check(rc == 0 and np.allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True),
+                  f"{name}({rows}x{cols}): rc {rc}")
+    keep = np.full(4, 42, dtype=np.float32)
+    rc = lib.corepy_sum_cols_f32(None, 3, 4, keep.ctypes.data_as(f32p))
+    check(rc == 1 and (keep == 42).all(), f"sum_cols_f32 NULL data: rc {rc}")
 
     out = ctypes.c_float(123)
     rc = lib.corepy_sum_f32(None, 5, ctypes.byref(out))
