@@ -251,7 +251,10 @@ void report_once(const std::string& message) {
   static std::mutex* mutex = new std::mutex;
   static auto* reported = new absl::flat_hash_set<std::string>;
   std::lock_guard<std::mutex> lock(*mutex);
-  if (reported->insert(message).second) std::fprintf(stderr, "%s\n", message.c_str());
+  // Copied before the insert, which then only moves it: this Abseil's flat_hash_set marks the
+  // slot taken before it constructs the element, so a copy that throws there corrupts the set.
+  std::string copy = message;
+  if (reported->insert(std::move(copy)).second) std::fprintf(stderr, "%s\n", message.c_str());
 }
 
 std::shared_ptr<const Resolved> resolved() {

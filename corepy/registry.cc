@@ -43,7 +43,12 @@ class Registry {
       return absl::AlreadyExistsError(
           absl::StrCat("allocator \"", name, "\" is already registered"));
     }
-    entries_[name] = {Kind::kUser, "", std::move(factory)};
+    // Key and entry made first, then moved in (which cannot throw): this Abseil's flat_hash_map
+    // marks the slot taken before it constructs the element there, so a std::bad_alloc while
+    // copying the name in place would leave a slot of garbage in the registry.
+    std::string key(name);
+    Entry entry{Kind::kUser, "", std::move(factory)};
+    entries_.try_emplace(std::move(key), std::move(entry));
     return absl::OkStatus();
   }
 
