@@ -224,5 +224,83 @@ TEST_F(DispatchFailureTest, TheCAbiReturnsOutOfMemory) {
   EXPECT_EQ(loop.points, 4);
 }
 
+// The entry points whose kernels take scratch: the compensated sums (lane terms) and the row
+// and column reductions (a tile, a tree of partial rows), whose results are built on a resource
+// of the caller's, here the failing one too. Sizes stay below ops::kParallelMinBytes, so each
+// call runs on the calling thread (on oneTBB workers, their own thread arenas would be built,
+// from the same upstream, and kept until the workers exit).
+class ScratchDispatchFailureTest : public ScopeFailureTest {
+ protected:
+  struct Matrix {
+    std::size_t rows, cols;
+    std::vector<float> data;
+  };
+  const std::vector<float> f_ = random_floats(100000, 21);
+  const Matrix tall_{2000, 40, random_floats(2000 * 40, 22)};   // rows: a 8000-byte tile
+  const Matrix wide_{400, 300, random_floats(400 * 300, 23)};   // cols: 5 levels x 300 floats
+  std::pmr::memory_resource* system_ = new_delete_upstream();
+  const float csum_ = ops::sum_f32_compensated(f_, system_);
+  const float cmean_ = ops::mean_f32_compensated(f_, system_);
+  const std::vector<float> rows_sum_ = plain(ops::sum_rows_f32(tall_.data.data(), 2000, 40, system_));
+  const std::vector<float> rows_mean_ = plain(ops::mean_rows_f32(tall_.data.data(), 2000, 40, system_));
+  const std::vector<float> cols_sum_ = plain(ops::sum_cols_f32(wide_.data.data(), 400, 300, system_));
+  const std::vector<float> cols_mean_ = plain(ops::mean_cols_f32(wide_.data.data(), 400, 300, system_));
+
+  static std::vector<float> plain(const absl::StatusOr<std::pmr::vector<float>>& v) {
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? std::vector<float>(v->begin(), v->end()) : std::vector<float>();
+  }
+  static std::vector<float> plain(const std::pmr::vector<float>& v) {
+    return std::vector<float>(v.begin(), v.end());
+  }
+};
+
+TEST_F(ScratchDispatchFailureTest, EveryEntryPointOnANewThread) {
+  FailingResource& failing = failing_upstream();
+  const FailureLoop loop = check_every_failure_point(
+      "scopes/dispatch_with_scratch", failing, nullptr, [&] {
+        on_new_thread([&] {
+          EXPECT_EQ(sum_f32_compensated_cpu_dispatch(f_.data(), f_.size()), csum_);
+          EXPECT_EQ(mean_f32_compensated_cpu_dispatch(f_.data(), f_.size()), cmean_);
+          EXPECT_EQ(plain(sum_rows_f32_cpu_dispatch(tall_.data.data(), 2000, 40, &failing)),
+                    rows_sum_);
+          EXPECT_EQ(plain(mean_rows_f32_cpu_dispatch(tall_.data.data(), 2000, 40, &failing)),
+                    rows_mean_);
+          EXPECT_EQ(plain(sum_cols_f32_cpu_dispatch(wide_.data.data(), 400, 300, &failing)),
+                    cols_sum_);
+          EXPECT_EQ(plain(mean_cols_f32_cpu_dispatch(wide_.data.data(), 400, 300, &failing)),
+                    cols_mean_);
+          EXPECT_EQ(arena_stats().used, 0u);
+          EXPECT_EQ(arena_stats().overflow_bytes, 0u);
+        });
+      });
+  // The thread's arena, then per matrix call a result and a spilled scratch.
+  EXPECT_GE(loop.points, 10);
+}
+
+TEST_F(ScratchDispatchFailureTest, TheCAbiReturnsOutOfMemory) {
+  const FailureLoop loop = check_every_failure_point(
+      "scopes/c_api_with_scratch", failing_upstream(), nullptr, [&] {
+        on_new_thread([&] {
+          float s = -1, m = -1;
+          c_status(corepy_sum_f32_compensated(f_.data(), f_.size(), &s));
+          c_status(corepy_mean_f32_compensated(f_.data(), f_.size(), &m));
+          EXPECT_EQ(s, csum_);
+          EXPECT_EQ(m, cmean_);
+          std::vector<float> out(2000);
+          c_status(corepy_sum_rows_f32(tall_.data.data(), 2000, 40, out.data()));
+          EXPECT_EQ(out, rows_sum_);
+          c_status(corepy_mean_rows_f32(tall_.data.data(), 2000, 40, out.data()));
+          EXPECT_EQ(out, rows_mean_);
+          out.resize(300);
+          c_status(corepy_sum_cols_f32(wide_.data.data(), 400, 300, out.data()));
+          EXPECT_EQ(out, cols_sum_);
+          c_status(corepy_mean_cols_f32(wide_.data.data(), 400, 300, out.data()));
+          EXPECT_EQ(out, cols_mean_);
+        });
+      });
+  EXPECT_GE(loop.points, 5);  // the thread's arena, then each matrix call's spilled scratch
+}
+
 }  // namespace
 }  // namespace corepy::reliability
