@@ -16,8 +16,6 @@
 //     COREPY_ERROR_INVALID_ARGUMENT with a message; reductions keep working after either;
 //   - corepy_arena_stats, corepy_op_stats_json with any buffer size, corepy_error_string for
 //     any int code.
-#include <unistd.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -401,23 +399,11 @@ class Session {
   template <class F>
   int logged(const char* op, F call) {
     if (!debug_log_) return call();
-    static std::FILE* sink = std::tmpfile();
-    FUZZ_CHECK(sink != nullptr, "no temporary file for stderr");
-    const int fd = fileno(sink);
-    FUZZ_CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0, "cannot rewind the sink");
-    std::fflush(stderr);
-    const int saved = dup(2);
-    dup2(fd, 2);
-    const int rc = call();
-    std::fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char buf[512] = {};
-    lseek(fd, 0, SEEK_SET);
-    const ssize_t got = read(fd, buf, sizeof buf - 1);
+    int rc = 0;
+    const std::string said = capture_stderr([&] { rc = call(); });
     if (rc == COREPY_OK) {
-      FUZZ_CHECK(got > 0 && absl::StrContains(buf, absl::StrCat("[arena] ", op, " ")),
-                 "log=debug printed no line for ", op, ": ", printable(buf));
+      FUZZ_CHECK(absl::StrContains(said, absl::StrCat("[arena] ", op, " ")),
+                 "log=debug printed no line for ", op, ": ", printable(said));
     }
     return rc;
   }

@@ -15,8 +15,6 @@
 //       as byte sizes, or any other bytes as a raw 64-bit value; log: "1" on, else off),
 //       applied over a valid earlier configure()
 // Any other first byte picks one of these by its value modulo 5.
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -352,27 +350,6 @@ bool operator==(const Settings& a, const Settings& b) {
   return a.allocator == b.allocator && a.arena_size == b.arena_size &&
          a.arena_max_size == b.arena_max_size && a.op_arena_sizes == b.op_arena_sizes &&
          a.debug_log == b.debug_log;
-}
-
-// What the runtime writes on stderr while `f` runs.
-template <class F>
-std::string capture_stderr(F f) {
-  static std::FILE* sink = std::tmpfile();
-  FUZZ_CHECK(sink != nullptr, "no temporary file for stderr");
-  const int fd = fileno(sink);
-  FUZZ_CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0, "cannot rewind the sink");
-  std::fflush(stderr);
-  const int saved = dup(2);
-  dup2(fd, 2);
-  f();
-  std::fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  std::string out;
-  lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  return out;
 }
 
 void clear_environment() {

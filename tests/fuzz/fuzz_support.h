@@ -7,6 +7,8 @@
 #ifndef COREPY_TESTS_FUZZ_FUZZ_SUPPORT_H_
 #define COREPY_TESTS_FUZZ_FUZZ_SUPPORT_H_
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -69,6 +71,28 @@ class Input {
   std::size_t size_;
   std::size_t pos_ = 0;
 };
+
+// What `f` writes on stderr (file descriptor 2) while it runs; it does not reach the fuzzer's
+// own output.
+template <class F>
+std::string capture_stderr(F f) {
+  static std::FILE* sink = std::tmpfile();
+  FUZZ_CHECK(sink != nullptr, "no temporary file for stderr");
+  const int fd = fileno(sink);
+  FUZZ_CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0, "cannot rewind the sink");
+  std::fflush(stderr);
+  const int saved = dup(2);
+  dup2(fd, 2);
+  f();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::string out;
+  lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
 
 // Text for a message: non-printable bytes as \xNN, so a failure's detail stays readable.
 inline std::string printable(absl::string_view s) {
