@@ -3,14 +3,16 @@
 //
 // The walk allocates (sizes 0 to 64 KiB, alignments 1 to 64 KiB, now and then a bad alignment or
 // a size no upstream can serve), takes markers, rewinds to live ones, resets, deallocates the
-// newest allocation, reserves, and makes the upstream refuse. The model knows the block, the
+// newest allocation, reserves, opens and closes scopes' peak windows, and makes the upstream
+// refuse. The model knows the block, the
 // spill chunks (from the upstream's own record of what it handed out), the cursor, the markers
 // and the chunk-size policy the header states, and checks after every step:
 //   - every pointer is aligned, lies in the block or in a chunk taken for it, and is the one
 //     the bump rule gives (in the block and in a chunk after its first allocation);
 //   - live allocations never overlap, and each still holds the pattern written into it, checked
 //     before its memory is given back;
-//   - stats() (used, capacity, peak, overflow_count, overflow_bytes) equal the model's, exactly;
+//   - stats() (used, capacity, peak, overflow_count, overflow_bytes) and window_peak() equal
+//     the model's, exactly;
 //   - a bad request throws (std::invalid_argument, or corepy::AllocationError) and changes
 //     nothing;
 //   - the upstream sees every block and chunk returned with the size and alignment it was
@@ -120,6 +122,11 @@ struct MarkerModel {
   std::uint64_t serial;   // allocations made before it
 };
 
+struct Window {
+  std::size_t outer;  // what open_window() returned, for close_window()
+  std::size_t peak;   // the most `used` has been since it opened
+};
+
 struct Allocation {
   char* p;
   std::size_t n;
@@ -194,7 +201,11 @@ class Walk {
       case 13: reset(); break;
       case 14: deallocate_newest(); break;
       case 15:
-        if (in_.boolean()) reserve(in_.u16() * std::size_t{4}); else verify(0);
+        switch (in_.u8() % 4) {
+          case 0: verify(0); break;
+          case 2: window(); break;
+          default: reserve(in_.u16() * std::size_t{4}); break;
+        }
         break;
     }
   }
@@ -369,6 +380,11 @@ class Walk {
     verify(m.serial);
     release_after(m.serial);
     arena_->rewind(real_markers_[i]);
+    rewound(i, m);
+  }
+
+  // The model's side of a rewind to marker i (m).
+  void rewound(std::size_t i, const MarkerModel& m) {
     const bool spilled = region_ >= 0;
     std::size_t popped = 0;
     while (chunks_.size() > m.chunks) popped += pop_chunk();
@@ -456,8 +472,38 @@ class Walk {
     real_markers_.clear();
   }
 
+  // Scopes' windows: open one, or close the innermost, alone or fused with a rewind.
+  void window() {
+    const std::uint8_t how = in_.u8();
+    if (windows_.size() == 1 || how % 3 == 0) {
+      windows_.push_back(Window{arena_->open_window(), used()});
+      return;
+    }
+    const Window w = windows_.back();
+    windows_.pop_back();
+    if (how % 3 == 1 || markers_.empty()) {
+      arena_->close_window(w.outer);
+      return;
+    }
+    // rewind_and_close_window(m, outer) is rewind(m) then close_window(outer).
+    const std::size_t i = in_.below(markers_.size());
+    const MarkerModel m = markers_[i];
+    const ArenaResource::Marker real = real_markers_[i];
+    windows_.back().peak = std::max(windows_.back().peak, w.peak);
+    verify(m.serial);
+    release_after(m.serial);
+    arena_->rewind_and_close_window(real, w.outer);
+    rewound(i, m);
+  }
+
   void check_stats() {
     peak_ = std::max(peak_, used());
+    // Every open window has seen the same uses; the outermost is the arena's whole life.
+    for (Window& w : windows_) w.peak = std::max(w.peak, used());
+    FUZZ_CHECK(windows_.front().peak == peak_, "the outermost window is not the whole life");
+    FUZZ_CHECK(arena_->window_peak() == windows_.back().peak, "window_peak() = ",
+               arena_->window_peak(), ", the model says ", windows_.back().peak, " (",
+               windows_.size() - 1, " windows open)");
     const ArenaStats s = arena_->stats();
     const std::size_t capacity = static_cast<std::size_t>(end_ - begin_);
     FUZZ_CHECK(s.used == used() && s.capacity == capacity && s.peak == peak_ &&
@@ -506,6 +552,7 @@ class Walk {
   std::size_t reserved_blocks_ = 0;
   std::vector<MarkerModel> markers_;
   std::vector<ArenaResource::Marker> real_markers_;
+  std::vector<Window> windows_ = {Window{0, 0}};  // the first: the arena's whole life
   std::uint64_t serial_ = 0;
   std::vector<Allocation> stack_;                 // live allocations, oldest first
   std::map<std::uintptr_t, Allocation> live_;     // the non-empty ones by address
