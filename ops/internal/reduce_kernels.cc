@@ -99,62 +99,119 @@ HWY_INLINE float FoldLanes(Lanes& acc) {
   return FoldVector(DF(), acc.v[0]);
 }
 
-// acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
-// i % 64, a partial last group padded with -0.0.
-HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, Lanes& out) {
+// Adds the last r < 64 floats of a block at p to the lanes: element j into lane j. The lanes
+// past r are left alone, which is what the documented padding with -0.0 does to them (x + -0.0
+// is x for every x, -0.0 and NaN included). Whole vectors are plain loads; the one partial
+// vector is a masked load where the target has one that cannot fault (AVX-512), else a copy of
+// its few floats into a vector's worth of -0.0. The vector index is a constant in each
+// unrolled step, so the lanes stay in registers.
+HWY_INLINE void AddTail(const float* HWY_RESTRICT p, std::size_t r, VF (&acc)[kK]) {
   const DF d;
-  VF acc[kK];
+#pragma GCC unroll 64
+  for (std::size_t k = 0; k < kK; ++k) {
+    if ((k + 1) * kN <= r) {
+      acc[k] = hn::Add(acc[k], hn::LoadU(d, p + k * kN));
+    } else if (k * kN < r) {
+      const std::size_t rest = r - k * kN;
+#if HWY_TARGET <= HWY_AVX3
+      const auto m = hn::FirstN(d, rest);
+      acc[k] = hn::IfThenElse(m, hn::Add(acc[k], hn::MaskedLoad(m, d, p + k * kN)), acc[k]);
+#else
+      // Stack buffers here are not assumed aligned: ASan's fake stack frames (use-after-return
+      // detection) do not honor alignas(64). Unaligned loads cost the same when aligned.
+      float pad[kN];
+      std::fill(pad, pad + kN, -0.0f);
+      std::memcpy(pad, p + k * kN, rest * sizeof(float));
+      acc[k] = hn::Add(acc[k], hn::LoadU(d, pad));
+#endif
+    }
+  }
+}
+
+// acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
+// i % 64, a partial last group padded with -0.0. Two groups per iteration: each lane still
+// adds its elements in order, with half the loop branches.
+HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
+  const DF d;
 #pragma GCC unroll 64
   for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) AddGroup(x + i, acc);
-  if (i < n) {
-    // Stack buffers here are not assumed aligned: ASan's fake stack frames (use-after-return
-    // detection) do not honor alignas(64). Unaligned loads cost the same when aligned.
-    float pad[kLanes];
-    std::fill(pad, pad + kLanes, -0.0f);
-    std::memcpy(pad, x + i, (n - i) * sizeof(float));
-    AddGroup(pad, acc);
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    AddGroup(x + i, acc);
+    AddGroup(x + i + kLanes, acc);
   }
-#pragma GCC unroll 64
-  for (std::size_t k = 0; k < kK; ++k) out.v[k] = acc[k];
+  if (i + kLanes <= n) {
+    AddGroup(x + i, acc);
+    i += kLanes;
+  }
+  if (i < n) AddTail(x + i, n - i, acc);
 }
 
-// acc = the lanes of blocks [lo, hi) of the chunk x[0, n), combined lane by lane by the tree.
-void TreeLanes(const float* HWY_RESTRICT x, std::size_t n, std::size_t lo, std::size_t hi,
-               Lanes& acc) {
-  if (hi - lo == 1) {
-    BlockLanes(x + lo * kBlock, std::min(kBlock, n - lo * kBlock), acc);
-    return;
-  }
-  if (hi - lo == 2) {  // the tree's bottom level, without two more calls
-    BlockLanes(x + lo * kBlock, kBlock, acc);
-    Lanes right;
-    BlockLanes(x + (lo + 1) * kBlock, std::min(kBlock, n - (lo + 1) * kBlock), right);
+// acc = the lanes of blocks [kLo, kHi) of a chunk of n floats at x, combined lane by lane by
+// the balanced tree (pairwise_tree's shape: the left half takes the larger half). The tree's
+// shape is a template, so the whole of it inlines into one function per block count: no calls
+// or stack frames per block, and the pending left halves stay in registers where the target
+// has enough of them (AVX-512: at most 4 pending of 4 vectors each, of 32). Only the last block
+// can be short.
+template <std::size_t kLo, std::size_t kHi>
+HWY_INLINE void TreeLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
+  if constexpr (kHi - kLo == 1) {
+    BlockLanes(x + kLo * kBlock, std::min(kBlock, n - kLo * kBlock), acc);
+  } else {
+    constexpr std::size_t kMid = kLo + (kHi - kLo + 1) / 2;
+    TreeLanes<kLo, kMid>(x, n, acc);
+    VF right[kK];
+    TreeLanes<kMid, kHi>(x, n, right);
 #pragma GCC unroll 64
-    for (std::size_t k = 0; k < kK; ++k) acc.v[k] = hn::Add(acc.v[k], right.v[k]);
-    return;
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], right[k]);
   }
-  const std::size_t mid = lo + (hi - lo + 1) / 2;
-  TreeLanes(x, n, lo, mid, acc);
-  Lanes right;
-  TreeLanes(x, n, mid, hi, right);
+}
+
+constexpr std::size_t kBlocksPerChunk = kChunk / kBlock;
+static_assert(kBlocksPerChunk == 16, "SumF32Chunk's switch covers 1..16 blocks");
+
+// Lane i += lane i + 32, + 16, ..., + 1 over the 64 lanes, then the sum is lane 0.
+HWY_INLINE float FoldAcc(VF (&acc)[kK]) {
+  Lanes lanes;
 #pragma GCC unroll 64
-  for (std::size_t k = 0; k < kK; ++k) acc.v[k] = hn::Add(acc.v[k], right.v[k]);
+  for (std::size_t k = 0; k < kK; ++k) lanes.v[k] = acc[k];
+  return FoldLanes(lanes);
+}
+
+template <std::size_t kBlocks>
+HWY_NOINLINE float ChunkSum(const float* HWY_RESTRICT x, std::size_t n) {
+  VF acc[kK];
+  TreeLanes<0, kBlocks>(x, n, acc);
+  return FoldAcc(acc);
+}
+
+// 1 <= n <= kChunk: the chunk's blocks by the tree, its 64 lanes folded.
+float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n) {
+  switch (pieces(n, kBlock)) {
+    case 1: return ChunkSum<1>(x, n);
+    case 2: return ChunkSum<2>(x, n);
+    case 3: return ChunkSum<3>(x, n);
+    case 4: return ChunkSum<4>(x, n);
+    case 5: return ChunkSum<5>(x, n);
+    case 6: return ChunkSum<6>(x, n);
+    case 7: return ChunkSum<7>(x, n);
+    case 8: return ChunkSum<8>(x, n);
+    case 9: return ChunkSum<9>(x, n);
+    case 10: return ChunkSum<10>(x, n);
+    case 11: return ChunkSum<11>(x, n);
+    case 12: return ChunkSum<12>(x, n);
+    case 13: return ChunkSum<13>(x, n);
+    case 14: return ChunkSum<14>(x, n);
+    case 15: return ChunkSum<15>(x, n);
+    default: return ChunkSum<16>(x, n);
+  }
 }
 
 // 1 <= n <= kBlock: one block's lanes, folded.
 HWY_INLINE float BlockSum(const float* HWY_RESTRICT x, std::size_t n) {
-  Lanes acc;
+  VF acc[kK];
   BlockLanes(x, n, acc);
-  return FoldLanes(acc);
-}
-
-float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n) {
-  if (n <= kBlock) return BlockSum(x, n);
-  Lanes acc;
-  TreeLanes(x, n, 0, pieces(n, kBlock), acc);
-  return FoldLanes(acc);
+  return FoldAcc(acc);
 }
 
 float SumF32Range(const float* HWY_RESTRICT x, std::size_t n) {

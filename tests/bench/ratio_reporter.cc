@@ -46,8 +46,20 @@ void RatioReporter::Finalize() {
     if (s == time_per_item_.end() || a == time_per_item_.end()) continue;  // filtered out
     if (!c.base.empty()) continue;
     const double ratio = s->second / a->second;
-    std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %7.2fx %s\n", c.subject.c_str(), s->second,
-                c.anchor.c_str(), a->second, ratio, c.target, ratio <= c.target ? "met" : "MISSED");
+    if (c.target > 0) {
+      std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %7.2fx %-6s", c.subject.c_str(), s->second,
+                  c.anchor.c_str(), a->second, ratio, c.target,
+                  ratio <= c.target ? "met" : "MISSED");
+    } else {
+      std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %8s %-6s", c.subject.c_str(), s->second,
+                  c.anchor.c_str(), a->second, ratio, "-", "");
+    }
+    if (c.bytes_per_item > 0) std::printf(" %8.2f GB/s", c.bytes_per_item / s->second);
+    auto b = c.bandwidth.empty() ? time_per_item_.end() : time_per_item_.find(c.bandwidth);
+    if (b != time_per_item_.end()) {
+      std::printf(" %6.1f%% of %s", 100 * b->second / s->second, c.bandwidth.c_str());
+    }
+    std::printf("\n");
   }
   bool header = false;
   for (const Comparison& c : comparisons_) {

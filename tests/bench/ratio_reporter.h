@@ -19,6 +19,13 @@ struct Comparison {
   // When set, the comparison is an overhead instead: (subject - anchor) / base, e.g. the cost of
   // a scope (empty scope minus empty loop) as a fraction of the work it brackets.
   std::string base = "";
+  // When set, the line also shows the subject's throughput, bytes_per_item / (ns per item), in
+  // GB/s, and, with `bandwidth` naming a streaming read of the same bytes, the fraction of that
+  // read's throughput the subject reaches (its time / the subject's time).
+  double bytes_per_item = 0;
+  std::string bandwidth = "";
+  // A target of 0 marks a line that is context (a bound, an alternative), not a goal: its ratio
+  // is shown with "-" for the target.
 };
 
 class RatioReporter : public benchmark::ConsoleReporter {

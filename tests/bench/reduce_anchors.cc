@@ -1,6 +1,8 @@
 #include "tests/bench/reduce_anchors.h"
 
+#include <algorithm>
 #include <cstring>
+#include <numeric>
 
 #include "Eigen/Core"
 
@@ -39,6 +41,16 @@ std::uint64_t stream_read(const void* p, std::size_t bytes) {
   for (int k = 0; k < 8; ++k) r |= all[k];
   for (; i < bytes; ++i) r |= static_cast<unsigned char>(c[i]);
   return r;
+}
+
+float std_accumulate(const float* x, std::size_t n) { return std::accumulate(x, x + n, 0.0f); }
+
+bool std_all_of(const bool* x, std::size_t n) {
+  return std::all_of(x, x + n, [](bool b) { return b; });
+}
+
+bool std_any_of(const bool* x, std::size_t n) {
+  return std::any_of(x, x + n, [](bool b) { return b; });
 }
 
 float eigen_sum(const float* x, std::size_t n) {

@@ -3,7 +3,9 @@
 // not: they are built for any x86-64 and pick their SIMD target at run time):
 //   - a plain streaming read of the same bytes: the memory bandwidth bound, the fastest any
 //     reduction over those bytes can be once they come from memory;
-//   - Eigen 3.4's reductions over a Map of the same data.
+//   - Eigen 3.4's reductions over a Map of the same data;
+//   - the standard library's loops: std::accumulate (a sequential float sum: IEEE order, so the
+//     compiler cannot vectorise it, -march=native or not), std::all_of and std::any_of.
 // Out of line, so the benchmark's loop cannot fold them into anything else.
 #ifndef COREPY_TESTS_BENCH_REDUCE_ANCHORS_H_
 #define COREPY_TESTS_BENCH_REDUCE_ANCHORS_H_
@@ -16,6 +18,12 @@ namespace corepy::bench {
 // ORs every 8-byte word of [p, p + bytes) into one: each byte is loaded once, four 64-byte
 // vectors per iteration, one cheap operation each.
 std::uint64_t stream_read(const void* p, std::size_t bytes);
+
+// std::accumulate(x, x + n, 0.0f).
+float std_accumulate(const float* x, std::size_t n);
+// std::all_of / std::any_of with the identity predicate.
+bool std_all_of(const bool* x, std::size_t n);
+bool std_any_of(const bool* x, std::size_t n);
 
 float eigen_sum(const float* x, std::size_t n);
 float eigen_mean(const float* x, std::size_t n);

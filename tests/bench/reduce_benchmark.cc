@@ -1,9 +1,16 @@
-// The reduction kernels (//ops) against their anchors in one run: a plain streaming read of the
-// same bytes (the memory bound) and Eigen 3.4 built with -march=native (reduce_anchors.cc),
-// from 4 KiB (L1) to 64 MiB (memory). Then the compensated sum against the plain one and with
-// its scratch on an arena or on new/delete, the parallel sums at 1 and 2 threads' worth of work
-// across the threshold, and the axis reductions against Eigen's colwise()/rowwise().
+// The reduction kernels (//ops) against their anchors in one run, at the issue's sizes (1k, 10k,
+// 100k and 16M elements; 64Ki and 1Mi too, for L2 and L3) and 64M for the parallel sum:
+//   - sum_f32 against std::accumulate and Eigen 3.4 built with -march=native
+//     (reduce_anchors.cc); all_bool / any_bool against std::all_of / std::any_of (and Eigen);
+//   - a plain streaming read of the same bytes at every size (the memory bound): each line of
+//     the side-by-side table shows GB/s and the fraction of that read's throughput;
+//   - the compensated sum against the plain one, its scratch from an arena (what the runtime
+//     gives it: the measurement is the kernel) and from the default resource;
+//   - the parallel sum against the single-thread one at 16M and 64M, and a streaming read on two
+//     threads (the bound two cores can reach), then the threshold sizes and the axis reductions.
 //
+// Data: floats uniform in [0, 1); all_bool reads all-true bools and any_bool all-false ones, so
+// neither can exit early and every byte is read (the anchors get the same bytes).
 // All inputs live in one 64-byte-aligned buffer per type, made once, so every benchmark reads
 // the same bytes at the same alignment. Times are per element (items = elements).
 #include <cstddef>
@@ -12,6 +19,7 @@
 #include <memory>
 #include <memory_resource>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -27,7 +35,8 @@ namespace {
 namespace ops = ::corepy::ops;
 namespace bench = ::corepy::bench;
 
-constexpr std::size_t kMaxElements = std::size_t{1} << 24;  // 64 MiB of floats
+constexpr std::size_t kMaxFloats = std::size_t{1} << 26;    // 256 MiB of floats
+constexpr std::size_t kMaxElements = std::size_t{1} << 24;  // of the other types
 
 template <class T>
 T* aligned_buffer(std::size_t n) {
@@ -39,9 +48,9 @@ T* aligned_buffer(std::size_t n) {
 // Uniform in [0, 1), from a fixed LCG: the same data every run.
 const float* floats() {
   static const float* data = [] {
-    float* v = aligned_buffer<float>(kMaxElements);
+    float* v = aligned_buffer<float>(kMaxFloats);
     std::uint32_t s = 12345;
-    for (std::size_t i = 0; i < kMaxElements; ++i) {
+    for (std::size_t i = 0; i < kMaxFloats; ++i) {
       s = s * 1664525u + 1013904223u;
       v[i] = static_cast<float>(s >> 8) * (1.0f / 16777216.0f);
     }
@@ -96,9 +105,43 @@ void BM_StreamRead(benchmark::State& state) {  // n floats' bytes
   set_counters(state, n, sizeof(float));
 }
 
+// The same read split in two halves, one per thread: what two cores can draw from memory,
+// the bound of any two-thread reduction. Threads are started per iteration (tens of
+// microseconds, against milliseconds of reading at the sizes this runs at).
+void BM_StreamReadTwoThreads(benchmark::State& state) {
+  const std::size_t n = arg(state);
+  const std::size_t half = n / 2;
+  for (auto _ : state) {
+    std::uint64_t second = 0;
+    std::thread other([&] { second = bench::stream_read(floats() + half, (n - half) * 4); });
+    const std::uint64_t first = bench::stream_read(floats(), half * sizeof(float));
+    other.join();
+    benchmark::DoNotOptimize(first | second);
+  }
+  set_counters(state, n, sizeof(float));
+}
+
 void BM_StreamReadBytes(benchmark::State& state) {  // n bools' bytes
   const std::size_t n = arg(state);
   for (auto _ : state) benchmark::DoNotOptimize(bench::stream_read(bools(true), n));
+  set_counters(state, n, 1);
+}
+
+void BM_Accumulate(benchmark::State& state) {
+  const std::size_t n = arg(state);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::std_accumulate(floats(), n));
+  set_counters(state, n, sizeof(float));
+}
+
+void BM_StdAllOf(benchmark::State& state) {
+  const std::size_t n = arg(state);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::std_all_of(bools(true), n));
+  set_counters(state, n, 1);
+}
+
+void BM_StdAnyOf(benchmark::State& state) {
+  const std::size_t n = arg(state);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::std_any_of(bools(false), n));
   set_counters(state, n, 1);
 }
 
@@ -196,11 +239,12 @@ void BM_SumF32Compensated(benchmark::State& state) {
   set_counters(state, x.size(), sizeof(float));
 }
 
-// The same with its scratch from global new/delete: what the arena saves.
-void BM_SumF32CompensatedNewDelete(benchmark::State& state) {
+// The same with its scratch from the default resource (global new/delete): what the arena
+// saves.
+void BM_SumF32CompensatedDefault(benchmark::State& state) {
   const auto x = absl::MakeConstSpan(floats(), arg(state));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ops::sum_f32_compensated(x, std::pmr::new_delete_resource()));
+    benchmark::DoNotOptimize(ops::sum_f32_compensated(x, std::pmr::get_default_resource()));
   }
   set_counters(state, x.size(), sizeof(float));
 }
@@ -268,7 +312,12 @@ void BM_SumI32ParallelForced(benchmark::State& state) {
   set_counters(state, x.size(), sizeof(std::int32_t));
 }
 
-const std::vector<std::int64_t> kSizes = {1 << 10, 1 << 16, 1 << 20, 1 << 24};
+// The issue's sizes: 1k (L1), 10k and 100k (L2), 16M (memory).
+const std::vector<std::int64_t> kSizes = {1000, 10000, 100000, 1 << 24};
+// Also 64Ki (L2) and 1Mi (4 MiB: L3) for sum_f32 and its anchors.
+const std::vector<std::int64_t> kMoreSizes = {1 << 16, 1 << 20};
+constexpr std::int64_t kMemory = 1 << 24;
+constexpr std::int64_t kLarge = 1 << 26;
 // Two chunks (the least that splits) and up, for the threshold.
 const std::vector<std::int64_t> kParallelSizes = {1 << 17, 1 << 18, 1 << 19, 1 << 20,
                                                   1 << 22, 1 << 24};
@@ -278,96 +327,132 @@ const std::vector<std::vector<std::int64_t>> kShapes = {
 void sizes(benchmark::internal::Benchmark* b) {
   for (std::int64_t n : kSizes) b->Arg(n);
 }
+void sum_sizes(benchmark::internal::Benchmark* b) {
+  sizes(b);
+  for (std::int64_t n : kMoreSizes) b->Arg(n);
+}
+void stream_sizes(benchmark::internal::Benchmark* b) {
+  sum_sizes(b);
+  b->Arg(kLarge);
+}
 void parallel_sizes(benchmark::internal::Benchmark* b) {
   for (std::int64_t n : kParallelSizes) b->Arg(n);
-}
-void all_sizes(benchmark::internal::Benchmark* b) {
-  sizes(b);
-  for (std::int64_t n : kParallelSizes) {
-    if (n != (1 << 20) && n != (1 << 24)) b->Arg(n);
-  }
 }
 void shapes(benchmark::internal::Benchmark* b) {
   for (const auto& s : kShapes) b->Args(s);
 }
 
-BENCHMARK(BM_StreamRead)->Apply(all_sizes);
-BENCHMARK(BM_StreamReadBytes)->Apply(sizes);
-BENCHMARK(BM_EigenSum)->Apply(sizes);
-BENCHMARK(BM_SumF32)->Apply(all_sizes);
-BENCHMARK(BM_EigenMean)->Arg(1 << 20);
-BENCHMARK(BM_MeanF32)->Arg(1 << 20);
-BENCHMARK(BM_EigenSumI32)->Apply(sizes);
-BENCHMARK(BM_SumI32)->Apply(all_sizes);
-BENCHMARK(BM_EigenAll)->Apply(sizes);
-BENCHMARK(BM_AllBool)->Apply(sizes);
-BENCHMARK(BM_EigenAny)->Apply(sizes);
-BENCHMARK(BM_AnyBool)->Apply(sizes);
-BENCHMARK(BM_SumF32Compensated)->Apply(all_sizes);
-BENCHMARK(BM_SumF32CompensatedNewDelete)->Arg(1 << 10)->Arg(1 << 16);
-BENCHMARK(BM_SumF32Parallel)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_StreamRead)->Apply(stream_sizes)->UseRealTime();
+BENCHMARK(BM_StreamReadTwoThreads)->Arg(kMemory)->Arg(kLarge)->UseRealTime();
+BENCHMARK(BM_StreamReadBytes)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_EigenSum)->Apply(sum_sizes)->UseRealTime();
+BENCHMARK(BM_Accumulate)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_SumF32)->Apply(stream_sizes)->UseRealTime();
+BENCHMARK(BM_EigenMean)->Arg(1 << 20)->UseRealTime();
+BENCHMARK(BM_MeanF32)->Arg(1 << 20)->UseRealTime();
+BENCHMARK(BM_EigenSumI32)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_SumI32)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_StdAllOf)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_EigenAll)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_AllBool)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_StdAnyOf)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_EigenAny)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_AnyBool)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_SumF32Compensated)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_SumF32CompensatedDefault)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_SumF32Parallel)->Apply(sizes)->Arg(kLarge)->UseRealTime();
 BENCHMARK(BM_SumF32ParallelForced)->Apply(parallel_sizes)->UseRealTime();
 BENCHMARK(BM_SumF32CompensatedParallelForced)->Apply(parallel_sizes)->UseRealTime();
 BENCHMARK(BM_SumI32ParallelForced)->Apply(parallel_sizes)->UseRealTime();
-BENCHMARK(BM_EigenColwiseSum)->Apply(shapes);
-BENCHMARK(BM_SumAxis0)->Apply(shapes);
+BENCHMARK(BM_EigenColwiseSum)->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_SumAxis0)->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_SumAxis0Parallel)->Apply(shapes)->UseRealTime();
-BENCHMARK(BM_EigenRowwiseSum)->Apply(shapes);
-BENCHMARK(BM_SumAxis1)->Apply(shapes);
+BENCHMARK(BM_EigenRowwiseSum)->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_SumAxis1)->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_SumAxis1Parallel)->Apply(shapes)->UseRealTime();
 
+// Every benchmark here measures real (wall-clock) time, so that a parallel one and a serial one
+// are timed alike: their names carry the suffix.
 std::string name(const char* benchmark, std::int64_t n) {
-  return std::string(benchmark) + "/" + std::to_string(n);
+  return std::string(benchmark) + "/" + std::to_string(n) + "/real_time";
 }
 std::string name(const char* benchmark, const std::vector<std::int64_t>& shape) {
-  return std::string(benchmark) + "/" + std::to_string(shape[0]) + "/" + std::to_string(shape[1]);
+  return std::string(benchmark) + "/" + std::to_string(shape[0]) + "/" +
+         std::to_string(shape[1]) + "/real_time";
 }
-// Parallel benchmarks measure real time: their names carry the suffix.
-std::string real(const std::string& n) { return n + "/real_time"; }
+
+// A comparison of float sums (4 bytes an item) whose line shows GB/s and the fraction of the
+// streaming read of the same bytes (`bandwidth`; by default the one-thread read of that size).
+bench::Comparison floats_line(const std::string& subject, const std::string& anchor,
+                              double target, std::int64_t n, std::string bandwidth = "") {
+  return {subject, anchor, target, "", 4.0,
+          bandwidth.empty() ? name("BM_StreamRead", n) : std::move(bandwidth)};
+}
+bench::Comparison bools_line(const std::string& subject, const std::string& anchor,
+                             double target, std::int64_t n) {
+  return {subject, anchor, target, "", 1.0, name("BM_StreamReadBytes", n)};
+}
 
 }  // namespace
 
-// Targets: at least as fast as Eigen -march=native
-// everywhere; within 10% of the streaming read once the data comes from memory (1 Mi elements
-// and up; the compensated sum 25%); the compensated sum at most 3x the plain one in cache; the
-// arena's scratch no slower than new/delete's; two threads ahead of one from the threshold up,
-// and at least 1.33x ahead on large inputs; below the threshold, no measurable cost (10%).
+// The issue's targets: sum_f32 at most 1.0x Eigen's time at each size; at 16M elements at least
+// 90% of the streaming read (a time at most 1/0.9 = 1.11x the read's); the parallel sum at
+// least 1.5x the single-thread throughput at 64M (time at most 0.667x), with the two-thread
+// streaming read shown as the bound; the compensated sum at most 2x the plain one. Lines with
+// target "-" are context. Beyond the issue: all/any and sum_i32 no slower than their anchors,
+// two threads ahead of one from the threshold up, axis sums no slower than Eigen's.
 int main(int argc, char** argv) {
   std::vector<bench::Comparison> c;
-  constexpr std::int64_t kL3 = 1 << 20;
-  constexpr std::int64_t kMemory = 1 << 24;
-  for (std::int64_t n : kSizes) c.push_back({name("BM_SumF32", n), name("BM_EigenSum", n), 1.0});
-  for (std::int64_t n : {kL3, kMemory}) {
-    c.push_back({name("BM_SumF32", n), name("BM_StreamRead", n), 1.1});
+  std::vector<std::int64_t> sum_at = kSizes;
+  sum_at.insert(sum_at.end(), kMoreSizes.begin(), kMoreSizes.end());
+  for (std::int64_t n : sum_at) {
+    c.push_back(floats_line(name("BM_SumF32", n), name("BM_EigenSum", n), 1.0, n));
   }
-  c.push_back({name("BM_MeanF32", kL3), name("BM_EigenMean", kL3), 1.0});
+  for (std::int64_t n : kSizes) {
+    c.push_back(floats_line(name("BM_SumF32", n), name("BM_Accumulate", n), 1.0, n));
+  }
+  for (std::int64_t n : sum_at) {
+    c.push_back(floats_line(name("BM_EigenSum", n), name("BM_StreamRead", n), 0, n));
+  }
+  c.push_back(floats_line(name("BM_SumF32", kMemory), name("BM_StreamRead", kMemory), 1 / 0.9,
+                          kMemory));
+  for (std::int64_t n : kSizes) {
+    c.push_back(bools_line(name("BM_AllBool", n), name("BM_StdAllOf", n), 1.0, n));
+    c.push_back(bools_line(name("BM_AnyBool", n), name("BM_StdAnyOf", n), 1.0, n));
+  }
+  for (std::int64_t n : kSizes) {
+    c.push_back(bools_line(name("BM_AllBool", n), name("BM_EigenAll", n), 1.0, n));
+    c.push_back(bools_line(name("BM_AnyBool", n), name("BM_EigenAny", n), 1.0, n));
+  }
+  for (std::int64_t n : kSizes) {
+    c.push_back(floats_line(name("BM_SumF32Compensated", n), name("BM_SumF32", n), 2.0, n));
+  }
+  for (std::int64_t n : kSizes) {
+    c.push_back(floats_line(name("BM_SumF32CompensatedDefault", n), name("BM_SumF32", n), 2.0, n));
+  }
+  for (std::int64_t n : {kMemory, kLarge}) {
+    const std::string two = name("BM_StreamReadTwoThreads", n);
+    c.push_back(floats_line(name("BM_SumF32Parallel", n), name("BM_SumF32", n), 1 / 1.5, n,
+                            two));
+    c.push_back(floats_line(two, name("BM_StreamRead", n), 0, n, two));
+    c.push_back(floats_line(name("BM_SumF32Parallel", n), two, 0, n, two));
+  }
+  c.push_back({name("BM_MeanF32", 1 << 20), name("BM_EigenMean", 1 << 20), 1.0});
   for (std::int64_t n : kSizes) {
     c.push_back({name("BM_SumI32", n), name("BM_EigenSumI32", n), 1.0});
   }
-  c.push_back({name("BM_SumI32", kMemory), name("BM_StreamRead", kMemory), 1.1});
-  for (std::int64_t n : kSizes) c.push_back({name("BM_AllBool", n), name("BM_EigenAll", n), 1.0});
-  for (std::int64_t n : kSizes) c.push_back({name("BM_AnyBool", n), name("BM_EigenAny", n), 1.0});
-  c.push_back({name("BM_AllBool", kMemory), name("BM_StreamReadBytes", kMemory), 1.1});
-  c.push_back({name("BM_AnyBool", kMemory), name("BM_StreamReadBytes", kMemory), 1.1});
+  for (std::int64_t n : kParallelSizes) {
+    c.push_back({name("BM_SumF32ParallelForced", n), name("BM_SumF32", n), 1.0});
+  }
   for (std::int64_t n : kSizes) {
-    c.push_back({name("BM_SumF32Compensated", n), name("BM_SumF32", n), n == kMemory ? 1.25 : 3.0});
-  }
-  c.push_back({name("BM_SumF32Compensated", kMemory), name("BM_StreamRead", kMemory), 1.25});
-  for (std::int64_t n : {1 << 10, 1 << 16}) {
-    c.push_back({name("BM_SumF32Compensated", n), name("BM_SumF32CompensatedNewDelete", n), 1.0});
+    c.push_back({name("BM_SumF32Parallel", n), name("BM_SumF32", n), n < kMemory ? 1.1 : 0.75});
   }
   for (std::int64_t n : kParallelSizes) {
-    c.push_back({real(name("BM_SumF32ParallelForced", n)), name("BM_SumF32", n), 1.0});
-  }
-  for (std::int64_t n : kParallelSizes) {
-    c.push_back({real(name("BM_SumF32CompensatedParallelForced", n)),
+    c.push_back({name("BM_SumF32CompensatedParallelForced", n),
                  name("BM_SumF32Compensated", n), 1.0});
   }
   for (std::int64_t n : kParallelSizes) {
-    c.push_back({real(name("BM_SumI32ParallelForced", n)), name("BM_SumI32", n), 1.0});
-  }
-  for (std::int64_t n : kSizes) {
-    c.push_back({real(name("BM_SumF32Parallel", n)), name("BM_SumF32", n), n < kL3 ? 1.1 : 0.75});
+    c.push_back({name("BM_SumI32ParallelForced", n), name("BM_SumI32", n), 1.0});
   }
   for (const auto& s : kShapes) {
     c.push_back({name("BM_SumAxis0", s), name("BM_EigenColwiseSum", s), 1.0});
@@ -375,8 +460,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : kShapes) {
     const double target = s[0] * s[1] >= (1 << 22) ? 0.75 : 1.0;
-    c.push_back({real(name("BM_SumAxis0Parallel", s)), name("BM_SumAxis0", s), target});
-    c.push_back({real(name("BM_SumAxis1Parallel", s)), name("BM_SumAxis1", s), target});
+    c.push_back({name("BM_SumAxis0Parallel", s), name("BM_SumAxis0", s), target});
+    c.push_back({name("BM_SumAxis1Parallel", s), name("BM_SumAxis1", s), target});
   }
   // Repetitions of different benchmarks interleaved: a burst of other work on this shared machine
   // (memory bandwidth, mostly) then falls on both sides of a comparison, not on one.

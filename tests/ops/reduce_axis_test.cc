@@ -393,43 +393,6 @@ std::vector<Shape> scratch_shapes() {
           {33, 20000}, {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},   {10, 0}};
 }
 
-// A memory_resource written here, for the injection: every request in a log, served by
-// new/delete, with its alignment checked.
-class LoggingResource final : public std::pmr::memory_resource {
- public:
-  struct Event {
-    bool allocate;
-    std::size_t bytes;
-    std::size_t alignment;
-    bool operator==(const Event& o) const {
-      return allocate == o.allocate && bytes == o.bytes && alignment == o.alignment;
-    }
-  };
-  const std::vector<Event>& log() const { return log_; }
-  void clear() { log_.clear(); }
-
- private:
-  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-    log_.push_back({true, bytes, alignment});
-    void* p = std::pmr::new_delete_resource()->allocate(bytes, alignment);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignment, 0u);
-    return p;
-  }
-  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-    log_.push_back({false, bytes, alignment});
-    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
-  }
-  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
-    return this == &other;
-  }
-  std::vector<Event> log_;
-};
-
-std::ostream& operator<<(std::ostream& os, const LoggingResource::Event& e) {
-  return os << (e.allocate ? "allocate(" : "deallocate(") << e.bytes << ", " << e.alignment
-            << ")";
-}
-
 TEST_P(ReduceAxisTest, ResultAndScratchComeFromTheirOwnStatsResources) {
   for (const Shape& s : scratch_shapes()) {
     const std::vector<float> m = random_floats(s.rows * s.cols, 19);
@@ -505,13 +468,13 @@ TEST_P(ReduceAxisTest, AnArenaServesTheScratchAndIsEmptyAfterwards) {
 }
 
 TEST_P(ReduceAxisTest, AResourceDefinedHereSeesExactlyTheDocumentedRequests) {
-  using Event = LoggingResource::Event;
+  using Event = model::LoggingResource::Event;
   for (const Shape& s : scratch_shapes()) {
     const std::vector<float> m = random_floats(s.rows * s.cols, 22);
     for (const Named& f : kNamed) {
       SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
-      LoggingResource result_log;
-      LoggingResource scratch_log;
+      model::LoggingResource result_log;
+      model::LoggingResource scratch_log;
       const std::size_t result_bytes = (f.per_row ? s.rows : s.cols) * sizeof(float);
       const std::size_t scratch_bytes = documented_scratch_bytes(s.rows, s.cols, f.per_row);
       {

@@ -97,6 +97,23 @@ Pair compensated_chunk(const float* x, std::size_t n) {
 
 }  // namespace
 
+void* LoggingResource::do_allocate(std::size_t bytes, std::size_t alignment) {
+  log_.push_back({true, bytes, alignment});
+  void* p = std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignment, 0u);
+  return p;
+}
+
+void LoggingResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignment) {
+  log_.push_back({false, bytes, alignment});
+  std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+}
+
+std::ostream& operator<<(std::ostream& os, const LoggingResource::Event& e) {
+  return os << (e.allocate ? "allocate(" : "deallocate(") << e.bytes << ", " << e.alignment
+            << ")";
+}
+
 bool under_valgrind() { return RUNNING_ON_VALGRIND != 0; }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -108,6 +125,7 @@ bool under_valgrind() { return RUNNING_ON_VALGRIND != 0; }
 #endif
 
 void TargetTest::SetUp() {
+  first_target();  // cached before anything is forced
 #if defined(COREPY_TEST_ASAN)
   if ((GetParam() & (HWY_AVX3 | HWY_AVX3_DL)) != 0) {
     GTEST_SKIP() << "no 512-bit kernels under AddressSanitizer";
@@ -119,6 +137,11 @@ void TargetTest::SetUp() {
 void TargetTest::TearDown() { hwy::SetSupportedTargetsForTest(0); }
 
 std::vector<std::int64_t> every_target() { return hwy::SupportedAndGeneratedTargets(); }
+
+std::int64_t first_target() {
+  static const std::int64_t first = every_target().front();
+  return first;
+}
 
 std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) {
   return hwy::TargetName(info.param);
@@ -229,6 +252,11 @@ std::vector<std::size_t> boundary_sizes() {
     sizes.push_back(5 * kModelChunk + 12345);
   } else {
     sizes.push_back(2 * kModelChunk + 7);
+  }
+  // Powers of two and their neighbours, as the list has them.
+  for (std::size_t k = 1; k <= 20; ++k) {
+    const std::size_t p = std::size_t{1} << k;
+    sizes.insert(sizes.end(), {p - 1, p, p + 1});
   }
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());

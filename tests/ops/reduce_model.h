@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,9 +44,34 @@ std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float lo = -
                                  float hi = 1.0f);
 std::vector<std::int32_t> random_ints(std::size_t n, std::uint32_t seed);
 
-// Every size from 0 to a few groups of 64, and sizes around each multiple of the block, chunk
-// and vector widths that the kernels treat differently; fewer under Valgrind.
+// Every size from 0 to a few groups of 64 (at least 0..130), sizes around each multiple of the
+// block, chunk and vector widths that the kernels treat differently (fewer under Valgrind), and
+// 2^k - 1, 2^k, 2^k + 1 for k = 1..20. Sorted, no repeats; the largest is 2^20 + 1.
 std::vector<std::size_t> boundary_sizes();
+
+// A memory_resource written in the tests, for the injection tests: every request in a log,
+// served by new/delete, its alignment checked.
+class LoggingResource final : public std::pmr::memory_resource {
+ public:
+  struct Event {
+    bool allocate;
+    std::size_t bytes;
+    std::size_t alignment;
+    bool operator==(const Event& o) const {
+      return allocate == o.allocate && bytes == o.bytes && alignment == o.alignment;
+    }
+  };
+  const std::vector<Event>& log() const { return log_; }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override;
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override;
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+  std::vector<Event> log_;
+};
+std::ostream& operator<<(std::ostream& os, const LoggingResource::Event& e);
 
 // A test run once per SIMD target that Highway compiled and the CPU supports (as Highway's
 // TestWithParamTarget), with the kernels forced to that target. Under AddressSanitizer the
@@ -56,7 +83,11 @@ class TargetTest : public ::testing::TestWithParam<std::int64_t> {
   void TearDown() override;
 };
 
+// Outside a TargetTest (or before the first one forces a target): inside one, Highway's list
+// holds the forced target only.
 std::vector<std::int64_t> every_target();
+// The best of every_target(), as it was before any test forced one.
+std::int64_t first_target();
 std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info);
 
 }  // namespace corepy::ops::model
