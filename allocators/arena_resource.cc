@@ -195,7 +195,9 @@ void* ArenaResource::allocate_slow(std::size_t bytes, std::size_t alignment) {
   }
   char* p = cur_ + pad;
   cur_ = p + bytes;
-  if (annotate_) internal::pool_alloc(region_pool(), p, bytes);
+  // A 0-byte allocation is not reported: it shares its address with the next allocation, and
+  // Memcheck takes two chunks at one address for a corrupt pool (and frees the wrong one).
+  if (annotate_ && bytes != 0) internal::pool_alloc(region_pool(), p, bytes);
   return p;
 }
 
@@ -249,7 +251,7 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   // Only the region's newest allocation, and never below the newest marker's point.
   if (address(c) + bytes != address(cur_) || address(c) < address(floor_)) return;
   if (region_ == nullptr) note_peak();
-  if (annotate_) {
+  if (annotate_ && bytes != 0) {  // 0-byte allocations are not reported (allocate_slow)
     internal::pool_free(region_pool(), c);
     internal::poison(c, bytes);
   }
