@@ -1,12 +1,14 @@
 #include "corepy/c_api.h"
 
 #include <cstring>
-#include <memory_resource>
 #include <exception>
+#include <memory_resource>
 #include <new>
 #include <stdexcept>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
@@ -15,6 +17,16 @@
 namespace {
 
 thread_local std::string last_error;
+
+// A std::bad_alloc that says what could not be had.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(absl::string_view what) : what_(what) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
+};
 
 int fail(int code, const char* what) {
   try {
@@ -178,6 +190,9 @@ int corepy_configure(const char* key, const char* value) {
                                   "op_arena_sizes, log");
     }
     if (absl::Status s = corepy::configure(options); !s.ok()) {
+      // An allocator that could not be built for want of memory is out of memory, not a bad
+      // value.
+      if (s.code() == absl::StatusCode::kResourceExhausted) throw OutOfMemory(s.message());
       throw std::invalid_argument(std::string(s.message()));
     }
   });

@@ -150,10 +150,10 @@ std::vector<OpStats> op_stats() {
 void reset_op_stats() { internal::reset_op_totals(); }
 
 std::string op_stats_table() {
-  std::string out = absl::StrFormat("%-10s %12s %14s %8s %12s\n", "op", "calls", "peak_scratch",
+  std::string out = absl::StrFormat("%-20s %12s %14s %8s %12s\n", "op", "calls", "peak_scratch",
                                     "spills", "arena_size");
   for (const OpStats& s : op_stats()) {
-    absl::StrAppendFormat(&out, "%-10s %12u %14u %8u %12u\n", s.name, s.calls, s.peak_scratch,
+    absl::StrAppendFormat(&out, "%-20s %12u %14u %8u %12u\n", s.name, s.calls, s.peak_scratch,
                           s.spills, s.arena_size);
   }
   return out;

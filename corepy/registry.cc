@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -225,6 +226,9 @@ absl::StatusOr<std::pmr::memory_resource*> build_node(const AllocatorSpec& spec,
         }
         break;
     }
+  } catch (const std::bad_alloc& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("allocator \"", spec.name, "\" could not be built: ", e.what()));
   } catch (const std::exception& e) {
     return absl::FailedPreconditionError(
         absl::StrCat("allocator \"", spec.name, "\" could not be built: ", e.what()));

@@ -133,7 +133,7 @@ TEST_F(DispatchTest, PerOpStatsCountCallsPeakAndSpillsAndPrintAsTableAndJson) {
   EXPECT_GE(stats[4].peak_scratch, 10u << 10);
 
   const std::string table = op_stats_table();
-  EXPECT_NE(table.find("op                calls   peak_scratch   spills   arena_size"),
+  EXPECT_NE(table.find("op                          calls   peak_scratch   spills   arena_size"),
             std::string::npos)
       << table;
   EXPECT_TRUE(std::regex_search(table, std::regex(R"(\nsum_f32 +3 +0 +0 +0\n)"))) << table;

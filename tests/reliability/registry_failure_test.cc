@@ -132,10 +132,8 @@ TEST_F(RegistryFailureTest, TheCAbiConfigure) {
         const std::string before = settings().allocator;
         const int rc = corepy_configure("allocator", "stats(rel_built)");
         if (rc != COREPY_OK) {
-          // The code is INVALID_ARGUMENT today: configure() reports a factory's failure as an
-          // absl::Status, which the C ABI does not tell apart from a bad value.
-          EXPECT_TRUE(rc == COREPY_ERROR_OUT_OF_MEMORY || rc == COREPY_ERROR_INVALID_ARGUMENT)
-              << rc;
+          // configure() reports the factory's std::bad_alloc as ResourceExhausted.
+          EXPECT_EQ(rc, COREPY_ERROR_OUT_OF_MEMORY);
           EXPECT_TRUE(contains(corepy_last_error(), "cannot allocate")) << corepy_last_error();
           EXPECT_EQ(settings().allocator, before);
           throw std::bad_alloc();

@@ -10,8 +10,8 @@
 # The long run (10 minutes per configuration: the first and the last minute after a one-minute
 # warm-up are compared):
 #   tests/reliability/run_soak.sh 600
-# CI runs 10 s per configuration (30 s in all):
-#   tests/reliability/run_soak.sh 10
+# CI runs 30 s per configuration:
+#   tests/reliability/run_soak.sh 30
 # Configurations default to: arena system mimalloc (corepy allocator specs; any spec works).
 # BAZEL_STARTUP_OPTIONS passes startup options to bazel (e.g. --output_base=...).
 set -euo pipefail
