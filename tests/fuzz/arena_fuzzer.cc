@@ -55,10 +55,10 @@ class RecordingResource final : public std::pmr::memory_resource {
     std::size_t bytes;
     std::size_t alignment;
   };
-  std::size_t calls = 0;       // allocate() calls, refused ones included
-  std::size_t served = 0;      // allocations made
-  bool refuse_next = false;    // refuse the next allocate() call
-  char* last = nullptr;        // the newest allocation
+  std::size_t calls = 0;     // allocate() calls, refused ones included
+  std::size_t served = 0;    // allocations made
+  bool refuse_next = false;  // refuse the next allocate() call
+  char* last = nullptr;      // the newest allocation
   std::size_t last_bytes = 0;
   std::size_t last_alignment = 0;
   std::map<std::uintptr_t, Block> live;
@@ -118,8 +118,8 @@ struct ChunkModel {
 
 struct MarkerModel {
   char* cur;
-  std::size_t chunks;     // chunks live when it was taken
-  std::uint64_t serial;   // allocations made before it
+  std::size_t chunks;    // chunks live when it was taken
+  std::uint64_t serial;  // allocations made before it
 };
 
 struct Window {
@@ -160,7 +160,8 @@ class Walk {
 
   void make_arena() {
     const std::uint8_t how = in_.u8();
-    const std::size_t capacity = (how & 3) == 0 ? 0 : in_.u16() * static_cast<std::size_t>(1 + (how >> 2) % 4);
+    const std::size_t capacity =
+        (how & 3) == 0 ? 0 : in_.u16() * static_cast<std::size_t>(1 + (how >> 2) % 4);
     if ((how & 4) != 0) {
       // The caller's buffer, at an offset that leaves it misaligned, ending where the heap block
       // ends so that a step past it is an ASan report.
@@ -190,21 +191,48 @@ class Walk {
 
   void step() {
     switch (in_.u8() % 16) {
-      case 0: case 1: case 2: case 3: case 4: case 5:
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4:
+      case 5:
         allocate(pick_size(), std::size_t{1} << pick_alignment_log());
         break;
-      case 6: bad_alignment(); break;
-      case 7: huge_size(); break;
-      case 8: upstream_.refuse_next = true; break;
-      case 9: case 10: mark(); break;
-      case 11: case 12: rewind(); break;
-      case 13: reset(); break;
-      case 14: deallocate_newest(); break;
+      case 6:
+        bad_alignment();
+        break;
+      case 7:
+        huge_size();
+        break;
+      case 8:
+        upstream_.refuse_next = true;
+        break;
+      case 9:
+      case 10:
+        mark();
+        break;
+      case 11:
+      case 12:
+        rewind();
+        break;
+      case 13:
+        reset();
+        break;
+      case 14:
+        deallocate_newest();
+        break;
       case 15:
         switch (in_.u8() % 4) {
-          case 0: verify(0); break;
-          case 2: window(); break;
-          default: reserve(in_.u16() * std::size_t{4}); break;
+          case 0:
+            verify(0);
+            break;
+          case 2:
+            window();
+            break;
+          default:
+            reserve(in_.u16() * std::size_t{4});
+            break;
         }
         break;
     }
@@ -212,10 +240,14 @@ class Walk {
 
   std::size_t pick_size() {
     switch (in_.u8() % 4) {
-      case 0: return in_.u8() % 17;                     // tiny, 0 included
-      case 1: return in_.u16() % 1025;                  // small
-      case 2: return in_.u16() % 8193;                  // around the minimum chunk
-      default: return in_.u32() % (std::size_t{64} << 10 | 1);  // up to 64 KiB
+      case 0:
+        return in_.u8() % 17;  // tiny, 0 included
+      case 1:
+        return in_.u16() % 1025;  // small
+      case 2:
+        return in_.u16() % 8193;  // around the minimum chunk
+      default:
+        return in_.u32() % (std::size_t{64} << 10 | 1);  // up to 64 KiB
     }
   }
   int pick_alignment_log() {
@@ -243,8 +275,8 @@ class Walk {
     try {
       p = static_cast<char*>(arena_->allocate(n, alignment));
     } catch (const AllocationError&) {
-      FUZZ_CHECK(!fits && refusal_armed, "allocate(", n, ", ", alignment,
-                 ") threw though ", fits ? "it fits" : "the upstream was willing");
+      FUZZ_CHECK(!fits && refusal_armed, "allocate(", n, ", ", alignment, ") threw though ",
+                 fits ? "it fits" : "the upstream was willing");
       FUZZ_CHECK(upstream_.calls == calls_before + 1, "one upstream call expected");
       return;  // and nothing changed: check_stats() after the step sees it
     }
@@ -296,8 +328,8 @@ class Walk {
     if (n > 0) {
       const std::uintptr_t start = addr(p);
       auto next = live_.lower_bound(start);
-      FUZZ_CHECK(next == live_.end() || next->first >= start + n, "allocation [", start, ", +",
-                 n, ") overlaps a live one at ", next->first);
+      FUZZ_CHECK(next == live_.end() || next->first >= start + n, "allocation [", start, ", +", n,
+                 ") overlaps a live one at ", next->first);
       if (next != live_.begin()) {
         const auto prev = std::prev(next);
         FUZZ_CHECK(prev->first + prev->second.n <= start, "allocation [", start, ", +", n,
@@ -330,8 +362,8 @@ class Walk {
   }
 
   void bad_alignment() {
-    static constexpr std::size_t kBad[] = {0, 3, 6, 12, 24, 48, 96, 4095, 4097, 12288,
-                                           std::numeric_limits<std::size_t>::max()};
+    static constexpr std::size_t kBad[] = {
+        0, 3, 6, 12, 24, 48, 96, 4095, 4097, 12288, std::numeric_limits<std::size_t>::max()};
     const std::size_t alignment = kBad[in_.u8() % (sizeof kBad / sizeof kBad[0])];
     const std::size_t n = pick_size();
     const std::size_t calls_before = upstream_.calls;
@@ -501,35 +533,34 @@ class Walk {
     // Every open window has seen the same uses; the outermost is the arena's whole life.
     for (Window& w : windows_) w.peak = std::max(w.peak, used());
     FUZZ_CHECK(windows_.front().peak == peak_, "the outermost window is not the whole life");
-    FUZZ_CHECK(arena_->window_peak() == windows_.back().peak, "window_peak() = ",
-               arena_->window_peak(), ", the model says ", windows_.back().peak, " (",
-               windows_.size() - 1, " windows open)");
+    FUZZ_CHECK(arena_->window_peak() == windows_.back().peak,
+               "window_peak() = ", arena_->window_peak(), ", the model says ", windows_.back().peak,
+               " (", windows_.size() - 1, " windows open)");
     const ArenaStats s = arena_->stats();
     const std::size_t capacity = static_cast<std::size_t>(end_ - begin_);
     FUZZ_CHECK(s.used == used() && s.capacity == capacity && s.peak == peak_ &&
                    s.overflow_count == overflow_count_ && s.overflow_bytes == overflow_bytes_,
                "stats {used ", s.used, ", capacity ", s.capacity, ", peak ", s.peak,
                ", overflow_count ", s.overflow_count, ", overflow_bytes ", s.overflow_bytes,
-               "}, the model says {", used(), ", ", capacity, ", ", peak_, ", ",
-               overflow_count_, ", ", overflow_bytes_, "}");
+               "}, the model says {", used(), ", ", capacity, ", ", peak_, ", ", overflow_count_,
+               ", ", overflow_bytes_, "}");
     FUZZ_CHECK(arena_->used() == s.used && arena_->capacity() == s.capacity &&
                    arena_->overflow_count() == s.overflow_count &&
                    arena_->overflow_bytes() == s.overflow_bytes,
                "the accessors disagree with stats()");
     // Everything the upstream holds is the block or a live chunk.
     FUZZ_CHECK(upstream_.live_bytes == owned_block_ + overflow_bytes_, "the upstream holds ",
-               upstream_.live_bytes, " bytes; block ", owned_block_, " + chunks ",
-               overflow_bytes_);
+               upstream_.live_bytes, " bytes; block ", owned_block_, " + chunks ", overflow_bytes_);
     FUZZ_CHECK(upstream_.served - served_at_start_ == overflow_count_ + reserved_blocks_,
                "upstream allocations ", upstream_.served - served_at_start_, ", chunks ",
                overflow_count_, ", reserved blocks ", reserved_blocks_);
-    FUZZ_CHECK(stats_.counters().bytes.value == upstream_.live_bytes &&
-                   stats_.counters().mismatches == 0,
-               stats_.leak_report());
+    FUZZ_CHECK(
+        stats_.counters().bytes.value == upstream_.live_bytes && stats_.counters().mismatches == 0,
+        stats_.leak_report());
   }
 
   Input& in_;
-  StatsResource stats_;        // under the recorder: an independent count and balance
+  StatsResource stats_;  // under the recorder: an independent count and balance
   RecordingResource upstream_;
   std::unique_ptr<char[]> buffer_;
   std::unique_ptr<ArenaResource> arena_;
@@ -554,8 +585,8 @@ class Walk {
   std::vector<ArenaResource::Marker> real_markers_;
   std::vector<Window> windows_ = {Window{0, 0}};  // the first: the arena's whole life
   std::uint64_t serial_ = 0;
-  std::vector<Allocation> stack_;                 // live allocations, oldest first
-  std::map<std::uintptr_t, Allocation> live_;     // the non-empty ones by address
+  std::vector<Allocation> stack_;              // live allocations, oldest first
+  std::map<std::uintptr_t, Allocation> live_;  // the non-empty ones by address
 };
 
 }  // namespace

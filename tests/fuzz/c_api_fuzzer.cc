@@ -42,7 +42,8 @@ namespace {
 // Arena sizes past this are not built by the fuzzer (the runtime would really allocate them);
 // sizes past PTRDIFF_MAX are, since the arena refuses them before asking any upstream.
 constexpr std::size_t kLargestArena = std::size_t{16} << 20;
-constexpr std::size_t kMaxObject = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+constexpr std::size_t kMaxObject =
+    static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
 
 // A heap block of exactly `count` elements (none: a real, non-null pointer still).
 template <class T>
@@ -68,16 +69,38 @@ class Session {
     reset_configuration();
     for (int step = 0; step < 48 && !in_.empty(); ++step) {
       switch (in_.u8() % 12) {
-        case 0: case 1: sum_f32(); break;
-        case 2: sum_i32(); break;
-        case 3: mean_f32(); break;
-        case 4: all_any(true); break;
-        case 5: all_any(false); break;
-        case 6: case 7: configure(); break;
-        case 8: arena_stats(); break;
-        case 9: op_stats_json(); break;
-        case 10: error_strings(); break;
-        case 11: null_pointers(); break;
+        case 0:
+        case 1:
+          sum_f32();
+          break;
+        case 2:
+          sum_i32();
+          break;
+        case 3:
+          mean_f32();
+          break;
+        case 4:
+          all_any(true);
+          break;
+        case 5:
+          all_any(false);
+          break;
+        case 6:
+        case 7:
+          configure();
+          break;
+        case 8:
+          arena_stats();
+          break;
+        case 9:
+          op_stats_json();
+          break;
+        case 10:
+          error_strings();
+          break;
+        case 11:
+          null_pointers();
+          break;
       }
     }
     reset_configuration();
@@ -86,11 +109,19 @@ class Session {
  private:
   std::size_t pick_count() {
     switch (in_.u8() % 8) {
-      case 0: return 0;
-      case 1: return 1 + in_.u8() % 16;
-      case 2: case 3: case 4: return in_.u16() % 513;
-      case 5: case 6: return in_.u16() % 8193;            // a few 4096-float blocks
-      default: return 65536 - 64 + in_.u8();              // around a 64Ki-float chunk
+      case 0:
+        return 0;
+      case 1:
+        return 1 + in_.u8() % 16;
+      case 2:
+      case 3:
+      case 4:
+        return in_.u16() % 513;
+      case 5:
+      case 6:
+        return in_.u16() % 8193;  // a few 4096-float blocks
+      default:
+        return 65536 - 64 + in_.u8();  // around a 64Ki-float chunk
     }
   }
 
@@ -109,13 +140,27 @@ class Session {
       const std::uint32_t r = xorshift(seed);
       float v;
       switch ((r >> 24) % 16 < (mix & 15) ? r % 6 : 6) {
-        case 0: v = std::numeric_limits<float>::infinity(); break;
-        case 1: v = -std::numeric_limits<float>::infinity(); break;
-        case 2: v = std::numeric_limits<float>::quiet_NaN(); break;
-        case 3: v = std::numeric_limits<float>::max() * ((r & 64) != 0 ? 1.0f : -1.0f); break;
-        case 4: v = std::numeric_limits<float>::denorm_min() * static_cast<float>(r & 1023); break;
-        case 5: v = static_cast<float>(static_cast<std::int32_t>(r)) * 1e20f; break;
-        default: v = static_cast<float>(static_cast<std::int32_t>(r % 2001) - 1000) / 8.0f; break;
+        case 0:
+          v = std::numeric_limits<float>::infinity();
+          break;
+        case 1:
+          v = -std::numeric_limits<float>::infinity();
+          break;
+        case 2:
+          v = std::numeric_limits<float>::quiet_NaN();
+          break;
+        case 3:
+          v = std::numeric_limits<float>::max() * ((r & 64) != 0 ? 1.0f : -1.0f);
+          break;
+        case 4:
+          v = std::numeric_limits<float>::denorm_min() * static_cast<float>(r & 1023);
+          break;
+        case 5:
+          v = static_cast<float>(static_cast<std::int32_t>(r)) * 1e20f;
+          break;
+        default:
+          v = static_cast<float>(static_cast<std::int32_t>(r % 2001) - 1000) / 8.0f;
+          break;
       }
       b.data[i] = v;
     }
@@ -126,8 +171,8 @@ class Session {
   // pairwise order of ops/reduce.h: each of 64 lanes sums its share of a 4096-float block in
   // sequence, then balanced trees.
   struct FloatReference {
-    double sum = 0;       // of the finite values
-    double abs_sum = 0;   // of their magnitudes
+    double sum = 0;      // of the finite values
+    double abs_sum = 0;  // of their magnitudes
     bool nan = false, pos_inf = false, neg_inf = false;
     std::size_t n = 0;
   };
@@ -135,9 +180,12 @@ class Session {
     FloatReference r;
     r.n = n;
     for (std::size_t i = 0; i < n; ++i) {
-      if (std::isnan(x[i])) r.nan = true;
-      else if (std::isinf(x[i])) (x[i] > 0 ? r.pos_inf : r.neg_inf) = true;
-      else r.sum += x[i], r.abs_sum += std::fabs(x[i]);
+      if (std::isnan(x[i]))
+        r.nan = true;
+      else if (std::isinf(x[i]))
+        (x[i] > 0 ? r.pos_inf : r.neg_inf) = true;
+      else
+        r.sum += x[i], r.abs_sum += std::fabs(x[i]);
     }
     return r;
   }
@@ -158,8 +206,8 @@ class Session {
       const float inf = r.pos_inf ? std::numeric_limits<float>::infinity()
                                   : -std::numeric_limits<float>::infinity();
       // The finite values could overflow to the other infinity on the way only when large.
-      FUZZ_CHECK(got == inf || (!no_overflow && std::isnan(got)), what, " = ", got,
-                 ", expected ", inf);
+      FUZZ_CHECK(got == inf || (!no_overflow && std::isnan(got)), what, " = ", got, ", expected ",
+                 inf);
       return;
     }
     if (!std::isfinite(got)) {
@@ -168,14 +216,14 @@ class Session {
       return;
     }
     const double err = std::fabs(static_cast<double>(got) * scale - r.sum);
-    FUZZ_CHECK(err <= bound(r) + std::fabs(r.sum) * std::ldexp(1.0, -23), what, " = ", got,
-               " (x", scale, "), reference ", r.sum, ", error ", err, " > bound ", bound(r),
-               " over ", r.n, " values");
+    FUZZ_CHECK(err <= bound(r) + std::fabs(r.sum) * std::ldexp(1.0, -23), what, " = ", got, " (x",
+               scale, "), reference ", r.sum, ", error ", err, " > bound ", bound(r), " over ", r.n,
+               " values");
   }
 
   void expect_ok(int rc, const char* what) {
-    FUZZ_CHECK(rc == COREPY_OK || (rc == COREPY_ERROR_OUT_OF_MEMORY && !arenas_buildable_),
-               what, " returned ", rc, " (", corepy_error_string(rc), "): ", corepy_last_error());
+    FUZZ_CHECK(rc == COREPY_OK || (rc == COREPY_ERROR_OUT_OF_MEMORY && !arenas_buildable_), what,
+               " returned ", rc, " (", corepy_error_string(rc), "): ", corepy_last_error());
   }
 
   void sum_f32() {
@@ -193,8 +241,9 @@ class Session {
     if (n == 0) FUZZ_CHECK(got == 0.0f && !std::signbit(got), "sum of nothing = ", got);
     check_float("sum_f32", got, reference(x.get(), n), 1.0);
     // One kernel, with or without the dispatch layer around it: the same bits.
-    FUZZ_CHECK(std::memcmp(&got, &kernel, sizeof got) == 0 || (std::isnan(got) && std::isnan(kernel)),
-               "dispatched ", got, " but the kernel alone ", kernel);
+    FUZZ_CHECK(
+        std::memcmp(&got, &kernel, sizeof got) == 0 || (std::isnan(got) && std::isnan(kernel)),
+        "dispatched ", got, " but the kernel alone ", kernel);
   }
 
   void mean_f32() {
@@ -224,10 +273,18 @@ class Session {
       const std::uint32_t r = xorshift(seed);
       std::int32_t v;
       switch ((mix >> (i % 4 * 2)) & 3) {
-        case 0: v = std::numeric_limits<std::int32_t>::max(); break;
-        case 1: v = std::numeric_limits<std::int32_t>::min(); break;
-        case 2: v = static_cast<std::int32_t>(r % 201) - 100; break;
-        default: v = static_cast<std::int32_t>(r); break;
+        case 0:
+          v = std::numeric_limits<std::int32_t>::max();
+          break;
+        case 1:
+          v = std::numeric_limits<std::int32_t>::min();
+          break;
+        case 2:
+          v = static_cast<std::int32_t>(r % 201) - 100;
+          break;
+        default:
+          v = static_cast<std::int32_t>(r);
+          break;
       }
       x.data[i] = v;
       want += v;
@@ -271,14 +328,14 @@ class Session {
       FUZZ_CHECK(got == !want, "a failed call wrote *out");
       return;
     }
-    FUZZ_CHECK(got == want, all ? "all" : "any", "_bool over ", n, " bytes = ", got,
-               ", expected ", want);
+    FUZZ_CHECK(got == want, all ? "all" : "any", "_bool over ", n, " bytes = ", got, ", expected ",
+               want);
   }
 
   // NULL data with a count, NULL out: the error code, *out untouched, the function named.
   void null_pointers() {
-    const std::size_t count = in_.u8() % 3 == 0 ? std::numeric_limits<std::size_t>::max()
-                                                : 1 + in_.u32();
+    const std::size_t count =
+        in_.u8() % 3 == 0 ? std::numeric_limits<std::size_t>::max() : 1 + in_.u32();
     float f = 1.5f;
     std::int64_t i = 7;
     bool b = true;
@@ -288,12 +345,32 @@ class Session {
     const bool null_out = in_.boolean();
     float one = 2.0f;
     switch (which) {
-      case 0: name = "corepy_sum_f32"; rc = null_out ? corepy_sum_f32(&one, 1, nullptr) : corepy_sum_f32(nullptr, count, &f); break;
-      case 1: name = "corepy_sum_f32_kernel"; rc = null_out ? corepy_sum_f32_kernel(&one, 1, nullptr) : corepy_sum_f32_kernel(nullptr, count, &f); break;
-      case 2: name = "corepy_mean_f32"; rc = null_out ? corepy_mean_f32(nullptr, 0, nullptr) : corepy_mean_f32(nullptr, count, &f); break;
-      case 3: name = "corepy_sum_i32"; rc = null_out ? corepy_sum_i32(nullptr, 0, nullptr) : corepy_sum_i32(nullptr, count, &i); break;
-      case 4: name = "corepy_all_bool"; rc = null_out ? corepy_all_bool(nullptr, count, nullptr) : corepy_all_bool(nullptr, count, &b); break;
-      default: name = "corepy_any_bool"; rc = null_out ? corepy_any_bool(nullptr, 0, nullptr) : corepy_any_bool(nullptr, count, &b); break;
+      case 0:
+        name = "corepy_sum_f32";
+        rc = null_out ? corepy_sum_f32(&one, 1, nullptr) : corepy_sum_f32(nullptr, count, &f);
+        break;
+      case 1:
+        name = "corepy_sum_f32_kernel";
+        rc = null_out ? corepy_sum_f32_kernel(&one, 1, nullptr)
+                      : corepy_sum_f32_kernel(nullptr, count, &f);
+        break;
+      case 2:
+        name = "corepy_mean_f32";
+        rc = null_out ? corepy_mean_f32(nullptr, 0, nullptr) : corepy_mean_f32(nullptr, count, &f);
+        break;
+      case 3:
+        name = "corepy_sum_i32";
+        rc = null_out ? corepy_sum_i32(nullptr, 0, nullptr) : corepy_sum_i32(nullptr, count, &i);
+        break;
+      case 4:
+        name = "corepy_all_bool";
+        rc = null_out ? corepy_all_bool(nullptr, count, nullptr)
+                      : corepy_all_bool(nullptr, count, &b);
+        break;
+      default:
+        name = "corepy_any_bool";
+        rc = null_out ? corepy_any_bool(nullptr, 0, nullptr) : corepy_any_bool(nullptr, count, &b);
+        break;
     }
     FUZZ_CHECK(rc == COREPY_ERROR_NULL_POINTER, name, " with NULL ", null_out ? "out" : "data",
                " returned ", rc);
@@ -318,7 +395,8 @@ class Session {
     const absl::string_view raw_key = in_.until('\n');
     const absl::string_view raw_value = in_.until('\n');
     // C strings: each ends at its first NUL.
-    const std::string key = k < 200 ? kKeys[k % 5] : std::string(raw_key.substr(0, raw_key.find('\0')));
+    const std::string key =
+        k < 200 ? kKeys[k % 5] : std::string(raw_key.substr(0, raw_key.find('\0')));
     const std::string value(raw_value.substr(0, raw_value.find('\0')));
     if (k == 255) {
       const int rc = in_.boolean() ? corepy_configure(nullptr, value.c_str())
@@ -369,8 +447,10 @@ class Session {
     if (const auto spec = parse_allocator_spec(s.allocator); spec.ok()) collect_sizes(*spec, sizes);
     bool unbuildable = false, too_big = false;
     for (std::size_t n : sizes) {
-      if (n > kMaxObject) unbuildable = true;
-      else if (n > kLargestArena) too_big = true;
+      if (n > kMaxObject)
+        unbuildable = true;
+      else if (n > kLargestArena)
+        too_big = true;
     }
     if (too_big) {
       reset_configuration();
@@ -431,7 +511,8 @@ class Session {
     std::string full(needed, '\xee');
     std::size_t again = 0;
     FUZZ_CHECK(corepy_op_stats_json(full.data(), full.size(), &again) == COREPY_OK &&
-                   again == needed && full[needed - 1] == '\0' && std::strlen(full.c_str()) == needed - 1,
+                   again == needed && full[needed - 1] == '\0' &&
+                   std::strlen(full.c_str()) == needed - 1,
                "op stats into a buffer of the size asked for");
     const std::size_t size = in_.u16() % (needed + 16);
     if (in_.u8() % 8 == 0 && size != 0) {

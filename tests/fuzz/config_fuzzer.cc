@@ -51,7 +51,9 @@ constexpr std::size_t kSizeMax = std::numeric_limits<std::size_t>::max();
 // The spec grammar's nesting limit (allocator_spec.cc): the root and 32 levels below it.
 constexpr int kMaxSpecDepth = 32;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_word_char(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
@@ -68,8 +70,8 @@ absl::string_view trim(absl::string_view s) {
 // message's lead-in). Returns whether it was accepted.
 bool same_verdict(absl::string_view what, absl::string_view text, const absl::Status& status,
                   bool want_ok, absl::string_view quoted) {
-  FUZZ_CHECK(status.ok() == want_ok, what, "(\"", printable(text), "\"): ",
-             status.ok() ? "accepted" : "refused", ", the reference ",
+  FUZZ_CHECK(status.ok() == want_ok, what, "(\"", printable(text),
+             "\"): ", status.ok() ? "accepted" : "refused", ", the reference ",
              want_ok ? "accepts" : "refuses", " ", status.ToString());
   if (status.ok()) return true;
   FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
@@ -83,7 +85,7 @@ bool same_verdict(absl::string_view what, absl::string_view text, const absl::St
 std::optional<std::size_t> ref_byte_size(absl::string_view text) {
   absl::string_view s = trim(text);
   static constexpr std::pair<absl::string_view, std::uint64_t> kUnits[] = {
-      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"KB", 1000ull},
+      {"KiB", 1ull << 10}, {"MiB", 1ull << 20},   {"GiB", 1ull << 30}, {"KB", 1000ull},
       {"MB", 1000000ull},  {"GB", 1000000000ull}, {"B", 1ull}};
   unsigned __int128 multiplier = 1;
   for (const auto& [unit, m] : kUnits) {
@@ -112,18 +114,18 @@ void check_byte_size(absl::string_view text) {
                     absl::StrCat("invalid byte size \"", text, "\""))) {
     return;
   }
-  FUZZ_CHECK(*got == *want, "parse_byte_size(\"", printable(text), "\") = ", *got,
-             ", expected ", *want);
+  FUZZ_CHECK(*got == *want, "parse_byte_size(\"", printable(text), "\") = ", *got, ", expected ",
+             *want);
   // Every accepted size reads back the same from its plain digits and from each exact unit.
   const std::size_t n = *got;
   FUZZ_CHECK(parse_byte_size(absl::StrCat(n)).value_or(~n) == n, n);
-  const std::pair<const char*, std::size_t> units[] = {
-      {"KiB", 1u << 10}, {"MiB", 1u << 20}, {"GiB", 1u << 30}, {"KB", 1000},
-      {"MB", 1000000},   {"GB", 1000000000}};
+  const std::pair<const char*, std::size_t> units[] = {{"KiB", 1u << 10}, {"MiB", 1u << 20},
+                                                       {"GiB", 1u << 30}, {"KB", 1000},
+                                                       {"MB", 1000000},   {"GB", 1000000000}};
   for (const auto& [unit, m] : units) {
     if (n % m == 0) {
-      FUZZ_CHECK(parse_byte_size(absl::StrCat(" ", n / m, " ", unit, " ")).value_or(~n) == n,
-                 n, " as ", n / m, unit);
+      FUZZ_CHECK(parse_byte_size(absl::StrCat(" ", n / m, " ", unit, " ")).value_or(~n) == n, n,
+                 " as ", n / m, unit);
     }
   }
 }
@@ -203,7 +205,8 @@ bool same_tree(const AllocatorSpec& a, const AllocatorSpec& b) {
     if (!same_tree(a.inner[i], b.inner[i])) return false;
   }
   for (std::size_t i = 0; i < a.params.size(); ++i) {
-    if (a.params[i].first != b.params[i].first || !same_tree(a.params[i].second, b.params[i].second)) {
+    if (a.params[i].first != b.params[i].first ||
+        !same_tree(a.params[i].second, b.params[i].second)) {
       return false;
     }
   }
@@ -369,9 +372,9 @@ constexpr std::array<std::array<const char*, 12>, kEnv.size()> kEnvValues = {{
      "64 KiB", "KiB", "-1", "1MiB!"},
     {"0", "4MiB", " 1 GB", "7", "", "x", "99999999999999999999", "8 MiB", "MiB", "0x10", "1e6",
      "16MiB"},
-    {"sum_f32=64KiB", " mean_f32 = 1MiB , any_bool=1 ", "", ",,", "sum_f32", "sum_f32=",
-     "bogus=1KiB", "sum_i32=1KiB,sum_i32=2KiB", "all_bool=-1", "SUM_F32=1", "sum_rows_f32=8KiB",
-     "mean_cols_f32=4096"},
+    {"sum_f32=64KiB", " mean_f32 = 1MiB , any_bool=1 ", "", ",,", "sum_f32",
+     "sum_f32=", "bogus=1KiB", "sum_i32=1KiB,sum_i32=2KiB", "all_bool=-1", "SUM_F32=1",
+     "sum_rows_f32=8KiB", "mean_cols_f32=4096"},
     {"debug", "DEBUG", " off ", "0", "none", "", "1", "on", "verbose", "debug!", "Off", "NONE"},
 }};
 
@@ -386,19 +389,34 @@ void fuzz_environment(Input& in) {
   Settings want;  // the defaults, then each good value
   std::array<bool, kEnv.size()> bad{};
   if (values[0]) {
-    if (std::optional<std::string> a = check_spec(*values[0])) want.allocator = *a; else bad[0] = true;
+    if (std::optional<std::string> a = check_spec(*values[0]))
+      want.allocator = *a;
+    else
+      bad[0] = true;
   }
   if (values[1]) {
-    if (auto n = ref_byte_size(*values[1])) want.arena_size = *n; else bad[1] = true;
+    if (auto n = ref_byte_size(*values[1]))
+      want.arena_size = *n;
+    else
+      bad[1] = true;
   }
   if (values[2]) {
-    if (auto n = ref_byte_size(*values[2])) want.arena_max_size = *n; else bad[2] = true;
+    if (auto n = ref_byte_size(*values[2]))
+      want.arena_max_size = *n;
+    else
+      bad[2] = true;
   }
   if (values[3]) {
-    if (auto s = ref_op_sizes(*values[3])) want.op_arena_sizes = *s; else bad[3] = true;
+    if (auto s = ref_op_sizes(*values[3]))
+      want.op_arena_sizes = *s;
+    else
+      bad[3] = true;
   }
   if (values[4]) {
-    if (auto on = ref_log(*values[4])) want.debug_log = *on; else bad[4] = true;
+    if (auto on = ref_log(*values[4]))
+      want.debug_log = *on;
+    else
+      bad[4] = true;
   }
 
   const std::string said = capture_stderr([] { reset_configuration(); });
@@ -417,8 +435,8 @@ void fuzz_environment(Input& in) {
     if (!values[i]) continue;
     const std::string origin = absl::StrCat(kEnv[i], "=\"", *values[i], "\"");
     if (bad[i] && reported.insert(origin).second) {
-      FUZZ_CHECK(named(origin), "the bad value ", origin, " was not named; stderr: ",
-                 printable(said));
+      FUZZ_CHECK(named(origin), "the bad value ", origin,
+                 " was not named; stderr: ", printable(said));
     }
     if (!bad[i]) FUZZ_CHECK(!named(origin), "a good value was named as bad: ", printable(said));
   }
@@ -435,8 +453,8 @@ void fuzz_environment(Input& in) {
     FUZZ_CHECK(settings() == over, "code over the environment: ", describe(settings()),
                ", expected ", describe(over));
     reset_configuration();
-    FUZZ_CHECK(settings() == want, "back to the environment: ", describe(settings()),
-               ", expected ", describe(want));
+    FUZZ_CHECK(settings() == want, "back to the environment: ", describe(settings()), ", expected ",
+               describe(want));
   }
   clear_environment();
   reset_configuration();
@@ -506,8 +524,9 @@ void fuzz_configure(Input& in) {
     FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
     FUZZ_CHECK(absl::StrContains(status.message(), absl::StrCat("\"", *bad_text, "\"")),
                "the refusal does not quote \"", printable(*bad_text), "\": ", status.ToString());
-    FUZZ_CHECK(settings() == before, "a refused configure changed the settings: ",
-               describe(settings()), ", was ", describe(before));
+    FUZZ_CHECK(settings() == before,
+               "a refused configure changed the settings: ", describe(settings()), ", was ",
+               describe(before));
     FUZZ_CHECK(internal::config_generation() == generation_before,
                "a refused configure moved the generation");
   }
@@ -523,19 +542,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t selector = in.u8();
   int mode;
   switch (selector) {
-    case 's': mode = 0; break;
-    case 'b': mode = 1; break;
-    case 'o': mode = 2; break;
-    case 'e': mode = 3; break;
-    case 'c': mode = 4; break;
-    default: mode = selector % 5;
+    case 's':
+      mode = 0;
+      break;
+    case 'b':
+      mode = 1;
+      break;
+    case 'o':
+      mode = 2;
+      break;
+    case 'e':
+      mode = 3;
+      break;
+    case 'c':
+      mode = 4;
+      break;
+    default:
+      mode = selector % 5;
   }
   switch (mode) {
-    case 0: check_spec(in.rest()); break;
-    case 1: check_byte_size(in.rest()); break;
-    case 2: check_op_sizes(in.rest()); break;
-    case 3: fuzz_environment(in); break;
-    case 4: fuzz_configure(in); break;
+    case 0:
+      check_spec(in.rest());
+      break;
+    case 1:
+      check_byte_size(in.rest());
+      break;
+    case 2:
+      check_op_sizes(in.rest());
+      break;
+    case 3:
+      fuzz_environment(in);
+      break;
+    case 4:
+      fuzz_configure(in);
+      break;
   }
   return 0;
 }

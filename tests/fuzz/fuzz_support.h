@@ -29,8 +29,8 @@ namespace corepy::fuzz {
 }
 
 // FUZZ_CHECK(cond, detail...): the detail pieces are joined by absl::StrCat, only on failure.
-#define FUZZ_CHECK(cond, ...)                                                          \
-  do {                                                                                 \
+#define FUZZ_CHECK(cond, ...)                                                                \
+  do {                                                                                       \
     if (!(cond)) ::corepy::fuzz::fail(__FILE__, __LINE__, #cond, absl::StrCat(__VA_ARGS__)); \
   } while (false)
 
@@ -90,7 +90,8 @@ std::string capture_stderr(F f) {
   std::string out;
   lseek(fd, 0, SEEK_SET);
   char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   return out;
 }
 

@@ -2,6 +2,7 @@
 // named on the command line, or on every file of each directory named. Built with gcc in the
 // ordinary build, it turns the seed corpus into a regression test (the *_corpus_test targets),
 // under asan, tsan and valgrind too; it also replays a crash artifact without clang.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <algorithm>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
