@@ -1,10 +1,12 @@
 // The parallel reductions of ops/parallel_reduce.h: bit-identical to the serial ones at 1, 2,
-// 3 and 4 threads and from run to run; all/any at every decisive position; each worker's
+// 3 and 4 threads and from run to run, and at two threads on every SIMD target; all/any at
+// every decisive position; each worker's
 // scratch taken from its own thread's resource and given back on that thread; allocation
 // failures in a worker reach the caller with nothing leaked; the threshold respected.
 // No timing is asserted here: speed is the benchmark's business.
 #include "ops/parallel_reduce.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -116,6 +118,45 @@ TEST(ParallelReduceTest, FlatSumsAreBitIdenticalToSerialAtEveryThreadCount) {
   EXPECT_EQ(sum_f32_parallel({}), 0.0f);
   EXPECT_EQ(sum_f32_compensated_parallel({}), 0.0f);
   EXPECT_EQ(sum_i32_parallel({}), 0);
+}
+
+// The parallel forms run the same dispatched kernels on their workers: with each SIMD target
+// forced in turn (Highway's choice is process-wide, so the workers see it too), two threads
+// still give the serial result, which reduce_test.cc holds to the documented order there.
+class ParallelReduceTargetTest : public model::TargetTest {};
+COREPY_INSTANTIATE_FOR_EVERY_TARGET(ParallelReduceTargetTest);
+
+TEST_P(ParallelReduceTargetTest, TwoThreadsGiveTheSerialResultOnEveryTarget) {
+  const std::vector<float> data = random_floats(3 * kModelChunk + 777, 32);
+  const std::vector<std::int32_t> ints = model::random_ints(3 * kModelChunk + 777, 33);
+  std::vector<unsigned char> bytes(3 * (std::size_t{1} << 18) + 5, 1);
+  for (std::size_t n : {2 * kModelChunk + 1, 3 * kModelChunk + 777}) {
+    const auto x = absl::MakeConstSpan(data.data(), n);
+    const auto xi = absl::MakeConstSpan(ints.data(), n);
+    in_arena(2, [&] {
+      EXPECT_TRUE(same_float(sum_f32_parallel(x, always()), model::model_sum_f32(x.data(), n)))
+          << n;
+      EXPECT_TRUE(same_float(sum_f32_compensated_parallel(x, always()),
+                             model::model_sum_f32_compensated(x.data(), n)))
+          << n;
+      EXPECT_EQ(sum_i32_parallel(xi, always()), sum_i32(xi)) << n;
+    });
+  }
+  const auto b = absl::MakeConstSpan(reinterpret_cast<const bool*>(bytes.data()), bytes.size());
+  in_arena(2, [&] {
+    EXPECT_TRUE(all_bool_parallel(b, always()));
+    bytes[bytes.size() - 2] = 0;
+    EXPECT_FALSE(all_bool_parallel(b, always()));
+    std::fill(bytes.begin(), bytes.end(), 0);
+    EXPECT_FALSE(any_bool_parallel(b, always()));
+    bytes[bytes.size() / 2] = 7;
+    EXPECT_TRUE(any_bool_parallel(b, always()));
+  });
+  auto m = sum_f32_axis_parallel(data.data(), 1500, 100, 0, std::pmr::get_default_resource(),
+                                 always());
+  ASSERT_TRUE(m.ok());
+  const std::vector<float> want = model::model_column_sums_f32(data.data(), 1500, 100);
+  for (std::size_t c = 0; c < 100; ++c) EXPECT_TRUE(same_float((*m)[c], want[c])) << c;
 }
 
 TEST(ParallelReduceTest, DefaultOptionsGiveTheSameResults) {

@@ -261,7 +261,7 @@ const Named kNamed[] = {{"sum_rows_f32", &sum_rows_f32, true, false},
                         {"mean_rows_f32", &mean_rows_f32, true, true},
                         {"mean_cols_f32", &mean_cols_f32, false, true}};
 
-// The shapes: 1xN, Nx1, 0xN, Nx0, 0x0 at a few N, then random ones, up to 300 on a side.
+// The shapes: 1xN, Nx1, 0xN, Nx0, 0x0 at a few N, then random ones, up to 200 on a side.
 std::vector<Shape> random_shapes() {
   std::vector<Shape> s;
   for (std::size_t n : {1, 2, 7, 64, 65, 1000, 5000}) {
@@ -272,8 +272,8 @@ std::vector<Shape> random_shapes() {
   }
   s.push_back({0, 0});
   std::mt19937 gen(2026);
-  std::uniform_int_distribution<std::size_t> side(0, 300);
-  const int count = model::under_valgrind() ? 12 : 60;
+  std::uniform_int_distribution<std::size_t> side(0, 200);
+  const int count = model::under_valgrind() ? 12 : 40;
   for (int i = 0; i < count; ++i) s.push_back({side(gen), side(gen)});
   return s;
 }
@@ -389,8 +389,8 @@ std::size_t documented_scratch_bytes(std::size_t rows, std::size_t cols, bool pe
 // Shapes that reach every case of the formula: one row group and many, the wide tile (9 to 32
 // rows) and the narrow one, more columns than a tile, more rows than a row tile, empty ones.
 std::vector<Shape> scratch_shapes() {
-  return {{1, 1},    {1, 5000}, {5000, 1}, {8, 3000},   {9, 3000}, {32, 20000},
-          {33, 20000}, {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},   {10, 0}};
+  return {{1, 1},       {1, 5000}, {5000, 1},  {8, 3000}, {9, 3000}, {32, 17000},
+          {33, 17000}, {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},    {10, 0}};
 }
 
 TEST_P(ReduceAxisTest, ResultAndScratchComeFromTheirOwnStatsResources) {

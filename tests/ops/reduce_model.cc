@@ -124,6 +124,22 @@ bool under_valgrind() { return RUNNING_ON_VALGRIND != 0; }
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define COREPY_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COREPY_TEST_TSAN 1
+#endif
+#endif
+
+bool under_instrumentation() {
+#if defined(COREPY_TEST_ASAN) || defined(COREPY_TEST_TSAN)
+  return true;
+#else
+  return under_valgrind();
+#endif
+}
+
 void TargetTest::SetUp() {
   first_target();  // cached before anything is forced
 #if defined(COREPY_TEST_ASAN)

@@ -24,6 +24,8 @@ inline constexpr std::size_t kModelLeafRows = 32;
 
 // Whether the test runs under Valgrind (slow: tests do less there).
 bool under_valgrind();
+// Under Valgrind, AddressSanitizer or ThreadSanitizer (all unoptimized builds here).
+bool under_instrumentation();
 
 // sum_f32 as documented: 0 when empty, else chunks and blocks by the balanced tree, 64 lanes.
 float model_sum_f32(const float* x, std::size_t n);
