@@ -334,8 +334,8 @@ class Session {
 
   // NULL data with a count, NULL out: the error code, *out untouched, the function named.
   void null_pointers() {
-    const std::size_t count =
-        in_.u8() % 3 == 0 ? std::numeric_limits<std::size_t>::max() : 1 + in_.u32();
+    const std::size_t count = in_.u8() % 3 == 0 ? std::numeric_limits<std::size_t>::max()
+                                                : 1 + std::size_t{in_.u32()};  // never 0
     float f = 1.5f;
     std::int64_t i = 7;
     bool b = true;
