@@ -3,9 +3,10 @@
 // It hands out memory from one block (taken from an upstream resource at construction, or a
 // caller's buffer) by aligning and bumping a pointer; nothing is freed one by one. When the block
 // cannot hold a request, the arena spills: it takes a chunk from the upstream and bumps through
-// that, on the same inline fast path. Chunks grow geometrically, and after a round of spills
-// the next round's first chunk is as large as the whole round was, so a steady workload makes
-// one upstream call per round. `mark()` / `rewind()` free
+// that, on the same inline fast path. Chunks grow geometrically. A round of spills ends when a
+// rewind or reset gives back the last spill chunk; the next round's first chunk is then as large
+// as the chunks that rewind gave back together (chunks freed earlier, by inner rewinds, are not
+// counted), so a steady workload makes one upstream call per round. `mark()` / `rewind()` free
 // everything allocated after a point, spills included; `reset()` frees everything. It never fails
 // while the upstream can serve, and it gives every byte it took back to the upstream.
 //

@@ -179,11 +179,9 @@ int corepy_configure(const char* key, const char* value) {
     } else if (k == "op_arena_sizes") {
       options.op_arena_sizes = value;
     } else if (k == "log") {
-      const std::string v = value;
-      if (v != "debug" && v != "off") {
-        throw std::invalid_argument("invalid log level \"" + v + "\"; accepted: debug, off");
-      }
-      options.debug_log = v == "debug";
+      absl::StatusOr<bool> on = corepy::parse_log_level(value);
+      if (!on.ok()) throw std::invalid_argument(std::string(on.status().message()));
+      options.debug_log = *on;
     } else {
       throw std::invalid_argument("unknown configuration key \"" + k +
                                   "\"; accepted: allocator, arena_size, arena_max_size, "

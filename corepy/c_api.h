@@ -67,7 +67,7 @@ COREPY_API int corepy_arena_stats(corepy_arena_stats_t* out);
 
 /* Sets one configuration key, as corepy::configure() does: "allocator" (a spec such as
  * "arena", "system", "stats(arena)"), "arena_size", "arena_max_size" (sizes such as "4MiB"),
- * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off"). */
+ * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off", as COREPY_LOG). */
 COREPY_API int corepy_configure(const char* key, const char* value);
 
 /* Per-op stats as JSON, written to buf (NUL-terminated, truncated to size); *needed (if not

@@ -65,13 +65,17 @@ absl::StatusOr<std::string> checked_allocator(absl::string_view text) {
   return spec->to_string();
 }
 
-absl::StatusOr<bool> parse_log(absl::string_view text) {
+}  // namespace
+
+absl::StatusOr<bool> parse_log_level(absl::string_view text) {
   const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
   if (v == "debug") return true;
   if (v == "off" || v == "0" || v == "none" || v.empty()) return false;
   return absl::InvalidArgumentError(
       absl::StrCat("invalid log level \"", text, "\"; accepted: debug, off"));
 }
+
+namespace {
 
 // Applies one textual setting; a bad one is named once and leaves the setting as it was.
 void apply_text(Settings& s, Key key, const std::string& value,
@@ -101,7 +105,7 @@ void apply_text(Settings& s, Key key, const std::string& value,
       }
       break;
     case Key::kLog:
-      if (absl::StatusOr<bool> on = parse_log(value); on.ok()) {
+      if (absl::StatusOr<bool> on = parse_log_level(value); on.ok()) {
         s.debug_log = *on;
       } else {
         error = on.status();
@@ -251,10 +255,21 @@ void report_once(const std::string& message) {
   static std::mutex* mutex = new std::mutex;
   static auto* reported = new absl::flat_hash_set<std::string>;
   std::lock_guard<std::mutex> lock(*mutex);
+  if (reported->contains(message)) return;
+  // Bounded, so a process that keeps feeding new bad values does not grow without end.
+  if (reported->size() >= kMaxReportedMessages) {
+    static bool said = false;
+    if (!said) {
+      std::fprintf(stderr, "corepy: too many distinct configuration messages; no more printed\n");
+      said = true;
+    }
+    return;
+  }
   // Copied before the insert, which then only moves it: this Abseil's flat_hash_set marks the
   // slot taken before it constructs the element, so a copy that throws there corrupts the set.
   std::string copy = message;
-  if (reported->insert(std::move(copy)).second) std::fprintf(stderr, "%s\n", message.c_str());
+  reported->insert(std::move(copy));
+  std::fprintf(stderr, "%s\n", message.c_str());
 }
 
 std::shared_ptr<const Resolved> resolved() {

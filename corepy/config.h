@@ -63,6 +63,9 @@ Settings settings();
 // "sum_f32=64KiB, mean_f32=256KiB" -> sizes by op; names an unknown op or a bad size.
 absl::StatusOr<std::array<std::size_t, kOpCount>> parse_op_arena_sizes(absl::string_view text);
 
+// COREPY_LOG's values, in any case: "debug" -> true; "off", "none", "0" or "" -> false.
+absl::StatusOr<bool> parse_log_level(absl::string_view text);
+
 namespace internal {
 struct Strategy;
 
@@ -75,8 +78,10 @@ struct Resolved {
 std::shared_ptr<const Resolved> resolved();
 
 // Prints `message` on stderr the first time it is seen in this process: bad settings and
-// refused allocators are named once, however often the configuration is read.
+// refused allocators are named once, however often the configuration is read. It remembers at
+// most kMaxReportedMessages distinct messages; past that it says so once and prints no more.
 void report_once(const std::string& message);
+inline constexpr std::size_t kMaxReportedMessages = 1024;
 
 // Read on every outermost scope entry, so inline: a new value means "look again".
 inline std::atomic<std::uint64_t> g_config_generation{0};

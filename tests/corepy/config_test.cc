@@ -151,6 +151,13 @@ TEST_F(ConfigTest, OpArenaSizes) {
   EXPECT_EQ(settings().op_arena_sizes[static_cast<std::size_t>(Op::kAnyBool)], 8u << 10);
 }
 
+TEST_F(ConfigTest, LogLevelsAreReadAlikeFromEverySource) {
+  for (const char* on : {"debug", "DEBUG", " Debug "}) EXPECT_TRUE(*parse_log_level(on)) << on;
+  for (const char* off : {"off", "OFF", "none", "0", ""}) EXPECT_FALSE(*parse_log_level(off)) << off;
+  EXPECT_EQ(parse_log_level("loud").status().message(),
+            "invalid log level \"loud\"; accepted: debug, off");
+}
+
 TEST_F(ConfigTest, GenerationChangesWithEveryNewConfiguration) {
   const std::uint64_t before = internal::config_generation();
   Options o;

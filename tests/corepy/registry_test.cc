@@ -76,6 +76,13 @@ TEST_F(RegistryTest, BuiltInsAndWhatTheyAccept) {
             std::string::npos);
   EXPECT_NE(validation_error("pool(max=1)").find("it takes none"), std::string::npos);
   EXPECT_TRUE(valid("stats(stats(arena))"));  // (sanity: nesting adaptors is fine)
+  // A repeated parameter is refused, not settled silently by its first value (found by
+  // tests/fuzz/config_fuzzer).
+  EXPECT_NE(validation_error("arena(size=1MiB, size=banana)")
+                .find("\"arena\" is given parameter \"size\" more than once"),
+            std::string::npos)
+      << validation_error("arena(size=1MiB, size=banana)");
+  EXPECT_NE(validation_error("arena(upstream=system, upstream=pool)").size(), 0u);
 }
 
 TEST_F(RegistryTest, AtMostOneArenaAndNoneInAnArenasUpstream) {
