@@ -413,7 +413,15 @@ class Session {
     } else if (key == "op_arena_sizes") {
       good = parse_op_arena_sizes(value).ok();
     } else if (key == "log") {
-      good = value == "debug" || value == "off";
+      // COREPY_LOG's levels: any case, surrounding ASCII whitespace ignored.
+      std::string level;
+      for (char c : value) {
+        level += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      }
+      const std::size_t first = level.find_first_not_of(" \t\n\v\f\r");
+      const std::size_t last = level.find_last_not_of(" \t\n\v\f\r");
+      level = first == std::string::npos ? "" : level.substr(first, last - first + 1);
+      good = level == "debug" || level == "off" || level == "none" || level == "0" || level.empty();
     } else {
       good = false;
     }
