@@ -13,8 +13,9 @@
 // Memory: the plain reductions allocate nothing. The compensated sum keeps its compensation
 // terms in scratch from the resource it is given; axis reductions build their result on the
 // resource they are given and take their scratch from it too (sum_rows_f32 and the like take
-// it from a second resource), giving the scratch back before they return. A resource that cannot serve throws (std::bad_alloc or what the resource throws);
-// nothing is leaked and the result is not built.
+// it from a second resource), giving the scratch back before they return. A resource that
+// cannot serve throws (std::bad_alloc or what the resource throws); nothing is leaked and the
+// result is not built.
 //
 // Bad arguments: the axis reductions take (data, rows, cols, axis) and return
 // absl::InvalidArgumentError, naming the argument, for an axis other than 0 or 1, a dimension
