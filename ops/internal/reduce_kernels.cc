@@ -499,52 +499,61 @@ void AddColumnsI32(const std::int32_t* HWY_RESTRICT x, std::size_t rows, std::si
 using DU8 = hn::ScalableTag<std::uint8_t>;
 constexpr std::size_t kMaxBytes = hn::MaxLanes(DU8());
 
-bool AllNonzero(const unsigned char* HWY_RESTRICT x, std::size_t n) {
+// What all() looks for: a zero byte. Folding by the minimum keeps zeros; the tail's padding is
+// ones, which decide nothing.
+struct ZeroByte {
+  static constexpr std::uint8_t kPad = 1;
+  template <class V>
+  static V Fold(V a, V b) {
+    return hn::Min(a, b);
+  }
+  static bool Decides(DU8 d, hn::Vec<DU8> v) { return !hn::AllFalse(d, hn::Eq(v, hn::Zero(d))); }
+};
+
+// What any() looks for: a nonzero byte. Folding by OR keeps them; the padding is zeros.
+struct NonzeroByte {
+  static constexpr std::uint8_t kPad = 0;
+  template <class V>
+  static V Fold(V a, V b) {
+    return hn::Or(a, b);
+  }
+  static bool Decides(DU8 d, hn::Vec<DU8> v) { return !hn::AllTrue(d, hn::Eq(v, hn::Zero(d))); }
+};
+
+// Whether x[0, n) holds a byte that Scan looks for, stopping at the first vector that has one.
+template <class Scan>
+bool FindByte(const unsigned char* HWY_RESTRICT x, std::size_t n) {
   const DU8 d;
   const std::size_t l = hn::Lanes(d);
-  const auto zero = hn::Zero(d);
   std::size_t i = 0;
   // Eight vectors per test: the test and its branch cost as much as the loads otherwise.
   for (; i + 8 * l <= n; i += 8 * l) {
-    const auto m0 = hn::Min(hn::Min(hn::LoadU(d, x + i), hn::LoadU(d, x + i + l)),
-                            hn::Min(hn::LoadU(d, x + i + 2 * l), hn::LoadU(d, x + i + 3 * l)));
-    const auto m1 = hn::Min(hn::Min(hn::LoadU(d, x + i + 4 * l), hn::LoadU(d, x + i + 5 * l)),
-                            hn::Min(hn::LoadU(d, x + i + 6 * l), hn::LoadU(d, x + i + 7 * l)));
-    if (!hn::AllFalse(d, hn::Eq(hn::Min(m0, m1), zero))) return false;
+    const auto f0 =
+        Scan::Fold(Scan::Fold(hn::LoadU(d, x + i), hn::LoadU(d, x + i + l)),
+                   Scan::Fold(hn::LoadU(d, x + i + 2 * l), hn::LoadU(d, x + i + 3 * l)));
+    const auto f1 =
+        Scan::Fold(Scan::Fold(hn::LoadU(d, x + i + 4 * l), hn::LoadU(d, x + i + 5 * l)),
+                   Scan::Fold(hn::LoadU(d, x + i + 6 * l), hn::LoadU(d, x + i + 7 * l)));
+    if (Scan::Decides(d, Scan::Fold(f0, f1))) return true;
   }
   for (; i + l <= n; i += l) {
-    if (!hn::AllFalse(d, hn::Eq(hn::LoadU(d, x + i), zero))) return false;
+    if (Scan::Decides(d, hn::LoadU(d, x + i))) return true;
   }
   if (i < n) {
     std::uint8_t pad[kMaxBytes];
-    std::fill(pad, pad + kMaxBytes, std::uint8_t{1});
+    std::fill(pad, pad + kMaxBytes, Scan::kPad);
     std::memcpy(pad, x + i, n - i);
-    if (!hn::AllFalse(d, hn::Eq(hn::LoadU(d, pad), zero))) return false;
+    if (Scan::Decides(d, hn::LoadU(d, pad))) return true;
   }
-  return true;
+  return false;
+}
+
+bool AllNonzero(const unsigned char* HWY_RESTRICT x, std::size_t n) {
+  return !FindByte<ZeroByte>(x, n);
 }
 
 bool AnyNonzero(const unsigned char* HWY_RESTRICT x, std::size_t n) {
-  const DU8 d;
-  const std::size_t l = hn::Lanes(d);
-  const auto zero = hn::Zero(d);
-  std::size_t i = 0;
-  for (; i + 8 * l <= n; i += 8 * l) {
-    const auto m0 = hn::Or(hn::Or(hn::LoadU(d, x + i), hn::LoadU(d, x + i + l)),
-                           hn::Or(hn::LoadU(d, x + i + 2 * l), hn::LoadU(d, x + i + 3 * l)));
-    const auto m1 = hn::Or(hn::Or(hn::LoadU(d, x + i + 4 * l), hn::LoadU(d, x + i + 5 * l)),
-                           hn::Or(hn::LoadU(d, x + i + 6 * l), hn::LoadU(d, x + i + 7 * l)));
-    if (!hn::AllTrue(d, hn::Eq(hn::Or(m0, m1), zero))) return true;
-  }
-  for (; i + l <= n; i += l) {
-    if (!hn::AllTrue(d, hn::Eq(hn::LoadU(d, x + i), zero))) return true;
-  }
-  if (i < n) {
-    std::uint8_t pad[kMaxBytes] = {};
-    std::memcpy(pad, x + i, n - i);
-    if (!hn::AllTrue(d, hn::Eq(hn::LoadU(d, pad), zero))) return true;
-  }
-  return false;
+  return FindByte<NonzeroByte>(x, n);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
