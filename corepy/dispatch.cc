@@ -32,10 +32,10 @@ ops::ParallelOptions parallel_options() {
   return options;
 }
 
+// `entry` is the entry point's qualified name, for error messages.
 void check_data(const char* entry, const void* data, std::size_t count) {
   if (data == nullptr && count != 0) {
-    throw std::invalid_argument(
-        absl::StrCat("corepy::", entry, ": data is null but count is ", count));
+    throw std::invalid_argument(absl::StrCat(entry, ": data is null but count is ", count));
   }
 }
 
@@ -55,9 +55,7 @@ template <Op kOp, class Kernel>
 std::pmr::vector<float> dispatch_matrix(const char* entry, const float* data, std::size_t rows,
                                         std::size_t cols, int axis,
                                         std::pmr::memory_resource* result, Kernel kernel) {
-  const std::string function = absl::StrCat("corepy::", entry);
-  if (absl::Status s = ops::internal::check_matrix(function.c_str(), data, rows, cols, axis,
-                                                   sizeof(float));
+  if (absl::Status s = ops::internal::check_matrix(entry, data, rows, cols, axis, sizeof(float));
       !s.ok()) {
     throw std::invalid_argument(std::string(s.message()));
   }
@@ -79,61 +77,64 @@ void OpScope::log(std::size_t peak, std::size_t spills) const {
 }
 
 float sum_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kSumF32>("sum_f32_cpu_dispatch", data, count, ops::sum_f32_parallel);
+  return dispatch<Op::kSumF32>("corepy::sum_f32_cpu_dispatch", data, count, ops::sum_f32_parallel);
 }
 
 std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count) {
-  return dispatch<Op::kSumI32>("sum_i32_cpu_dispatch", data, count, ops::sum_i32_parallel);
+  return dispatch<Op::kSumI32>("corepy::sum_i32_cpu_dispatch", data, count, ops::sum_i32_parallel);
 }
 
 float mean_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kMeanF32>("mean_f32_cpu_dispatch", data, count, ops::mean_f32_parallel);
+  return dispatch<Op::kMeanF32>("corepy::mean_f32_cpu_dispatch", data, count,
+                                ops::mean_f32_parallel);
 }
 
 bool all_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch<Op::kAllBool>("all_bool_cpu_dispatch", data, count, ops::all_bool_parallel);
+  return dispatch<Op::kAllBool>("corepy::all_bool_cpu_dispatch", data, count,
+                                ops::all_bool_parallel);
 }
 
 bool any_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch<Op::kAnyBool>("any_bool_cpu_dispatch", data, count, ops::any_bool_parallel);
+  return dispatch<Op::kAnyBool>("corepy::any_bool_cpu_dispatch", data, count,
+                                ops::any_bool_parallel);
 }
 
 float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kSumF32Compensated>("sum_f32_compensated_cpu_dispatch", data, count,
+  return dispatch<Op::kSumF32Compensated>("corepy::sum_f32_compensated_cpu_dispatch", data, count,
                                           ops::sum_f32_compensated_parallel);
 }
 
 float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kMeanF32Compensated>("mean_f32_compensated_cpu_dispatch", data, count,
+  return dispatch<Op::kMeanF32Compensated>("corepy::mean_f32_compensated_cpu_dispatch", data, count,
                                            ops::mean_f32_compensated_parallel);
 }
 
 std::pmr::vector<float> sum_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
                                                   std::size_t cols,
                                                   std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kSumRowsF32>("sum_rows_f32_cpu_dispatch", data, rows, cols, 1,
+  return dispatch_matrix<Op::kSumRowsF32>("corepy::sum_rows_f32_cpu_dispatch", data, rows, cols, 1,
                                           result, ops::sum_f32_axis_parallel);
 }
 
 std::pmr::vector<float> sum_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
                                                   std::size_t cols,
                                                   std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kSumColsF32>("sum_cols_f32_cpu_dispatch", data, rows, cols, 0,
+  return dispatch_matrix<Op::kSumColsF32>("corepy::sum_cols_f32_cpu_dispatch", data, rows, cols, 0,
                                           result, ops::sum_f32_axis_parallel);
 }
 
 std::pmr::vector<float> mean_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
                                                    std::size_t cols,
                                                    std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kMeanRowsF32>("mean_rows_f32_cpu_dispatch", data, rows, cols, 1,
-                                           result, ops::mean_f32_axis_parallel);
+  return dispatch_matrix<Op::kMeanRowsF32>("corepy::mean_rows_f32_cpu_dispatch", data, rows, cols,
+                                           1, result, ops::mean_f32_axis_parallel);
 }
 
 std::pmr::vector<float> mean_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
                                                    std::size_t cols,
                                                    std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kMeanColsF32>("mean_cols_f32_cpu_dispatch", data, rows, cols, 0,
-                                           result, ops::mean_f32_axis_parallel);
+  return dispatch_matrix<Op::kMeanColsF32>("corepy::mean_cols_f32_cpu_dispatch", data, rows, cols,
+                                           0, result, ops::mean_f32_axis_parallel);
 }
 
 std::vector<OpStats> op_stats() {

@@ -1,6 +1,7 @@
 // The checks every (data, rows, cols, axis) reduction makes before touching anything.
 //
-// Visibility: //ops only.
+// Visibility: //ops, and the runtime's dispatch (corepy/dispatch.cc), which checks a shape before
+// it opens the op's scope.
 #ifndef COREPY_OPS_INTERNAL_MATRIX_ARGS_H_
 #define COREPY_OPS_INTERNAL_MATRIX_ARGS_H_
 
