@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "allocators/allocation_error.h"
 #include "allocators/internal/memory_annotations.h"
 
@@ -30,10 +31,6 @@ constexpr std::size_t kChunkHeader = 48;
 constexpr std::size_t kMaxSize = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
 constexpr const char* kTooLarge = "the size exceeds PTRDIFF_MAX";
 
-// A zero-capacity arena bumps through this: a real address, so even a 0-byte request that the
-// fast path serves returns a non-null pointer.
-alignas(kBlockAlignment) char g_empty_block[1];
-
 std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
 // Bytes to skip from `p` to the next multiple of `alignment` (a power of two).
@@ -41,10 +38,22 @@ std::size_t padding(const char* p, std::size_t alignment) {
   return (0 - address(p)) & (alignment - 1);
 }
 
-// Asks the upstream for memory; any refusal (bad_alloc, or a null result from a resource that
-// breaks the contract) becomes an AllocationError that names the arena and the request.
+bool in_range(const char* p, const char* begin, const char* end) {
+  return address(p) >= address(begin) && address(p) <= address(end);
+}
+
+// What the caller asked for, which an AllocationError reports whatever the arena asked of its
+// upstream to serve it (a spill chunk is larger, and only max_align_t-aligned).
+struct Request {
+  std::size_t bytes;
+  std::size_t alignment;
+};
+
+// Asks the upstream for `bytes` at `alignment` to serve `request`; any refusal (bad_alloc, or a
+// null result from a resource that breaks the contract) becomes an AllocationError that names
+// the arena and the caller's request.
 char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
-                         std::size_t alignment) {
+                         std::size_t alignment, Request request) {
   void* p = nullptr;
 #if defined(COREPY_EXCEPTIONS)
   try {
@@ -55,7 +64,13 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
 #else
   p = upstream->allocate(bytes, alignment);
 #endif
-  if (p == nullptr) throw_allocation_error(kName, bytes, alignment, "the upstream refused");
+  if (p == nullptr) {
+    throw_allocation_error(
+        kName, request.bytes, request.alignment,
+        bytes == request.bytes ? std::string("the upstream refused")
+                               : absl::StrCat("the upstream refused a spill chunk of ", bytes,
+                                              " bytes"));
+  }
   return static_cast<char*>(p);
 }
 
@@ -67,16 +82,19 @@ struct ArenaResource::Chunk {
   char* prev_cur;       // regular chunks: that region's cursor when this one took over
   std::size_t size;     // bytes taken from the upstream, this header included
   bool dedicated;       // holds one oversized request; never a region
-  char* data() { return reinterpret_cast<char*>(this) + kChunkHeader; }
-  char* end() { return reinterpret_cast<char*>(this) + size; }
+  char* data() const { return reinterpret_cast<char*>(const_cast<Chunk*>(this)) + kChunkHeader; }
+  char* end() const { return reinterpret_cast<char*>(const_cast<Chunk*>(this)) + size; }
 };
 
 // Debug builds' record of live markers: a stack, since markers nest. A marker is its point
 // (bump pointer and newest chunk): two markers at one point are interchangeable. Rewinding to a
 // marker pops every marker above it; a marker that is not on the stack was ended by an earlier
-// rewind (or reset, or reserve).
+// rewind (or reset, or reserve), or was made by another arena. The last kEndedKept ended
+// markers are remembered, to tell the two apart in the message.
 class ArenaResource::MarkerLog {
  public:
+  MarkerLog() : ended_(kEndedKept, Marker(nullptr, nullptr)) {}
+
   void on_mark(const Marker& m) {
     if (!live_.empty() && same(live_.back(), m)) return;
     live_.push_back(m);
@@ -84,27 +102,44 @@ class ArenaResource::MarkerLog {
   bool on_rewind(const Marker& m) {
     for (std::size_t i = live_.size(); i-- > 0;) {
       if (same(live_[i], m)) {
-        live_.erase(live_.begin() + static_cast<std::ptrdiff_t>(i) + 1, live_.end());
+        end_from(i + 1);
         return true;
       }
     }
     return false;
   }
-  void clear() { live_.clear(); }
+  void clear() { end_from(0); }
+  bool recently_ended(const Marker& m) const {
+    for (const Marker& e : ended_) {
+      if (same(e, m) && e.cur_ != nullptr) return true;
+    }
+    return false;
+  }
 
  private:
+  static constexpr std::size_t kEndedKept = 256;
   static bool same(const Marker& a, const Marker& b) {
     return a.cur_ == b.cur_ && a.chunk_ == b.chunk_;
   }
+  void end_from(std::size_t first) {
+    for (std::size_t i = first; i < live_.size(); ++i) {
+      ended_[next_ended_] = live_[i];
+      next_ended_ = (next_ended_ + 1) % kEndedKept;
+    }
+    live_.resize(first, Marker(nullptr, nullptr));
+  }
   std::vector<Marker> live_;
+  std::vector<Marker> ended_;  // a ring of the last kEndedKept
+  std::size_t next_ended_ = 0;
 };
 
 ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* upstream)
     : owns_block_(capacity != 0), upstream_(upstream), log_(new_marker_log()) {
   if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
-  begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment)
-                         : g_empty_block;
+  begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment,
+                                              Request{capacity, kBlockAlignment})
+                         : empty_block();
   end_ = begin_ + capacity;
   init_block();
 }
@@ -116,10 +151,16 @@ ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_re
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
     throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
-  begin_ = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
+  begin_ = buffer != nullptr ? static_cast<char*>(buffer) : empty_block();
   end_ = begin_ + size;
   init_block();
 }
+
+// A zero-capacity arena bumps through a block of 0 bytes at its own address: a real address,
+// so even a 0-byte request that the fast path serves returns a non-null pointer (the arena is
+// cache-line aligned, so that covers alignments up to 64), and one no other arena has, so a
+// marker from another arena is never taken for one of this arena's (rewind_slow).
+char* ArenaResource::empty_block() noexcept { return reinterpret_cast<char*>(this); }
 
 void ArenaResource::init_block() {
   annotate_ = internal::kAsan || internal::running_on_valgrind();
@@ -206,13 +247,18 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   // The data after the header is kChunkAlignment-aligned; a larger alignment may need up to
   // alignment - kChunkAlignment bytes of padding.
   static_assert(sizeof(Chunk) <= kChunkHeader, "the chunk header outgrew its room");
+  // Each term is checked against what is left of kMaxSize, so nothing can wrap whatever the
+  // request (an alignment of 2^63 needs 2^63 - 16 bytes of padding on its own).
   const std::size_t worst_pad = alignment > kChunkAlignment ? alignment - kChunkAlignment : 0;
-  if (bytes > kMaxSize - kChunkHeader - worst_pad) {
-    throw_allocation_error(kName, bytes, alignment, kTooLarge);
+  if (worst_pad > kMaxSize - kChunkHeader || bytes > kMaxSize - kChunkHeader - worst_pad) {
+    throw_allocation_error(kName, bytes, alignment,
+                           bytes > kMaxSize ? kTooLarge
+                                            : "the size with its alignment padding and a spill "
+                                              "chunk's header exceeds PTRDIFF_MAX");
   }
   const std::size_t needed = kChunkHeader + worst_pad + bytes;
   const std::size_t size = dedicated ? needed : std::max(next_chunk_size_, needed);
-  char* base = take_from_upstream(upstream_, size, kChunkAlignment);
+  char* base = take_from_upstream(upstream_, size, kChunkAlignment, Request{bytes, alignment});
   Chunk* chunk = new (base) Chunk{chunk_, nullptr, nullptr, size, dedicated};
   chunk_ = chunk;
   ++overflow_count_;
@@ -258,14 +304,39 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   cur_ = c;
 }
 
-void ArenaResource::rewind_slow(Marker m) noexcept {
+// Whether `m` was taken from this arena: its newest chunk is one of ours (or none), and its
+// point lies in our block or in one of our regular chunks at or below that chunk. Memory of
+// two live arenas never overlaps, so a marker from another arena fails one of the two. (A
+// release build's stale marker whose chunk was freed may pass; debug builds catch those.)
+bool ArenaResource::owns(const Marker& m) const noexcept {
+  const Chunk* c = chunk_;
+  while (c != nullptr && c != m.chunk_) c = c->prev;
+  if (c != m.chunk_) return false;
+  if (in_range(m.cur_, begin_, end_)) return true;
+  for (; c != nullptr; c = c->prev) {
+    if (!c->dedicated && in_range(m.cur_, c->data(), c->end())) return true;
+  }
+  return false;
+}
+
+bool ArenaResource::rewind_slow(Marker m) noexcept {
   if (log_ != nullptr && !log_->on_rewind(m)) {
-    std::fprintf(stderr,
-                 "corepy: fatal: %s::rewind: the marker is no longer live (an earlier rewind to "
-                 "an enclosing marker, or reset(), already freed its point)\n",
-                 kName);
+    if (!log_->recently_ended(m) && !owns(m)) {
+      std::fprintf(stderr,
+                   "corepy: fatal: %s::rewind: marker from another arena (a marker can only "
+                   "rewind the arena whose mark() made it)\n",
+                   kName);
+    } else {
+      std::fprintf(stderr,
+                   "corepy: fatal: %s::rewind: the marker is no longer live (an earlier rewind "
+                   "to an enclosing marker, or reset(), already freed its point)\n",
+                   kName);
+    }
     std::abort();
   }
+  // Rewinding to another arena's marker would free this arena's live spill chunks: a release
+  // build ignores the call.
+  if (log_ == nullptr && !owns(m)) return false;
   const bool spilled = region_ != nullptr;
   std::size_t popped = 0;  // regular chunks' bytes
   while (chunk_ != m.chunk_ && chunk_ != nullptr) popped += pop_chunk();
@@ -275,6 +346,7 @@ void ArenaResource::rewind_slow(Marker m) noexcept {
   if (chunk_ == m.chunk_) rewind_region(m.cur_);
   if (spilled && region_ == nullptr) end_spill_round(popped);
   floor_ = cur_;
+  return true;
 }
 
 void ArenaResource::rewind_region(char* to) noexcept {
@@ -315,7 +387,8 @@ bool ArenaResource::reserve(std::size_t capacity) {
   if (capacity <= this->capacity()) return true;
   if (used() != 0 || chunk_ != nullptr) return false;
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
-  char* block = take_from_upstream(upstream_, capacity, kBlockAlignment);  // may throw
+  char* block = take_from_upstream(upstream_, capacity, kBlockAlignment,
+                                   Request{capacity, kBlockAlignment});  // may throw
   if (annotate_) internal::unpoison(begin_, this->capacity());
   if (owns_block_) upstream_->deallocate(begin_, this->capacity(), kBlockAlignment);
   owns_block_ = true;

@@ -44,7 +44,8 @@ struct ArenaStats {
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
-class ArenaResource final : public std::pmr::memory_resource {
+// Cache-line aligned, so the fields an allocation and a scope touch share one line.
+class alignas(64) ArenaResource final : public std::pmr::memory_resource {
   struct Chunk;  // a spill chunk's header, at the start of the chunk
   class MarkerLog;
 
@@ -122,21 +123,12 @@ class ArenaResource final : public std::pmr::memory_resource {
     return m;
   }
   // Frees everything allocated after `m`, spills included. Rewinding to a marker that an earlier
-  // rewind ended is caught (message and abort) in debug builds. Inline for the common case of a
-  // scope that did not spill: update the peaks, move the bump pointer back.
+  // rewind ended is caught (message and abort) in debug builds. A marker from another arena is
+  // never followed: debug builds abort with "marker from another arena", release builds ignore
+  // the call (checked out of line, against this arena's block and chunks). Inline for the
+  // common case of a scope that did not spill.
   COREPY_ALWAYS_INLINE void rewind(const Marker& m) noexcept {
-    // No spill chunk then or now (so the block is the region), nothing to report to a tool or
-    // to the debug marker log, and the marker inside the block's used part.
-    if (__builtin_expect((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ &
-                             (m.cur_ <= cur_) & (m.cur_ >= begin_),
-                         1)) {
-      const auto used_now = static_cast<std::size_t>(cur_ - begin_);
-      if (used_now > peak_) peak_ = used_now;
-      if (used_now > window_peak_) window_peak_ = used_now;
-      cur_ = m.cur_;
-      floor_ = m.cur_;
-      return;
-    }
+    if (__builtin_expect(rewind_plain(m, window_peak_), 1)) return;
     rewind_slow(m);
   }
   void reset() noexcept;
@@ -159,19 +151,34 @@ class ArenaResource final : public std::pmr::memory_resource {
     const std::size_t inner = window_peak();
     window_peak_ = outer > inner ? outer : inner;
   }
-  // rewind(m) then close_window(outer), fused for scopes: one pass over the peaks.
-  COREPY_ALWAYS_INLINE void rewind_and_close_window(const Marker& m, std::size_t outer) noexcept {
-    if (__builtin_expect((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ &
-                             (m.cur_ <= cur_) & (m.cur_ >= begin_),
-                         1)) {
-      const auto used_now = static_cast<std::size_t>(cur_ - begin_);
-      const std::size_t inner = window_peak_ > used_now ? window_peak_ : used_now;
-      if (inner > peak_) peak_ = inner;
-      window_peak_ = outer > inner ? outer : inner;
-      cur_ = m.cur_;
-      floor_ = m.cur_;
+  // A scope's start (corepy/arena.h): its marker, the enclosing window's peak, and the
+  // deallocation floor in force before it. close_frame() rewinds to the marker, closes the
+  // window and puts that floor back, so once the scope has ended, memory allocated before it
+  // can again be given back by deallocate() (a stack of temporaries outside any scope pops
+  // cleanly after scopes ran above it).
+  struct Frame {
+    Marker start;
+    std::size_t outer_window;
+    char* outer_floor;
+  };
+  COREPY_ALWAYS_INLINE Frame open_frame() noexcept {
+    char* const outer_floor = floor_;
+    const Marker m = mark();
+    return Frame{m, open_window(), outer_floor};
+  }
+  COREPY_ALWAYS_INLINE void close_frame(const Frame& f) noexcept {
+    if (__builtin_expect(rewind_plain(f.start, f.outer_window), 1)) {
+      floor_ = f.outer_floor;
       return;
     }
+    // The floor was in the marker's region, where the rewind leaves the arena.
+    if (rewind_slow(f.start)) floor_ = f.outer_floor;
+    close_window(f.outer_window);
+  }
+
+  // rewind(m) then close_window(outer), fused: one pass over the peaks.
+  COREPY_ALWAYS_INLINE void rewind_and_close_window(const Marker& m, std::size_t outer) noexcept {
+    if (__builtin_expect(rewind_plain(m, outer), 1)) return;
     rewind_slow(m);
     close_window(outer);
   }
@@ -200,6 +207,23 @@ class ArenaResource final : public std::pmr::memory_resource {
     return this == &other;
   }
 
+  // The inline rewind of a scope that did not spill (no spill chunk then or now, so the block
+  // is the region; nothing to report to a tool or to the debug marker log; the marker inside
+  // the block's used part): updates the peaks, closes the window, moves the bump pointer back.
+  // Returns false, having changed nothing, when the out-of-line path must do it.
+  COREPY_ALWAYS_INLINE bool rewind_plain(const Marker& m, std::size_t outer) noexcept {
+    if (!((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ & (m.cur_ <= cur_) &
+          (m.cur_ >= begin_))) {
+      return false;
+    }
+    const auto used_now = static_cast<std::size_t>(cur_ - begin_);
+    const std::size_t inner = window_peak_ > used_now ? window_peak_ : used_now;
+    if (inner > peak_) peak_ = inner;
+    window_peak_ = outer > inner ? outer : inner;
+    cur_ = m.cur_;
+    floor_ = m.cur_;
+    return true;
+  }
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
   Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
@@ -207,7 +231,9 @@ class ArenaResource final : public std::pmr::memory_resource {
   std::size_t pop_chunk() noexcept;
   void end_spill_round(std::size_t regular_bytes) noexcept;
   void rewind_region(char* to) noexcept;
-  void rewind_slow(Marker m) noexcept;
+  bool rewind_slow(Marker m) noexcept;  // false: the marker is not this arena's
+  bool owns(const Marker& m) const noexcept;
+  char* empty_block() noexcept;
   char* region_begin() const noexcept;
   const void* region_pool() const noexcept;
   void note_peak() noexcept;

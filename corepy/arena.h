@@ -127,15 +127,14 @@ class ArenaScope {
  public:
   COREPY_ALWAYS_INLINE ArenaScope()
       : arena_(enter()),
-        start_(arena_.mark()),
-        outer_window_(arena_.open_window()),
+        start_(arena_.open_frame()),
         used_at_start_(arena_.used()),
         spills_at_start_(arena_.overflow_count()),
         spill_bytes_at_start_(arena_.overflow_bytes_total()) {}
   ArenaScope(const ArenaScope&) = delete;
   ArenaScope& operator=(const ArenaScope&) = delete;
   COREPY_ALWAYS_INLINE ~ArenaScope() {
-    arena_.rewind_and_close_window(start_, outer_window_);
+    arena_.close_frame(start_);
     if (--internal::tls_state.depth == 0 && arena_.overflow_count() != spills_at_start_) {
       const ScopeStats s = stats();
       internal::after_spilling_scope(arena_, s.peak + s.spill_bytes);
@@ -164,8 +163,7 @@ class ArenaScope {
   }
 
   ArenaResource& arena_;
-  Marker start_;
-  std::size_t outer_window_;
+  ArenaResource::Frame start_;
   std::size_t used_at_start_;
   std::size_t spills_at_start_;
   std::size_t spill_bytes_at_start_;

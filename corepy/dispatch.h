@@ -70,10 +70,7 @@ class OpScope {
     const internal::OpScratch scratch = internal::op_scratch(op);
     arena_ = scratch.arena;
     resource_ = scratch.resource;
-    if (arena_ != &thread_scope_.arena()) {
-      own_start_.emplace(arena_->mark());
-      own_outer_window_ = arena_->open_window();
-    }
+    if (arena_ != &thread_scope_.arena()) own_start_.emplace(arena_->open_frame());
     used_at_start_ = arena_->used();
     spills_at_start_ = arena_->overflow_count();
     spill_bytes_at_start_ = arena_->overflow_bytes_total();
@@ -86,7 +83,7 @@ class OpScope {
     const std::size_t spills = arena_->overflow_count() - spills_at_start_;
     internal::record_op(op_, peak, spills);
     if (__builtin_expect(internal::debug_log_enabled(), 0)) log(peak, spills);
-    if (own_start_) arena_->rewind_and_close_window(*own_start_, own_outer_window_);
+    if (own_start_) arena_->close_frame(*own_start_);
   }
 
   std::pmr::memory_resource* resource() const { return resource_; }
@@ -100,8 +97,7 @@ class OpScope {
   ArenaResource* arena_;
   std::pmr::memory_resource* resource_;
   // When the op has an arena of its own: where it was, to rewind it and read its peak.
-  std::optional<Marker> own_start_;
-  std::size_t own_outer_window_ = 0;
+  std::optional<ArenaResource::Frame> own_start_;
   std::size_t used_at_start_;
   std::size_t spills_at_start_;
   std::size_t spill_bytes_at_start_;

@@ -4,12 +4,14 @@
 // never fails, used for its exact byte count.
 #include "allocators/arena_resource.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory_resource>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "allocators/allocation_error.h"
@@ -301,6 +303,113 @@ TEST_F(ArenaTest, SizeThatOverflowsThrowsAllocationErrorAndChangesNothing) {
   EXPECT_NE(arena.allocate(8, 8), nullptr);
 }
 
+// Records the largest request it is asked for, and refuses anything over 1 GiB without
+// allocating: whatever the arena asks of its upstream is visible.
+class RecordingUpstream final : public std::pmr::memory_resource {
+ public:
+  std::size_t largest_request = 0;
+  std::size_t largest_alignment = 0;
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    largest_request = std::max(largest_request, bytes);
+    largest_alignment = std::max(largest_alignment, alignment);
+    if (bytes > (std::size_t{1} << 30)) throw std::bad_alloc();
+    return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept override {
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+// Issue 10, defect 1: sizes and alignments near 2^63 wrapped the spill chunk's size (an
+// alignment of 2^63 returned 0x8000000000000000; the chunk header was written past a 32-byte
+// block). Every such request is an AllocationError carrying the caller's request, the arena is
+// unchanged, and the upstream never sees a request beyond PTRDIFF_MAX.
+TEST_F(ArenaTest, RequestsWhoseArithmeticWouldWrapThrowAndChangeNothing) {
+  constexpr std::size_t k62 = std::size_t{1} << 62;
+  constexpr std::size_t k63 = std::size_t{1} << 63;
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  constexpr auto kPtrdiffMax = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+  const std::pair<std::size_t, std::size_t> requests[] = {
+      {k63, k63},      {k63 - 16, k63}, {k63 + 16, k63}, {1, k63},        {0, k63},
+      {kMax, k63},     {k62, k62},      {k62 + 1, k62},  {kPtrdiffMax, 1}, {kPtrdiffMax - 47, 16},
+      {kMax, 1},       {kMax - 15, 16}, {k63, 1},        {k62, k63},       {64, k62 << 1},
+  };
+  for (const std::size_t capacity : {std::size_t{0}, std::size_t{1024}}) {
+    RecordingUpstream upstream;
+    ArenaResource arena(capacity, &upstream);
+    (void)arena.allocate(10, 1);
+    const ArenaStats before = arena.stats();
+    for (const auto& [bytes, alignment] : requests) {
+      try {
+        void* p = arena.allocate(bytes, alignment);
+        ADD_FAILURE() << "allocate(" << bytes << ", " << alignment << ") returned " << p;
+      } catch (const AllocationError& e) {
+        EXPECT_EQ(e.bytes(), bytes) << e.what();
+        EXPECT_EQ(e.alignment(), alignment) << e.what();
+        EXPECT_STREQ(e.resource(), "corepy::ArenaResource");
+      }
+      const ArenaStats after = arena.stats();
+      EXPECT_EQ(after.used, before.used) << bytes << ", " << alignment;
+      EXPECT_EQ(after.overflow_count, before.overflow_count) << bytes << ", " << alignment;
+      EXPECT_EQ(after.overflow_bytes, before.overflow_bytes) << bytes << ", " << alignment;
+      EXPECT_LE(upstream.largest_request, kPtrdiffMax) << bytes << ", " << alignment;
+    }
+    // Still usable, and a large alignment that can be served is served aligned.
+    void* p = arena.allocate(100, 1 << 20);
+    EXPECT_EQ(address(p) % (1 << 20), 0u);
+    std::memset(p, 0xab, 100);
+  }
+}
+
+// Issue 10, defect 11: the error named the spill chunk (2^62 + 96 bytes, alignment 16).
+TEST_F(ArenaTest, AllocationErrorCarriesTheCallersRequestNotTheSpillChunks) {
+  RecordingUpstream upstream;
+  ArenaResource arena(1024, &upstream);
+  try {
+    (void)arena.allocate(std::size_t{1} << 62, 64);
+    ADD_FAILURE() << "2^62 bytes were allocated";
+  } catch (const AllocationError& e) {
+    EXPECT_EQ(e.bytes(), std::size_t{1} << 62);
+    EXPECT_EQ(e.alignment(), 64u);
+    EXPECT_NE(std::string(e.what()).find("cannot allocate 4611686018427387904 bytes (alignment "
+                                         "64): the upstream refused a spill chunk of"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+}
+
+// Issue 10, defect 9: after a scope (a frame) ended, the newest allocation made before it can
+// be given back again; before, the scope's start stayed the floor and it never was.
+TEST_F(ArenaTest, AFramesEndPutsBackTheDeallocationFloor) {
+  ArenaResource arena(1024, &upstream_);
+  void* held = arena.allocate(96, 8);
+  {
+    const ArenaResource::Frame f = arena.open_frame();
+    (void)arena.allocate(48, 8);
+    arena.deallocate(held, 96, 8);  // inside the frame: below its start, kept
+    EXPECT_EQ(arena.stats().used, 144u);
+    arena.close_frame(f);
+  }
+  EXPECT_EQ(arena.stats().used, 96u);
+  arena.deallocate(held, 96, 8);
+  EXPECT_EQ(arena.stats().used, 0u);
+  // The same across a spill inside the frame.
+  held = arena.allocate(96, 8);
+  const ArenaResource::Frame f = arena.open_frame();
+  (void)arena.allocate(5000, 8);
+  EXPECT_EQ(arena.stats().overflow_count, 1u);
+  arena.close_frame(f);
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+  arena.deallocate(held, 96, 8);
+  EXPECT_EQ(arena.stats().used, 0u);
+}
+
 TEST_F(ArenaTest, BlockLargerThanAnyObjectIsRefusedBeforeTheUpstreamIsAsked) {
   EXPECT_THROW(ArenaResource(std::numeric_limits<std::size_t>::max() - 10, &upstream_),
                AllocationError);
@@ -444,6 +553,28 @@ TEST_F(ArenaTest, ReserveReplacesACallersBufferWithAnOwnedBlock) {
 }
 
 #ifndef NDEBUG
+// Issue 10, defect 8: the message said "no longer live".
+TEST(ArenaDeathTest, RewindToAnotherArenasMarkerIsCaughtAndNamed) {
+  EXPECT_DEATH(
+      {
+        ArenaResource a(64);
+        ArenaResource b(64);
+        (void)a.allocate(1000, 8);  // a spill chunk of a's
+        const Marker from_b = b.mark();
+        a.rewind(from_b);
+      },
+      "marker from another arena");
+  EXPECT_DEATH(
+      {
+        ArenaResource a(0);
+        ArenaResource b(0);
+        (void)a.allocate(1000, 8);
+        const Marker from_b = b.mark();  // both have no block: still told apart
+        a.rewind(from_b);
+      },
+      "marker from another arena");
+}
+
 TEST(ArenaDeathTest, RewindToAMarkerTakenBeforeReserveIsCaught) {
   EXPECT_DEATH(
       {
