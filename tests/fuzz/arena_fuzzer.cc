@@ -1,32 +1,75 @@
 // Fuzz target 2: a random walk over one ArenaResource, checked step by step against a shadow
 // model of what allocators/arena_resource.h promises.
 //
-// The walk allocates (sizes 0 to 64 KiB, alignments 1 to 64 KiB, now and then a bad alignment or
-// a size no upstream can serve), takes markers, rewinds to live ones, resets, deallocates the
-// newest allocation, reserves, opens and closes scopes' peak windows, and makes the upstream
-// refuse. The model knows the block, the
-// spill chunks (from the upstream's own record of what it handed out), the cursor, the markers
-// and the chunk-size policy the header states, and checks after every step:
-//   - every pointer is aligned, lies in the block or in a chunk taken for it, and is the one
-//     the bump rule gives (in the block and in a chunk after its first allocation);
-//   - live allocations never overlap, and each still holds the pattern written into it, checked
-//     before its memory is given back;
+// The walk allocates, takes markers, rewinds to live ones, resets, deallocates the newest
+// allocation, reserves, opens and closes scopes' peak windows and frames (a frame's close puts
+// the deallocation floor back), and makes the upstream refuse.
+// Requests span the whole of size_t (issue 10: a walk that drew alignments up to 64 KiB only
+// never saw defect 1, an alignment of 2^63 whose chunk size wrapped to 32 bytes): mostly
+// ordinary sizes (0 to 64 KiB) and alignments (1 to 64 KiB), so the bump and spill rules get
+// exercised, and now and then sizes, alignments and reserve() capacities from Input::edge()
+// (powers of two and their neighbours at every k, 2^62, 2^63, PTRDIFF_MAX, SIZE_MAX and what is
+// near them), and alignments that are not powers of two. The model knows the block, the spill
+// chunks (from the upstream's own record of what it handed out), the cursor, the markers and
+// the chunk-size policy the header states, and checks after every step:
+//   - a request is served or refused exactly as the model predicts: an alignment that is not a
+//     power of two throws std::invalid_argument; a request that does not fit its region needs
+//     a chunk of kChunkHeader (48) + worst_pad + bytes (worst_pad = alignment - 16 above
+//     alignment 16), and when that sum exceeds PTRDIFF_MAX the arena throws AllocationError
+//     without asking the upstream; when the upstream refuses the chunk it throws one too; both
+//     carry the caller's bytes and alignment, and leave the arena as it was (stats, cursor, the
+//     next pointer the model predicts, and an armed refusal not spent);
+//   - every pointer is aligned and is exactly the one the bump rule gives (in the block, and in
+//     a chunk after its 48-byte header and the alignment's padding), and every chunk has
+//     exactly the size the spill policy gives;
+//   - live allocations never overlap, and each still holds the pattern written into it
+//     (all of it up to 64 KiB, its first and last 4 KiB beyond), checked before its memory is
+//     given back;
 //   - stats() (used, capacity, peak, overflow_count, overflow_bytes) and window_peak() equal
 //     the model's, exactly;
-//   - a bad request throws (std::invalid_argument, or corepy::AllocationError) and changes
-//     nothing;
-//   - the upstream sees every block and chunk returned with the size and alignment it was
-//     taken with, and holds nothing once the arena is gone.
+//   - the upstream never sees a request beyond PTRDIFF_MAX (the run aborts if it does), sees
+//     every block and chunk returned with the size and alignment it was taken with, and holds
+//     nothing once the arena is gone.
+// The upstream refuses, without allocating, anything above kLargest or beyond a budget of live
+// bytes (so a valid huge request, 2^40 bytes say, is an upstream refusal, predicted exactly),
+// and the next request when the walk arms a refusal.
+//
+// Input encoding (Input::edge() in fuzz_support.h says how an edge value is encoded):
+//   byte `how`: bit 7: first try an arena of capacity edge() (refused unless it is small
+//       enough for the upstream); bits 0-1 zero: capacity 0, else u16 * (1 + bits 2-3);
+//       bit 2: in a caller's buffer (then a byte: its misalignment, 0..63)
+//   then steps, a byte each, by value % 16 (and that step's own bytes):
+//     0-5 allocate(size, 2^a): size is a byte s, and s % 4 picks tiny (a byte % 17), small
+//         (u16 % 1025), mid (u16 % 8193) or up to 64 KiB (u32 % 65537); then a byte a, taken
+//         % 17 if its bit 7 is set, else % 13
+//     6   allocate(size as above, wide alignment)
+//     7   allocate(edge(), wide alignment)
+//     8   the upstream refuses its next request
+//     9-10 mark   11-12 rewind to a live marker (u32 picks it)   13 reset
+//     14  deallocate the newest allocation
+//     15  a byte b, by b % 4: 0 check every pattern; 1 reserve(u16 * 4); 2 a window step (a
+//         byte h: h % 3 == 0 opens a window, or a frame if bit 7; else closes the innermost:
+//         a frame with a live marker by close_frame() if bit 7, else h % 3 == 1 closes it
+//         alone, 2 fused with a rewind to a live marker picked by a u32); 3 reserve(edge())
+//   A wide alignment is a byte w: w < 0xc0: 2^(w % 64); else edge() as it comes (mostly not
+//   a power of two: 0, 2^k+-1, SIZE_MAX, ...).
+//   E.g. the seed wide_2p63_at_2p63 is 01 00 10 | 00 00 08 04 | 07 04 3f 00 3f | 00 00 08 04:
+//   a 4 KiB arena; allocate(8, 16); allocate(2^63, 2^63), which must throw; allocate(8, 16)
+//   again, right after the first. The seeds wide_* are the requests of issue 10 and the
+//   boundaries around them.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
 #include <memory_resource>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -40,14 +83,32 @@ namespace {
 
 std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
+// What the arena header promises about sizes: no object beyond PTRDIFF_MAX, and a spill chunk
+// that starts with a 48-byte header after which the data is max_align_t (16)-aligned.
+constexpr std::size_t kMaxObject =
+    static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+constexpr std::size_t kChunkHeader = 48;
+constexpr std::size_t kChunkAlignment = alignof(std::max_align_t);
+static_assert(kChunkAlignment == 16, "the model's chunk arithmetic assumes 16");
+constexpr std::size_t kBlockAlignment = 64;
+
+bool power_of_two(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+// Bytes from `p` to the next multiple of `alignment` (a power of two).
+std::size_t padding(std::uintptr_t p, std::size_t alignment) { return (0 - p) & (alignment - 1); }
+
 // The upstream: records what it hands out (so the model knows each chunk), checks that every
-// deallocation matches an allocation, and refuses on demand.
+// deallocation matches an allocation, and refuses on demand or beyond its limits, without
+// allocating. A request beyond PTRDIFF_MAX must never reach it: that stops the run.
 class RecordingResource final : public std::pmr::memory_resource {
  public:
-  // Requests above this are refused, as a real upstream would refuse a huge one; it keeps the
-  // fuzzer's memory bounded. Room for the largest spill chunk and a 64 KiB request at 64 KiB
-  // alignment.
+  // Requests above this are refused, as a real upstream would refuse a huge one: room for the
+  // largest spill chunk and a 64 KiB request at 64 KiB alignment, and no more, so that a huge
+  // valid request (2^40 bytes, or 2^20 at an alignment of 2^40) costs nothing.
   static constexpr std::size_t kLargest = ArenaResource::kMaxChunk + (std::size_t{1} << 20);
+  // Nor does it hold more than this at once: the walk's memory stays bounded (ASan's shadow of
+  // every chunk is written when the arena poisons it).
+  static constexpr std::size_t kBudget = std::size_t{256} << 20;
 
   explicit RecordingResource(std::pmr::memory_resource* upstream) : upstream_(upstream) {}
 
@@ -64,10 +125,19 @@ class RecordingResource final : public std::pmr::memory_resource {
   std::map<std::uintptr_t, Block> live;
   std::size_t live_bytes = 0;
 
+  // Whether the next allocate(bytes, ...) will be refused.
+  bool refuses(std::size_t bytes) const {
+    return refuse_next || bytes > kLargest || bytes > kBudget - live_bytes;
+  }
+
  private:
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    FUZZ_CHECK(bytes <= kMaxObject, "a request of ", bytes, " bytes (alignment ", alignment,
+               ") reached the upstream: nothing beyond PTRDIFF_MAX may");
+    FUZZ_CHECK(alignment == kChunkAlignment || alignment == kBlockAlignment,
+               "the upstream was asked for alignment ", alignment);
     ++calls;
-    if (refuse_next || bytes > kLargest) {
+    if (refuses(bytes)) {
       refuse_next = false;
       throw std::bad_alloc();
     }
@@ -97,15 +167,6 @@ class RecordingResource final : public std::pmr::memory_resource {
   std::pmr::memory_resource* upstream_;
 };
 
-// The address a zero-capacity arena bumps through (its 0-byte requests are served there).
-char* empty_block_address() {
-  static char* const address = [] {
-    ArenaResource probe(0, std::pmr::new_delete_resource());
-    return static_cast<char*>(probe.allocate(0, 1));
-  }();
-  return address;
-}
-
 // ---- the model ----
 
 struct ChunkModel {
@@ -120,11 +181,17 @@ struct MarkerModel {
   char* cur;
   std::size_t chunks;    // chunks live when it was taken
   std::uint64_t serial;  // allocations made before it
+  std::uint64_t id;      // which mark() made it
 };
 
 struct Window {
   std::size_t outer;  // what open_window() returned, for close_window()
   std::size_t peak;   // the most `used` has been since it opened
+  // A scope's frame (open_frame()) rather than a bare window: its marker, and the
+  // deallocation floor close_frame() puts back.
+  bool frame = false;
+  std::uint64_t marker_id = 0;
+  char* outer_floor = nullptr;
 };
 
 struct Allocation {
@@ -133,6 +200,11 @@ struct Allocation {
   std::uint64_t serial;
   unsigned char fill;
 };
+
+// An allocation's pattern covers all of it up to this, and its first and last kPatternEdge
+// bytes beyond: a walk may hold allocations of tens of MiB.
+constexpr std::size_t kPatternWhole = std::size_t{64} << 10;
+constexpr std::size_t kPatternEdge = 4096;
 
 class Walk {
  public:
@@ -160,6 +232,8 @@ class Walk {
 
   void make_arena() {
     const std::uint8_t how = in_.u8();
+    if ((how & 0x80) != 0 && wide_arena()) return;
+    const std::size_t calls_before = upstream_.calls;  // a refused wide arena made one
     const std::size_t capacity =
         (how & 3) == 0 ? 0 : in_.u16() * static_cast<std::size_t>(1 + (how >> 2) % 4);
     if ((how & 4) != 0) {
@@ -170,11 +244,14 @@ class Walk {
       arena_ = std::make_unique<ArenaResource>(buffer_.get() + offset, capacity, &upstream_);
       begin_ = buffer_.get() + offset;
       owned_block_ = 0;
+      FUZZ_CHECK(upstream_.calls == calls_before, "an arena in a caller's buffer called the upstream");
     } else {
       arena_ = std::make_unique<ArenaResource>(capacity, &upstream_);
       if (capacity == 0) {
-        begin_ = empty_block_address();
-        FUZZ_CHECK(upstream_.served == 0, "a zero-capacity arena took a block");
+        FUZZ_CHECK(upstream_.calls == calls_before, "a zero-capacity arena called the upstream");
+        // It bumps through a 0-byte block somewhere of its choosing; a 0-byte request at
+        // alignment 1 fits there and says where (and changes nothing).
+        begin_ = static_cast<char*>(arena_->allocate(0, 1));
       } else {
         FUZZ_CHECK(upstream_.served == 1 && upstream_.last_bytes == capacity,
                    "the block was not taken from the upstream in one piece");
@@ -182,6 +259,39 @@ class Walk {
       }
       owned_block_ = capacity;
     }
+    start_block(capacity);
+  }
+
+  // An arena of capacity edge(): built if the upstream can serve the block, else refused with
+  // AllocationError (beyond PTRDIFF_MAX without asking the upstream). Returns whether it was
+  // built.
+  bool wide_arena() {
+    const std::size_t capacity = in_.edge();
+    if (capacity == 0) return false;  // the ordinary constructor covers it
+    const bool too_large = capacity > kMaxObject;
+    const bool refused = too_large || upstream_.refuses(capacity);
+    try {
+      arena_ = std::make_unique<ArenaResource>(capacity, &upstream_);
+    } catch (const AllocationError& e) {
+      FUZZ_CHECK(refused, "ArenaResource(", capacity, ") threw: ", e.what());
+      FUZZ_CHECK(e.bytes() == capacity, "ArenaResource(", capacity, ") threw for ", e.bytes(),
+                 " bytes: ", e.what());
+      FUZZ_CHECK(upstream_.calls == (too_large ? 0 : 1), "ArenaResource(", capacity, ") made ",
+                 upstream_.calls, " upstream calls");
+      FUZZ_CHECK(upstream_.live.empty(), "a refused arena holds memory");
+      return false;
+    }
+    FUZZ_CHECK(!refused, "ArenaResource(", capacity, ") was built");
+    FUZZ_CHECK(upstream_.served == 1 && upstream_.last_bytes == capacity &&
+                   upstream_.last_alignment == kBlockAlignment,
+               "the block was not taken from the upstream in one piece");
+    begin_ = upstream_.last;
+    owned_block_ = capacity;
+    start_block(capacity);
+    return true;
+  }
+
+  void start_block(std::size_t capacity) {
     end_ = begin_ + capacity;
     cur_ = floor_ = block_cur_ = begin_;
     first_chunk_ = std::clamp(capacity, ArenaResource::kMinChunk, ArenaResource::kMaxChunk);
@@ -196,15 +306,21 @@ class Walk {
       case 2:
       case 3:
       case 4:
-      case 5:
-        allocate(pick_size(), std::size_t{1} << pick_alignment_log());
+      case 5: {
+        const std::size_t n = pick_size();  // then the alignment: one read after the other
+        allocate(n, std::size_t{1} << pick_alignment_log());
         break;
-      case 6:
-        bad_alignment();
+      }
+      case 6: {
+        const std::size_t n = pick_size();
+        allocate(n, wide_alignment());
         break;
-      case 7:
-        huge_size();
+      }
+      case 7: {
+        const std::size_t n = in_.edge();
+        allocate(n, wide_alignment());
         break;
+      }
       case 8:
         upstream_.refuse_next = true;
         break;
@@ -227,11 +343,14 @@ class Walk {
           case 0:
             verify(0);
             break;
+          case 1:
+            reserve(in_.u16() * std::size_t{4});
+            break;
           case 2:
             window();
             break;
           default:
-            reserve(in_.u16() * std::size_t{4});
+            reserve(in_.edge());
             break;
         }
         break;
@@ -254,6 +373,11 @@ class Walk {
     const std::uint8_t a = in_.u8();
     return (a & 0x80) != 0 ? a % 17 : a % 13;  // mostly 1..4096, sometimes up to 64 KiB
   }
+  // Any power of two up to 2^63, or (a quarter of the time) any edge value at all.
+  std::size_t wide_alignment() {
+    const std::uint8_t w = in_.u8();
+    return w < 0xc0 ? std::size_t{1} << (w % 64) : in_.edge();
+  }
 
   // Region bounds: the block, or a regular chunk's (its start is not known to the model until
   // its first allocation; the chunk's base bounds it from below).
@@ -265,53 +389,93 @@ class Walk {
     return static_cast<std::size_t>((region_ < 0 ? cur_ : block_cur_) - begin_);
   }
 
+  // One request, any size and alignment: the model predicts whether it is refused (and how),
+  // served in the region, or served from a new chunk of exactly which size.
   void allocate(std::size_t n, std::size_t alignment) {
-    const std::size_t room = static_cast<std::size_t>(region_end() - cur_);
-    const std::size_t pad = (0 - addr(cur_)) & (alignment - 1);
-    const bool fits = pad <= room && n <= room - pad;
     const std::size_t calls_before = upstream_.calls;
     const bool refusal_armed = upstream_.refuse_next;
+    const std::string request = absl::StrCat("allocate(", n, ", ", alignment, ")");
+    if (!power_of_two(alignment)) {
+      bool threw = false;
+      try {
+        (void)arena_->allocate(n, alignment);
+      } catch (const std::invalid_argument&) {
+        threw = true;
+      } catch (const std::exception& e) {
+        FUZZ_CHECK(false, request, " threw ", e.what(), " rather than invalid_argument");
+      }
+      FUZZ_CHECK(threw, request, " did not throw invalid_argument");
+      FUZZ_CHECK(upstream_.calls == calls_before, "a bad alignment reached the upstream");
+      return;
+    }
+    const std::size_t room = static_cast<std::size_t>(addr(region_end()) - addr(cur_));
+    const std::size_t pad = padding(addr(cur_), alignment);
+    const bool fits = pad <= room && n <= room - pad;
+    // Not fitting, it needs a chunk of this size (the header, the worst padding, the bytes),
+    // computed without wrapping; beyond PTRDIFF_MAX it is refused up front.
+    const std::size_t worst_pad = alignment > kChunkAlignment ? alignment - kChunkAlignment : 0;
+    const bool too_large =
+        !fits && (worst_pad > kMaxObject - kChunkHeader || n > kMaxObject - kChunkHeader - worst_pad);
+    const bool dedicated = n > next_chunk_ / 2;
+    std::size_t chunk_size = 0;
+    if (!fits && !too_large) {
+      const std::size_t needed = kChunkHeader + worst_pad + n;
+      chunk_size = dedicated ? needed : std::max(next_chunk_, needed);
+    }
+    const bool refused = !fits && !too_large && upstream_.refuses(chunk_size);
     char* p = nullptr;
     try {
       p = static_cast<char*>(arena_->allocate(n, alignment));
-    } catch (const AllocationError&) {
-      FUZZ_CHECK(!fits && refusal_armed, "allocate(", n, ", ", alignment, ") threw though ",
-                 fits ? "it fits" : "the upstream was willing");
-      FUZZ_CHECK(upstream_.calls == calls_before + 1, "one upstream call expected");
-      return;  // and nothing changed: check_stats() after the step sees it
+    } catch (const AllocationError& e) {
+      FUZZ_CHECK(too_large || refused, request, " threw (", e.what(), ") though ",
+                 fits ? "it fits" : absl::StrCat("the upstream would serve its chunk of ",
+                                                 chunk_size, " bytes"));
+      FUZZ_CHECK(e.bytes() == n && e.alignment() == alignment, request,
+                 " threw an AllocationError for ", e.bytes(), " bytes at alignment ",
+                 e.alignment(), ": ", e.what());
+      FUZZ_CHECK(upstream_.calls == calls_before + (too_large ? 0 : 1), request, " made ",
+                 upstream_.calls - calls_before, " upstream calls; expected ",
+                 too_large ? "none (its chunk exceeds PTRDIFF_MAX)" : "one");
+      FUZZ_CHECK(upstream_.refuse_next == (refusal_armed && too_large),
+                 "an armed refusal was not spent, or spent without an upstream call");
+      return;  // and nothing changed: check_stats() after the step sees it, and the next
+               // request's pointer is predicted from the cursor as it was
+    } catch (const std::exception& e) {
+      FUZZ_CHECK(false, request, " threw ", e.what(), " rather than AllocationError");
     }
-    FUZZ_CHECK(p != nullptr && addr(p) % alignment == 0, "allocate(", n, ", ", alignment,
-               ") returned ", addr(p));
+    FUZZ_CHECK(!too_large, request, " was served at ", addr(p),
+               "; its chunk exceeds PTRDIFF_MAX, so it must throw AllocationError");
+    FUZZ_CHECK(!refused, request, " was served at ", addr(p),
+               " though the upstream refuses a chunk of ", chunk_size, " bytes");
+    FUZZ_CHECK(p != nullptr && addr(p) % alignment == 0, request, " returned ", addr(p));
     if (fits) {
-      FUZZ_CHECK(p == cur_ + pad, "allocate(", n, ", ", alignment, ") returned ", addr(p),
-                 ", the bump rule gives ", addr(cur_ + pad));
+      FUZZ_CHECK(p == cur_ + pad, request, " returned ", addr(p), ", the bump rule gives ",
+                 addr(cur_ + pad));
       FUZZ_CHECK(upstream_.calls == calls_before, "a request that fits went to the upstream");
       cur_ = p + n;
     } else {
-      spilled(p, n, alignment, calls_before);
+      spilled(p, n, alignment, chunk_size, dedicated, calls_before);
     }
     record(p, n);
   }
 
-  // The request did not fit the region: the arena must have taken exactly one chunk for it.
-  void spilled(char* p, std::size_t n, std::size_t alignment, std::size_t calls_before) {
-    FUZZ_CHECK(!upstream_.refuse_next, "a spill did not call the upstream");
+  // The request did not fit the region: the arena must have taken exactly one chunk of
+  // exactly `size` bytes for it, and served it right after the chunk's header.
+  void spilled(char* p, std::size_t n, std::size_t alignment, std::size_t size, bool dedicated,
+               std::size_t calls_before) {
     FUZZ_CHECK(upstream_.calls == calls_before + 1, "a spill made ", upstream_.calls - calls_before,
                " upstream calls");
     char* base = upstream_.last;
-    const std::size_t size = upstream_.last_bytes;
-    FUZZ_CHECK(p >= base && p + n <= base + size, "the request is not inside its chunk");
-    // Dedicated: a request larger than half the next chunk gets a chunk of its own (with room
-    // for the chunk's header and the alignment's padding only); else a regular chunk of the
-    // next size, or larger when the request needs it.
-    const bool dedicated = n > next_chunk_ / 2;
-    const std::size_t slack = alignment + 256;  // header and padding, generously
-    if (dedicated) {
-      FUZZ_CHECK(size <= n + slack, "a dedicated chunk of ", size, " bytes for ", n);
-    } else {
-      FUZZ_CHECK(size == next_chunk_ || (size > next_chunk_ && size <= n + slack),
-                 "a regular chunk of ", size, " bytes; the next chunk size is ", next_chunk_);
-    }
+    FUZZ_CHECK(upstream_.last_bytes == size && upstream_.last_alignment == kChunkAlignment,
+               "allocate(", n, ", ", alignment, ") took a ", dedicated ? "dedicated" : "regular",
+               " chunk of ", upstream_.last_bytes, " bytes at alignment ",
+               upstream_.last_alignment, "; the model says ", size, " at ", kChunkAlignment,
+               " (next chunk size ", next_chunk_, ")");
+    const std::uintptr_t data = addr(base) + kChunkHeader;
+    FUZZ_CHECK(addr(p) == data + padding(data, alignment), "allocate(", n, ", ", alignment,
+               ") returned ", addr(p), " in a chunk at ", addr(base), "; expected ",
+               data + padding(data, alignment));
+    FUZZ_CHECK(addr(p) + n <= addr(base) + size, "the request is not inside its chunk");
     ++overflow_count_;
     overflow_bytes_ += size;
     chunks_.push_back(ChunkModel{base, size, dedicated, region_, cur_});
@@ -321,6 +485,17 @@ class Walk {
     region_ = static_cast<int>(chunks_.size()) - 1;
     cur_ = p + n;
     floor_ = base;
+  }
+
+  // The parts of an allocation that carry its pattern.
+  template <class F>
+  static void for_pattern(const Allocation& a, F f) {
+    if (a.n <= kPatternWhole) {
+      f(a.p, a.n);
+      return;
+    }
+    f(a.p, kPatternEdge);
+    f(a.p + a.n - kPatternEdge, kPatternEdge);
   }
 
   void record(char* p, std::size_t n) {
@@ -336,16 +511,18 @@ class Walk {
                    ") overlaps a live one at ", prev->first, " of ", prev->second.n);
       }
       live_.emplace(start, a);
-      std::memset(p, a.fill, n);
+      for_pattern(a, [&a](char* from, std::size_t bytes) { std::memset(from, a.fill, bytes); });
     }
     stack_.push_back(a);
   }
 
   void check_pattern(const Allocation& a) const {
-    for (std::size_t i = 0; i < a.n; ++i) {
-      FUZZ_CHECK(static_cast<unsigned char>(a.p[i]) == a.fill, "allocation #", a.serial, " of ",
-                 a.n, " bytes was overwritten at byte ", i);
-    }
+    for_pattern(a, [&a](const char* from, std::size_t bytes) {
+      for (std::size_t i = 0; i < bytes; ++i) {
+        FUZZ_CHECK(static_cast<unsigned char>(from[i]) == a.fill, "allocation #", a.serial,
+                   " of ", a.n, " bytes was overwritten at byte ", from + i - a.p);
+      }
+    });
   }
   // Checks the pattern of every live allocation made after `serial`.
   void verify(std::uint64_t serial) const {
@@ -361,47 +538,14 @@ class Walk {
     }
   }
 
-  void bad_alignment() {
-    static constexpr std::size_t kBad[] = {
-        0, 3, 6, 12, 24, 48, 96, 4095, 4097, 12288, std::numeric_limits<std::size_t>::max()};
-    const std::size_t alignment = kBad[in_.u8() % (sizeof kBad / sizeof kBad[0])];
-    const std::size_t n = pick_size();
-    const std::size_t calls_before = upstream_.calls;
-    bool threw = false;
-    try {
-      (void)arena_->allocate(n, alignment);
-    } catch (const std::invalid_argument&) {
-      threw = true;
-    }
-    FUZZ_CHECK(threw, "allocate(", n, ", ", alignment, ") did not throw invalid_argument");
-    FUZZ_CHECK(upstream_.calls == calls_before, "a bad alignment reached the upstream");
-  }
-
-  void huge_size() {
-    static constexpr std::size_t kHuge[] = {
-        std::numeric_limits<std::size_t>::max(),
-        std::numeric_limits<std::size_t>::max() - 4096,
-        static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) + 1,
-        std::size_t{1} << 62,
-        std::size_t{1} << 40,
-        RecordingResource::kLargest + 1,
-    };
-    const std::size_t n = kHuge[in_.u8() % (sizeof kHuge / sizeof kHuge[0])];
-    const std::size_t alignment = std::size_t{1} << pick_alignment_log();
-    bool threw = false;
-    try {
-      (void)arena_->allocate(n, alignment);
-    } catch (const AllocationError& e) {
-      threw = true;
-      FUZZ_CHECK(e.bytes() == n || e.bytes() > n, "the error names ", e.bytes(), " bytes for ", n);
-    }
-    FUZZ_CHECK(threw, "allocate(", n, ", ", alignment, ") did not throw AllocationError");
-    upstream_.refuse_next = false;  // a refusal armed before may have been spent, or not
-  }
 
   void mark() {
     real_markers_.push_back(arena_->mark());
-    markers_.push_back(MarkerModel{cur_, chunks_.size(), serial_});
+    marked();
+  }
+  // The model's side of mark().
+  void marked() {
+    markers_.push_back(MarkerModel{cur_, chunks_.size(), serial_, ++marker_ids_});
     floor_ = cur_;  // nothing before a marker comes back by deallocate()
   }
 
@@ -472,24 +616,38 @@ class Walk {
     if (a.p + a.n == cur_ && a.p >= floor_) cur_ = a.p;
   }
 
+  // reserve(capacity), any capacity: true without a change when the block is large enough;
+  // false when the arena holds anything; else a new block, or AllocationError (beyond
+  // PTRDIFF_MAX without asking the upstream) with the arena as it was.
   void reserve(std::size_t capacity) {
+    const std::size_t calls_before = upstream_.calls;
     const std::size_t served_before = upstream_.served;
     const bool refusal_armed = upstream_.refuse_next;
     const bool grows = capacity > static_cast<std::size_t>(end_ - begin_);
     const bool empty = used() == 0 && chunks_.empty();
+    const bool too_large = grows && empty && capacity > kMaxObject;
+    const bool refused = grows && empty && (too_large || upstream_.refuses(capacity));
     bool result = false;
     try {
       result = arena_->reserve(capacity);
-    } catch (const AllocationError&) {
-      FUZZ_CHECK(grows && empty && refusal_armed, "reserve(", capacity, ") threw");
+    } catch (const AllocationError& e) {
+      FUZZ_CHECK(refused, "reserve(", capacity, ") threw: ", e.what());
+      FUZZ_CHECK(e.bytes() == capacity, "reserve(", capacity, ") threw for ", e.bytes(),
+                 " bytes: ", e.what());
+      FUZZ_CHECK(upstream_.calls == calls_before + (too_large ? 0 : 1), "reserve(", capacity,
+                 ") made ", upstream_.calls - calls_before, " upstream calls");
+      FUZZ_CHECK(upstream_.refuse_next == (refusal_armed && too_large),
+                 "an armed refusal was not spent, or spent without an upstream call");
       return;
     }
+    FUZZ_CHECK(!refused, "reserve(", capacity, ") returned ", result, "; expected AllocationError");
     FUZZ_CHECK(result == (!grows || empty), "reserve(", capacity, ") returned ", result);
     if (!grows || !empty) {
-      FUZZ_CHECK(upstream_.served == served_before, "reserve took memory it did not need");
+      FUZZ_CHECK(upstream_.calls == calls_before, "reserve called the upstream needlessly");
       return;
     }
-    FUZZ_CHECK(upstream_.served == served_before + 1 && upstream_.last_bytes == capacity,
+    FUZZ_CHECK(upstream_.served == served_before + 1 && upstream_.last_bytes == capacity &&
+                   upstream_.last_alignment == kBlockAlignment,
                "reserve(", capacity, ") did not take one new block");
     FUZZ_CHECK(upstream_.live.count(addr(begin_)) == 0 || owned_block_ == 0,
                "the old block was kept");
@@ -503,16 +661,40 @@ class Walk {
     markers_.clear();  // reserve ends every marker
     real_markers_.clear();
   }
-
-  // Scopes' windows: open one, or close the innermost, alone or fused with a rewind.
+  // Scopes' windows: open one (bit 7 of the byte: a frame, as a scope opens), or close the
+  // innermost, alone, fused with a rewind, or (a frame whose marker is live, bit 7) by
+  // close_frame(): the rewind to its marker, the window closed and the floor put back.
   void window() {
     const std::uint8_t how = in_.u8();
     if (windows_.size() == 1 || how % 3 == 0) {
-      windows_.push_back(Window{arena_->open_window(), used()});
+      if ((how & 0x80) == 0) {
+        windows_.push_back(Window{arena_->open_window(), used()});
+        return;
+      }
+      char* const outer_floor = floor_;
+      frames_.push_back(arena_->open_frame());
+      real_markers_.push_back(frames_.back().start);
+      marked();
+      windows_.push_back(
+          Window{frames_.back().outer_window, used(), true, marker_ids_, outer_floor});
       return;
     }
     const Window w = windows_.back();
     windows_.pop_back();
+    if (w.frame) {
+      const ArenaResource::Frame f = frames_.back();
+      frames_.pop_back();
+      const std::size_t i = frame_marker(w);
+      if ((how & 0x80) != 0 && i < markers_.size()) {
+        const MarkerModel m = markers_[i];
+        verify(m.serial);
+        release_after(m.serial);
+        arena_->close_frame(f);
+        rewound(i, m);
+        floor_ = w.outer_floor;
+        return;
+      }
+    }
     if (how % 3 == 1 || markers_.empty()) {
       arena_->close_window(w.outer);
       return;
@@ -526,6 +708,15 @@ class Walk {
     release_after(m.serial);
     arena_->rewind_and_close_window(real, w.outer);
     rewound(i, m);
+  }
+
+  // Where a frame's marker is in markers_, or markers_.size() if a rewind, reset or reserve
+  // has ended it.
+  std::size_t frame_marker(const Window& w) const {
+    for (std::size_t i = 0; i < markers_.size(); ++i) {
+      if (markers_[i].id == w.marker_id) return i;
+    }
+    return markers_.size();
   }
 
   void check_stats() {
@@ -583,7 +774,9 @@ class Walk {
   std::size_t reserved_blocks_ = 0;
   std::vector<MarkerModel> markers_;
   std::vector<ArenaResource::Marker> real_markers_;
+  std::uint64_t marker_ids_ = 0;
   std::vector<Window> windows_ = {Window{0, 0}};  // the first: the arena's whole life
+  std::vector<ArenaResource::Frame> frames_;      // of the windows that are frames
   std::uint64_t serial_ = 0;
   std::vector<Allocation> stack_;              // live allocations, oldest first
   std::map<std::uintptr_t, Allocation> live_;  // the non-empty ones by address
