@@ -20,9 +20,9 @@
 #include <memory_resource>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 
 namespace corepy {
@@ -105,7 +105,10 @@ class StatsResource final : public std::pmr::memory_resource {
   // std::mutex rather than absl::Mutex: ThreadSanitizer understands pthread mutexes, and the
   // system's Abseil is not built with the annotations that would let it see absl::Mutex.
   mutable std::mutex mutex_;
-  absl::flat_hash_map<void*, Allocations> live_;  // guarded by mutex_
+  // guarded by mutex_. A std::unordered_map, not Abseil's flat_hash_map: this Abseil's
+  // (Debian's 20220623) leaves the map corrupt when the allocation for a rehash fails (resize()
+  // sets the new capacity before allocating), and a StatsResource must survive that.
+  std::unordered_map<void*, Allocations> live_;
 };
 
 // What one region of code did through a StatsResource: the peak of bytes in use and the

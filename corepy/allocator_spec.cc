@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "corepy/internal/text.h"
 
 namespace corepy {
 namespace {
@@ -85,7 +86,7 @@ class Parser {
     const std::string found =
         pos_ < text_.size() ? absl::StrCat("'", text_.substr(pos_, 1), "'") : "the end";
     return absl::InvalidArgumentError(absl::StrCat(
-        "invalid allocator spec \"", text_, "\": expected ", expected, " at position ", pos_,
+        "invalid allocator spec ", internal::quoted(text_), ": expected ", expected, " at position ", pos_,
         ", found ", found,
         " (grammar: name or name(arg, ...), each arg a spec or key=value; e.g. "
         "\"limit(arena, max=64MiB)\")"));

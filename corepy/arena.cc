@@ -7,10 +7,12 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <string>
 #include <vector>
 
 #include "allocators/upstream_resources.h"
+#include "corepy/internal/fork_guard.h"
 #include "corepy/registry.h"
 
 namespace corepy {
@@ -34,9 +36,6 @@ struct ThreadRuntime {
   std::array<std::unique_ptr<Scratch>, kOpCount> sized;  // ops with an arena of their own
   std::array<OpScratch, kOpCount> ops{};                  // what op_scratch() returns
   std::array<OpTally, kOpCount> tallies;
-  // Configurations this thread switched away from while a task of its might still hold memory
-  // from their shared resource (see op_resource_outside_scope); kept alive until thread exit.
-  std::vector<std::shared_ptr<const Resolved>> retired;
 };
 
 namespace {
@@ -49,7 +48,11 @@ struct Tallies {
 };
 
 Tallies& tallies() {
-  static Tallies* t = new Tallies;  // never destroyed: threads may outlive statics
+  static Tallies* t = [] {
+    auto* all = new Tallies;  // never destroyed: threads may outlive statics
+    hold_across_fork(all->mutex);
+    return all;
+  }();
   return *t;
 }
 
@@ -59,28 +62,45 @@ void add(OpTotals& to, const OpTally& from) {
   to.peak = std::max(to.peak, from.peak.load(std::memory_order_relaxed));
 }
 
-// Destroys the thread's runtime at thread exit, which returns every arena's memory (spills
-// included) to its upstream, and keeps the thread's op counts.
-struct RuntimeOwner {
-  ~RuntimeOwner() {
-    ThreadRuntime* r = tls_state.runtime;
-    tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr};
-    if (r == nullptr) return;
-    {
-      Tallies& t = tallies();
-      std::lock_guard<std::mutex> lock(t.mutex);
-      for (std::size_t i = 0; i < kOpCount; ++i) add(t.retired[i], r->tallies[i]);
-      t.live.erase(std::find(t.live.begin(), t.live.end(), r));
-    }
-    delete r;
+// Destroys the thread's runtime, which returns every arena's memory (spills included) to its
+// upstream, and keeps the thread's op counts.
+void destroy_runtime() noexcept {
+  ThreadRuntime* r = tls_state.runtime;
+  tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr};
+  if (r == nullptr) return;
+  {
+    Tallies& t = tallies();
+    std::lock_guard<std::mutex> lock(t.mutex);
+    for (std::size_t i = 0; i < kOpCount; ++i) add(t.retired[i], r->tallies[i]);
+    t.live.erase(std::find(t.live.begin(), t.live.end(), r));
   }
+  delete r;
+}
+
+// At thread exit, with the thread's other thread_local objects.
+struct RuntimeOwner {
+  ~RuntimeOwner() { destroy_runtime(); }
 };
 
-Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
-  Scratch s;
-  std::pmr::memory_resource* upstream =
-      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
-  s.arena = std::make_unique<ArenaResource>(capacity, upstream);
+// Teardown: an op after the thread's runtime was destroyed (from a thread_local destructor that
+// ran later, a static destructor, an atexit handler) gets a runtime again. glibc runs
+// pthread-key destructors after every thread_local destructor of an exiting thread, so this key
+// destroys that late runtime in turn. The main thread runs neither at exit(): its late runtime
+// lives until the process ends (listed in tallies(), so it is reachable, not leaked).
+pthread_key_t late_runtime_key() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    if (pthread_key_create(&k, [](void*) { destroy_runtime(); }) != 0) {
+      std::fprintf(stderr, "corepy: cannot create a pthread key for late thread state\n");
+      std::abort();
+    }
+    return k;
+  }();
+  return key;
+}
+
+// Builds what the strategy wraps around `s.arena` on this thread (user factories run here).
+void build_chain(const Strategy& strategy, Scratch& s) {
   absl::StatusOr<std::pmr::memory_resource*> resource =
       build_thread_chain(strategy, s.arena.get(), s.owned);
   if (resource.ok()) {
@@ -93,6 +113,15 @@ Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
     s.owned.clear();
     s.resource = s.arena.get();
   }
+}
+
+Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
+  Scratch s;
+  std::pmr::memory_resource* upstream =
+      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
+  s.arena = std::make_unique<ArenaResource>(capacity, upstream);
+  s.resource = s.arena.get();
+  build_chain(strategy, s);
   return s;
 }
 
@@ -100,13 +129,11 @@ ThreadRuntime& runtime() {
   ThreadState& t = tls_state;
   if (t.runtime != nullptr) return *t.runtime;
   if (t.exited) {
-    std::fprintf(stderr,
-                 "corepy: fatal: a thread used its arena after the thread's corepy state was "
-                 "destroyed (from a thread_local destructor that ran later)\n");
-    std::abort();
+    (void)pthread_setspecific(late_runtime_key(), &t);  // any non-null value: "run me"
+  } else {
+    thread_local RuntimeOwner owner;  // its destructor runs at thread exit
+    (void)owner;
   }
-  thread_local RuntimeOwner owner;  // its destructor runs at thread exit
-  (void)owner;
   auto r = std::make_unique<ThreadRuntime>();
   {
     Tallies& all = tallies();
@@ -119,17 +146,25 @@ ThreadRuntime& runtime() {
   return *t.runtime;
 }
 
-// (Re)builds the thread's arenas for the configuration in force.
+// (Re)builds the thread's arenas for the configuration in force. The plain arena is in force
+// while the strategy's per-thread resources are built over it, so a user factory that runs an
+// op meanwhile gets that arena, and does not start another build.
 ArenaResource& rebuild() {
   ThreadRuntime& r = runtime();
   std::shared_ptr<const Resolved> config = resolved();
-  Scratch main = make_scratch(*config->strategy, config->strategy->arena_size);  // may throw
+  const Strategy& strategy = *config->strategy;
+  std::pmr::memory_resource* upstream =
+      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
+  auto arena = std::make_unique<ArenaResource>(strategy.arena_size, upstream);  // may throw
   r.ops = {};
   r.sized = {};
-  r.main = std::move(main);
+  r.main = Scratch{std::move(arena), {}, nullptr};
+  r.main.resource = r.main.arena.get();
   r.config = std::move(config);
   tls_state.arena = r.main.arena.get();
   tls_state.generation = r.config->generation;
+  build_chain(strategy, r.main);
+  r.ops = {};  // an op run by a factory saw the plain arena
   return *r.main.arena;
 }
 
@@ -157,10 +192,18 @@ ArenaResource& enter_outermost_slow() {
   ArenaResource* arena = t.arena;
   if (arena == nullptr) {
     arena = &rebuild();
-  } else if (t.depth == 0 && t.generation != config_generation() && holds_nothing(*arena)) {
-    // A new configuration, and nothing lives in the old arena: switch. (An arena that still
-    // holds memory allocated outside any scope is kept until it is empty.)
-    arena = &rebuild();
+  } else if (t.depth == 0 && t.generation != config_generation()) {
+    if (holds_nothing(*arena)) {
+      arena = &rebuild();  // a new configuration, and nothing lives in the old arena: switch
+    } else {
+      // Memory allocated outside any scope (a pmr container on thread_arena(), say) lives in
+      // the old arena, which cannot be replaced under it: the switch waits until it is given
+      // back. Said once per process.
+      report_once(
+          "corepy: a new configuration waits on a thread whose arena holds memory allocated "
+          "outside any scope (for example a pmr container on corepy::thread_arena()); it takes "
+          "effect on that thread at its first outermost scope after that memory is given back");
+    }
   }
   ++t.depth;
   return *arena;
@@ -198,24 +241,32 @@ OpScratch op_scratch_slow(Op op) {
   return r.ops[i];
 }
 
-std::pmr::memory_resource* op_resource_outside_scope(Op op) {
+std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* caller) {
   ThreadState& t = tls_state;
   if (t.depth != 0) return op_scratch(op).resource;  // inside a scope: already current
+  // A strategy without an arena is one resource shared by every thread: the caller's, which
+  // its open scope keeps alive for the whole op. Nothing of this thread's is involved, so a
+  // worker never keeps a configuration alive for a task's sake.
+  if (caller != nullptr && !caller->strategy->uses_arena) return caller->strategy->shared;
   if (t.arena == nullptr) {
     rebuild();
-  } else if (t.generation != config_generation()) {
+  } else if (t.generation != config_generation() && holds_nothing(*t.runtime)) {
     // A worker opens no scope, so this is where it notices a new configuration. It may be
     // inside a task that holds scratch still (a task waiting for nested ones, this call being
-    // for a task it took meanwhile). Memory in its arenas shows: switch only when they are
-    // empty. Memory from a shared resource (a strategy without an arena) does not show, so
-    // that configuration is kept alive until the thread exits.
-    ThreadRuntime& r = *t.runtime;
-    if (holds_nothing(r)) {
-      if (!r.config->strategy->uses_arena) r.retired.push_back(r.config);
-      rebuild();
-    }
+    // for a task it took meanwhile); a task's scratch is always in this thread's arenas (see
+    // above), where it shows: switch only when they are empty.
+    rebuild();
   }
+  ThreadRuntime& r = *t.runtime;
+  // This thread's configuration may have no arena while the caller's has one: the plain
+  // thread arena then.
+  if (!r.config->strategy->uses_arena) return r.main.arena.get();
   return op_scratch(op).resource;
+}
+
+const Resolved* current_config() noexcept {
+  const ThreadRuntime* r = tls_state.runtime;
+  return r == nullptr ? nullptr : r->config.get();
 }
 
 std::array<OpTotals, kOpCount> op_totals() {

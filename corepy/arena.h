@@ -51,21 +51,18 @@ struct ThreadState {
   ArenaResource* arena;      // the thread's arena, once made
   std::uint64_t generation;  // the configuration it was made for
   unsigned depth;            // scopes open on this thread
-  bool exited;               // the thread's runtime was destroyed (thread exit)
+  bool exited;               // the thread's runtime was destroyed once (thread exit); a later
+                             // use makes a late one (arena.cc)
   ThreadRuntime* runtime;    // owns what the pointers below point into
   OpScratch* ops;            // kOpCount entries; arena null until the op first runs
   OpTally* tallies;          // kOpCount entries
 };
-// initial-exec: a fixed offset from the thread pointer, instead of a call to __tls_get_addr on
-// every access when corepy is a shared library (libcorepy.so). A library loaded with dlopen (as
-// Python's ctypes does) takes this from glibc's reserve of static TLS, which has room for it.
-#if defined(__GNUC__)
-#define COREPY_TLS_MODEL __attribute__((tls_model("initial-exec")))
-#else
-#define COREPY_TLS_MODEL
-#endif
-inline thread_local ThreadState tls_state COREPY_TLS_MODEL{nullptr, 0,       0,      false,
-                                                           nullptr, nullptr, nullptr};
+// The default TLS model, not initial-exec: in a shared library that a process loads with
+// dlopen (Python's ctypes, say), initial-exec puts the library's whole TLS block in glibc's
+// small reserve of static TLS, and a second copy of the library (two packages that each ship
+// libcorepy.so) then fails to load. Executables and static links get the fixed-offset model
+// anyway; a shared library pays a __tls_get_addr call per op entry.
+inline thread_local ThreadState tls_state{nullptr, 0, 0, false, nullptr, nullptr, nullptr};
 
 ArenaResource& make_thread_arena();
 // Makes or remakes the thread's arena for the current configuration, and counts the scope.
@@ -77,10 +74,15 @@ void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept;
 OpScratch op_scratch_slow(Op op);
 
 // The resource `op` uses on this thread, for a thread that runs part of an op with no scope of
-// its own open: a oneTBB worker running a task of a parallel kernel. Makes the thread's runtime
-// on first use; brings it up to date with the configuration when nothing of the old one can be
-// in use on this thread (see arena.cc).
-std::pmr::memory_resource* op_resource_outside_scope(Op op);
+// its own open: a oneTBB worker running a task of a parallel kernel, for an op whose calling
+// thread is in configuration `caller` (current_config() there). A shared resource (a strategy
+// without an arena) is the caller's; otherwise the thread's own arenas, made on first use and
+// brought up to date with the configuration when they hold nothing (see arena.cc).
+std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* caller);
+
+// The configuration the calling thread's runtime is in (null before its first scope). Inside a
+// scope it stays alive until the outermost scope ends.
+const Resolved* current_config() noexcept;
 
 // Call inside a scope, which keeps the thread's runtime current.
 COREPY_ALWAYS_INLINE OpScratch op_scratch(Op op) {

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "corepy/internal/text.h"
 
 namespace corepy {
 namespace {
@@ -24,7 +25,7 @@ constexpr Unit kUnits[] = {
 
 absl::Status bad_size(absl::string_view text, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(
-      "invalid byte size \"", text, "\": ", why,
+      "invalid byte size ", internal::quoted(text), ": ", why,
       "; expected digits with an optional unit B, KiB, MiB, GiB, KB, MB or GB "
       "(e.g. 4096, 64KiB, 1MiB)"));
 }

@@ -1,5 +1,6 @@
 #include "corepy/c_api.h"
 
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory_resource>
@@ -12,11 +13,16 @@
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
+#include "corepy/internal/text.h"
 #include "ops/reduce.h"
 
 namespace {
 
-thread_local std::string last_error;
+// The calling thread's last error message. A plain array, destroyed with nothing: a call from
+// an atexit handler or a late thread_local destructor, after the thread's C++ objects are
+// gone, can still set and read it. Longer messages are cut.
+constexpr std::size_t kLastErrorSize = 512;
+thread_local char last_error[kLastErrorSize] = "";
 
 // A std::bad_alloc that says what could not be had.
 class OutOfMemory : public std::bad_alloc {
@@ -29,11 +35,7 @@ class OutOfMemory : public std::bad_alloc {
 };
 
 int fail(int code, const char* what) {
-  try {
-    last_error = what;
-  } catch (...) {
-    // No memory for the message: the code still says what kind of failure it was.
-  }
+  std::snprintf(last_error, kLastErrorSize, "%s", what);
   return code;
 }
 
@@ -183,8 +185,8 @@ int corepy_configure(const char* key, const char* value) {
       if (!on.ok()) throw std::invalid_argument(std::string(on.status().message()));
       options.debug_log = *on;
     } else {
-      throw std::invalid_argument("unknown configuration key \"" + k +
-                                  "\"; accepted: allocator, arena_size, arena_max_size, "
+      throw std::invalid_argument("unknown configuration key " + corepy::internal::quoted(k) +
+                                  "; accepted: allocator, arena_size, arena_max_size, "
                                   "op_arena_sizes, log");
     }
     if (absl::Status s = corepy::configure(options); !s.ok()) {
@@ -227,6 +229,6 @@ const char* corepy_error_string(int code) {
   }
 }
 
-const char* corepy_last_error(void) { return last_error.c_str(); }
+const char* corepy_last_error(void) { return last_error; }
 
 }  // extern "C"

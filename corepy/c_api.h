@@ -1,9 +1,10 @@
 /* corepy's C ABI, for C, Python (ctypes) and other languages. Built as //:libcorepy.so.
  *
  * Every function returns 0 (COREPY_OK) or an error code that corepy_error_string() explains;
- * corepy_last_error() gives the calling thread's last failure in full. On error, *out is left
- * untouched. NULL data with count > 0, or a NULL out, is an error. No C++ exception crosses this
- * interface. Each reduction runs through corepy's dispatch layer: inside the calling thread's
+ * corepy_last_error() gives the calling thread's last failure (its first 511 bytes). On error,
+ * *out is left untouched. NULL data with count > 0, or a NULL out, is an error. No C++ exception
+ * crosses this interface, and no call aborts: an op from a static destructor, an atexit handler
+ * or a late thread_local destructor is served too. Each reduction runs through corepy's dispatch layer: inside the calling thread's
  * arena scope, with the configured allocator, counted in the per-op stats. */
 #ifndef COREPY_COREPY_C_API_H_
 #define COREPY_COREPY_C_API_H_
@@ -78,7 +79,8 @@ COREPY_API int corepy_op_stats_json(char* buf, size_t size, size_t* needed);
 COREPY_API const char* corepy_error_string(int code);
 
 /* The message of the calling thread's last failed call ("" if none has failed), as errno is
- * kept: a successful call leaves it. Valid until the thread's next failing call. */
+ * kept: a successful call leaves it. Valid until the thread's next failing call; messages are
+ * cut to 511 bytes. */
 COREPY_API const char* corepy_last_error(void);
 
 #ifdef __cplusplus

@@ -4,16 +4,28 @@
 // Sources, highest first:
 //   1. code:        corepy::configure(options)
 //   2. Abseil flags: --corepy_allocator, --corepy_arena_size, --corepy_arena_max_size,
-//                    --corepy_op_arena_sizes, --corepy_log (once the program has parsed its flags)
+//                    --corepy_op_arena_sizes, --corepy_log, in C++ binaries that link the
+//                    opt-in target //corepy:flags (once the program has parsed its flags).
+//                    The libraries define no flag: flags belong to binaries, and two copies of
+//                    a library that defined them could not be loaded into one process.
 //   3. environment: COREPY_ALLOCATOR, COREPY_ARENA_SIZE, COREPY_ARENA_MAX_SIZE,
 //                    COREPY_OP_ARENA_SIZES, COREPY_LOG
 //   4. defaults:    allocator "arena", arena size 1 MiB, no self-tuning, no per-op sizes, no log
 //
-// A bad value in a flag or the environment is named once on stderr, with what was wrong and
-// what is accepted; that setting keeps its default and the runtime goes on. configure() checks
-// everything first and returns the error instead, changing nothing.
+// A bad value in a flag or the environment is named once on stderr, with what was wrong, what
+// is accepted and which value stays in force; the runtime goes on. That includes an arena size
+// (or an op's) that the arena's upstream cannot serve: the calling thread's arenas are built
+// once before a configuration is put in force. configure() checks everything first and
+// returns the error instead, changing nothing. An allocator a flag or the environment names
+// before it is registered is put in force when register_allocator() registers it.
 //
-// Settings take effect on each thread at its next outermost scope (corepy/arena.h).
+// Settings take effect on each thread at its next outermost scope (corepy/arena.h). A thread
+// whose arena still holds memory allocated outside any scope keeps its configuration until
+// that memory is given back (said once on stderr): the arena cannot be replaced under it.
+//
+// Allocator factories (corepy/registry.h) run without any corepy lock held: they may read
+// settings() and run ops; a configure() from inside one returns FailedPrecondition. The locks
+// are held across fork(), so a child never inherits one taken by another thread.
 #ifndef COREPY_COREPY_CONFIG_H_
 #define COREPY_COREPY_CONFIG_H_
 
@@ -55,7 +67,8 @@ struct Settings {
 // it (naming the bad field and value) and changes nothing.
 absl::Status configure(const Options& options);
 
-// Forgets every configure() and reads the flags and the environment again.
+// Forgets every configure() and reads the flags and the environment again. Throws
+// std::bad_alloc only if not even the defaults can be built.
 void reset_configuration();
 
 Settings settings();
@@ -68,6 +81,11 @@ absl::StatusOr<bool> parse_log_level(absl::string_view text);
 
 namespace internal {
 struct Strategy;
+
+// The value of flag `name` ("corepy_allocator"), empty when unset. //corepy:flags registers
+// one when it is linked in.
+using FlagReader = std::string (*)(absl::string_view name);
+void set_flag_reader(FlagReader reader);
 
 // The configuration in force, as the runtime uses it. `generation` changes whenever it does.
 struct Resolved {

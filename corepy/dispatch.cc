@@ -19,16 +19,23 @@ namespace corepy {
 namespace {
 
 // The scratch of `kOp` on whichever thread runs part of it: the calling thread, inside the op's
-// scope, or a oneTBB worker taking a task of the op's parallel kernel.
+// scope, or a oneTBB worker taking a task of the op's parallel kernel. `caller_config` is the
+// calling thread's configuration, which its scope keeps alive.
 template <Op kOp>
-std::pmr::memory_resource* thread_scratch() {
-  return internal::op_resource_outside_scope(kOp);
+std::pmr::memory_resource* thread_scratch(const void* caller_config) {
+  return internal::op_resource_outside_scope(kOp,
+                                             static_cast<const internal::Resolved*>(caller_config));
 }
 
+// Called inside the op's scope.
 template <Op kOp>
 ops::ParallelOptions parallel_options() {
   ops::ParallelOptions options;
   options.per_thread_scratch = &thread_scratch<kOp>;
+  options.scratch_context = internal::current_config();
+  // After the thread's corepy state was destroyed (an op from a static destructor or an atexit
+  // handler), oneTBB may be shutting down too: stay on this thread.
+  if (internal::tls_state.exited) options.min_parallel_bytes = ~std::size_t{0};
   return options;
 }
 

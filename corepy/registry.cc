@@ -1,12 +1,14 @@
 #include "corepy/registry.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,8 +16,16 @@
 #include "allocators/stats_resource.h"
 #include "allocators/upstream_resources.h"
 #include "corepy/byte_size.h"
+#include "corepy/internal/fork_guard.h"
+#include "corepy/internal/text.h"
 
 namespace corepy {
+namespace internal {
+namespace {
+std::atomic<RegistrationListener> g_registration_listener{nullptr};
+}  // namespace
+}  // namespace internal
+
 namespace {
 
 enum class Kind { kArena, kUpstream, kStats, kLimit, kUser };
@@ -29,6 +39,7 @@ struct Entry {
 class Registry {
  public:
   Registry() {
+    internal::hold_across_fork(mutex_);
     entries_["arena"] = {Kind::kArena, "", nullptr};
     entries_["system"] = {Kind::kUpstream, std::string(kNewDeleteUpstream), nullptr};
     entries_["new_delete"] = {Kind::kUpstream, std::string(kNewDeleteUpstream), nullptr};
@@ -40,16 +51,11 @@ class Registry {
 
   absl::Status add(absl::string_view name, AllocatorFactory factory) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (entries_.contains(name)) {
+    if (entries_.find(name) != entries_.end()) {
       return absl::AlreadyExistsError(
           absl::StrCat("allocator \"", name, "\" is already registered"));
     }
-    // Key and entry made first, then moved in (which cannot throw): this Abseil's flat_hash_map
-    // marks the slot taken before it constructs the element there, so a std::bad_alloc while
-    // copying the name in place would leave a slot of garbage in the registry.
-    std::string key(name);
-    Entry entry{Kind::kUser, "", std::move(factory)};
-    entries_.try_emplace(std::move(key), std::move(entry));
+    entries_.try_emplace(std::string(name), Entry{Kind::kUser, "", std::move(factory)});
     return absl::OkStatus();
   }
 
@@ -72,7 +78,8 @@ class Registry {
 
  private:
   mutable std::mutex mutex_;
-  absl::flat_hash_map<std::string, Entry> entries_;
+  // A std::map: this Abseil's flat_hash_map is left corrupt when a rehash cannot allocate.
+  std::map<std::string, Entry, std::less<>> entries_;
 };
 
 Registry& registry() {
@@ -102,7 +109,7 @@ const AllocatorSpec& find_arena(const AllocatorSpec& spec) {
 
 class Validator {
  public:
-  explicit Validator(const AllocatorSpec& root) : root_(root.to_string()) {}
+  explicit Validator(const AllocatorSpec& root) : root_(internal::quoted(root.to_string())) {}
 
   absl::Status check(const AllocatorSpec& spec, bool in_upstream) {
     Entry copy;
@@ -185,7 +192,7 @@ class Validator {
   }
   absl::Status error(absl::string_view what) const {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid allocator spec \"", root_, "\": ", what));
+        absl::StrCat("invalid allocator spec ", root_, ": ", what));
   }
 
   std::string root_;
@@ -278,7 +285,12 @@ absl::Status register_allocator(absl::string_view name, AllocatorFactory factory
   if (!factory) {
     return absl::InvalidArgumentError(absl::StrCat("allocator \"", name, "\": the factory is empty"));
   }
-  return registry().add(name, std::move(factory));
+  if (absl::Status s = registry().add(name, std::move(factory)); !s.ok()) return s;
+  if (internal::RegistrationListener listener =
+          internal::g_registration_listener.load(std::memory_order_acquire)) {
+    listener(name);
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> allocator_names() { return registry().names(); }
@@ -288,6 +300,10 @@ absl::Status validate_allocator_spec(const AllocatorSpec& spec) {
 }
 
 namespace internal {
+
+void set_registration_listener(RegistrationListener listener) {
+  g_registration_listener.store(listener, std::memory_order_release);
+}
 
 absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpec& spec,
                                                               std::size_t arena_size,
@@ -305,6 +321,7 @@ absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpe
     if (!size.ok()) return size.status();
     if (!max_size.ok()) return max_size.status();
     strategy->arena_size = *size;
+    strategy->arena_size_from_spec = arena.param("size") != nullptr;
     strategy->arena_max_size = *max_size;
     const AllocatorSpec* upstream = arena.param("upstream");
     shared = upstream != nullptr ? build_shared(*upstream, strategy->owned)

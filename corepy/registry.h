@@ -65,6 +65,7 @@ struct Strategy {
   AllocatorSpec spec;
   bool uses_arena = false;
   std::size_t arena_size = 0;
+  bool arena_size_from_spec = false;  // the spec's arena says size=, over the setting
   std::size_t arena_max_size = 0;  // self-tuning cap; 0: off
   // The shared part: the arena's upstream when uses_arena, else the resource ops use.
   std::pmr::memory_resource* shared = nullptr;
@@ -79,6 +80,11 @@ absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpe
 
 // The per-thread part: the resources that wrap `arena` (ownership in `owned`); returns the
 // resource ops use on this thread.
+// Called after every successful register_allocator(), without any lock held: the runtime
+// then puts in force a configured allocator that named it before it existed.
+using RegistrationListener = void (*)(absl::string_view name);
+void set_registration_listener(RegistrationListener listener);
+
 absl::StatusOr<std::pmr::memory_resource*> build_thread_chain(
     const Strategy& strategy, std::pmr::memory_resource* arena,
     std::vector<std::shared_ptr<std::pmr::memory_resource>>& owned);

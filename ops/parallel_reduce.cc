@@ -30,8 +30,9 @@ using internal::ScratchBuffer;
 class ScratchScope {
  public:
   explicit ScratchScope(const ParallelOptions& options)
-      : resource_(options.per_thread_scratch != nullptr ? options.per_thread_scratch()
-                                                        : default_thread_scratch()),
+      : resource_(options.per_thread_scratch != nullptr
+                      ? options.per_thread_scratch(options.scratch_context)
+                      : default_thread_scratch()),
         arena_(dynamic_cast<ArenaResource*>(resource_)) {
     if (arena_ != nullptr) start_.emplace(arena_->mark());
   }

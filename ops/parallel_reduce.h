@@ -19,7 +19,7 @@
 // gets plain deallocate calls, in LIFO order.
 // The default is a thread-local corepy::ArenaResource private to //ops
 // (default_thread_scratch()); the runtime passes its own thread arenas instead:
-//   std::pmr::memory_resource* runtime_scratch() { return &corepy::thread_arena(); }
+//   std::pmr::memory_resource* runtime_scratch(const void*) { return &corepy::thread_arena(); }
 //   corepy::ops::ParallelOptions options;
 //   options.per_thread_scratch = &runtime_scratch;
 //   float s = corepy::ops::sum_f32_parallel(x, options);
@@ -41,9 +41,11 @@
 
 namespace corepy::ops {
 
-// Returns the calling thread's scratch resource. Called on worker threads: must be safe to call
-// concurrently from several threads (each getting its own resource).
-using ScratchProvider = std::pmr::memory_resource* (*)();
+// Returns the calling thread's scratch resource; `context` is ParallelOptions::scratch_context
+// (what the caller wants the provider to know: the runtime passes its caller's configuration).
+// Called on worker threads: must be safe to call concurrently from several threads (each
+// getting its own resource).
+using ScratchProvider = std::pmr::memory_resource* (*)(const void* context);
 
 // The default provider: a corepy::ArenaResource per thread (kDefaultThreadScratchBytes block,
 // made on the thread's first call, spilling to global operator new beyond that, destroyed when
@@ -64,8 +66,10 @@ struct ParallelOptions {
   // Input bytes below which the call stays on the calling thread. 0: always split (when there
   // are two chunks or more).
   std::size_t min_parallel_bytes = kParallelMinBytes;
-  // Null means default_thread_scratch.
-  ScratchProvider per_thread_scratch = &default_thread_scratch;
+  // Null means default_thread_scratch().
+  ScratchProvider per_thread_scratch = nullptr;
+  // Passed to per_thread_scratch on every call.
+  const void* scratch_context = nullptr;
 };
 
 float sum_f32_parallel(absl::Span<const float> x, const ParallelOptions& options = {});

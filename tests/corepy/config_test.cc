@@ -102,8 +102,9 @@ TEST_F(ConfigTest, BadFlagValuesAreNamedWithTheFlag) {
   testing::internal::CaptureStderr();
   reset_configuration();
   const std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("ignoring --corepy_allocator=limit(arena)"), std::string::npos) << err;
+  EXPECT_NE(err.find("ignoring --corepy_allocator=\"limit(arena)\""), std::string::npos) << err;
   EXPECT_NE(err.find("needs max=<size>"), std::string::npos) << err;
+  EXPECT_NE(err.find("keeping the default \"arena\""), std::string::npos) << err;
   EXPECT_EQ(settings().allocator, "arena");
 }
 

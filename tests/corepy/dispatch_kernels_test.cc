@@ -241,20 +241,49 @@ TEST_F(DispatchKernelsTest, AWorkerThreadSwitchesConfigurationOnlyWhenItsArenasA
   o.arena_size = 8192;
   ASSERT_TRUE(configure(o).ok());
   std::thread([&o] {
-    std::pmr::memory_resource* first = internal::op_resource_outside_scope(Op::kSumF32);
+    std::pmr::memory_resource* first =
+        internal::op_resource_outside_scope(Op::kSumF32, internal::resolved().get());
     EXPECT_EQ(first, &thread_arena());
     EXPECT_EQ(thread_arena().capacity(), 8192u);
 
     void* held = first->allocate(100, 8);  // a task of this thread still holds scratch
     o.arena_size = 16384;
     ASSERT_TRUE(configure(o).ok());
-    EXPECT_EQ(internal::op_resource_outside_scope(Op::kSumF32), first);
+    EXPECT_EQ(internal::op_resource_outside_scope(Op::kSumF32, internal::resolved().get()), first);
     EXPECT_EQ(thread_arena().capacity(), 8192u);
     first->deallocate(held, 100, 8);
 
-    std::pmr::memory_resource* second = internal::op_resource_outside_scope(Op::kSumF32);
+    std::pmr::memory_resource* second =
+        internal::op_resource_outside_scope(Op::kSumF32, internal::resolved().get());
     EXPECT_EQ(second, &thread_arena());
     EXPECT_EQ(thread_arena().capacity(), 16384u);
+  }).join();
+}
+
+// Issue 10, defect 6: a worker kept every configuration it switched away from until it exited
+// (0.65 KiB per switch, unbounded). A task of an op whose caller uses a shared allocator now
+// gets the caller's resource, which the caller's scope keeps alive: the worker keeps nothing.
+TEST_F(DispatchKernelsTest, AWorkerKeepsNoConfigurationAliveAfterASwitch) {
+  std::thread([] {
+    for (int i = 0; i < 200; ++i) {
+      Options o;
+      o.allocator = i % 2 == 0 ? "system" : "stats(pool)";
+      ASSERT_TRUE(configure(o).ok());
+      std::shared_ptr<const internal::Resolved> caller = internal::resolved();
+      const std::weak_ptr<const internal::Resolved> weak = caller;
+      std::pmr::memory_resource* r = internal::op_resource_outside_scope(Op::kSumF32, caller.get());
+      EXPECT_EQ(r, caller->strategy->shared);
+      void* p = r->allocate(64, 8);
+      r->deallocate(p, 64, 8);
+      caller.reset();
+      o.allocator = "arena";
+      ASSERT_TRUE(configure(o).ok());
+      // The arena configuration: this thread's own arena, and the shared one is gone.
+      std::pmr::memory_resource* own =
+          internal::op_resource_outside_scope(Op::kSumF32, internal::resolved().get());
+      EXPECT_EQ(own, &thread_arena());
+      ASSERT_TRUE(weak.expired()) << "switch " << i << " left the old configuration alive";
+    }
   }).join();
 }
 

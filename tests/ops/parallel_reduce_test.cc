@@ -261,7 +261,7 @@ class ThreadScratch final : public std::pmr::memory_resource {
   static std::mutex threads_mutex;
   static std::set<std::thread::id> threads;
 
-  static std::pmr::memory_resource* get() {
+  static std::pmr::memory_resource* get(const void* /*context*/) {
     thread_local ThreadScratch scratch;
     return &scratch;
   }

@@ -202,10 +202,10 @@ FailingResource& shared_failing() {
   return *f;
 }
 // The shared resource itself (thread-safe): tasks give scratch back with plain deallocate calls.
-std::pmr::memory_resource* failing_provider() { return &shared_failing(); }
+std::pmr::memory_resource* failing_provider(const void*) { return &shared_failing(); }
 // A thread's own arena with no block, so everything spills to the shared resource: tasks mark it
 // and rewind it, spill chunks included.
-std::pmr::memory_resource* arena_provider() {
+std::pmr::memory_resource* arena_provider(const void*) {
   thread_local ArenaResource arena(0, &shared_failing());
   return &arena;
 }

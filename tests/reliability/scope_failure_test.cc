@@ -141,11 +141,15 @@ TEST_F(ScopeFailureTest, AConfigurationChangeRebuildsTheArenaAtTheNextScope) {
     nested_scopes();  // the thread's arena exists
     const FailureLoop loop = check_every_failure_point(
         "scopes/rebuild_after_configure", failing_upstream(), nullptr, [] {
-          // A new configuration (the same settings: still a new generation): the next
-          // outermost scope builds a new arena, the old one going once that has worked.
+          // A new configuration (the same settings: still a new generation): configure()
+          // builds the arena once to check it (refusing, and changing nothing, when the
+          // upstream cannot serve it), then the next outermost scope builds a new arena, the
+          // old one going once that has worked.
           Options o;
           o.arena_size = kArenaSize;
-          ASSERT_TRUE(configure(o).ok());
+          const absl::Status s = configure(o);
+          if (s.code() == absl::StatusCode::kResourceExhausted) throw std::bad_alloc();
+          ASSERT_TRUE(s.ok()) << s;
           nested_scopes();
           EXPECT_EQ(arena_stats().capacity, kArenaSize);
         });

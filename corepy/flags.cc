@@ -1,0 +1,36 @@
+// The Abseil flags of corepy's configuration (corepy/config.h), for C++ binaries that want
+// them: link //corepy:flags, parse the flags (absl::ParseCommandLine), and they rank between
+// configure() and the environment. The libraries themselves define no flag.
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/string_view.h"
+#include "corepy/config.h"
+
+ABSL_FLAG(std::string, corepy_allocator, "",
+          "corepy: allocator for op scratch, e.g. arena, system, pool, mimalloc, "
+          "stats(arena), limit(arena, max=64MiB), arena(upstream=mimalloc)");
+ABSL_FLAG(std::string, corepy_arena_size, "", "corepy: each thread arena's block, e.g. 4MiB");
+ABSL_FLAG(std::string, corepy_arena_max_size, "",
+          "corepy: let spilling thread arenas grow up to this size (0: never)");
+ABSL_FLAG(std::string, corepy_op_arena_sizes, "",
+          "corepy: arena room per op, e.g. sum_f32=64KiB,mean_f32=256KiB");
+ABSL_FLAG(std::string, corepy_log, "", "corepy: 'debug' prints one line per dispatch");
+
+namespace corepy::internal {
+namespace {
+
+std::string read_flag(absl::string_view name) {
+  if (name == "corepy_allocator") return absl::GetFlag(FLAGS_corepy_allocator);
+  if (name == "corepy_arena_size") return absl::GetFlag(FLAGS_corepy_arena_size);
+  if (name == "corepy_arena_max_size") return absl::GetFlag(FLAGS_corepy_arena_max_size);
+  if (name == "corepy_op_arena_sizes") return absl::GetFlag(FLAGS_corepy_op_arena_sizes);
+  if (name == "corepy_log") return absl::GetFlag(FLAGS_corepy_log);
+  return "";
+}
+
+// Registered while the binary's statics are initialized, before main() parses the flags.
+const bool kRegistered = (set_flag_reader(&read_flag), true);
+
+}  // namespace
+}  // namespace corepy::internal
