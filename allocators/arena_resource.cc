@@ -7,6 +7,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -55,11 +56,13 @@ struct Request {
 char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
                          std::size_t alignment, Request request) {
   void* p = nullptr;
+  std::string detail;  // what the upstream said, when it says more than std::bad_alloc does
 #if defined(COREPY_EXCEPTIONS)
   try {
     p = upstream->allocate(bytes, alignment);
-  } catch (const std::bad_alloc&) {
+  } catch (const std::bad_alloc& e) {
     p = nullptr;
+    if (dynamic_cast<const AllocationError*>(&e) != nullptr) detail = absl::StrCat(" (", e.what(), ")");
   }
 #else
   p = upstream->allocate(bytes, alignment);
@@ -67,9 +70,9 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
   if (p == nullptr) {
     throw_allocation_error(
         kName, request.bytes, request.alignment,
-        bytes == request.bytes ? std::string("the upstream refused")
-                               : absl::StrCat("the upstream refused a spill chunk of ", bytes,
-                                              " bytes"));
+        absl::StrCat("the upstream refused",
+                     bytes != request.bytes ? absl::StrCat(" a spill chunk of ", bytes, " bytes") : "",
+                     detail));
   }
   return static_cast<char*>(p);
 }

@@ -42,6 +42,15 @@ constexpr KeySources kKeys[kKeyCount] = {
 
 std::atomic<internal::FlagReader> g_flag_reader{nullptr};
 
+// The arena node of a spec, or null.
+const AllocatorSpec* find_arena(const AllocatorSpec& spec) {
+  if (spec.name == "arena") return &spec;
+  for (const AllocatorSpec& inner : spec.inner) {
+    if (const AllocatorSpec* a = find_arena(inner)) return a;
+  }
+  return nullptr;
+}
+
 // Settings with where each came from, so a message can say which value stays in force and a
 // problem found late (an arena that cannot be built) is blamed on the right source.
 struct Sourced {
@@ -218,10 +227,12 @@ std::optional<ArenaProblem> check_arenas(const Sourced& src, const internal::Str
   std::pmr::memory_resource* upstream =
       strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
   if (absl::Status s = check_arena(strategy.arena_size, upstream); !s.ok()) {
-    // The size the arena was given: the spec's own size=, else arena_size; an unset size means
-    // the allocator's upstream cannot serve even the default.
-    const bool spec_sized = strategy.uses_arena && strategy.arena_size_from_spec;
-    const Key blame = spec_sized || src.origin[kArenaSize].empty() ? kAllocator : kArenaSize;
+    // Blamed on the allocator when it sizes the arena or names its upstream (a limit below the
+    // block, say), or when the size is the default; else on arena_size.
+    const AllocatorSpec* arena = strategy.uses_arena ? find_arena(strategy.spec) : nullptr;
+    const bool spec_made =
+        arena != nullptr && (arena->param("size") != nullptr || arena->param("upstream") != nullptr);
+    const Key blame = spec_made || src.origin[kArenaSize].empty() ? kAllocator : kArenaSize;
     return ArenaProblem{blame, s};
   }
   if (!strategy.uses_arena) return std::nullopt;  // ops then use the thread's arena only

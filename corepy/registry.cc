@@ -115,7 +115,7 @@ class Validator {
     Entry copy;
     const Entry* entry = registry().find(spec.name, copy);
     if (entry == nullptr) {
-      return error(absl::StrCat("unknown allocator \"", spec.name, "\"; accepted: ",
+      return error(absl::StrCat("unknown allocator ", internal::quoted(spec.name), "; accepted: ",
                                 absl::StrJoin(allocator_names(), ", ")));
     }
     switch (entry->kind) {
@@ -159,7 +159,7 @@ class Validator {
     const std::string wanted = max == 0   ? "wraps no allocator"
                                : min == max ? "wraps exactly one allocator"
                                             : "wraps at most one allocator";
-    return error(absl::StrCat("\"", spec.name, "\" ", wanted, ", but was given ",
+    return error(absl::StrCat(internal::quoted(spec.name), " ", wanted, ", but was given ",
                               spec.inner.size()));
   }
   absl::Status known_params(const AllocatorSpec& spec, std::vector<absl::string_view> keys) {
@@ -167,7 +167,7 @@ class Validator {
       const std::string& key = spec.params[i].first;
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         return error(absl::StrCat(
-            "\"", spec.name, "\" has no parameter \"", key, "\"",
+            internal::quoted(spec.name), " has no parameter ", internal::quoted(key),
             keys.empty() ? std::string("; it takes none")
                          : absl::StrCat("; it takes ", absl::StrJoin(keys, ", "))));
       }
@@ -175,8 +175,8 @@ class Validator {
       // even checked: refuse rather than ignore a value silently.
       for (std::size_t j = 0; j < i; ++j) {
         if (spec.params[j].first == key) {
-          return error(absl::StrCat("\"", spec.name, "\" is given parameter \"", key,
-                                    "\" more than once"));
+          return error(absl::StrCat(internal::quoted(spec.name), " is given parameter ",
+                                    internal::quoted(key), " more than once"));
         }
       }
     }
@@ -186,7 +186,7 @@ class Validator {
     const AllocatorSpec* value = spec.param(key);
     if (value == nullptr) return absl::OkStatus();
     if (absl::StatusOr<std::size_t> n = parse_byte_size(value->to_string()); !n.ok()) {
-      return error(absl::StrCat("\"", spec.name, "\" parameter ", key, ": ", n.status().message()));
+      return error(absl::StrCat(internal::quoted(spec.name), " parameter ", key, ": ", n.status().message()));
     }
     return absl::OkStatus();
   }
@@ -207,7 +207,7 @@ absl::StatusOr<std::pmr::memory_resource*> build_node(const AllocatorSpec& spec,
                                                       Owned& owned) {
   Entry copy;
   const Entry* entry = registry().find(spec.name, copy);
-  if (entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown allocator \"", spec.name, "\""));
+  if (entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown allocator ", internal::quoted(spec.name)));
   AllocatorArgs args{&spec, inner};
   std::shared_ptr<std::pmr::memory_resource> made;
   try {
@@ -229,19 +229,19 @@ absl::StatusOr<std::pmr::memory_resource*> build_node(const AllocatorSpec& spec,
         made = entry->factory(args);
         if (made == nullptr) {
           return absl::FailedPreconditionError(
-              absl::StrCat("allocator \"", spec.name, "\": its factory returned no resource"));
+              absl::StrCat("allocator ", internal::quoted(spec.name), ": its factory returned no resource"));
         }
         break;
     }
   } catch (const std::bad_alloc& e) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("allocator \"", spec.name, "\" could not be built: ", e.what()));
+        absl::StrCat("allocator ", internal::quoted(spec.name), " could not be built: ", e.what()));
   } catch (const std::exception& e) {
     return absl::FailedPreconditionError(
-        absl::StrCat("allocator \"", spec.name, "\" could not be built: ", e.what()));
+        absl::StrCat("allocator ", internal::quoted(spec.name), " could not be built: ", e.what()));
   } catch (...) {
     return absl::FailedPreconditionError(
-        absl::StrCat("allocator \"", spec.name, "\" could not be built: its factory threw"));
+        absl::StrCat("allocator ", internal::quoted(spec.name), " could not be built: its factory threw"));
   }
   owned.push_back(made);
   return made.get();
@@ -321,7 +321,6 @@ absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpe
     if (!size.ok()) return size.status();
     if (!max_size.ok()) return max_size.status();
     strategy->arena_size = *size;
-    strategy->arena_size_from_spec = arena.param("size") != nullptr;
     strategy->arena_max_size = *max_size;
     const AllocatorSpec* upstream = arena.param("upstream");
     shared = upstream != nullptr ? build_shared(*upstream, strategy->owned)

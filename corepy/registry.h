@@ -65,7 +65,6 @@ struct Strategy {
   AllocatorSpec spec;
   bool uses_arena = false;
   std::size_t arena_size = 0;
-  bool arena_size_from_spec = false;  // the spec's arena says size=, over the setting
   std::size_t arena_max_size = 0;  // self-tuning cap; 0: off
   // The shared part: the arena's upstream when uses_arena, else the resource ops use.
   std::pmr::memory_resource* shared = nullptr;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -205,6 +206,29 @@ TEST_F(ArenaScopeTest, AnUpstreamThatRefusesTheArenaIsBadAllocAndTheNextCallWork
     EXPECT_THROW(with_arena([](ArenaResource&) { return 0; }), std::bad_alloc);
     counted_upstream().fail_never();
     EXPECT_EQ(with_arena([](ArenaResource& a) { return a.capacity(); }), 4096u);
+  }).join();
+}
+
+// Issue 10, defect 9: memory allocated on the thread's arena outside any scope kept a new
+// configuration from taking effect on that thread, silently, and for good: once freed, its
+// bytes lay below the point the scopes had rewound to, so deallocate() ignored them and the
+// arena never looked empty again.
+TEST_F(ArenaScopeTest, HeldMemoryDefersANewConfigurationSaysSoAndItsReleaseEndsTheWait) {
+  std::thread([] {
+    auto* held = new std::pmr::vector<char>(100, 'h', &thread_arena());  // outside any scope
+    EXPECT_EQ(with_arena([](ArenaResource& a) { return a.capacity(); }), 4096u);
+    configure_arena("arena(upstream=counted)", 8192, 0);
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(with_arena([](ArenaResource& a) { return a.capacity(); }), 4096u);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("a new configuration waits on a thread whose arena holds memory "
+                       "allocated outside any scope"),
+              std::string::npos)
+        << err;
+    EXPECT_EQ(held->at(99), 'h');
+    delete held;  // the newest allocation outside any scope: given back
+    EXPECT_EQ(arena_stats().used, 0u);
+    EXPECT_EQ(with_arena([](ArenaResource& a) { return a.capacity(); }), 8192u);
   }).join();
 }
 

@@ -168,5 +168,134 @@ TEST_F(ConfigTest, GenerationChangesWithEveryNewConfiguration) {
   EXPECT_TRUE(internal::debug_log_enabled());
 }
 
+// ---- issue 10 ----
+
+// A size no upstream can serve anywhere (1 PiB: past RAM and swap, past the sanitizers' and
+// Valgrind's largest allocation, past what 47-bit address spaces can map).
+constexpr const char* kImpossible = "1048576GiB";
+constexpr std::size_t kImpossibleBytes = std::size_t{1} << 50;
+
+// Defect 5: configure() accepted arenas that could not be built; every op then failed.
+TEST_F(ConfigTest, ConfigureRefusesAnArenaTheUpstreamCannotServeAndChangesNothing) {
+  Options good;
+  good.arena_size = 64 << 10;
+  ASSERT_TRUE(configure(good).ok());
+
+  Options bad;
+  bad.arena_size = kImpossibleBytes;
+  absl::Status s = configure(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(std::string(s.message()).find("arena_size from configure(): an arena of 1125899906842624 bytes cannot be built"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(settings().arena_size, 64u << 10);
+
+  bad = Options{};
+  bad.allocator = "stats(arena(size=1048576GiB))";
+  s = configure(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(std::string(s.message()).find("allocator from configure()"), std::string::npos) << s;
+  EXPECT_EQ(settings().allocator, "arena");
+
+  bad = Options{};
+  bad.op_arena_sizes = "sum_f32=64KiB,mean_f32=1048576GiB";
+  s = configure(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(std::string(s.message()).find("mean_f32: an arena of 1125899906842624 bytes"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(settings().op_arena_sizes[0], 0u);
+
+  // A limit below the arena's own block: the arena cannot be built over it either.
+  bad = Options{};
+  bad.allocator = "arena(upstream=limit(system, max=4KiB))";
+  s = configure(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(std::string(s.message()).find("limit of 4096 bytes exceeded"), std::string::npos) << s;
+  EXPECT_EQ(settings().allocator, "arena");
+  EXPECT_EQ(settings().arena_size, 64u << 10);
+}
+
+TEST_F(ConfigTest, AnImpossibleArenaFromTheEnvironmentIsNamedAndTheDefaultKept) {
+  setenv("COREPY_ARENA_SIZE", kImpossible, 1);
+  setenv("COREPY_OP_ARENA_SIZES", "sum_f32=1048576GiB", 1);
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("corepy: ignoring COREPY_ARENA_SIZE=\"1048576GiB\": an arena of "
+                     "1125899906842624 bytes cannot be built"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("using the default 1MiB"), std::string::npos) << err;
+  EXPECT_NE(err.find("corepy: ignoring COREPY_OP_ARENA_SIZES=\"sum_f32=1048576GiB\": sum_f32: "),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(settings().arena_size, std::size_t{1} << 20);
+  EXPECT_EQ(settings().op_arena_sizes[0], 0u);
+
+  setenv("COREPY_ALLOCATOR", "arena(size=1048576GiB)", 1);
+  unsetenv("COREPY_ARENA_SIZE");
+  unsetenv("COREPY_OP_ARENA_SIZES");
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err2 = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err2.find("corepy: ignoring COREPY_ALLOCATOR=\"arena(size=1048576GiB)\""),
+            std::string::npos)
+      << err2;
+  EXPECT_EQ(settings().allocator, "arena");
+}
+
+// Defect 13: a bad flag said "keeping the default" while the environment's value stayed.
+TEST_F(ConfigTest, ABadFlagSaysWhichValueStaysInForce) {
+  setenv("COREPY_ARENA_SIZE", "4MiB", 1);
+  absl::SetFlag(&FLAGS_corepy_arena_size, "lots");
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("corepy: ignoring --corepy_arena_size=\"lots\": invalid byte size \"lots\""),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("; keeping COREPY_ARENA_SIZE=\"4MiB\""), std::string::npos) << err;
+  EXPECT_EQ(err.find("keeping the default"), std::string::npos) << err;
+  EXPECT_EQ(settings().arena_size, 4u << 20);
+}
+
+TEST_F(ConfigTest, LongValuesAreCutInMessages) {
+  const std::string huge(100000, 'x');
+  setenv("COREPY_ALLOCATOR", huge.c_str(), 1);
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_LT(err.size(), 2000u) << err.substr(0, 3000);
+  EXPECT_NE(err.find(std::string(200, 'x') + "...\" (100000 chars)"), std::string::npos) << err;
+  EXPECT_EQ(err.find(std::string(201, 'x')), std::string::npos);
+  EXPECT_EQ(settings().allocator, "arena");
+
+  Options o;
+  o.op_arena_sizes = "sum_f32=" + huge;
+  const absl::Status s = configure(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(s.message().size(), 1000u);
+  EXPECT_NE(std::string(s.message()).find("(100008 chars)"), std::string::npos) << s;
+}
+
+TEST_F(ConfigTest, ARepeatedOpInPerOpSizesIsRefused) {
+  const auto sizes = parse_op_arena_sizes("sum_f32=1KiB,sum_f32=2KiB");
+  ASSERT_FALSE(sizes.ok());
+  EXPECT_NE(std::string(sizes.status().message()).find("op \"sum_f32\" is given more than once"),
+            std::string::npos)
+      << sizes.status();
+  Options o;
+  o.op_arena_sizes = "sum_f32=1KiB, mean_f32=4KiB ,sum_f32=2KiB";
+  EXPECT_EQ(configure(o).code(), absl::StatusCode::kInvalidArgument);
+  setenv("COREPY_OP_ARENA_SIZES", "sum_f32=1KiB,sum_f32=2KiB", 1);
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("is given more than once; keeping the default none"), std::string::npos)
+      << err;
+  EXPECT_EQ(settings().op_arena_sizes[0], 0u);
+}
+
 }  // namespace
 }  // namespace corepy

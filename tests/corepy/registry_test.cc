@@ -7,6 +7,8 @@
 #include <memory_resource>
 #include <string>
 #include <thread>
+#include <vector>
+#include <cstdlib>
 
 #include "allocators/limit_resource.h"
 #include "allocators/stats_resource.h"
@@ -217,6 +219,41 @@ TEST_F(RegistryTest, StatsAndLimitWrapTheThreadArena) {
     EXPECT_THROW((void)scope.resource()->allocate(2 << 20, 8), std::bad_alloc);
     scope.resource()->deallocate(p, 100, 8);
   }).join();
+}
+
+// Issue 10, defect 10: an allocator the environment named before it was registered stayed
+// ignored for the rest of the process.
+TEST(LateRegistrationTest, AnEnvironmentSpecNamingALaterRegistrationTakesEffectThen) {
+  setenv("COREPY_ALLOCATOR", "late_tracked(arena)", 1);
+  ::testing::internal::CaptureStderr();
+  reset_configuration();
+  EXPECT_EQ(sum_f32_cpu_dispatch(std::vector<float>{1, 2, 3}.data(), 3), 6.0f);  // corepy in use
+  const std::string before = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(before.find("corepy: ignoring COREPY_ALLOCATOR=\"late_tracked(arena)\": "
+                        "invalid allocator spec \"late_tracked(arena)\": unknown allocator "
+                        "\"late_tracked\""),
+            std::string::npos)
+      << before;
+  EXPECT_NE(before.find("registered later with corepy::register_allocator is picked up then"),
+            std::string::npos)
+      << before;
+  EXPECT_EQ(settings().allocator, "arena");
+
+  auto* counting = new CountingResource;  // lives as long as the configurations that use it
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(register_allocator("late_tracked", [counting](const AllocatorArgs& args) {
+                return std::make_shared<StatsResource>(args.inner != nullptr ? args.inner
+                                                                             : counting);
+              }).ok());
+  const std::string after = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(settings().allocator, "late_tracked(arena)");
+  EXPECT_NE(after.find("allocator \"late_tracked\" is registered: the configured allocator "
+                       "\"late_tracked(arena)\" is in force now"),
+            std::string::npos)
+      << after;
+  unsetenv("COREPY_ALLOCATOR");
+  reset_configuration();
+  EXPECT_EQ(settings().allocator, "arena");
 }
 
 }  // namespace
