@@ -125,14 +125,13 @@ ChildResult RunCAbi(const char* scenario) {
 }
 
 TEST(TeardownCpp, AnOpInAStaticDestructorGivesTheRightAnswer) {
-  ExpectCleanRun(RunCpp("static_destructor"),
-                 {"main: sum_f32_cpu_dispatch = 10.5",
-                  "static destructor: sum_f32_cpu_dispatch = 10.5"});
+  ExpectCleanRun(RunCpp("static_destructor"), {"main: sum_f32_cpu_dispatch = 10.5",
+                                               "static destructor: sum_f32_cpu_dispatch = 10.5"});
 }
 
 TEST(TeardownCpp, AnOpInAnAtexitHandlerAfterEarlierUseGivesTheRightAnswer) {
-  ExpectCleanRun(RunCpp("atexit"),
-                 {"main: sum_f32_cpu_dispatch = 10.5", "atexit handler: sum_f32_cpu_dispatch = 10.5"});
+  ExpectCleanRun(RunCpp("atexit"), {"main: sum_f32_cpu_dispatch = 10.5",
+                                    "atexit handler: sum_f32_cpu_dispatch = 10.5"});
 }
 
 TEST(TeardownCpp, AnOpInALateThreadLocalDestructorOfTheMainThreadGivesTheRightAnswer) {
@@ -142,17 +141,16 @@ TEST(TeardownCpp, AnOpInALateThreadLocalDestructorOfTheMainThreadGivesTheRightAn
 }
 
 TEST(TeardownCpp, AnOpInALateThreadLocalDestructorOfAStdThreadGivesTheRightAnswer) {
-  ExpectCleanRun(RunCpp("thread_local_std_thread"),
-                 {"std::thread: sum_f32_cpu_dispatch = 10.5",
-                  "std::thread's thread_local destructor: sum_f32_cpu_dispatch = 10.5",
-                  "main: joined"});
+  ExpectCleanRun(
+      RunCpp("thread_local_std_thread"),
+      {"std::thread: sum_f32_cpu_dispatch = 10.5",
+       "std::thread's thread_local destructor: sum_f32_cpu_dispatch = 10.5", "main: joined"});
 }
 
 TEST(TeardownCAbi, SumAndArenaStatsInAnAtexitHandlerAfterEarlierUseReturnZero) {
-  ExpectCleanRun(RunCAbi("atexit_sum"),
-                 {"main: corepy_sum_f32 rc=0 sum=10.5",
-                  "atexit handler: corepy_sum_f32 rc=0 sum=10.5",
-                  "atexit handler: corepy_arena_stats answered"});
+  ExpectCleanRun(RunCAbi("atexit_sum"), {"main: corepy_sum_f32 rc=0 sum=10.5",
+                                         "atexit handler: corepy_sum_f32 rc=0 sum=10.5",
+                                         "atexit handler: corepy_arena_stats answered"});
 }
 
 TEST(TeardownCAbi, AFailingCallInAnAtexitHandlerReturnsItsCodeAndAMessage) {

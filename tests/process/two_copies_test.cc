@@ -35,14 +35,14 @@ std::string g_library;  // runfiles path of libcorepy.so, from the command line
 
 int g_failures = 0;
 
-#define CHILD_CHECK(cond)                                                \
-  do {                                                                   \
-    if (cond) {                                                          \
-      std::printf("ok: %s\n", #cond);                                    \
-    } else {                                                             \
-      ++g_failures;                                                      \
-      std::printf("FAILED at line %d: %s\n", __LINE__, #cond);           \
-    }                                                                    \
+#define CHILD_CHECK(cond)                                      \
+  do {                                                         \
+    if (cond) {                                                \
+      std::printf("ok: %s\n", #cond);                          \
+    } else {                                                   \
+      ++g_failures;                                            \
+      std::printf("FAILED at line %d: %s\n", __LINE__, #cond); \
+    }                                                          \
   } while (0)
 
 struct Copy {
@@ -150,8 +150,8 @@ void MakeCopies(const std::string& tag, std::string* a, std::string* b) {
   *a = (dir / "libcorepy_a.so").string();
   *b = (dir / "libcorepy_b.so").string();
   for (const std::string* to : {a, b}) {
-    std::filesystem::copy_file(g_library, *to,
-                               std::filesystem::copy_options::overwrite_existing, ec);
+    std::filesystem::copy_file(g_library, *to, std::filesystem::copy_options::overwrite_existing,
+                               ec);
     ASSERT_FALSE(ec) << "cannot copy " << g_library << " to " << *to << ": " << ec.message();
   }
 }
