@@ -102,13 +102,16 @@ std::size_t padding(std::uintptr_t p, std::size_t alignment) { return (0 - p) & 
 // allocating. A request beyond PTRDIFF_MAX must never reach it: that stops the run.
 class RecordingResource final : public std::pmr::memory_resource {
  public:
-  // Requests above this are refused, as a real upstream would refuse a huge one: room for the
-  // largest spill chunk and a 64 KiB request at 64 KiB alignment, and no more, so that a huge
-  // valid request (2^40 bytes, or 2^20 at an alignment of 2^40) costs nothing.
-  static constexpr std::size_t kLargest = ArenaResource::kMaxChunk + (std::size_t{1} << 20);
-  // Nor does it hold more than this at once: the walk's memory stays bounded (ASan's shadow of
-  // every chunk is written when the arena poisons it).
-  static constexpr std::size_t kBudget = std::size_t{256} << 20;
+  // Requests above this are refused, as a real upstream would refuse a huge one: room for
+  // regular chunks up to 4 MiB (the doubling from the smallest goes at least six rounds), and
+  // for a 64 KiB request at any alignment up to 1 MiB, and no more, so that a huge valid
+  // request (2^40 bytes, or 2^20 at an alignment of 2^40) is a refusal that costs nothing.
+  // Larger chunks cost milliseconds each (the arena poisons each one's ASan shadow), which
+  // cut the walk's speed by three; what they alone would reach is the kMaxChunk (64 MiB) cap
+  // on chunk sizes, which this walk therefore does not check.
+  static constexpr std::size_t kLargest = (std::size_t{4} << 20) + (std::size_t{1} << 20);
+  // Nor does it hold more than this at once, which bounds the walk's memory.
+  static constexpr std::size_t kBudget = std::size_t{32} << 20;
 
   explicit RecordingResource(std::pmr::memory_resource* upstream) : upstream_(upstream) {}
 
@@ -244,7 +247,8 @@ class Walk {
       arena_ = std::make_unique<ArenaResource>(buffer_.get() + offset, capacity, &upstream_);
       begin_ = buffer_.get() + offset;
       owned_block_ = 0;
-      FUZZ_CHECK(upstream_.calls == calls_before, "an arena in a caller's buffer called the upstream");
+      FUZZ_CHECK(upstream_.calls == calls_before,
+                 "an arena in a caller's buffer called the upstream");
     } else {
       arena_ = std::make_unique<ArenaResource>(capacity, &upstream_);
       if (capacity == 0) {
@@ -414,8 +418,8 @@ class Walk {
     // Not fitting, it needs a chunk of this size (the header, the worst padding, the bytes),
     // computed without wrapping; beyond PTRDIFF_MAX it is refused up front.
     const std::size_t worst_pad = alignment > kChunkAlignment ? alignment - kChunkAlignment : 0;
-    const bool too_large =
-        !fits && (worst_pad > kMaxObject - kChunkHeader || n > kMaxObject - kChunkHeader - worst_pad);
+    const bool too_large = !fits && (worst_pad > kMaxObject - kChunkHeader ||
+                                     n > kMaxObject - kChunkHeader - worst_pad);
     const bool dedicated = n > next_chunk_ / 2;
     std::size_t chunk_size = 0;
     if (!fits && !too_large) {
@@ -427,12 +431,13 @@ class Walk {
     try {
       p = static_cast<char*>(arena_->allocate(n, alignment));
     } catch (const AllocationError& e) {
-      FUZZ_CHECK(too_large || refused, request, " threw (", e.what(), ") though ",
-                 fits ? "it fits" : absl::StrCat("the upstream would serve its chunk of ",
-                                                 chunk_size, " bytes"));
+      FUZZ_CHECK(
+          too_large || refused, request, " threw (", e.what(), ") though ",
+          fits ? "it fits"
+               : absl::StrCat("the upstream would serve its chunk of ", chunk_size, " bytes"));
       FUZZ_CHECK(e.bytes() == n && e.alignment() == alignment, request,
-                 " threw an AllocationError for ", e.bytes(), " bytes at alignment ",
-                 e.alignment(), ": ", e.what());
+                 " threw an AllocationError for ", e.bytes(), " bytes at alignment ", e.alignment(),
+                 ": ", e.what());
       FUZZ_CHECK(upstream_.calls == calls_before + (too_large ? 0 : 1), request, " made ",
                  upstream_.calls - calls_before, " upstream calls; expected ",
                  too_large ? "none (its chunk exceeds PTRDIFF_MAX)" : "one");
@@ -468,9 +473,9 @@ class Walk {
     char* base = upstream_.last;
     FUZZ_CHECK(upstream_.last_bytes == size && upstream_.last_alignment == kChunkAlignment,
                "allocate(", n, ", ", alignment, ") took a ", dedicated ? "dedicated" : "regular",
-               " chunk of ", upstream_.last_bytes, " bytes at alignment ",
-               upstream_.last_alignment, "; the model says ", size, " at ", kChunkAlignment,
-               " (next chunk size ", next_chunk_, ")");
+               " chunk of ", upstream_.last_bytes, " bytes at alignment ", upstream_.last_alignment,
+               "; the model says ", size, " at ", kChunkAlignment, " (next chunk size ",
+               next_chunk_, ")");
     const std::uintptr_t data = addr(base) + kChunkHeader;
     FUZZ_CHECK(addr(p) == data + padding(data, alignment), "allocate(", n, ", ", alignment,
                ") returned ", addr(p), " in a chunk at ", addr(base), "; expected ",
@@ -519,8 +524,8 @@ class Walk {
   void check_pattern(const Allocation& a) const {
     for_pattern(a, [&a](const char* from, std::size_t bytes) {
       for (std::size_t i = 0; i < bytes; ++i) {
-        FUZZ_CHECK(static_cast<unsigned char>(from[i]) == a.fill, "allocation #", a.serial,
-                   " of ", a.n, " bytes was overwritten at byte ", from + i - a.p);
+        FUZZ_CHECK(static_cast<unsigned char>(from[i]) == a.fill, "allocation #", a.serial, " of ",
+                   a.n, " bytes was overwritten at byte ", from + i - a.p);
       }
     });
   }
@@ -537,7 +542,6 @@ class Walk {
       stack_.pop_back();
     }
   }
-
 
   void mark() {
     real_markers_.push_back(arena_->mark());

@@ -1,21 +1,36 @@
-// Fuzz target 3: the C ABI (corepy/c_api.h) with hostile counts and pointers, as far as ASan
-// lets a caller be hostile: every pointer the target passes is valid for the count it passes
-// (the data is a heap block of exactly that many elements, so a read past it is an ASan report),
-// or NULL.
+// Fuzz target 3: the C ABI (corepy/c_api.h) with hostile counts, shapes and pointers, as far
+// as ASan lets a caller be hostile: every pointer the target passes is valid for the count or
+// shape it passes (the data is a heap block of exactly that many elements, so a read past it
+// is an ASan report), or NULL, or the shape is one no array can hold, which the library must
+// refuse before it reads or writes anything. Counts and shapes span all of size_t
+// (Input::edge(): powers of two and their neighbours, 2^62, 2^63, SIZE_MAX, ...; issue 10).
 //
 // Each step is one call, and each result is checked:
-//   - NULL data with count > 0, or a NULL out: COREPY_ERROR_NULL_POINTER, *out untouched, and
+//   - NULL data with count > 0 (any count up to SIZE_MAX), NULL data with rows and cols both
+//     nonzero, or a NULL out: COREPY_ERROR_NULL_POINTER, *out untouched, and
 //     corepy_last_error() says which function;
+//   - the rows x cols reductions: a shape where rows, cols or rows * cols exceeds
+//     PTRDIFF_MAX / sizeof(float) (the product computed without wrapping: 2^32 x 2^32 is not
+//     0) is COREPY_ERROR_INVALID_ARGUMENT with out untouched; between PTRDIFF_MAX / 8 and that
+//     it may be (results may be 8 bytes wide); any other shape the target can back with memory
+//     (small ones, and empty ones whatever the other dimension) is reduced: row sums bit for bit
+//     the kernel's sum of each row, column sums and means against double references, empty
+//     axes 0 or NaN, nothing written past the results;
 //   - count 0: the numpy edge values (sum 0, mean NaN, all true, any false);
 //   - real data: sum_i32 exact against an int64 loop, all/any against a loop over the bytes
 //     (any nonzero byte is true), sum_f32/mean_f32 against a double reference within a bound
 //     for the pairwise order, with Inf/NaN where IEEE addition must give them; the dispatched
 //     sum bit-identical to the kernel-only entry;
-//   - corepy_configure with fuzzed keys and values: OK exactly when the value is good (the
-//     parsers, fuzzed against references by config_fuzzer, say which), else
-//     COREPY_ERROR_INVALID_ARGUMENT with a message; reductions keep working after either;
+//   - corepy_configure with fuzzed keys and values: OK when the value is good (the parsers,
+//     fuzzed against references by config_fuzzer, say which), else
+//     COREPY_ERROR_INVALID_ARGUMENT with a message; a good value that would build an arena
+//     larger than kLargestArena may also be refused (configure() builds the calling thread's
+//     arenas first, and this process refuses allocations past 64 MiB: capped_new.cc), as
+//     COREPY_ERROR_OUT_OF_MEMORY or COREPY_ERROR_INVALID_ARGUMENT naming the size; a refusal
+//     changes nothing; reductions keep working after either;
 //   - corepy_arena_stats, corepy_op_stats_json with any buffer size, corepy_error_string for
 //     any int code.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -34,16 +49,26 @@
 #include "corepy/c_api.h"
 #include "corepy/config.h"
 #include "corepy/registry.h"
+#include "tests/fuzz/capped_new.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace corepy::fuzz {
 namespace {
 
-// Arena sizes past this are not built by the fuzzer (the runtime would really allocate them);
-// sizes past PTRDIFF_MAX are, since the arena refuses them before asking any upstream.
+// Arena sizes up to this must be accepted; past it a configuration is kept in force only
+// until the next step (the runtime would really allocate it), and configure() may refuse it.
 constexpr std::size_t kLargestArena = std::size_t{16} << 20;
+static_assert(kLargestArena < kLargestAllocation, "the arenas the fuzzer keeps must be buildable");
 constexpr std::size_t kMaxObject =
     static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+// Shapes: no float array holds more than kMaxFloats elements; the library may refuse more than
+// kMaxWide (its results may be 8 bytes wide).
+constexpr std::size_t kMaxFloats = kMaxObject / sizeof(float);
+constexpr std::size_t kMaxWide = kMaxObject / 8;
+// The largest matrix the target backs with memory, and the results it leaves room for when a
+// hostile shape is reduced.
+constexpr std::size_t kMaxCells = 16384;
+constexpr std::size_t kHostileOut = 64;
 
 // A heap block of exactly `count` elements (none: a real, non-null pointer still).
 template <class T>
@@ -65,10 +90,18 @@ class Session {
  public:
   explicit Session(Input& in) : in_(in) {}
 
+  // Steps: a byte; 0xe0-0xff a matrix reduction (matrix() reads the byte's low bits), else by
+  // its value % 12 (kept apart so that the seeds written before the matrices keep their
+  // meaning).
   void run() {
     reset_configuration();
     for (int step = 0; step < 48 && !in_.empty(); ++step) {
-      switch (in_.u8() % 12) {
+      const std::uint8_t op = in_.u8();
+      if (op >= 0xe0) {
+        matrix(op);
+        continue;
+      }
+      switch (op % 12) {
         case 0:
         case 1:
           sum_f32();
@@ -332,18 +365,80 @@ class Session {
                want);
   }
 
-  // NULL data with a count, NULL out: the error code, *out untouched, the function named.
+  // The four rows x cols reductions, by index: sum_rows, sum_cols, mean_rows, mean_cols.
+  using MatrixFn = int (*)(const float*, size_t, size_t, float*);
+  struct MatrixOp {
+    const char* name;
+    MatrixFn fn;
+    bool per_row;  // one result per row (else per column)
+    bool mean;
+  };
+  static constexpr MatrixOp kMatrixOps[] = {
+      {"corepy_sum_rows_f32", corepy_sum_rows_f32, true, false},
+      {"corepy_sum_cols_f32", corepy_sum_cols_f32, false, false},
+      {"corepy_mean_rows_f32", corepy_mean_rows_f32, true, true},
+      {"corepy_mean_cols_f32", corepy_mean_cols_f32, false, true},
+  };
+
+  // What the library must, may or must not refuse of a shape (see the file's comment).
+  static bool no_array_holds(std::size_t rows, std::size_t cols) {
+    const unsigned __int128 cells = static_cast<unsigned __int128>(rows) * cols;
+    return rows > kMaxFloats || cols > kMaxFloats || cells > kMaxFloats;
+  }
+  static bool may_be_refused(std::size_t rows, std::size_t cols) {
+    const unsigned __int128 cells = static_cast<unsigned __int128>(rows) * cols;
+    return rows > kMaxWide || cols > kMaxWide || cells > kMaxWide;
+  }
+
+  // The library named the failing function: "corepy_sum_rows_f32", or the dispatch entry
+  // ("corepy::sum_rows_f32_cpu_dispatch") for errors found below the C layer.
+  static void check_named(const char* name) {
+    const absl::string_view bare = absl::string_view(name).substr(7);  // without "corepy_"
+    FUZZ_CHECK(absl::StrContains(corepy_last_error(), bare), "last error for ", name, ": ",
+               corepy_last_error());
+  }
+
+  // NULL data with a count or a shape, NULL out: the error code, *out untouched, the function
+  // named. Counts and shapes from all of size_t, and never 0 where the data is NULL.
   void null_pointers() {
-    const std::size_t count = in_.u8() % 3 == 0 ? std::numeric_limits<std::size_t>::max()
-                                                : 1 + std::size_t{in_.u32()};  // never 0
+    const std::uint8_t how = in_.u8();
+    std::size_t count;
+    switch (how % 3) {
+      case 0:
+        count = std::numeric_limits<std::size_t>::max();
+        break;
+      case 1:
+        count = 1 + std::size_t{in_.u32()};  // past 2^32 - 1 too
+        break;
+      default:
+        count = std::max<std::size_t>(in_.edge(), 1);
+        break;
+    }
     float f = 1.5f;
     std::int64_t i = 7;
     bool b = true;
-    const int which = in_.u8() % 6;
+    const int which = in_.u8() % 12;
     int rc = 0;
     const char* name = "";
     const bool null_out = in_.boolean();
     float one = 2.0f;
+    if (which >= 8) {
+      const MatrixOp& m = kMatrixOps[which - 8];
+      const std::size_t cols = std::max<std::size_t>(in_.edge(), 1);
+      float out[4] = {1.5f, 1.5f, 1.5f, 1.5f};
+      rc = null_out ? m.fn(&one, count, cols, nullptr) : m.fn(nullptr, count, cols, out);
+      // NULL data with a nonzero shape: NULL_POINTER, or a shape no array can hold named as
+      // such; nothing read, nothing written.
+      const bool refusable = !null_out && no_array_holds(count, cols);
+      FUZZ_CHECK(
+          rc == COREPY_ERROR_NULL_POINTER || (refusable && rc == COREPY_ERROR_INVALID_ARGUMENT),
+          m.name, "(", null_out ? "out NULL" : "data NULL", ", ", count, " x ", cols, ") returned ",
+          rc, ": ", corepy_last_error());
+      FUZZ_CHECK(out[0] == 1.5f && out[1] == 1.5f && out[2] == 1.5f && out[3] == 1.5f, m.name,
+                 " wrote *out on error");
+      check_named(m.name);
+      return;
+    }
     switch (which) {
       case 0:
         name = "corepy_sum_f32";
@@ -367,13 +462,23 @@ class Session {
         rc = null_out ? corepy_all_bool(nullptr, count, nullptr)
                       : corepy_all_bool(nullptr, count, &b);
         break;
-      default:
+      case 5:
         name = "corepy_any_bool";
         rc = null_out ? corepy_any_bool(nullptr, 0, nullptr) : corepy_any_bool(nullptr, count, &b);
         break;
+      case 6:
+        name = "corepy_sum_f32_compensated";
+        rc = null_out ? corepy_sum_f32_compensated(&one, 1, nullptr)
+                      : corepy_sum_f32_compensated(nullptr, count, &f);
+        break;
+      default:
+        name = "corepy_mean_f32_compensated";
+        rc = null_out ? corepy_mean_f32_compensated(nullptr, count, nullptr)
+                      : corepy_mean_f32_compensated(nullptr, count, &f);
+        break;
     }
     FUZZ_CHECK(rc == COREPY_ERROR_NULL_POINTER, name, " with NULL ", null_out ? "out" : "data",
-               " returned ", rc);
+               " (count ", count, ") returned ", rc);
     FUZZ_CHECK(f == 1.5f && i == 7 && b, name, " wrote *out on error");
     FUZZ_CHECK(absl::StrContains(corepy_last_error(), name), "last error: ", corepy_last_error());
 
@@ -385,6 +490,110 @@ class Session {
       FUZZ_CHECK(s == 0.0f, "sum of NULL, 0 = ", s);
       FUZZ_CHECK(corepy_all_bool(nullptr, 0, &all) == COREPY_OK && all, "all of nothing");
       FUZZ_CHECK(corepy_any_bool(nullptr, 0, &any) == COREPY_OK && !any, "any of nothing");
+    }
+  }
+
+  // A dimension of a matrix the target backs with memory: mostly small, sometimes 0 or 1.
+  std::size_t small_dim() {
+    const std::uint8_t d = in_.u8();
+    switch (d % 4) {
+      case 0:
+        return d / 4 % 4;  // 0..3
+      case 1:
+        return in_.u8() % 65;
+      case 2:
+        return in_.u16() % 1025;
+      default:
+        return 1;
+    }
+  }
+
+  // A rows x cols reduction. The byte `op` (0xe0-0xff): bits 0-1 pick the function
+  // (kMatrixOps); bit 2 a hostile shape (rows and cols from Input::edge()) rather than a small
+  // one (small_dim()); bit 3, with a hostile shape, NULL data. Small matrices are real data
+  // (floats() as the 1-D sums use); hostile ones are reduced only where the library must
+  // refuse them or the target can back them (an empty matrix, at most kHostileOut results).
+  void matrix(std::uint8_t op) {
+    const MatrixOp& m = kMatrixOps[op % 4];
+    const bool hostile = (op & 4) != 0;
+    const bool null_data = hostile && (op & 8) != 0;
+    std::size_t rows, cols;
+    if (hostile) {
+      rows = in_.edge();
+      cols = in_.edge();
+    } else {
+      rows = small_dim();
+      cols = small_dim();
+      if (rows != 0 && rows * cols > kMaxCells) cols = kMaxCells / rows;
+    }
+    const unsigned __int128 wide_cells = static_cast<unsigned __int128>(rows) * cols;
+    const std::size_t results = m.per_row ? rows : cols;
+    const bool refuse = no_array_holds(rows, cols);
+    const bool null_refused = null_data && rows != 0 && cols != 0;
+    // What the target can back: the data and room for the results.
+    const bool backed = wide_cells <= kMaxCells && results <= (hostile ? kHostileOut : kMaxCells);
+    if (!refuse && !null_refused && !backed) return;  // only a caller's bug could pass this shape
+    const std::size_t cells = backed ? static_cast<std::size_t>(wide_cells) : 0;
+    Buffer<float> x = floats(cells);
+    const std::size_t room = backed ? results : kHostileOut;
+    Buffer<float> out(room);
+    for (std::size_t k = 0; k < std::max<std::size_t>(room, 1); ++k) out.data[k] = 12345.0f;
+    const float* data = null_data ? nullptr : x.get();
+    const int rc = logged(m.name + 7, [&] { return m.fn(data, rows, cols, out.get()); });
+    const std::string call =
+        absl::StrCat(m.name, "(", null_data ? "NULL" : "data", ", ", rows, " x ", cols, ")");
+    const auto untouched = [&] {
+      for (std::size_t k = 0; k < room; ++k) {
+        FUZZ_CHECK(out.data[k] == 12345.0f, call, " failed (", rc, ") but wrote out[", k, "]");
+      }
+    };
+    if (null_refused) {
+      FUZZ_CHECK(rc == COREPY_ERROR_NULL_POINTER || (refuse && rc == COREPY_ERROR_INVALID_ARGUMENT),
+                 call, " returned ", rc, ": ", corepy_last_error());
+      check_named(m.name);
+      untouched();
+      return;
+    }
+    if (refuse) {
+      FUZZ_CHECK(rc == COREPY_ERROR_INVALID_ARGUMENT, call, " returned ", rc,
+                 "; no array holds that shape: ", corepy_last_error());
+      check_named(m.name);
+      untouched();
+      return;
+    }
+    FUZZ_CHECK(rc == COREPY_OK ||
+                   (rc == COREPY_ERROR_INVALID_ARGUMENT && may_be_refused(rows, cols)) ||
+                   (rc == COREPY_ERROR_OUT_OF_MEMORY && !arenas_buildable_),
+               call, " returned ", rc, " (", corepy_error_string(rc), "): ", corepy_last_error());
+    if (rc != COREPY_OK) {
+      untouched();
+      return;
+    }
+    // The results against references; an empty axis gives 0 (sums) or NaN (means).
+    const std::size_t along = m.per_row ? cols : rows;  // values per result
+    // (With results, rows * cols <= kMaxCells bounds it; without, it may be anything.)
+    std::vector<float> line(results == 0 ? 0 : along);
+    for (std::size_t r = 0; r < results; ++r) {
+      for (std::size_t k = 0; k < along; ++k) {
+        line[k] = m.per_row ? x.data[r * cols + k] : x.data[k * cols + r];
+      }
+      const float got = out.data[r];
+      const std::string what = absl::StrCat(call, "[", r, "]");
+      if (along == 0) {
+        FUZZ_CHECK(m.mean ? std::isnan(got) : got == 0.0f && !std::signbit(got), what, " = ", got,
+                   " over an empty axis");
+        continue;
+      }
+      if (m.per_row && !m.mean) {
+        // A row's sum is exactly sum_f32 of the row.
+        float want = 0.0f;
+        FUZZ_CHECK(corepy_sum_f32_kernel(line.data(), along, &want) == COREPY_OK, "kernel");
+        FUZZ_CHECK(
+            std::memcmp(&got, &want, sizeof got) == 0 || (std::isnan(got) && std::isnan(want)),
+            what, " = ", got, " but sum_f32 of the row is ", want);
+      }
+      check_float(what.c_str(), got, reference(line.data(), along),
+                  m.mean ? static_cast<double>(along) : 1.0);
     }
   }
 
@@ -405,13 +614,19 @@ class Session {
       return;
     }
     bool good;
+    std::vector<std::size_t> arenas;  // the sizes of the arenas the value makes configure() build
     if (key == "allocator") {
       const auto spec = parse_allocator_spec(value);
       good = spec.ok() && validate_allocator_spec(*spec).ok();
+      if (good) collect_sizes(*spec, arenas);
     } else if (key == "arena_size" || key == "arena_max_size") {
-      good = parse_byte_size(value).ok();
+      const absl::StatusOr<std::size_t> n = parse_byte_size(value);
+      good = n.ok();
+      if (good && key == "arena_size") arenas.push_back(*n);
     } else if (key == "op_arena_sizes") {
-      good = parse_op_arena_sizes(value).ok();
+      const auto sizes = parse_op_arena_sizes(value);
+      good = sizes.ok();
+      if (good) arenas.assign(sizes->begin(), sizes->end());
     } else if (key == "log") {
       // COREPY_LOG's levels: any case, surrounding ASCII whitespace ignored.
       std::string level;
@@ -425,12 +640,30 @@ class Session {
     } else {
       good = false;
     }
+    // The configuration in force keeps its arenas within kLargestArena (tame_sizes()), so only
+    // the new value's can be too large to build.
+    std::vector<std::size_t> large;
+    for (std::size_t n : arenas) {
+      if (n > kLargestArena) large.push_back(n);
+    }
     const Settings before = settings();
     const int rc = corepy_configure(key.c_str(), value.c_str());
-    FUZZ_CHECK(rc == (good ? COREPY_OK : COREPY_ERROR_INVALID_ARGUMENT), "corepy_configure(\"",
-               printable(key), "\", \"", printable(value), "\") returned ", rc, ": ",
-               corepy_last_error());
-    if (!good) {
+    const bool refused_large =
+        good && !large.empty() &&
+        (rc == COREPY_ERROR_OUT_OF_MEMORY || rc == COREPY_ERROR_INVALID_ARGUMENT);
+    FUZZ_CHECK(rc == (good ? COREPY_OK : COREPY_ERROR_INVALID_ARGUMENT) || refused_large,
+               "corepy_configure(\"", printable(key), "\", \"", printable(value), "\") returned ",
+               rc, ": ", corepy_last_error());
+    if (refused_large) {
+      // Refused for an arena it could not build: the message names its size.
+      FUZZ_CHECK(std::any_of(large.begin(), large.end(),
+                             [](std::size_t n) {
+                               return absl::StrContains(corepy_last_error(), absl::StrCat(n));
+                             }),
+                 "corepy_configure(\"", printable(key), "\", \"", printable(value),
+                 "\") was refused without naming the size: ", corepy_last_error());
+    }
+    if (!good || refused_large) {
       FUZZ_CHECK(*corepy_last_error() != '\0', "no message for a refused configuration");
       const Settings after = settings();
       FUZZ_CHECK(after.allocator == before.allocator && after.arena_size == before.arena_size &&

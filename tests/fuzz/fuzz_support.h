@@ -83,10 +83,10 @@ class Input {
   // PTRDIFF_MAX+1 is 06 02 01; 2^62 is 04 3e 00; 64 is 00 40; 1 is 00 01; 0 is 00 00.
   std::uint64_t edge() {
     static constexpr std::uint64_t kNear[] = {0, 1, 16, 48, 64, 4096, 2, 32, 255};
-    static constexpr std::uint64_t kTop[] = {
-        std::uint64_t{1} << 62, std::uint64_t{1} << 63, (std::uint64_t{1} << 63) - 1,
-        ~std::uint64_t{0},      std::uint64_t{1} << 32, (std::uint64_t{3} << 62),
-        std::uint64_t{1} << 61, std::uint64_t{1} << 60};
+    static constexpr std::uint64_t kTop[] = {std::uint64_t{1} << 62,       std::uint64_t{1} << 63,
+                                             (std::uint64_t{1} << 63) - 1, ~std::uint64_t{0},
+                                             std::uint64_t{1} << 32,       (std::uint64_t{3} << 62),
+                                             std::uint64_t{1} << 61,       std::uint64_t{1} << 60};
     switch (u8() % 8) {
       case 0:
         return u8();
@@ -106,7 +106,8 @@ class Input {
       }
       case 6: {
         const std::uint64_t top = kTop[u8() % 8];
-        return top + static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<std::int8_t>(u8())));
+        return top + static_cast<std::uint64_t>(
+                         static_cast<std::int64_t>(static_cast<std::int8_t>(u8())));
       }
       default: {
         const unsigned k = u8() % 64;
