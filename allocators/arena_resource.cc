@@ -160,9 +160,10 @@ ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_re
 }
 
 // A zero-capacity arena bumps through a block of 0 bytes at its own address: a real address,
-// so even a 0-byte request that the fast path serves returns a non-null pointer (the arena is
-// cache-line aligned, so that covers alignments up to 64), and one no other arena has, so a
-// marker from another arena is never taken for one of this arena's (rewind_slow).
+// so even a 0-byte request that the fast path serves returns a non-null pointer (a 0-byte
+// request aligned more than the arena object spills, as any request that does not fit), and
+// one no other arena has, so a marker from another arena is never taken for one of this
+// arena's (rewind_slow).
 char* ArenaResource::empty_block() noexcept { return reinterpret_cast<char*>(this); }
 
 void ArenaResource::init_block() {

@@ -44,8 +44,7 @@ struct ArenaStats {
   std::size_t overflow_bytes;  // bytes currently held from the upstream for spills
 };
 
-// Cache-line aligned, so the fields an allocation and a scope touch share one line.
-class alignas(64) ArenaResource final : public std::pmr::memory_resource {
+class ArenaResource final : public std::pmr::memory_resource {
   struct Chunk;  // a spill chunk's header, at the start of the chunk
   class MarkerLog;
 

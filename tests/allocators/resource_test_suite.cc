@@ -196,4 +196,28 @@ TEST_P(ResourceTest, HugeSizeThrowsBadAllocAndTheResourceStaysUsable) {
   }
 }
 
+// Issue 10, defect 1: sizes and alignments whose arithmetic can wrap, across the whole of
+// size_t. Every resource refuses them with std::bad_alloc and stays usable.
+TEST_P(ResourceTest, HugeAlignmentsThrowBadAllocAndTheResourceStaysUsable) {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  constexpr std::size_t k62 = std::size_t{1} << 62;
+  constexpr std::size_t k63 = std::size_t{1} << 63;
+  for (std::size_t alignment : {std::size_t{1} << 48, k62, k63}) {
+    for (std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{16}, std::size_t{4096},
+                              k62, k63 - 16, k63, k63 + 16, kMax - 15, kMax}) {
+      EXPECT_THROW(static_cast<void>(resource()->allocate(Opaque(bytes), alignment)),
+                   std::bad_alloc)
+          << bytes << " bytes, alignment " << alignment;
+    }
+  }
+  std::vector<Block> blocks;
+  for (std::size_t i = 0; i < 20; ++i) {
+    blocks.push_back(allocate_block(resource(), 100 + 1000 * i, std::size_t{1} << (i % 13), i));
+  }
+  expect_intact_and_disjoint(blocks);
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+    resource()->deallocate(it->p, it->bytes, it->alignment);
+  }
+}
+
 }  // namespace corepy::testing
