@@ -23,11 +23,12 @@
 //     sum bit-identical to the kernel-only entry;
 //   - corepy_configure with fuzzed keys and values: OK when the value is good (the parsers,
 //     fuzzed against references by config_fuzzer, say which), else
-//     COREPY_ERROR_INVALID_ARGUMENT with a message; a good value that would build an arena
-//     larger than kLargestArena may also be refused (configure() builds the calling thread's
-//     arenas first, and this process refuses allocations past 64 MiB: capped_new.cc), as
-//     COREPY_ERROR_OUT_OF_MEMORY or COREPY_ERROR_INVALID_ARGUMENT naming the size; a refusal
-//     changes nothing; reductions keep working after either;
+//     COREPY_ERROR_INVALID_ARGUMENT with a message; a good value whose configuration has an
+//     arena larger than kLargestArena, or an arena over a limit(...), may also be refused
+//     (configure() builds the calling thread's arenas first, and this process refuses
+//     allocations past 64 MiB: capped_new.cc), as COREPY_ERROR_OUT_OF_MEMORY or
+//     COREPY_ERROR_INVALID_ARGUMENT naming the size; a refusal changes nothing; reductions
+//     keep working after either;
 //   - corepy_arena_stats, corepy_op_stats_json with any buffer size, corepy_error_string for
 //     any int code.
 #include <algorithm>
@@ -49,16 +50,14 @@
 #include "corepy/c_api.h"
 #include "corepy/config.h"
 #include "corepy/registry.h"
-#include "tests/fuzz/capped_new.h"
+#include "tests/fuzz/config_reference.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace corepy::fuzz {
 namespace {
 
-// Arena sizes up to this must be accepted; past it a configuration is kept in force only
-// until the next step (the runtime would really allocate it), and configure() may refuse it.
-constexpr std::size_t kLargestArena = std::size_t{16} << 20;
-static_assert(kLargestArena < kLargestAllocation, "the arenas the fuzzer keeps must be buildable");
+// A configuration with arenas past kLargestArena (config_reference.h) may be refused; one that
+// is not is kept in force only until the next step (the runtime would really allocate it).
 constexpr std::size_t kMaxObject =
     static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
 // Shapes: no float array holds more than kMaxFloats elements; the library may refuse more than
@@ -613,20 +612,26 @@ class Session {
       FUZZ_CHECK(rc == COREPY_ERROR_NULL_POINTER, "corepy_configure with NULL: ", rc);
       return;
     }
+    const Settings before = settings();
+    // What the configuration would build (config_reference.h): its arena size, the arenas'
+    // size= in its allocator, its per-op sizes; the new value's, else those in force.
     bool good;
-    std::vector<std::size_t> arenas;  // the sizes of the arenas the value makes configure() build
+    AllocatorSpec spec = *parse_allocator_spec(before.allocator);
+    std::size_t arena_size = before.arena_size;
+    std::vector<std::size_t> op_sizes(before.op_arena_sizes.begin(), before.op_arena_sizes.end());
+    bool builds = false;  // whether the value changes what is built
     if (key == "allocator") {
-      const auto spec = parse_allocator_spec(value);
-      good = spec.ok() && validate_allocator_spec(*spec).ok();
-      if (good) collect_sizes(*spec, arenas);
+      const auto parsed = parse_allocator_spec(value);
+      good = parsed.ok() && validate_allocator_spec(*parsed).ok();
+      if (good) spec = *parsed, builds = true;
     } else if (key == "arena_size" || key == "arena_max_size") {
       const absl::StatusOr<std::size_t> n = parse_byte_size(value);
       good = n.ok();
-      if (good && key == "arena_size") arenas.push_back(*n);
+      if (good && key == "arena_size") arena_size = *n, builds = true;
     } else if (key == "op_arena_sizes") {
       const auto sizes = parse_op_arena_sizes(value);
       good = sizes.ok();
-      if (good) arenas.assign(sizes->begin(), sizes->end());
+      if (good) op_sizes.assign(sizes->begin(), sizes->end()), builds = true;
     } else if (key == "log") {
       // COREPY_LOG's levels: any case, surrounding ASCII whitespace ignored.
       std::string level;
@@ -640,30 +645,24 @@ class Session {
     } else {
       good = false;
     }
-    // The configuration in force keeps its arenas within kLargestArena (tame_sizes()), so only
-    // the new value's can be too large to build.
-    std::vector<std::size_t> large;
-    for (std::size_t n : arenas) {
-      if (n > kLargestArena) large.push_back(n);
-    }
-    const Settings before = settings();
+    std::vector<std::size_t> arenas = op_sizes;
+    arenas.push_back(arena_size);
+    collect_arena_sizes(spec, arenas);
+    const bool may_refuse = good && builds &&
+                            (std::any_of(arenas.begin(), arenas.end(),
+                                         [](std::size_t n) { return n > kLargestArena; }) ||
+                             arena_upstream_limited(spec));
     const int rc = corepy_configure(key.c_str(), value.c_str());
-    const bool refused_large =
-        good && !large.empty() &&
-        (rc == COREPY_ERROR_OUT_OF_MEMORY || rc == COREPY_ERROR_INVALID_ARGUMENT);
-    FUZZ_CHECK(rc == (good ? COREPY_OK : COREPY_ERROR_INVALID_ARGUMENT) || refused_large,
+    const bool refused_arena =
+        may_refuse && (rc == COREPY_ERROR_OUT_OF_MEMORY || rc == COREPY_ERROR_INVALID_ARGUMENT);
+    FUZZ_CHECK(rc == (good ? COREPY_OK : COREPY_ERROR_INVALID_ARGUMENT) || refused_arena,
                "corepy_configure(\"", printable(key), "\", \"", printable(value), "\") returned ",
                rc, ": ", corepy_last_error());
-    if (refused_large) {
-      // Refused for an arena it could not build: the message names its size.
-      FUZZ_CHECK(std::any_of(large.begin(), large.end(),
-                             [](std::size_t n) {
-                               return absl::StrContains(corepy_last_error(), absl::StrCat(n));
-                             }),
-                 "corepy_configure(\"", printable(key), "\", \"", printable(value),
-                 "\") was refused without naming the size: ", corepy_last_error());
-    }
-    if (!good || refused_large) {
+    // Refused for an arena it could not build: the message names its size.
+    FUZZ_CHECK(!refused_arena || names_a_size(corepy_last_error(), arenas), "corepy_configure(\"",
+               printable(key), "\", \"", printable(value),
+               "\") was refused without naming the size: ", corepy_last_error());
+    if (!good || refused_arena) {
       FUZZ_CHECK(*corepy_last_error() != '\0', "no message for a refused configuration");
       const Settings after = settings();
       FUZZ_CHECK(after.allocator == before.allocator && after.arena_size == before.arena_size &&
@@ -685,7 +684,9 @@ class Session {
     const Settings s = settings();
     std::vector<std::size_t> sizes = {s.arena_size};
     for (std::size_t n : s.op_arena_sizes) sizes.push_back(n);
-    if (const auto spec = parse_allocator_spec(s.allocator); spec.ok()) collect_sizes(*spec, sizes);
+    if (const auto spec = parse_allocator_spec(s.allocator); spec.ok()) {
+      collect_arena_sizes(*spec, sizes);
+    }
     bool unbuildable = false, too_big = false;
     for (std::size_t n : sizes) {
       if (n > kMaxObject)
@@ -698,15 +699,6 @@ class Session {
       unbuildable = false;
     }
     arenas_buildable_ = !unbuildable;
-  }
-  static void collect_sizes(const AllocatorSpec& spec, std::vector<std::size_t>& sizes) {
-    if (spec.name == "arena") {
-      // size= is the block built up front; max_size= only caps growth toward real use.
-      if (const AllocatorSpec* v = spec.param("size")) {
-        if (auto n = parse_byte_size(v->to_string()); n.ok()) sizes.push_back(*n);
-      }
-    }
-    for (const AllocatorSpec& i : spec.inner) collect_sizes(i, sizes);
   }
 
   void reset_configuration() {
