@@ -500,13 +500,17 @@ void fuzz_environment(Input& in) {
       std::any_of(arenas.begin(), arenas.end(), [](std::size_t n) { return n > kLargestArena; }) ||
       arena_upstream_limited(spec);
   if (may_refuse) {
-    if (values[0] && !bad[0] && got.allocator == defaults.allocator) {
+    // (A value equal to its default is never refused: it is what would replace it.)
+    if (values[0] && !bad[0] && got.allocator == defaults.allocator &&
+        want.allocator != defaults.allocator) {
       want.allocator = defaults.allocator, bad[0] = true;
     }
-    if (values[1] && !bad[1] && got.arena_size == defaults.arena_size) {
+    if (values[1] && !bad[1] && got.arena_size == defaults.arena_size &&
+        want.arena_size != defaults.arena_size) {
       want.arena_size = defaults.arena_size, bad[1] = true;
     }
-    if (values[3] && !bad[3] && got.op_arena_sizes == defaults.op_arena_sizes) {
+    if (values[3] && !bad[3] && got.op_arena_sizes == defaults.op_arena_sizes &&
+        want.op_arena_sizes != defaults.op_arena_sizes) {
       want.op_arena_sizes = defaults.op_arena_sizes, bad[3] = true;
     }
   }
