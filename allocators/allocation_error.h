@@ -5,6 +5,7 @@
 #define COREPY_ALLOCATORS_ALLOCATION_ERROR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <string>
 
@@ -43,6 +44,18 @@ class AllocationError : public std::bad_alloc {
 // The alignments every corepy resource accepts: powers of two.
 constexpr bool is_valid_alignment(std::size_t alignment) {
   return alignment != 0 && (alignment & (alignment - 1)) == 0;
+}
+
+// No object is larger than PTRDIFF_MAX bytes (pointer differences must fit).
+inline constexpr std::size_t kMaxObjectSize = static_cast<std::size_t>(PTRDIFF_MAX);
+
+// Whether `bytes` at `alignment` (a power of two) can be served at all: a general allocator may
+// need bytes + alignment - 1 of address space, and that must not pass kMaxObjectSize. Checked
+// without wrapping, so every size and alignment can be asked about. corepy's leaf resources
+// refuse anything else before calling the allocator below them, whose own arithmetic may wrap
+// (libstdc++'s aligned operator new, or a sanitizer's, at an alignment of 2^63).
+constexpr bool fits_in_address_space(std::size_t bytes, std::size_t alignment) {
+  return bytes <= kMaxObjectSize && alignment - 1 <= kMaxObjectSize - bytes;
 }
 
 }  // namespace corepy

@@ -29,7 +29,7 @@ constexpr std::size_t kChunkAlignment = alignof(std::max_align_t);
 constexpr std::size_t kChunkHeader = 48;
 // No object may be larger than PTRDIFF_MAX bytes (pointer differences must fit); a request
 // beyond it is refused before any size arithmetic can wrap, and never reaches the upstream.
-constexpr std::size_t kMaxSize = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+constexpr std::size_t kMaxSize = kMaxObjectSize;
 constexpr const char* kTooLarge = "the size exceeds PTRDIFF_MAX";
 
 std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }

@@ -38,6 +38,12 @@ void* FailingResource::do_allocate(std::size_t bytes, std::size_t alignment) {
                            absl::StrCat("failure injected at this resource's allocation ", index,
                                         " (counting from 0)"));
   }
+  // Refused here too: the default upstream, libstdc++'s new_delete_resource, wraps around at
+  // alignments near 2^63 (and a sanitizer's operator new fails a CHECK there).
+  if (!fits_in_address_space(bytes, alignment)) {
+    throw_allocation_error(kName, bytes, alignment,
+                           "with its alignment, larger than any object can be");
+  }
   void* p = upstream_->allocate(bytes, alignment);
   bytes_.fetch_add(bytes, std::memory_order_relaxed);
   allocations_.fetch_add(1, std::memory_order_relaxed);

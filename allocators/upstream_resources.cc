@@ -66,9 +66,6 @@ class NoDestructor {
 
 class NewDeleteResource final : public std::pmr::memory_resource {
   static constexpr const char* kName = "corepy::new_delete_upstream";
-  // No object is larger; libstdc++'s aligned operator new wraps around when rounding a size
-  // within `alignment` of SIZE_MAX up, and returns a tiny block.
-  static constexpr std::size_t kMaxBytes = std::numeric_limits<std::ptrdiff_t>::max();
   // A replacement operator new may misalign a few small sizes at large alignments: mimalloc
   // 2.0.9 does (microsoft/mimalloc#700), and Debian's libmimalloc.so replaces operator new in
   // every process that links it. Past its small-object sizes it aligns correctly, so a
@@ -86,8 +83,9 @@ class NewDeleteResource final : public std::pmr::memory_resource {
 
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
     if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
-    if (bytes > kMaxBytes) {
-      throw_allocation_error(kName, bytes, alignment, "larger than any object can be");
+    if (!fits_in_address_space(bytes, alignment)) {
+      throw_allocation_error(kName, bytes, alignment,
+                             "with its alignment, larger than any object can be");
     }
     void* p = new_aligned(bytes, alignment);
     if (p != nullptr && !is_aligned(p, alignment)) {
@@ -181,6 +179,10 @@ class MimallocResource final : public std::pmr::memory_resource {
 
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
     if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
+    if (!fits_in_address_space(bytes, alignment)) {
+      throw_allocation_error(kName, bytes, alignment,
+                             "with its alignment, larger than any object can be");
+    }
     const MimallocApi& mi = mimalloc_api();
     if (mi.malloc_aligned_at == nullptr) throw_allocation_error(kName, bytes, alignment, mi.error);
     void* p = mi.malloc_aligned_at(bytes, alignment, 0);
@@ -258,8 +260,9 @@ PoolUpstream::PoolUpstream(std::pmr::memory_resource* upstream,
 // picks a pool whose blocks are aligned enough.
 void* PoolUpstream::do_allocate(std::size_t bytes, std::size_t alignment) {
   if (!is_valid_alignment(alignment)) throw_bad_alignment(kPoolName, alignment);
-  if (bytes > std::numeric_limits<std::size_t>::max() - (alignment - 1)) {
-    throw_allocation_error(kPoolName, bytes, alignment, "the size overflows");
+  if (!fits_in_address_space(bytes, alignment)) {
+    throw_allocation_error(kPoolName, bytes, alignment,
+                           "with its alignment, larger than any object can be");
   }
   const std::size_t rounded = round_up(bytes, alignment);
 #if defined(COREPY_EXCEPTIONS)

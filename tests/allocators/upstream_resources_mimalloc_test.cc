@@ -82,6 +82,14 @@ TEST(MimallocUpstream, RefusalIsAnAllocationErrorNamingIt) {
     ADD_FAILURE() << "served";
   } catch (const AllocationError& e) {
     EXPECT_STREQ(e.resource(), "corepy::mimalloc_upstream");
+    EXPECT_THAT(e.what(), HasSubstr("larger than any object can be"));
+  }
+  try {
+    // Within PTRDIFF_MAX, so mimalloc itself is asked, and refuses.
+    static_cast<void>(mimalloc_upstream()->allocate(Opaque(std::size_t{1} << 62), 64));
+    ADD_FAILURE() << "served";
+  } catch (const AllocationError& e) {
+    EXPECT_STREQ(e.resource(), "corepy::mimalloc_upstream");
     EXPECT_THAT(e.what(), HasSubstr("mimalloc refused"));
   }
   try {
