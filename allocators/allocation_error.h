@@ -50,12 +50,14 @@ constexpr bool is_valid_alignment(std::size_t alignment) {
 inline constexpr std::size_t kMaxObjectSize = static_cast<std::size_t>(PTRDIFF_MAX);
 
 // Whether `bytes` at `alignment` (a power of two) can be served at all: a general allocator may
-// need bytes + alignment - 1 of address space, and that must not pass kMaxObjectSize. Checked
-// without wrapping, so every size and alignment can be asked about. corepy's leaf resources
-// refuse anything else before calling the allocator below them, whose own arithmetic may wrap
-// (libstdc++'s aligned operator new, or a sanitizer's, at an alignment of 2^63).
+// need bytes + alignment - 1 of address space (a 0-byte request taking 1 byte), and that must
+// not pass kMaxObjectSize. Checked without wrapping, so every size and alignment can be asked
+// about. corepy's leaf resources refuse anything else before calling the allocator below them,
+// whose own arithmetic may wrap (libstdc++'s aligned operator new, or a sanitizer's, at an
+// alignment of 2^63).
 constexpr bool fits_in_address_space(std::size_t bytes, std::size_t alignment) {
-  return bytes <= kMaxObjectSize && alignment - 1 <= kMaxObjectSize - bytes;
+  const std::size_t taken = bytes == 0 ? 1 : bytes;
+  return taken <= kMaxObjectSize && alignment - 1 <= kMaxObjectSize - taken;
 }
 
 }  // namespace corepy
