@@ -39,9 +39,9 @@ std::size_t padding(const char* p, std::size_t alignment) {
   return (0 - address(p)) & (alignment - 1);
 }
 
-bool in_range(const char* p, const char* begin, const char* end) {
-  return address(p) >= address(begin) && address(p) <= address(end);
-}
+// A zero-capacity arena bumps through this: a real address, so even a 0-byte request that the
+// fast path serves returns a non-null pointer.
+alignas(kBlockAlignment) char g_empty_block[1];
 
 // What the caller asked for, which an AllocationError reports whatever the arena asked of its
 // upstream to serve it (a spill chunk is larger, and only max_align_t-aligned).
@@ -85,19 +85,16 @@ struct ArenaResource::Chunk {
   char* prev_cur;       // regular chunks: that region's cursor when this one took over
   std::size_t size;     // bytes taken from the upstream, this header included
   bool dedicated;       // holds one oversized request; never a region
-  char* data() const { return reinterpret_cast<char*>(const_cast<Chunk*>(this)) + kChunkHeader; }
-  char* end() const { return reinterpret_cast<char*>(const_cast<Chunk*>(this)) + size; }
+  char* data() { return reinterpret_cast<char*>(this) + kChunkHeader; }
+  char* end() { return reinterpret_cast<char*>(this) + size; }
 };
 
 // Debug builds' record of live markers: a stack, since markers nest. A marker is its point
 // (bump pointer and newest chunk): two markers at one point are interchangeable. Rewinding to a
 // marker pops every marker above it; a marker that is not on the stack was ended by an earlier
-// rewind (or reset, or reserve), or was made by another arena. The last kEndedKept ended
-// markers are remembered, to tell the two apart in the message.
+// rewind (or reset, or reserve).
 class ArenaResource::MarkerLog {
  public:
-  MarkerLog() : ended_(kEndedKept, Marker(nullptr, nullptr)) {}
-
   void on_mark(const Marker& m) {
     if (!live_.empty() && same(live_.back(), m)) return;
     live_.push_back(m);
@@ -105,35 +102,19 @@ class ArenaResource::MarkerLog {
   bool on_rewind(const Marker& m) {
     for (std::size_t i = live_.size(); i-- > 0;) {
       if (same(live_[i], m)) {
-        end_from(i + 1);
+        live_.erase(live_.begin() + static_cast<std::ptrdiff_t>(i) + 1, live_.end());
         return true;
       }
     }
     return false;
   }
-  void clear() { end_from(0); }
-  bool recently_ended(const Marker& m) const {
-    for (const Marker& e : ended_) {
-      if (same(e, m) && e.cur_ != nullptr) return true;
-    }
-    return false;
-  }
+  void clear() { live_.clear(); }
 
  private:
-  static constexpr std::size_t kEndedKept = 256;
   static bool same(const Marker& a, const Marker& b) {
     return a.cur_ == b.cur_ && a.chunk_ == b.chunk_;
   }
-  void end_from(std::size_t first) {
-    for (std::size_t i = first; i < live_.size(); ++i) {
-      ended_[next_ended_] = live_[i];
-      next_ended_ = (next_ended_ + 1) % kEndedKept;
-    }
-    live_.resize(first, Marker(nullptr, nullptr));
-  }
   std::vector<Marker> live_;
-  std::vector<Marker> ended_;  // a ring of the last kEndedKept
-  std::size_t next_ended_ = 0;
 };
 
 ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* upstream)
@@ -142,7 +123,7 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
   begin_ = capacity != 0 ? take_from_upstream(upstream, capacity, kBlockAlignment,
                                               Request{capacity, kBlockAlignment})
-                         : empty_block();
+                         : g_empty_block;
   end_ = begin_ + capacity;
   init_block();
 }
@@ -154,17 +135,10 @@ ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_re
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
     throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
-  begin_ = buffer != nullptr ? static_cast<char*>(buffer) : empty_block();
+  begin_ = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
   end_ = begin_ + size;
   init_block();
 }
-
-// A zero-capacity arena bumps through a block of 0 bytes at its own address: a real address,
-// so even a 0-byte request that the fast path serves returns a non-null pointer (a 0-byte
-// request aligned more than the arena object spills, as any request that does not fit), and
-// one no other arena has, so a marker from another arena is never taken for one of this
-// arena's (rewind_slow).
-char* ArenaResource::empty_block() noexcept { return reinterpret_cast<char*>(this); }
 
 void ArenaResource::init_block() {
   annotate_ = internal::kAsan || internal::running_on_valgrind();
@@ -308,39 +282,24 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   cur_ = c;
 }
 
-// Whether `m` was taken from this arena: its newest chunk is one of ours (or none), and its
-// point lies in our block or in one of our regular chunks at or below that chunk. Memory of
-// two live arenas never overlaps, so a marker from another arena fails one of the two. (A
-// release build's stale marker whose chunk was freed may pass; debug builds catch those.)
-bool ArenaResource::owns(const Marker& m) const noexcept {
-  const Chunk* c = chunk_;
-  while (c != nullptr && c != m.chunk_) c = c->prev;
-  if (c != m.chunk_) return false;
-  if (in_range(m.cur_, begin_, end_)) return true;
-  for (; c != nullptr; c = c->prev) {
-    if (!c->dedicated && in_range(m.cur_, c->data(), c->end())) return true;
-  }
-  return false;
-}
-
 bool ArenaResource::rewind_slow(Marker m) noexcept {
-  if (log_ != nullptr && !log_->on_rewind(m)) {
-    if (!log_->recently_ended(m) && !owns(m)) {
-      std::fprintf(stderr,
-                   "corepy: fatal: %s::rewind: marker from another arena (a marker can only "
-                   "rewind the arena whose mark() made it)\n",
-                   kName);
-    } else {
-      std::fprintf(stderr,
-                   "corepy: fatal: %s::rewind: the marker is no longer live (an earlier rewind "
-                   "to an enclosing marker, or reset(), already freed its point)\n",
-                   kName);
-    }
+  if (m.arena_ != this) {
+    // Following it would free this arena's live spill chunks: a release build ignores the
+    // call, a debug build says what happened.
+    if (log_ == nullptr) return false;
+    std::fprintf(stderr,
+                 "corepy: fatal: %s::rewind: marker from another arena (a marker can only "
+                 "rewind the arena whose mark() made it)\n",
+                 kName);
     std::abort();
   }
-  // Rewinding to another arena's marker would free this arena's live spill chunks: a release
-  // build ignores the call.
-  if (log_ == nullptr && !owns(m)) return false;
+  if (log_ != nullptr && !log_->on_rewind(m)) {
+    std::fprintf(stderr,
+                 "corepy: fatal: %s::rewind: the marker is no longer live (an earlier rewind to "
+                 "an enclosing marker, or reset(), already freed its point)\n",
+                 kName);
+    std::abort();
+  }
   const bool spilled = region_ != nullptr;
   std::size_t popped = 0;  // regular chunks' bytes
   while (chunk_ != m.chunk_ && chunk_ != nullptr) popped += pop_chunk();

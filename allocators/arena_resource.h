@@ -59,17 +59,19 @@ class ArenaResource final : public std::pmr::memory_resource {
   static constexpr std::size_t kMaxFastAlignment = 4096;
 
   // A point in the arena's history. Only an arena makes one; copy it freely. Markers nest:
-  // rewinding to an outer marker ends every marker taken after it. Two words, passed in
-  // registers, so a scope that holds one can live in registers too.
+  // rewinding to an outer marker ends every marker taken after it. A marker knows its arena:
+  // addresses alone cannot tell (one arena's full block may end where another's begins).
   class Marker {
    public:
     Marker() = delete;
 
    private:
     friend class ArenaResource;
-    Marker(char* cur, Chunk* chunk) noexcept : cur_(cur), chunk_(chunk) {}
-    char* cur_;      // the bump pointer, in the block or the newest spill chunk
-    Chunk* chunk_;   // the newest spill chunk then
+    Marker(char* cur, Chunk* chunk, const ArenaResource* arena) noexcept
+        : cur_(cur), chunk_(chunk), arena_(arena) {}
+    char* cur_;                   // the bump pointer, in the block or the newest spill chunk
+    Chunk* chunk_;                // the newest spill chunk then
+    const ArenaResource* arena_;  // the arena that made it
   };
 
   // Takes a block of `capacity` bytes from `upstream` (none when capacity is 0).
@@ -117,15 +119,14 @@ class ArenaResource final : public std::pmr::memory_resource {
     asm("" : "+r"(cur));
 #endif
     floor_ = cur;
-    const Marker m(cur, chunk_);
+    const Marker m(cur, chunk_, this);
     if (log_ != nullptr) log_mark(m);
     return m;
   }
   // Frees everything allocated after `m`, spills included. Rewinding to a marker that an earlier
   // rewind ended is caught (message and abort) in debug builds. A marker from another arena is
   // never followed: debug builds abort with "marker from another arena", release builds ignore
-  // the call (checked out of line, against this arena's block and chunks). Inline for the
-  // common case of a scope that did not spill.
+  // the call. Inline for the common case of a scope that did not spill.
   COREPY_ALWAYS_INLINE void rewind(const Marker& m) noexcept {
     if (__builtin_expect(rewind_plain(m, window_peak_), 1)) return;
     rewind_slow(m);
@@ -208,11 +209,11 @@ class ArenaResource final : public std::pmr::memory_resource {
 
   // The inline rewind of a scope that did not spill (no spill chunk then or now, so the block
   // is the region; nothing to report to a tool or to the debug marker log; the marker inside
-  // the block's used part): updates the peaks, closes the window, moves the bump pointer back.
+  // the block's used part, taken by this arena): updates the peaks, closes the window, moves the bump pointer back.
   // Returns false, having changed nothing, when the out-of-line path must do it.
   COREPY_ALWAYS_INLINE bool rewind_plain(const Marker& m, std::size_t outer) noexcept {
-    if (!((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ & (m.cur_ <= cur_) &
-          (m.cur_ >= begin_))) {
+    if (!((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ & (m.arena_ == this) &
+          (m.cur_ <= cur_) & (m.cur_ >= begin_))) {
       return false;
     }
     const auto used_now = static_cast<std::size_t>(cur_ - begin_);
@@ -231,8 +232,6 @@ class ArenaResource final : public std::pmr::memory_resource {
   void end_spill_round(std::size_t regular_bytes) noexcept;
   void rewind_region(char* to) noexcept;
   bool rewind_slow(Marker m) noexcept;  // false: the marker is not this arena's
-  bool owns(const Marker& m) const noexcept;
-  char* empty_block() noexcept;
   char* region_begin() const noexcept;
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
