@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "allocators/allocation_error.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
@@ -88,7 +89,13 @@ int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols,
                     .c_str());
   }
   return guarded([&] {
+    // A result longer than any array can be (rows = SIZE_MAX, say) gets no buffer: its byte
+    // count would wrap. The dispatch refuses such a shape before it allocates anything.
     const size_t length = per_row ? rows : cols;
+    if (length > corepy::kMaxObjectSize / sizeof(float)) {
+      (void)dispatch(data, rows, cols, std::pmr::null_memory_resource());
+      return;
+    }
     std::pmr::monotonic_buffer_resource in_out(out, length * sizeof(float),
                                                std::pmr::null_memory_resource());
     (void)dispatch(data, rows, cols, &in_out);

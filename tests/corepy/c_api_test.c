@@ -1,6 +1,7 @@
 /* The C ABI from a C program, linked against libcorepy.so: results, NULL handling (out left
  * untouched), error strings and messages, configuration and stats. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,6 +72,12 @@ static void test_compensated_and_matrix(void) {
   float out = -1.0f;
   CHECK(corepy_sum_f32_compensated(c, 3, &out) == COREPY_OK && out == 1.0f);
   CHECK(corepy_mean_f32_compensated(c, 3, &out) == COREPY_OK && out == 1.0f / 3.0f);
+  /* A result no array can hold (rows = SIZE_MAX): refused before anything is sized from it
+   * (its byte count used to wrap; found by the C ABI fuzzer). */
+  float untouched[2] = {-1.0f, -1.0f};
+  CHECK(corepy_mean_rows_f32(c, SIZE_MAX, 1, untouched) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(corepy_sum_cols_f32(c, 1, SIZE_MAX, untouched) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(untouched[0] == -1.0f && untouched[1] == -1.0f);
   CHECK(corepy_sum_f32_compensated(NULL, 0, &out) == COREPY_OK && out == 0.0f);
   CHECK(corepy_mean_f32_compensated(NULL, 1, &out) == COREPY_ERROR_NULL_POINTER);
 
