@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "allocators/allocation_error.h"
+#include "allocators/internal/memory_annotations.h"
 #include "gtest/gtest.h"
 
 namespace corepy::testing {
@@ -205,6 +207,9 @@ TEST_P(ResourceTest, HugeAlignmentsThrowBadAllocAndTheResourceStaysUsable) {
   for (std::size_t alignment : {std::size_t{1} << 48, k62, k63}) {
     for (std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{16}, std::size_t{4096},
                               k62, k63 - 16, k63, k63 + 16, kMax - 15, kMax}) {
+      // Valgrind's own aligned allocator panics beyond 16 MiB alignments ("the 'impossible'
+      // happened"); under it, only the requests corepy refuses before any allocator is asked.
+      if (corepy::internal::running_on_valgrind() && fits_in_address_space(bytes, alignment)) continue;
       EXPECT_THROW(static_cast<void>(resource()->allocate(Opaque(bytes), alignment)),
                    std::bad_alloc)
           << bytes << " bytes, alignment " << alignment;
