@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "allocators/upstream_resources.h"
 #include "corepy/internal/fork_guard.h"
 #include "corepy/registry.h"
 
@@ -115,12 +114,16 @@ void build_chain(const Strategy& strategy, Scratch& s) {
   }
 }
 
-Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
+// An arena of `capacity` for the strategy, not yet wrapped: ops given it use it plain.
+Scratch plain_scratch(const Strategy& strategy, std::size_t capacity) {
   Scratch s;
-  std::pmr::memory_resource* upstream =
-      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
-  s.arena = std::make_unique<ArenaResource>(capacity, upstream);
+  s.arena = std::make_unique<ArenaResource>(capacity, strategy.arena_upstream());  // may throw
   s.resource = s.arena.get();
+  return s;
+}
+
+Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
+  Scratch s = plain_scratch(strategy, capacity);
   build_chain(strategy, s);
   return s;
 }
@@ -153,13 +156,10 @@ ArenaResource& rebuild() {
   ThreadRuntime& r = runtime();
   std::shared_ptr<const Resolved> config = resolved();
   const Strategy& strategy = *config->strategy;
-  std::pmr::memory_resource* upstream =
-      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
-  auto arena = std::make_unique<ArenaResource>(strategy.arena_size, upstream);  // may throw
+  Scratch main = plain_scratch(strategy, strategy.arena_size);  // may throw
   r.ops = {};
   r.sized = {};
-  r.main = Scratch{std::move(arena), {}, nullptr};
-  r.main.resource = r.main.arena.get();
+  r.main = std::move(main);
   r.config = std::move(config);
   tls_state.arena = r.main.arena.get();
   tls_state.generation = r.config->generation;

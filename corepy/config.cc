@@ -14,7 +14,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "allocators/arena_resource.h"
-#include "allocators/upstream_resources.h"
 #include "corepy/allocator_spec.h"
 #include "corepy/internal/fork_guard.h"
 #include "corepy/internal/text.h"
@@ -42,14 +41,6 @@ constexpr KeySources kKeys[kKeyCount] = {
 
 std::atomic<internal::FlagReader> g_flag_reader{nullptr};
 
-// The arena node of a spec, or null.
-const AllocatorSpec* find_arena(const AllocatorSpec& spec) {
-  if (spec.name == "arena") return &spec;
-  for (const AllocatorSpec& inner : spec.inner) {
-    if (const AllocatorSpec* a = find_arena(inner)) return a;
-  }
-  return nullptr;
-}
 
 // Settings with where each came from, so a message can say which value stays in force and a
 // problem found late (an arena that cannot be built) is blamed on the right source.
@@ -224,12 +215,11 @@ struct ArenaProblem {
 // configuration is put in force: a size beyond what the upstream can serve never becomes the
 // configuration in force.
 std::optional<ArenaProblem> check_arenas(const Sourced& src, const internal::Strategy& strategy) {
-  std::pmr::memory_resource* upstream =
-      strategy.uses_arena ? strategy.shared : *upstream_by_name(kNewDeleteUpstream);
+  std::pmr::memory_resource* upstream = strategy.arena_upstream();
   if (absl::Status s = check_arena(strategy.arena_size, upstream); !s.ok()) {
     // Blamed on the allocator when it sizes the arena or names its upstream (a limit below the
     // block, say), or when the size is the default; else on arena_size.
-    const AllocatorSpec* arena = strategy.uses_arena ? find_arena(strategy.spec) : nullptr;
+    const AllocatorSpec* arena = internal::find_arena(strategy.spec);
     const bool spec_made =
         arena != nullptr && (arena->param("size") != nullptr || arena->param("upstream") != nullptr);
     const Key blame = spec_made || src.origin[kArenaSize].empty() ? kAllocator : kArenaSize;

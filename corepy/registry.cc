@@ -94,18 +94,6 @@ bool valid_name(absl::string_view name) {
   });
 }
 
-bool contains_arena(const AllocatorSpec& spec) {
-  if (spec.name == "arena") return true;
-  return std::any_of(spec.inner.begin(), spec.inner.end(), contains_arena);
-}
-
-const AllocatorSpec& find_arena(const AllocatorSpec& spec) {
-  if (spec.name == "arena") return spec;
-  for (const AllocatorSpec& i : spec.inner) {
-    if (contains_arena(i)) return find_arena(i);
-  }
-  return spec;  // unreachable for a spec that contains_arena
-}
 
 class Validator {
  public:
@@ -301,6 +289,18 @@ absl::Status validate_allocator_spec(const AllocatorSpec& spec) {
 
 namespace internal {
 
+const AllocatorSpec* find_arena(const AllocatorSpec& spec) {
+  if (spec.name == "arena") return &spec;
+  for (const AllocatorSpec& inner : spec.inner) {
+    if (const AllocatorSpec* arena = find_arena(inner)) return arena;
+  }
+  return nullptr;
+}
+
+std::pmr::memory_resource* Strategy::arena_upstream() const {
+  return uses_arena ? shared : new_delete_upstream();
+}
+
 void set_registration_listener(RegistrationListener listener) {
   g_registration_listener.store(listener, std::memory_order_release);
 }
@@ -311,10 +311,11 @@ absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpe
   if (absl::Status s = validate_allocator_spec(spec); !s.ok()) return s;
   auto strategy = std::make_shared<Strategy>();
   strategy->spec = spec;
-  strategy->uses_arena = contains_arena(spec);
+  const AllocatorSpec* arena_node = find_arena(spec);
+  strategy->uses_arena = arena_node != nullptr;
   absl::StatusOr<std::pmr::memory_resource*> shared;
   if (strategy->uses_arena) {
-    const AllocatorSpec& arena = find_arena(spec);
+    const AllocatorSpec& arena = *arena_node;
     AllocatorArgs args{&arena, nullptr};
     absl::StatusOr<std::size_t> size = args.size_param("size", arena_size);
     absl::StatusOr<std::size_t> max_size = args.size_param("max_size", arena_max_size);

@@ -69,7 +69,14 @@ struct Strategy {
   // The shared part: the arena's upstream when uses_arena, else the resource ops use.
   std::pmr::memory_resource* shared = nullptr;
   std::vector<std::shared_ptr<std::pmr::memory_resource>> owned;
+
+  // What a thread's (or an op's) arena takes its block and spills from: `shared` when the
+  // strategy has an arena, else new/delete (the plain arena every thread keeps).
+  std::pmr::memory_resource* arena_upstream() const;
 };
+
+// The `arena` node of a spec (a validated spec has at most one), or null.
+const AllocatorSpec* find_arena(const AllocatorSpec& spec);
 
 // Builds the shared part of a validated spec. `arena_size` / `arena_max_size` apply unless the
 // spec's arena says otherwise.
