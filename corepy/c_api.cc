@@ -1,5 +1,7 @@
 #include "corepy/c_api.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -9,13 +11,18 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "allocators/allocation_error.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
 #include "corepy/internal/text.h"
+#include "corepy/tensor_dispatch.h"
 #include "ops/reduce.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
 
 namespace {
 
@@ -102,6 +109,24 @@ int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols,
   });
 }
 
+#define COREPY_CHECK_DTYPE(name, value, text, size)                   \
+  static_assert(static_cast<int>(corepy::ops::DType::name) == value, \
+                "COREPY_DTYPE_* and ops::DType out of step");
+COREPY_DTYPES(COREPY_CHECK_DTYPE)
+#undef COREPY_CHECK_DTYPE
+static_assert(COREPY_DTYPE_FLOAT32 == 1 && COREPY_DTYPE_BFLOAT16 == 7, "dtype values");
+static_assert(COREPY_REDUCE_SUM == static_cast<int>(corepy::ops::Reduction::kSum) &&
+                  COREPY_REDUCE_ANY == static_cast<int>(corepy::ops::Reduction::kAny),
+              "COREPY_REDUCE_* and ops::Reduction out of step");
+
+// The plan's message, which names the C++ function ("corepy::ops::reduce(sum): ..."), as the C
+// caller knows it ("corepy_reduce: reduce(sum): ...").
+std::string c_message(absl::string_view message) {
+  constexpr absl::string_view kPrefix = "corepy::ops::";
+  if (absl::StartsWith(message, kPrefix)) message.remove_prefix(kPrefix.size());
+  return absl::StrCat("corepy_reduce: ", message);
+}
+
 }  // namespace
 
 extern "C" {
@@ -160,6 +185,90 @@ int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out
 int corepy_mean_cols_f32(const float* data, size_t rows, size_t cols, float* out) {
   return reduce_matrix("corepy_mean_cols_f32", data, rows, cols, false, out,
                        corepy::mean_cols_f32_cpu_dispatch);
+}
+
+int corepy_reduce(int32_t op, const corepy_tensor_t* in, const int32_t* axes, int32_t naxes,
+                  int32_t keepdims, int32_t ddof, void* out, size_t out_capacity,
+                  int32_t* out_dtype, int32_t* out_ndim, int64_t* out_shape) {
+  using corepy::ops::kMaxDims;
+  if (in == nullptr) return fail(COREPY_ERROR_NULL_POINTER, "corepy_reduce: in is NULL");
+  if (out_dtype == nullptr || out_ndim == nullptr || out_shape == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                "corepy_reduce: out_dtype, out_ndim and out_shape must not be NULL");
+  }
+  if (in->ndim < 0 || in->ndim > kMaxDims) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("corepy_reduce: ndim=", in->ndim, "; must be 0..", kMaxDims).c_str());
+  }
+  if (in->ndim > 0 && in->shape == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                absl::StrCat("corepy_reduce: shape is NULL but ndim is ", in->ndim).c_str());
+  }
+  if (naxes > 0 && axes == nullptr) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                absl::StrCat("corepy_reduce: axes is NULL but naxes is ", naxes).c_str());
+  }
+  const auto ndim = static_cast<std::size_t>(in->ndim);
+  bool has_elements = true;
+  for (std::size_t i = 0; i < ndim; ++i) has_elements &= in->shape[i] > 0;
+  if (in->data == nullptr && has_elements) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                "corepy_reduce: data is NULL but the view has elements (no dimension is 0)");
+  }
+  // More than kMaxDims axes repeat one (or are out of range): the first kMaxDims + 1 show which.
+  std::array<std::int64_t, kMaxDims + 1> axis_list{};
+  const std::size_t axis_count =
+      naxes < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(naxes), axis_list.size());
+  for (std::size_t i = 0; i < axis_count; ++i) axis_list[i] = axes[i];
+
+  const std::optional<corepy::ops::Reduction> reduction = corepy::ops::reduction_from_int(op);
+  if (!reduction) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("corepy_reduce: unknown op ", op,
+                             "; COREPY_REDUCE_SUM (1) to COREPY_REDUCE_ANY (11)")
+                    .c_str());
+  }
+  const std::optional<corepy::ops::DType> dtype = corepy::ops::dtype_from_int(in->dtype);
+  if (!dtype) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("corepy_reduce: unknown dtype ", in->dtype, "; supported: ",
+                             corepy::ops::supported_dtypes(), " (COREPY_DTYPE_* 1 to 7)")
+                    .c_str());
+  }
+  corepy::ops::TensorView view;
+  view.data = in->data;
+  view.dtype = *dtype;
+  view.shape = absl::Span<const int64_t>(in->shape, ndim);
+  if (in->strides != nullptr) view.strides = absl::Span<const int64_t>(in->strides, ndim);
+  corepy::ops::ReduceOptions options;
+  options.all_axes = naxes < 0;
+  options.axes = absl::Span<const std::int64_t>(axis_list.data(), axis_count);
+  options.keepdims = keepdims != 0;
+  options.ddof = ddof;
+  const absl::StatusOr<corepy::ops::ReducePlan> plan =
+      corepy::ops::ReducePlan::make(*reduction, view, options);
+  if (!plan.ok()) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT, c_message(plan.status().message()).c_str());
+  }
+  const std::size_t needed = plan->result_bytes();
+  if (out_capacity < needed) {
+    return fail(COREPY_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("corepy_reduce: out_capacity is ", out_capacity,
+                             " bytes; the result (", corepy::ops::dtype_name(plan->result_dtype()),
+                             ", ", plan->result_size(), " elements) needs ", needed, " bytes")
+                    .c_str());
+  }
+  if (out == nullptr && needed != 0) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                absl::StrCat("corepy_reduce: out is NULL; the result needs ", needed, " bytes")
+                    .c_str());
+  }
+  const int status = guarded([&] { corepy::reduce_into_cpu_dispatch(*plan, out); });
+  if (status != COREPY_OK) return status;
+  *out_dtype = static_cast<int32_t>(plan->result_dtype());
+  *out_ndim = static_cast<int32_t>(plan->result_shape().size());
+  for (std::size_t i = 0; i < plan->result_shape().size(); ++i) out_shape[i] = plan->result_shape()[i];
+  return COREPY_OK;
 }
 
 int corepy_arena_stats(corepy_arena_stats_t* out) {
@@ -228,7 +337,7 @@ const char* corepy_error_string(int code) {
     case COREPY_ERROR_OUT_OF_MEMORY:
       return "out of memory: an allocator refused";
     case COREPY_ERROR_INVALID_ARGUMENT:
-      return "invalid argument: a bad configuration key or value, or a bad matrix shape";
+      return "invalid argument: a bad configuration key or value, shape, axis, op or dtype";
     case COREPY_ERROR_INTERNAL:
       return "internal error";
     default:

@@ -27,7 +27,7 @@ enum {
   COREPY_OK = 0,
   COREPY_ERROR_NULL_POINTER = 1,     /* data is NULL with count > 0, or out is NULL */
   COREPY_ERROR_OUT_OF_MEMORY = 2,    /* an allocator refused (arena upstream, limit, ...) */
-  COREPY_ERROR_INVALID_ARGUMENT = 3, /* a bad configuration key or value, or matrix shape */
+  COREPY_ERROR_INVALID_ARGUMENT = 3, /* a bad configuration key or value, shape, axis, ... */
   COREPY_ERROR_INTERNAL = 4          /* anything else; corepy_last_error() says what */
 };
 
@@ -58,6 +58,57 @@ COREPY_API int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, 
 COREPY_API int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_mean_cols_f32(const float* data, size_t rows, size_t cols, float* out);
+
+/* N-D reductions with numpy 1.24's semantics (ops/reduce_tensor.h has them in full). */
+enum {
+  COREPY_DTYPE_FLOAT32 = 1,
+  COREPY_DTYPE_FLOAT64 = 2,
+  COREPY_DTYPE_INT32 = 3,
+  COREPY_DTYPE_INT64 = 4,
+  COREPY_DTYPE_BOOL = 5,
+  COREPY_DTYPE_FLOAT16 = 6,
+  COREPY_DTYPE_BFLOAT16 = 7
+};
+enum {
+  COREPY_REDUCE_SUM = 1,
+  COREPY_REDUCE_PROD = 2,
+  COREPY_REDUCE_MEAN = 3,
+  COREPY_REDUCE_VAR = 4,
+  COREPY_REDUCE_STD = 5,
+  COREPY_REDUCE_MIN = 6,
+  COREPY_REDUCE_MAX = 7,
+  COREPY_REDUCE_ARGMIN = 8,
+  COREPY_REDUCE_ARGMAX = 9,
+  COREPY_REDUCE_ALL = 10,
+  COREPY_REDUCE_ANY = 11
+};
+
+/* A strided view of someone else's memory. Element (i0, ..., in) is at
+ * data + i0 * strides[0] + ... + in * strides[n] bytes; strides may be negative, or zero for a
+ * broadcast dimension. */
+typedef struct corepy_tensor_t {
+  const void* data;
+  int32_t dtype;          /* COREPY_DTYPE_* */
+  int32_t ndim;           /* 0..32 */
+  const int64_t* shape;   /* ndim entries */
+  const int64_t* strides; /* ndim entries, in bytes; NULL: C-contiguous */
+} corepy_tensor_t;
+
+/* Reduces `in` over `axes` (naxes < 0: every axis; naxes == 0: no axis, numpy's `axis=()`,
+ * which still converts to the result dtype). The result goes to `out` in C order, with
+ * numpy's result dtype. *out_dtype, *out_ndim and out_shape[0..*out_ndim) describe it;
+ * out_shape has room for 32 entries. Too small an out_capacity (in bytes) gives
+ * COREPY_ERROR_INVALID_ARGUMENT naming the bytes needed, and nothing is written.
+ * `axes` are numpy's tuple form, except for argmin and argmax, which take one axis (numpy's int
+ * form: axis 0 or -1 of a 0-d array is the whole array) or every axis. `ddof` counts for var and
+ * std only. A NULL pointer where one is needed is COREPY_ERROR_NULL_POINTER; an unknown op or
+ * dtype, a bad ndim, shape, stride extent or axis, or an empty min/max/argmin/argmax is
+ * COREPY_ERROR_INVALID_ARGUMENT, corepy_last_error() naming it. On any error nothing is written
+ * to out, *out_dtype, *out_ndim or out_shape. */
+COREPY_API int corepy_reduce(int32_t op, const corepy_tensor_t* in, const int32_t* axes,
+                             int32_t naxes, int32_t keepdims, int32_t ddof, void* out,
+                             size_t out_capacity, int32_t* out_dtype, int32_t* out_ndim,
+                             int64_t* out_shape);
 
 /* sum_f32's kernel alone, outside the dispatch layer: no arena scope, no per-op stats, no log.
  * For measuring what that layer costs (tests/bench_arena.py); use corepy_sum_f32 otherwise. */

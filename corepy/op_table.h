@@ -24,9 +24,21 @@ enum class Op : int {
   kSumColsF32,
   kMeanRowsF32,
   kMeanColsF32,
+  // The N-D reductions of ops/reduce_tensor.h, in ops::Reduction's order.
+  kSum,
+  kProd,
+  kMean,
+  kVar,
+  kStd,
+  kMin,
+  kMax,
+  kArgmin,
+  kArgmax,
+  kAll,
+  kAny,
 };
 
-inline constexpr std::size_t kOpCount = 11;
+inline constexpr std::size_t kOpCount = 22;
 
 inline constexpr std::array<absl::string_view, kOpCount> kOpNames = {
     "sum_f32",
@@ -40,6 +52,17 @@ inline constexpr std::array<absl::string_view, kOpCount> kOpNames = {
     "sum_cols_f32",
     "mean_rows_f32",
     "mean_cols_f32",
+    "sum",
+    "prod",
+    "mean",
+    "var",
+    "std",
+    "min",
+    "max",
+    "argmin",
+    "argmax",
+    "all",
+    "any",
 };
 
 constexpr absl::string_view op_name(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }

@@ -14,6 +14,7 @@ packages=(
   libgmock-dev
   libbenchmark-dev     # @com_google_benchmark
   libhwy-dev           # @com_github_google_highway
+  libfp16-dev          # @fp16: IEEE half-precision conversions (header-only)
   libtbb-dev           # @onetbb
   libmimalloc-dev      # @mimalloc
   libeigen3-dev        # @eigen (benchmark anchor)

@@ -103,6 +103,13 @@ def corepy_dependencies():
     )
     _maybe(
         system_repository,
+        name = "fp16",
+        packages = ["libfp16-dev"],
+        build_file = Label("//third_party:fp16.BUILD"),
+        headers = ["fp16.h", "fp16/fp16.h"],
+    )
+    _maybe(
+        system_repository,
         name = "onetbb",
         packages = ["libtbb-dev"],
         build_file = Label("//third_party:onetbb.BUILD"),

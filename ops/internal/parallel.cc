@@ -14,6 +14,8 @@ namespace corepy::ops::internal {
 
 int tbb_max_concurrency() { return tbb::this_task_arena::max_concurrency(); }
 
+int tbb_thread_index() { return tbb::this_task_arena::current_thread_index(); }
+
 void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
                       void (*body)(void*, std::size_t, std::size_t), void* context) {
   using Range = tbb::blocked_range<std::size_t>;

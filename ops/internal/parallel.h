@@ -42,6 +42,9 @@ namespace corepy::ops::internal {
 
 // Threads available to a parallel call from here: the current task arena's concurrency.
 int tbb_max_concurrency();
+// The calling thread's slot in the current task arena, in [0, tbb_max_concurrency()): inside a
+// parallel body, no two threads running at once have the same.
+int tbb_thread_index();
 // tbb::parallel_for over [begin, end), ranges of at least `grain`, auto partitioner; calls
 // body(context, range_begin, range_end). Exceptions from the body reach the caller.
 void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,

@@ -1,0 +1,43 @@
+#include "corepy/tensor_dispatch.h"
+
+#include <cstddef>
+
+#include "corepy/arena.h"
+#include "corepy/dispatch.h"
+
+namespace corepy {
+namespace {
+
+#define COREPY_CHECK_REDUCTION_OP(name, value, text) \
+  static_assert(op_name(reduction_op(ops::Reduction::name)) == text, "op table out of step");
+COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
+#undef COREPY_CHECK_REDUCTION_OP
+
+// The N-D kernels take all their scratch, per thread slots included, from the one resource they
+// are given, in one allocation on the calling thread. After the thread's corepy state was
+// destroyed (an op from a static destructor), oneTBB may be shutting down: stay on this thread.
+ops::ParallelOptions parallel_options() {
+  ops::ParallelOptions options;
+  if (internal::tls_state.exited) options.min_parallel_bytes = ~std::size_t{0};
+  return options;
+}
+
+}  // namespace
+
+void reduce_into_cpu_dispatch(const ops::ReducePlan& plan, void* out) {
+  OpScope scope(reduction_op(plan.reduction()));
+  ops::execute(plan, out, scope.resource(), parallel_options());
+}
+
+absl::StatusOr<ops::Tensor> reduce_cpu_dispatch(ops::Reduction reduction,
+                                                const ops::TensorView& input,
+                                                const ops::ReduceOptions& options,
+                                                std::pmr::memory_resource* result) {
+  absl::StatusOr<ops::ReducePlan> plan = ops::ReducePlan::make(reduction, input, options);
+  if (!plan.ok()) return plan.status();
+  ops::Tensor out(plan->result_dtype(), plan->result_shape(), result);
+  reduce_into_cpu_dispatch(*plan, out.data());
+  return out;
+}
+
+}  // namespace corepy
