@@ -47,9 +47,7 @@ using internal::pieces;
 using u128 = unsigned __int128;
 
 bool is_arg(Reduction r) { return r == Reduction::kArgmin || r == Reduction::kArgmax; }
-bool is_integral(DType d) {
-  return d == DType::kInt32 || d == DType::kInt64 || d == DType::kBool;
-}
+bool is_integral(DType d) { return d == DType::kInt32 || d == DType::kInt64 || d == DType::kBool; }
 
 DType result_dtype_of(Reduction r, DType in) {
   switch (r) {
@@ -94,15 +92,14 @@ std::uint64_t magnitude(std::int64_t v) {
 absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorView& in,
                                             const ReduceOptions& options) {
   if (!reduction_from_int(static_cast<std::int32_t>(reduction))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("corepy::ops::reduce: unknown reduction ", static_cast<int>(reduction),
-                     " (sum=1 ... any=11)"));
+    return absl::InvalidArgumentError(absl::StrCat("corepy::ops::reduce: unknown reduction ",
+                                                   static_cast<int>(reduction),
+                                                   " (sum=1 ... any=11)"));
   }
   const std::string fn = absl::StrCat("corepy::ops::reduce(", reduction_name(reduction), ")");
   if (!dtype_from_int(static_cast<std::int32_t>(in.dtype))) {
-    return absl::InvalidArgumentError(absl::StrCat(fn, ": unknown dtype ",
-                                                   static_cast<int>(in.dtype),
-                                                   "; supported: ", supported_dtypes()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        fn, ": unknown dtype ", static_cast<int>(in.dtype), "; supported: ", supported_dtypes()));
   }
   const std::size_t ndim = in.shape.size();
   if (ndim > static_cast<std::size_t>(kMaxDims)) {
@@ -110,8 +107,8 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
         absl::StrCat(fn, ": ndim=", ndim, "; at most ", kMaxDims, " dimensions"));
   }
   if (!in.strides.empty() && in.strides.size() != ndim) {
-    return absl::InvalidArgumentError(absl::StrCat(fn, ": ", in.strides.size(),
-                                                   " strides for ", ndim, " dimensions"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(fn, ": ", in.strides.size(), " strides for ", ndim, " dimensions"));
   }
   const std::size_t itemsize = dtype_size(in.dtype);
   std::uint64_t count = 1;
@@ -144,9 +141,9 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   std::array<std::int64_t, kMaxDims> strides{};
   if (in.strides.empty()) {
     if (count > static_cast<std::uint64_t>(PTRDIFF_MAX) / itemsize) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          fn, ": a C-contiguous array of ", count, " ", dtype_name(in.dtype),
-          " elements spans more bytes than any object"));
+      return absl::InvalidArgumentError(absl::StrCat(fn, ": a C-contiguous array of ", count, " ",
+                                                     dtype_name(in.dtype),
+                                                     " elements spans more bytes than any object"));
     }
     std::int64_t step = static_cast<std::int64_t>(itemsize);
     for (std::size_t i = ndim; i-- > 0;) {
@@ -161,8 +158,8 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
         extent += static_cast<u128>(in.shape[i] - 1) * magnitude(in.strides[i]);
         if (extent > static_cast<u128>(PTRDIFF_MAX)) {
           return absl::InvalidArgumentError(absl::StrCat(
-              fn, ": the view's byte extent overflows at dimension ", i, " (shape ",
-              in.shape[i], ", stride ", in.strides[i], "); at most ", PTRDIFF_MAX, " bytes"));
+              fn, ": the view's byte extent overflows at dimension ", i, " (shape ", in.shape[i],
+              ", stride ", in.strides[i], "); at most ", PTRDIFF_MAX, " bytes"));
         }
       }
     }
@@ -178,17 +175,16 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
     reduced.fill(true);
   } else {
     if (is_arg(reduction) && options.axes.size() != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(fn, ": takes one axis or all of them (axis=None), got ",
-                       options.axes.size(), " axes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          fn, ": takes one axis or all of them (axis=None), got ", options.axes.size(), " axes"));
     }
     const auto n = static_cast<std::int64_t>(ndim);
     for (const std::int64_t axis : options.axes) {
       // numpy's argmin/argmax accept axis 0 (or -1) of a 0-d array: it is the whole array.
       if (ndim == 0 && is_arg(reduction) && (axis == 0 || axis == -1)) continue;
       if (axis < -n || axis >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            fn, ": axis ", axis, " is out of bounds for array of dimension ", ndim));
+        return absl::InvalidArgumentError(
+            absl::StrCat(fn, ": axis ", axis, " is out of bounds for array of dimension ", ndim));
       }
       const auto k = static_cast<std::size_t>(axis < 0 ? axis + n : axis);
       if (reduced[k]) {
@@ -224,9 +220,9 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       if (reduced[i]) continue;
       const auto n = static_cast<std::uint64_t>(in.shape[i]);
       if (result_size > static_cast<std::uint64_t>(PTRDIFF_MAX) / result_item / n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            fn, ": the result's shape holds more bytes than any object (dimension ", i, " is ",
-            in.shape[i], ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(fn, ": the result's shape holds more bytes than any object (dimension ", i,
+                         " is ", in.shape[i], ")"));
       }
       result_size *= n;
     }
@@ -239,8 +235,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   plan.reduced_count_ = static_cast<std::size_t>(reduced_count);
   if (plan.reduced_count_ == 0 &&
       (reduction == Reduction::kMin || reduction == Reduction::kMax || is_arg(reduction))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(fn, ": ", empty_reduction_message(reduction)));
+    return absl::InvalidArgumentError(absl::StrCat(fn, ": ", empty_reduction_message(reduction)));
   }
   if (count == 0 || result_size == 0) return plan;  // nothing to visit (execute() fills)
 
@@ -377,8 +372,8 @@ struct Geometry {
   std::uint64_t visited;        // elements visited per result: reduced_count / multiplicity
   std::size_t result_size;
   std::int64_t ddof;
-  bool columns;  // the column strategy
-  bool aligned;  // base and every stride are multiples of the element size
+  bool columns;              // the column strategy
+  bool aligned;              // base and every stride are multiples of the element size
   std::size_t tile = kTile;  // results per column tile (the schedule narrows it for threads)
 };
 
@@ -462,7 +457,8 @@ class Reducer {
 
   // Results [lo, hi), each from the elements under it; `slot` is the thread's scratch.
   void outputs(std::size_t lo, std::size_t hi, char* slot) const {
-    for (std::size_t o = lo; o < hi; ++o) one_output(g_.base + decode(g_.kept, g_.nkept, o), o, slot);
+    for (std::size_t o = lo; o < hi; ++o)
+      one_output(g_.base + decode(g_.kept, g_.nkept, o), o, slot);
   }
 
   // ---- columns
@@ -584,9 +580,7 @@ class Reducer {
   // the thread that computes it: the same tree, so the same result bit for bit.
   template <class S, class F>
   S split_tree(const char* p, char* slots, std::size_t slot_bytes, const F& f) const {
-    auto slot = [&] {
-      return slots + slot_bytes * slot_index();
-    };
+    auto slot = [&] { return slots + slot_bytes * slot_index(); };
     if (g_.nred == 0) return static_cast<S>(f(static_cast<double>(E::load(p)), 0));
     const std::uint64_t nruns = runs();
     const auto n = static_cast<std::size_t>(g_.red[g_.nred - 1].size);
@@ -820,8 +814,7 @@ class Reducer {
   }
 
   template <class S, class F>
-  S* column_sum(const char* p, std::int64_t cstride, std::size_t width, S* acc,
-                const F& f) const {
+  S* column_sum(const char* p, std::int64_t cstride, std::size_t width, S* acc, const F& f) const {
     const std::uint64_t rows = column_rows();
     column_tree<S>(p, cstride, width, rows, 0, pieces(rows, kLeafRows), acc, acc + width, f);
     return acc;
@@ -857,18 +850,20 @@ class Reducer {
                                              static_cast<std::int64_t>(acc[j] * g_.multiplicity));
           }
         } else if (kIntegral) {  // integer mean, in float64
-          const double* acc = column_sum(p, cstride, width, reinterpret_cast<double*>(slot), Identity{});
+          const double* acc =
+              column_sum(p, cstride, width, reinterpret_cast<double*>(slot), Identity{});
           for (std::size_t j = 0; j < width; ++j) {
-            store_float(out + j * g_.out_item, g_.out_dtype, acc[j] / static_cast<double>(g_.visited));
+            store_float(out + j * g_.out_item, g_.out_dtype,
+                        acc[j] / static_cast<double>(g_.visited));
           }
         } else {
           using S = FloatAcc<E>;
           const S* acc = column_sum(p, cstride, width, reinterpret_cast<S*>(slot), Identity{});
           for (std::size_t j = 0; j < width; ++j) {
             const double sum = static_cast<double>(acc[j]);
-            store_float(out + j * g_.out_item, g_.out_dtype,
-                        g_.reduction == Reduction::kSum ? sum * k
-                                                        : sum / static_cast<double>(g_.visited));
+            store_float(
+                out + j * g_.out_item, g_.out_dtype,
+                g_.reduction == Reduction::kSum ? sum * k : sum / static_cast<double>(g_.visited));
           }
         }
         return;
@@ -879,7 +874,8 @@ class Reducer {
         column_sum(p, cstride, width, acc, Identity{});
         for (std::size_t j = 0; j < width; ++j) mean[j] = acc[j] / static_cast<double>(g_.visited);
         column_sum(p, cstride, width, acc, SquaredDeviation{mean, true});
-        const double n = std::max(static_cast<double>(g_.reduced_count) - static_cast<double>(g_.ddof), 0.0);
+        const double n =
+            std::max(static_cast<double>(g_.reduced_count) - static_cast<double>(g_.ddof), 0.0);
         for (std::size_t j = 0; j < width; ++j) {
           const double var = acc[j] * k / n;
           store_float(out + j * g_.out_item, g_.out_dtype,
@@ -948,7 +944,8 @@ class Reducer {
             index[j] = take ? r : index[j];
           });
         });
-        for (std::size_t j = 0; j < width; ++j) internal::store_as<std::int64_t>(out + j * 8, index[j]);
+        for (std::size_t j = 0; j < width; ++j)
+          internal::store_as<std::int64_t>(out + j * 8, index[j]);
         return;
       }
       case Reduction::kAll:
@@ -1005,10 +1002,14 @@ class Reducer {
     switch (g_.reduction) {
       case Reduction::kSum:
         if (kIntegral) return 0;
-        return in_place<FloatAcc<E>>(Identity{}) ? 0 : run_leaf_size<FloatAcc<E>>(Identity{}) * sizeof(FloatAcc<E>);
+        return in_place<FloatAcc<E>>(Identity{})
+                   ? 0
+                   : run_leaf_size<FloatAcc<E>>(Identity{}) * sizeof(FloatAcc<E>);
       case Reduction::kMean:
         if (kIntegral) return kBlock64 * sizeof(double);
-        return in_place<FloatAcc<E>>(Identity{}) ? 0 : run_leaf_size<FloatAcc<E>>(Identity{}) * sizeof(FloatAcc<E>);
+        return in_place<FloatAcc<E>>(Identity{})
+                   ? 0
+                   : run_leaf_size<FloatAcc<E>>(Identity{}) * sizeof(FloatAcc<E>);
       case Reduction::kVar:
       case Reduction::kStd:
         return kBlock64 * sizeof(double);
@@ -1035,8 +1036,7 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   Schedule s{};
   if (g.result_size == 0 || g.reduced_count == 0) return s;
   const u128 bytes = static_cast<u128>(g.result_size) * g.visited * g.itemsize;
-  const int threads =
-      bytes >= options.min_parallel_bytes ? internal::tbb_max_concurrency() : 1;
+  const int threads = bytes >= options.min_parallel_bytes ? internal::tbb_max_concurrency() : 1;
   if (g.columns && threads > 1) {
     // Enough tiles for every thread twice over, each still a few vectors wide.
     const auto width = static_cast<std::size_t>(g.kept[g.nkept - 1].size);
@@ -1153,9 +1153,8 @@ class ReduceRunner {
 
 std::size_t ReducePlan::scratch_bytes(const ParallelOptions& parallel) const {
   Geometry g = ReduceRunner::geometry(*this);
-  return internal::visit_dtype(g.in, [&](auto e) {
-    return schedule<decltype(e)>(g, parallel).bytes();
-  });
+  return internal::visit_dtype(g.in,
+                               [&](auto e) { return schedule<decltype(e)>(g, parallel).bytes(); });
 }
 
 void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scratch,
@@ -1173,8 +1172,7 @@ void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scrat
 
 absl::StatusOr<Tensor> reduce(Reduction reduction, const TensorView& input,
                               const ReduceOptions& options, std::pmr::memory_resource* result,
-                              std::pmr::memory_resource* scratch,
-                              const ParallelOptions& parallel) {
+                              std::pmr::memory_resource* scratch, const ParallelOptions& parallel) {
   absl::StatusOr<ReducePlan> plan = ReducePlan::make(reduction, input, options);
   if (!plan.ok()) return plan.status();
   if (result == nullptr) result = std::pmr::get_default_resource();

@@ -82,10 +82,10 @@ std::optional<Reduction> reduction_from_int(std::int32_t value);
 absl::string_view reduction_name(Reduction reduction);
 
 struct ReduceOptions {
-  bool all_axes = true;                  // numpy's axis=None; then `axes` is ignored
-  absl::Span<const std::int64_t> axes;   // used when !all_axes; empty is numpy's axis=()
+  bool all_axes = true;                 // numpy's axis=None; then `axes` is ignored
+  absl::Span<const std::int64_t> axes;  // used when !all_axes; empty is numpy's axis=()
   bool keepdims = false;
-  std::int64_t ddof = 0;                 // var and std only
+  std::int64_t ddof = 0;  // var and std only
 };
 
 // A validated reduction: what it computes, into what, with how much scratch. Cheap to make
@@ -103,14 +103,16 @@ class ReducePlan {
   Reduction reduction() const { return reduction_; }
   DType input_dtype() const { return input_dtype_; }
   DType result_dtype() const { return result_dtype_; }
-  absl::Span<const std::int64_t> result_shape() const { return {result_shape_.data(), result_ndim_}; }
+  absl::Span<const std::int64_t> result_shape() const {
+    return {result_shape_.data(), result_ndim_};
+  }
   std::size_t result_size() const { return result_size_; }  // elements
   std::size_t result_bytes() const { return result_size_ * dtype_size(result_dtype_); }
   std::size_t reduced_count() const { return reduced_count_; }  // elements per result
   // The scratch execute() takes with these options, in bytes (one allocation).
   std::size_t scratch_bytes(const ParallelOptions& parallel = {}) const;
 
- // One dimension of the normalized iteration: its extent and its stride in bytes.
+  // One dimension of the normalized iteration: its extent and its stride in bytes.
   struct Dim {
     std::int64_t size;
     std::int64_t stride;

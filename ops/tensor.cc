@@ -56,8 +56,8 @@ Tensor::Tensor(DType dtype, absl::Span<const std::int64_t> shape,
       dtype_(dtype),
       ndim_(shape.size()) {
   if (shape.size() > static_cast<std::size_t>(kMaxDims)) {
-    throw std::length_error(absl::StrCat("corepy::ops::Tensor: ", shape.size(),
-                                         " dimensions; at most ", kMaxDims));
+    throw std::length_error(
+        absl::StrCat("corepy::ops::Tensor: ", shape.size(), " dimensions; at most ", kMaxDims));
   }
   const std::size_t max_elements = static_cast<std::size_t>(PTRDIFF_MAX) / dtype_size(dtype);
   for (std::size_t i = 0; i < shape.size(); ++i) {

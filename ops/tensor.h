@@ -35,13 +35,13 @@
 namespace corepy::ops {
 
 // X(enumerator, C ABI value, numpy name, bytes per element)
-#define COREPY_DTYPES(X)            \
-  X(kFloat32, 1, "float32", 4)      \
-  X(kFloat64, 2, "float64", 8)      \
-  X(kInt32, 3, "int32", 4)          \
-  X(kInt64, 4, "int64", 8)          \
-  X(kBool, 5, "bool", 1)            \
-  X(kFloat16, 6, "float16", 2)      \
+#define COREPY_DTYPES(X)       \
+  X(kFloat32, 1, "float32", 4) \
+  X(kFloat64, 2, "float64", 8) \
+  X(kInt32, 3, "int32", 4)     \
+  X(kInt64, 4, "int64", 8)     \
+  X(kBool, 5, "bool", 1)       \
+  X(kFloat16, 6, "float16", 2) \
   X(kBFloat16, 7, "bfloat16", 2)
 
 enum class DType : std::int32_t {
@@ -61,6 +61,11 @@ absl::string_view supported_dtypes();
 inline constexpr int kMaxDims = 32;
 
 struct TensorView {
+  TensorView() = default;
+  TensorView(const void* data_in, DType dtype_in, absl::Span<const std::int64_t> shape_in,
+             absl::Span<const std::int64_t> strides_in = {})
+      : data(data_in), dtype(dtype_in), shape(shape_in), strides(strides_in) {}
+
   const void* data = nullptr;
   DType dtype = DType::kFloat32;
   absl::Span<const std::int64_t> shape;
@@ -95,7 +100,7 @@ class Tensor {
   template <class T>
   absl::Span<const T> values() const {
     check_type(sizeof(T), type_tag<T>());
-    return {static_cast<const T*>(data_), size_};
+    return absl::Span<const T>(static_cast<const T*>(data_), size_);
   }
 
  private:

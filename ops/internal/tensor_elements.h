@@ -105,7 +105,9 @@ struct Element<DType::kInt32> {
   static constexpr bool kFloat = false;
   static Value load(const char* p) { return load_as<std::int32_t>(p); }
   static bool nonzero(const char* p) { return load_as<std::int32_t>(p) != 0; }
-  static void store(char* p, std::int64_t v) { store_as<std::int32_t>(p, static_cast<std::int32_t>(v)); }
+  static void store(char* p, std::int64_t v) {
+    store_as<std::int32_t>(p, static_cast<std::int32_t>(v));
+  }
 };
 
 template <>

@@ -19,6 +19,8 @@
 #include "oneapi/tbb/task_arena.h"
 #include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
 #include "tests/reliability/failure_points.h"
 #include "tests/reliability/test_data.h"
 
@@ -185,6 +187,54 @@ TEST_P(OpFailureTest, RowAndColumnReductions) {
     EXPECT_GE(both.points, GetParam() == Memory::kFailing ? 3 : 2);
     EXPECT_GE(result_only.points, 2);
     EXPECT_GE(scratch_only.points, 2);
+  }
+}
+
+// Every N-D reduction, in each strategy (runs in place and converted, columns, one result split
+// over threads), with the result and the scratch both on the failing memory: two allocations,
+// each of which fails once.
+TEST_P(OpFailureTest, TensorReductions) {
+  const std::vector<float> f = random_floats(300 * 1000, 4);
+  struct Case {
+    const char* name;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> axes;  // empty: all
+    ops::DType dtype;
+  };
+  const Case cases[] = {
+      {"rows", {30, 70}, {1}, ops::DType::kFloat32},
+      {"columns", {300, 70}, {0}, ops::DType::kFloat32},
+      {"converted runs", {30, 70}, {1}, ops::DType::kFloat16},
+      {"one result over threads", {300, 1000}, {}, ops::DType::kFloat32},
+  };
+  for (const Case& c : cases) {
+    for (std::int32_t r = 1; r <= 11; ++r) {
+      const auto reduction = static_cast<ops::Reduction>(r);
+      const bool arg = reduction == ops::Reduction::kArgmin || reduction == ops::Reduction::kArgmax;
+      if (arg && c.axes.size() > 1) continue;
+      SCOPED_TRACE(std::string(c.name) + " " + std::string(ops::reduction_name(reduction)));
+      ops::ReduceOptions options;
+      options.all_axes = c.axes.empty();
+      options.axes = c.axes;
+      ops::ParallelOptions parallel;
+      parallel.min_parallel_bytes = 0;
+      const ops::TensorView view(f.data(), c.dtype, c.shape);
+      auto bytes = [](const ops::Tensor& t) {
+        const char* p = static_cast<const char*>(t.data());
+        return std::vector<char>(p, p + t.bytes());
+      };
+      absl::StatusOr<ops::Tensor> expected =
+          ops::reduce(reduction, view, options, new_delete_upstream(), nullptr, parallel);
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      const FailureLoop loop = check(ops::reduction_name(reduction).data(), [&] {
+        absl::StatusOr<ops::Tensor> got =
+            ops::reduce(reduction, view, options, memory(), memory(), parallel);
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(bytes(*got), bytes(*expected));
+      });
+      absl::StatusOr<ops::ReducePlan> plan = ops::ReducePlan::make(reduction, view, options);
+      EXPECT_GE(loop.points, plan->scratch_bytes(parallel) == 0 ? 1 : 2);
+    }
   }
 }
 

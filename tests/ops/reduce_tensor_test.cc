@@ -1,0 +1,416 @@
+// The N-D reductions of ops/reduce_tensor.h, from C++ (tests/ops/reduce_numpy_test.py checks
+// their values against numpy): the same bits on every SIMD target and at every thread count;
+// exactly the scratch the plan states, in one allocation, and the result in one; nothing from
+// the default resource; broadcast dims folded in closed form; bad input refused with a message
+// that names it; and ops::Tensor's ownership.
+#include "ops/reduce_tensor.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory_resource>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "allocators/arena_resource.h"
+#include "allocators/stats_resource.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hwy/targets.h"
+#include "oneapi/tbb/task_arena.h"
+#include "ops/tensor.h"
+#include "tests/ops/reduce_model.h"
+
+namespace corepy::ops {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr Reduction kEveryReduction[] = {Reduction::kSum, Reduction::kProd,   Reduction::kMean,
+                                         Reduction::kVar, Reduction::kStd,    Reduction::kMin,
+                                         Reduction::kMax, Reduction::kArgmin, Reduction::kArgmax,
+                                         Reduction::kAll, Reduction::kAny};
+
+// A buffer of random elements of `dtype` and views into it.
+struct Data {
+  DType dtype;
+  std::vector<char> bytes;
+
+  Data(DType d, std::size_t n, unsigned seed) : dtype(d), bytes(n * dtype_size(d)) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 3.0f);
+    for (std::size_t i = 0; i < n; ++i) {
+      char* at = bytes.data() + i * dtype_size(d);
+      const float v = normal(rng);
+      switch (d) {
+        case DType::kFloat32:
+          std::memcpy(at, &v, 4);
+          break;
+        case DType::kFloat64: {
+          const double w = v;
+          std::memcpy(at, &w, 8);
+          break;
+        }
+        case DType::kInt32: {
+          const std::int32_t w = static_cast<std::int32_t>(v * 100);
+          std::memcpy(at, &w, 4);
+          break;
+        }
+        case DType::kInt64: {
+          const std::int64_t w = static_cast<std::int64_t>(v * 1e6);
+          std::memcpy(at, &w, 8);
+          break;
+        }
+        case DType::kBool:
+          *at = v > 0 ? 1 : 0;
+          break;
+        case DType::kFloat16:
+        case DType::kBFloat16: {
+          // A bfloat16 pattern is a valid float16 one too: both are finite here.
+          std::uint32_t bits;
+          std::memcpy(&bits, &v, 4);
+          const std::uint16_t h =
+              d == DType::kBFloat16 ? static_cast<std::uint16_t>(bits >> 16)
+                                    : static_cast<std::uint16_t>(0x3c00 + (rng() % 0x800) - 0x400);
+          std::memcpy(at, &h, 2);
+          break;
+        }
+      }
+    }
+  }
+  TensorView view(absl::Span<const std::int64_t> shape, absl::Span<const std::int64_t> strides = {},
+                  std::size_t offset = 0) const {
+    return TensorView{bytes.data() + offset, dtype, shape, strides};
+  }
+};
+
+// One reduction of one view, as a test names it.
+struct Case {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<std::int64_t> strides;  // in elements; empty: C-contiguous
+  std::int64_t offset;                // in elements
+  std::vector<std::int64_t> axes;
+  bool all_axes;
+};
+
+// Every strategy and shape class: runs read in place and gathered, columns, broadcast and
+// negative strides, one result and many.
+std::vector<Case> cases() {
+  return {
+      {"contiguous all", {64, 70}, {}, 0, {}, true},
+      {"rows", {64, 70}, {}, 0, {1}, false},
+      {"columns", {70, 64}, {}, 0, {0}, false},
+      {"transposed columns", {64, 70}, {1, 64}, 0, {0}, false},
+      {"3-D outer and inner", {9, 10, 11}, {}, 0, {0, 2}, false},
+      {"3-D middle", {9, 10, 11}, {}, 0, {1}, false},
+      {"strided rows", {20, 50}, {200, 2}, 0, {1}, false},
+      {"negative strides", {20, 50}, {-100, -1}, 1999, {1}, false},
+      {"broadcast rows", {20, 50}, {0, 1}, 0, {0}, false},
+      {"broadcast reduced", {30, 40}, {40, 0}, 0, {1}, false},
+      {"long run", {3, 20000}, {}, 0, {1}, false},
+      {"no axis", {5, 6}, {}, 0, {}, false},
+  };
+}
+
+bool is_arg(Reduction r) { return r == Reduction::kArgmin || r == Reduction::kArgmax; }
+
+// Calls f(reduction, view, options) for every case and every reduction it suits (argmin and
+// argmax take one axis or all), on views into `data`; ddof is 1.
+template <class F>
+void for_each_reduction(const Data& data, const F& f) {
+  const std::size_t item = dtype_size(data.dtype);
+  for (const Case& c : cases()) {
+    std::vector<std::int64_t> strides;
+    for (std::int64_t e : c.strides) strides.push_back(e * static_cast<std::int64_t>(item));
+    const TensorView view = data.view(c.shape, strides, static_cast<std::size_t>(c.offset) * item);
+    ReduceOptions options;
+    options.all_axes = c.all_axes;
+    options.axes = c.axes;
+    options.ddof = 1;
+    for (Reduction r : kEveryReduction) {
+      if (is_arg(r) && !c.all_axes && c.axes.size() != 1) continue;
+      SCOPED_TRACE(std::string(dtype_name(data.dtype)) + " " + c.name + " " +
+                   std::string(reduction_name(r)));
+      f(r, view, options);
+    }
+  }
+}
+
+std::vector<char> bytes_of(const Tensor& t) {
+  const char* p = static_cast<const char*>(t.data());
+  return std::vector<char>(p, p + t.bytes());
+}
+
+// The bytes of every case's result for every reduction of `dtype`, computed with `parallel`.
+std::vector<std::vector<char>> results(DType dtype, const ParallelOptions& parallel = {}) {
+  std::vector<std::vector<char>> out;
+  for_each_reduction(Data(dtype, 64 * 1024, 7),
+                     [&](Reduction r, const TensorView& view, const ReduceOptions& options) {
+                       absl::StatusOr<Tensor> t = reduce(
+                           r, view, options, std::pmr::new_delete_resource(), nullptr, parallel);
+                       EXPECT_TRUE(t.ok()) << t.status();
+                       if (t.ok()) out.push_back(bytes_of(*t));
+                     });
+  return out;
+}
+
+constexpr DType kEveryDType[] = {DType::kFloat32, DType::kFloat64, DType::kInt32,   DType::kInt64,
+                                 DType::kBool,    DType::kFloat16, DType::kBFloat16};
+
+class ReduceTensorTargetTest : public model::TargetTest {};
+COREPY_INSTANTIATE_FOR_EVERY_TARGET(ReduceTensorTargetTest);
+
+TEST_P(ReduceTensorTargetTest, EveryResultIsTheSameBitsAsOnTheFirstTarget) {
+  for (DType dtype : kEveryDType) {
+    SCOPED_TRACE(dtype_name(dtype));
+    hwy::SetSupportedTargetsForTest(model::first_target());
+    const std::vector<std::vector<char>> expected = results(dtype);
+    hwy::SetSupportedTargetsForTest(GetParam());
+    EXPECT_EQ(results(dtype), expected);
+  }
+}
+
+TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
+  ParallelOptions serial;
+  serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
+  ParallelOptions split;
+  split.min_parallel_bytes = 0;
+  for (DType dtype : kEveryDType) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const std::vector<std::vector<char>> expected = results(dtype, serial);
+    for (int threads : {1, 2, 4}) {
+      SCOPED_TRACE(threads);
+      tbb::task_arena arena(threads);
+      std::vector<std::vector<char>> got;
+      arena.execute([&] { got = results(dtype, split); });
+      EXPECT_EQ(got, expected);
+    }
+  }
+}
+
+// A resource that refuses everything: installed as the default while the reductions run, it
+// proves they take memory only from the resources they are given.
+class NullDefault {
+ public:
+  NullDefault() : previous_(std::pmr::set_default_resource(std::pmr::null_memory_resource())) {}
+  ~NullDefault() { std::pmr::set_default_resource(previous_); }
+
+ private:
+  std::pmr::memory_resource* previous_;
+};
+
+TEST(ReduceTensorTest, EveryReductionWorksWithTheNullResourceAsDefault) {
+  for (DType dtype : kEveryDType) {
+    for_each_reduction(Data(dtype, 64 * 1024, 3), [&](Reduction r, const TensorView& view,
+                                                      const ReduceOptions& options) {
+      ArenaResource arena(1 << 16, std::pmr::new_delete_resource());
+      for (std::size_t min_bytes : {std::size_t{0}, std::numeric_limits<std::size_t>::max()}) {
+        ParallelOptions parallel;
+        parallel.min_parallel_bytes = min_bytes;
+        NullDefault null_default;
+        absl::StatusOr<Tensor> t = reduce(r, view, options, &arena, &arena, parallel);
+        EXPECT_TRUE(t.ok()) << t.status();
+      }
+    });
+  }
+}
+
+TEST(ReduceTensorTest, ScratchIsOneAllocationOfWhatThePlanStatesAndResultsOneOfTheirBytes) {
+  for (DType dtype : kEveryDType) {
+    for_each_reduction(Data(dtype, 64 * 1024, 5), [&](Reduction r, const TensorView& view,
+                                                      const ReduceOptions& options) {
+      absl::StatusOr<ReducePlan> plan = ReducePlan::make(r, view, options);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      StatsResource result(std::pmr::new_delete_resource());
+      StatsResource scratch(std::pmr::new_delete_resource());
+      {
+        absl::StatusOr<Tensor> t = reduce(r, view, options, &result, &scratch);
+        ASSERT_TRUE(t.ok());
+        EXPECT_EQ(t->bytes(), plan->result_bytes());
+        EXPECT_EQ(result.counters().bytes.total, plan->result_bytes());
+        EXPECT_EQ(result.counters().allocations.total, plan->result_bytes() == 0 ? 0u : 1u);
+      }
+      EXPECT_EQ(scratch.counters().bytes.total, plan->scratch_bytes());
+      EXPECT_EQ(scratch.counters().allocations.total, plan->scratch_bytes() == 0 ? 0u : 1u);
+      EXPECT_EQ(scratch.counters().bytes.value, 0u);
+      EXPECT_EQ(result.counters().bytes.value, 0u);
+      EXPECT_EQ(scratch.counters().mismatches + result.counters().mismatches, 0u);
+    });
+  }
+}
+
+// The README's "Scratch by shape class" table, serial (one thread's slot).
+TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
+  ParallelOptions serial;
+  serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
+  const Data f32(DType::kFloat32, 1000 * 1000, 1);
+  const Data f16(DType::kFloat16, 1000 * 1000, 1);
+  const std::int64_t square[] = {1000, 1000};
+  const std::int64_t transposed[] = {4, 4000};
+  auto scratch = [&](const Data& d, Reduction r, std::vector<std::int64_t> axes,
+                     absl::Span<const std::int64_t> strides = {}) {
+    ReduceOptions options;
+    options.all_axes = axes.empty();
+    options.axes = axes;
+    absl::StatusOr<ReducePlan> plan = ReducePlan::make(r, d.view(square, strides), options);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return plan.ok() ? plan->scratch_bytes(serial) : 0;
+  };
+  // Contiguous runs of float32/float64, integer sums, min/max/arg/all/any per output: none.
+  EXPECT_EQ(scratch(f32, Reduction::kSum, {1}), 0u);
+  EXPECT_EQ(scratch(f32, Reduction::kSum, {}), 0u);
+  EXPECT_EQ(scratch(f32, Reduction::kMax, {1}), 0u);
+  // A transposed view reduced along its contiguous axis: runs in place too.
+  EXPECT_EQ(scratch(f32, Reduction::kSum, {0}, transposed), 0u);
+  // Runs converted a block at a time: 4096 floats, or 2048 doubles.
+  EXPECT_EQ(scratch(f16, Reduction::kSum, {1}), 4096u * 4);
+  EXPECT_EQ(scratch(f32, Reduction::kVar, {1}), 2048u * 8);
+  // Columns: a tile of min(cols, 1024) accumulators and the tree's levels over
+  // ceil(rows / 32) leaves of rows: (1 + ceil(log2(32))) * 1000 floats for the sum.
+  EXPECT_EQ(scratch(f32, Reduction::kSum, {0}), (1 + 5) * 1000u * 4);
+  EXPECT_EQ(scratch(f32, Reduction::kVar, {0}), (2 + 5) * 1000u * 8);
+  EXPECT_EQ(scratch(f32, Reduction::kMax, {0}), 4032u);  // 1000 floats, rounded up to 64 bytes
+  EXPECT_EQ(scratch(f32, Reduction::kArgmax, {0}), 4032u + 1000u * 8);  // values, 64-aligned
+}
+
+TEST(ReduceTensorTest, BroadcastReducedDimsAreFoldedInClosedForm) {
+  const float two = 2.0f;
+  const std::int32_t three = 3;
+  const std::int64_t huge[] = {std::int64_t{1} << 62};
+  const std::int64_t zero[] = {0};
+  ReduceOptions all;
+  auto one = [&](Reduction r, const void* data, DType d) {
+    absl::StatusOr<Tensor> t = reduce(r, TensorView{data, d, huge, zero}, all);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t;
+  };
+  EXPECT_EQ(one(Reduction::kSum, &two, DType::kFloat32)->values<float>()[0], 0x1p63f);
+  EXPECT_EQ(one(Reduction::kMean, &two, DType::kFloat32)->values<float>()[0], 2.0f);
+  EXPECT_EQ(one(Reduction::kVar, &two, DType::kFloat32)->values<float>()[0], 0.0f);
+  EXPECT_EQ(one(Reduction::kMax, &two, DType::kFloat32)->values<float>()[0], 2.0f);
+  EXPECT_EQ(one(Reduction::kArgmax, &two, DType::kFloat32)->values<std::int64_t>()[0], 0);
+  EXPECT_EQ(one(Reduction::kAll, &two, DType::kFloat32)->values<bool>()[0], true);
+  // 2^62 * 3 and 3^(2^62), wrapped modulo 2^64 as k-fold int64 arithmetic would.
+  EXPECT_EQ(one(Reduction::kSum, &three, DType::kInt32)->values<std::int64_t>()[0],
+            static_cast<std::int64_t>(std::uint64_t{3} << 62));
+  std::uint64_t power = 3;
+  for (int i = 0; i < 62; ++i) power *= power;
+  EXPECT_EQ(one(Reduction::kProd, &three, DType::kInt32)->values<std::int64_t>()[0],
+            static_cast<std::int64_t>(power));
+  EXPECT_TRUE(std::isinf(one(Reduction::kProd, &two, DType::kFloat32)->values<float>()[0]));
+}
+
+std::string error(Reduction r, const TensorView& view, const ReduceOptions& options) {
+  absl::StatusOr<ReducePlan> plan = ReducePlan::make(r, view, options);
+  EXPECT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(plan.status().message());
+}
+
+TEST(ReduceTensorTest, BadInputIsRefusedWithAMessageThatNamesIt) {
+  const float x[6] = {};
+  const std::int64_t shape[] = {2, 3};
+  ReduceOptions options;
+  options.all_axes = false;
+  const std::int64_t out_of_range[] = {2};
+  options.axes = out_of_range;
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, shape}, options),
+              HasSubstr("axis 2 is out of bounds for array of dimension 2"));
+  const std::int64_t repeated[] = {1, -1};
+  options.axes = repeated;
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, shape}, options),
+              HasSubstr("duplicate value in 'axis': -1"));
+  const std::int64_t two_axes[] = {0, 1};
+  options.axes = two_axes;
+  EXPECT_THAT(error(Reduction::kArgmax, {x, DType::kFloat32, shape}, options),
+              HasSubstr("reduce(argmax): takes one axis or all of them"));
+
+  ReduceOptions all;
+  const std::int64_t negative[] = {2, -3};
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, negative}, all),
+              HasSubstr("dimension 1 is negative (-3)"));
+  const std::int64_t empty[] = {0, 3};
+  EXPECT_THAT(error(Reduction::kMin, {x, DType::kFloat32, empty}, all),
+              HasSubstr("zero-size array to reduction operation minimum which has no identity"));
+  EXPECT_THAT(error(Reduction::kArgmin, {x, DType::kFloat32, empty}, all),
+              HasSubstr("attempt to get argmin of an empty sequence"));
+  EXPECT_THAT(error(Reduction::kSum, {nullptr, DType::kFloat32, shape}, all),
+              HasSubstr("data is null but the view has 6 elements"));
+  EXPECT_THAT(error(Reduction::kSum, {x, static_cast<DType>(9), shape}, all),
+              HasSubstr("unknown dtype 9; supported: float32, float64, int32, int64, bool, "
+                        "float16, bfloat16"));
+  EXPECT_THAT(error(static_cast<Reduction>(0), {x, DType::kFloat32, shape}, all),
+              HasSubstr("unknown reduction 0"));
+  const std::int64_t wide[] = {std::int64_t{1} << 40, std::int64_t{1} << 40};
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, wide}, all),
+              HasSubstr("element count overflows"));
+  const std::int64_t far[] = {4, std::numeric_limits<std::int64_t>::min()};
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, shape, far}, all),
+              HasSubstr("byte extent overflows at dimension 1"));
+  const std::int64_t one_stride[] = {4};
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, shape, one_stride}, all),
+              HasSubstr("1 strides for 2 dimensions"));
+  const std::vector<std::int64_t> too_many(33, 1);
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, too_many}, all),
+              HasSubstr("ndim=33; at most 32"));
+  // The result of a view whose reduced dim is empty may still be too large to hold.
+  const std::int64_t empty_but_wide[] = {std::int64_t{1} << 61, 0};
+  ReduceOptions inner;
+  inner.all_axes = false;
+  const std::int64_t last[] = {1};
+  inner.axes = last;
+  EXPECT_THAT(error(Reduction::kSum, {x, DType::kFloat32, empty_but_wide}, inner),
+              HasSubstr("the result's shape holds more bytes than any object"));
+}
+
+TEST(ReduceTensorTest, EmptyReductionsGiveNumpysIdentities) {
+  const std::int64_t shape[] = {3, 0};
+  ReduceOptions rows;
+  rows.all_axes = false;
+  const std::int64_t last[] = {1};
+  rows.axes = last;
+  auto run = [&](Reduction r, DType d) {
+    absl::StatusOr<Tensor> t = reduce(r, TensorView{nullptr, d, shape}, rows);
+    EXPECT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->size(), 3u);
+    return t;
+  };
+  EXPECT_THAT(run(Reduction::kSum, DType::kInt32)->values<std::int64_t>(),
+              ::testing::ElementsAre(0, 0, 0));
+  EXPECT_THAT(run(Reduction::kProd, DType::kFloat64)->values<double>(),
+              ::testing::ElementsAre(1, 1, 1));
+  EXPECT_TRUE(std::isnan(run(Reduction::kMean, DType::kFloat32)->values<float>()[2]));
+  EXPECT_TRUE(std::isnan(run(Reduction::kStd, DType::kInt64)->values<double>()[0]));
+  EXPECT_THAT(run(Reduction::kAll, DType::kBool)->values<bool>(),
+              ::testing::ElementsAre(true, true, true));
+  EXPECT_THAT(run(Reduction::kAny, DType::kFloat16)->values<bool>(),
+              ::testing::ElementsAre(false, false, false));
+}
+
+TEST(TensorTest, OwnsOneAllocationAndMovesIt) {
+  StatsResource stats(std::pmr::new_delete_resource());
+  const std::int64_t shape[] = {3, 5};
+  {
+    Tensor a(DType::kFloat64, shape, &stats);
+    EXPECT_EQ(a.bytes(), 120u);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.data()) % Tensor::kAlignment, 0u);
+    Tensor b = std::move(a);
+    EXPECT_EQ(b.size(), 15u);
+    EXPECT_EQ(a.data(), nullptr);  // NOLINT: the moved-from state is documented
+    EXPECT_THROW((void)b.values<float>(), std::invalid_argument);
+    EXPECT_EQ(b.values<double>().size(), 15u);
+  }
+  EXPECT_EQ(stats.counters().allocations.total, 1u);
+  EXPECT_EQ(stats.counters().bytes.value, 0u);
+  const std::int64_t empty[] = {4, 0};
+  Tensor none(DType::kInt32, empty, &stats);
+  EXPECT_EQ(stats.counters().allocations.total, 1u);
+  const std::int64_t huge[] = {std::int64_t{1} << 62, 4};
+  EXPECT_THROW(Tensor(DType::kInt32, huge, &stats), std::length_error);
+}
+
+}  // namespace
+}  // namespace corepy::ops
