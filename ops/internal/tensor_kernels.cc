@@ -1,0 +1,844 @@
+// Highway compiles this file once per SIMD target (foreach_target.h re-includes it), and
+// run_reduction() calls the best one the CPU supports. tensor_kernels.h describes the
+// strategies and the order of every float sum.
+#include "ops/internal/tensor_kernels.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "absl/base/config.h"
+#include "ops/internal/parallel.h"
+#include "ops/internal/reduce_tree.h"
+#include "ops/internal/tensor_elements.h"
+
+// As in reduce_kernels.cc: no scalable vectors; no 512-bit targets under AddressSanitizer
+// (reduce_kernels.cc says why).
+#ifndef HWY_DISABLED_TARGETS
+#if defined(ABSL_HAVE_ADDRESS_SANITIZER)
+#define HWY_DISABLED_TARGETS \
+  (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV | HWY_AVX3 | HWY_AVX3_DL)
+#else
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/internal/tensor_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
+#define COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
+namespace corepy::ops::internal {
+namespace {
+
+// The calling thread's scratch slot. Inside a parallel body that is its index in the task
+// arena; a caller that has not entered the arena (the serial start of a split tree) runs before
+// any task of this call exists, and takes slot 0.
+inline std::size_t slot_index() {
+  const int i = tbb_thread_index();
+  return i < 0 ? 0 : static_cast<std::size_t>(i);
+}
+
+// Offset of position m (C order) over dims [0, n).
+inline std::int64_t decode(const Dim* dims, std::size_t n, std::uint64_t m) {
+  std::int64_t offset = 0;
+  for (std::size_t k = n; k-- > 0;) {
+    const auto size = static_cast<std::uint64_t>(dims[k].size);
+    offset += static_cast<std::int64_t>(m % size) * dims[k].stride;
+    m /= size;
+  }
+  return offset;
+}
+
+inline std::uint64_t product(const Dim* dims, std::size_t n) {
+  std::uint64_t p = 1;
+  for (std::size_t k = 0; k < n; ++k) p *= static_cast<std::uint64_t>(dims[k].size);
+  return p;
+}
+
+// x^k modulo 2^64: what k-fold wrapping multiplication gives.
+inline std::uint64_t wrapping_pow(std::uint64_t x, std::uint64_t k) {
+  std::uint64_t result = 1;
+  for (; k != 0; k >>= 1, x *= x) {
+    if (k & 1) result *= x;
+  }
+  return result;
+}
+
+// x^k for the product of k copies of a float64 partial product. The sign comes from k's
+// parity, exactly (k as a double may not be).
+inline double float_pow(double x, std::uint64_t k) {
+  if (k == 1) return x;
+  const double magnitude = std::pow(std::fabs(x), static_cast<double>(k));
+  return (x < 0 && (k & 1)) ? -magnitude : magnitude;
+}
+
+inline void store_float(char* at, DType dtype, double v) {
+  switch (dtype) {
+    case DType::kFloat32:
+      store_as<float>(at, static_cast<float>(v));
+      return;
+    case DType::kFloat16:
+      store_as<std::uint16_t>(at, fp16_ieee_from_fp32_value(static_cast<float>(v)));
+      return;
+    case DType::kBFloat16:
+      store_as<std::uint16_t>(at, bf16_from_f32(static_cast<float>(v)));
+      return;
+    default:
+      store_as<double>(at, v);
+  }
+}
+
+bool is_integral(DType d) { return d == DType::kInt32 || d == DType::kInt64 || d == DType::kBool; }
+// Bytes of the float accumulator of sums and means (float32 for 16- and 32-bit floats).
+std::size_t float_acc_size(DType d) { return d == DType::kFloat64 ? 8 : 4; }
+// Bytes of a loaded value (Element<D>::Value).
+std::size_t value_size(DType d) {
+  return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16 ? 4 : 8;
+}
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// Scratch one thread needs for `g`.
+std::size_t slot_bytes(const Geometry& g) {
+  const Reduction r = g.reduction;
+  const bool integral = is_integral(g.in);
+  if (g.columns) {
+    const std::size_t width = g.tile_width();
+    const std::size_t depth = tree_depth(pieces(g.column_rows(), kLeafRows));
+    switch (r) {
+      case Reduction::kSum:
+        return (1 + depth) * width * (integral ? sizeof(std::uint64_t) : float_acc_size(g.in));
+      case Reduction::kMean:
+        return (1 + depth) * width * (integral ? sizeof(double) : float_acc_size(g.in));
+      case Reduction::kVar:
+      case Reduction::kStd:
+        return (2 + depth) * width * sizeof(double);
+      case Reduction::kProd:
+        return width * 8;
+      case Reduction::kMin:
+      case Reduction::kMax:
+        return width * value_size(g.in);
+      case Reduction::kArgmin:
+      case Reduction::kArgmax:
+        return round_up(width * value_size(g.in), 64) + width * sizeof(std::int64_t);
+      case Reduction::kAll:
+      case Reduction::kAny:
+        return width;
+    }
+  }
+  if (g.nred == 0) return 0;
+  switch (r) {
+    case Reduction::kSum:
+    case Reduction::kMean:
+      if (integral) return r == Reduction::kSum ? 0 : kBlock64 * sizeof(double);
+      if (g.runs_in_place()) return 0;
+      return g.in == DType::kFloat64 ? kBlock64 * sizeof(double) : kGather * sizeof(float);
+    case Reduction::kVar:
+    case Reduction::kStd:
+      return kBlock64 * sizeof(double);
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+}  // namespace corepy::ops::internal
+#endif  // COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
+
+HWY_BEFORE_NAMESPACE();
+namespace corepy::ops::internal {
+namespace HWY_NAMESPACE {
+
+template <class S>
+S add(S a, S b) {
+  return a + b;
+}
+
+double sum_f64_block(const double* x, std::size_t n) {
+  double lanes[kLanes64];
+  for (double& l : lanes) l = -0.0;
+  std::size_t i = 0;
+  for (; i + kLanes64 <= n; i += kLanes64) {
+    for (std::size_t j = 0; j < kLanes64; ++j) lanes[j] += x[i + j];
+  }
+  for (std::size_t j = 0; i + j < n; ++j) lanes[j] += x[i + j];
+  for (std::size_t half = kLanes64 / 2; half != 0; half /= 2) {
+    for (std::size_t j = 0; j < half; ++j) lanes[j] += lanes[j + half];
+  }
+  return lanes[0];
+}
+
+// The transform applied to each element of a pairwise sum: none (sums, means) or the squared
+// deviation from its result's mean (var, std).
+struct Identity {
+  template <class T>
+  T operator()(T v, std::size_t) const {
+    return v;
+  }
+};
+struct SquaredDeviation {
+  const double* mean;  // one per column of the tile, or one (per output)
+  bool per_column;
+  double operator()(double v, std::size_t j) const {
+    const double d = v - mean[per_column ? j : 0];
+    return d * d;
+  }
+};
+
+// The float sum accumulator of dtype E: float for float32/16/bf16, double for float64.
+template <class E>
+using FloatAcc = std::conditional_t<std::is_same_v<typename E::Value, float>, float, double>;
+
+// f(element) for the n elements of a run at q; a contiguous run gets a loop of its own, with a
+// constant stride the vectorizer can use.
+template <class E, class F>
+void for_run(const char* q, std::int64_t n, std::int64_t stride, const F& f) {
+  if (stride == static_cast<std::int64_t>(E::kSize)) {
+    for (std::int64_t i = 0; i < n; ++i) f(q + i * static_cast<std::int64_t>(E::kSize));
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) f(q + i * stride);
+  }
+}
+
+// f(j, element) for the `width` columns of a row, likewise.
+template <class E, class F>
+void for_columns(const char* row, std::int64_t cstride, std::size_t width, const F& f) {
+  if (cstride == static_cast<std::int64_t>(E::kSize)) {
+    for (std::size_t j = 0; j < width; ++j) f(j, row + j * E::kSize);
+  } else {
+    for (std::size_t j = 0; j < width; ++j) f(j, row + static_cast<std::int64_t>(j) * cstride);
+  }
+}
+
+// Where a column tile's accumulators live: serially, all in the thread's slot; with its rows
+// split over threads, the tile's sums (and means) and the split nodes in the shared pool, the
+// lower tree levels in each thread's slot.
+struct TileScratch {
+  char* slot;
+  char* pool;
+  char* slots;
+  std::size_t slot_bytes;
+};
+
+template <class E>
+class Reducer {
+ public:
+  using Value = typename E::Value;
+  static constexpr bool kIntegral = !E::kFloat;
+
+  Reducer(const Geometry& g, char* out) : g_(g), out_(out) {}
+
+  // Results [lo, hi), each from the elements under it; `slot` is the thread's scratch.
+  void outputs(std::size_t lo, std::size_t hi, char* slot) const {
+    for (std::size_t o = lo; o < hi; ++o) {
+      one_output(g_.base + decode(g_.kept, g_.nkept, o), out_ + o * g_.out_item, slot);
+    }
+  }
+
+  // Column units [lo, hi): unit u is tile u % tiles_per_line() of line u / tiles_per_line(), a
+  // line being one position of the kept dims but the innermost.
+  void column_units(std::size_t lo, std::size_t hi, const TileScratch& scratch) const {
+    const Dim inner = g_.kept[g_.nkept - 1];
+    const std::size_t tiles = g_.tiles_per_line();
+    for (std::size_t u = lo; u < hi; ++u) {
+      const std::size_t line = u / tiles;
+      const std::size_t j0 = (u % tiles) * kTile;
+      const std::size_t width = std::min(kTile, static_cast<std::size_t>(inner.size) - j0);
+      const char* p = g_.base + decode(g_.kept, g_.nkept - 1, line) +
+                      static_cast<std::int64_t>(j0) * inner.stride;
+      const std::size_t o0 = line * static_cast<std::size_t>(inner.size) + j0;
+      one_tile(p, inner.stride, width, out_ + o0 * g_.out_item, scratch);
+    }
+  }
+
+  // The single result, its pairwise tree's halves on several threads.
+  void single_output_split(char* slots, std::size_t slot_bytes) const {
+    auto tree = [&](auto acc_tag, const auto& f) {
+      using S = decltype(acc_tag);
+      return split_tree<S>(slots, slot_bytes, f);
+    };
+    finish_pairwise(tree, out_);
+  }
+
+ private:
+  // ---- pairwise sums of the elements under one result
+
+  // The leaves of a run: chunks of sum_f32_range when float32 is read in place (so the run's
+  // sum is sum_f32_range's, bit for bit), else blocks converted into the buffer.
+  template <class S, class F>
+  static constexpr bool kMayReadInPlace =
+      std::is_same_v<F, Identity>&& std::is_same_v<S, Value>&& E::kFloat&& E::kSize == sizeof(S);
+
+  template <class S, class F>
+  std::size_t leaf_size() const {
+    if constexpr (kMayReadInPlace<S, F>) {
+      if (g_.runs_in_place()) return std::is_same_v<S, float> ? kChunk : kBlock64;
+    }
+    return std::is_same_v<S, float> ? kGather : kBlock64;
+  }
+
+  // Leaf b of the run at p: read in place, or converted (and transformed) into `buffer`.
+  template <class S, class F>
+  S run_leaf(const char* p, std::size_t b, void* buffer, const F& f) const {
+    const Dim run = g_.run();
+    const std::size_t size = leaf_size<S, F>();
+    const std::size_t m = std::min(size, static_cast<std::size_t>(run.size) - b * size);
+    const char* q = p + static_cast<std::int64_t>(b * size) * run.stride;
+    bool in_place = false;
+    if constexpr (kMayReadInPlace<S, F>) in_place = g_.runs_in_place();
+    const S* x = reinterpret_cast<const S*>(q);
+    if (!in_place) {
+      S* buf = static_cast<S*>(buffer);
+      if (run.stride == static_cast<std::int64_t>(E::kSize)) {
+        for (std::size_t i = 0; i < m; ++i)
+          buf[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
+      } else {
+        for (std::size_t i = 0; i < m; ++i) {
+          buf[i] = f(static_cast<S>(E::load(q + static_cast<std::int64_t>(i) * run.stride)), 0);
+        }
+      }
+      x = buf;
+    }
+    if constexpr (std::is_same_v<S, float>) {
+      return sum_f32_chunk(x, m);
+    } else {
+      return sum_f64_block(x, m);
+    }
+  }
+
+  template <class S, class F>
+  S run_sum(const char* p, void* buffer, const F& f) const {
+    const auto n = static_cast<std::size_t>(g_.run().size);
+    return pairwise_tree<S>(
+        0, pieces(n, leaf_size<S, F>()),
+        [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
+  }
+
+  template <class S, class F>
+  S pairwise(const char* p, void* buffer, const F& f) const {
+    if (g_.nred == 0) return f(static_cast<S>(E::load(p)), 0);
+    return pairwise_tree<S>(
+        0, g_.runs(),
+        [&](std::uint64_t m) { return run_sum<S>(p + decode(g_.red, g_.nred - 1, m), buffer, f); },
+        add<S>);
+  }
+
+  // pairwise() with its tree's halves on several threads, each leaf using the scratch slot of
+  // the thread that computes it: the same tree, so the same result bit for bit.
+  template <class S, class F>
+  S split_tree(char* slots, std::size_t slot_bytes, const F& f) const {
+    const char* p = g_.base;
+    auto slot = [&] { return slots + slot_bytes * slot_index(); };
+    const std::uint64_t runs = g_.runs();
+    const auto n = static_cast<std::size_t>(g_.run().size);
+    const std::uint64_t task = (std::size_t{256} << 10) / g_.itemsize;  // elements per task
+    if (runs > 1) {
+      return parallel_tree<S>(0, runs, std::max<std::uint64_t>(1, task / n), [&](std::uint64_t m) {
+        return run_sum<S>(p + decode(g_.red, g_.nred - 1, m), slot(), f);
+      });
+    }
+    const std::size_t leaf = leaf_size<S, F>();
+    return parallel_tree<S>(0, pieces(n, leaf), std::max<std::uint64_t>(1, task / leaf),
+                            [&](std::uint64_t b) { return run_leaf<S>(p, b, slot(), f); });
+  }
+
+  template <class S, class Leaf>
+  static S parallel_tree(std::uint64_t lo, std::uint64_t hi, std::uint64_t min_leaves,
+                         const Leaf& leaf) {
+    if (hi - lo <= min_leaves) return pairwise_tree<S>(lo, hi, leaf, add<S>);
+    const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    S left{}, right{};
+    parallel_pair([&] { left = parallel_tree<S>(lo, mid, min_leaves, leaf); },
+                  [&] { right = parallel_tree<S>(mid, hi, min_leaves, leaf); });
+    return left + right;
+  }
+
+  // Sum, mean, var or std into `at`, `tree(S{}, f)` being a pairwise sum in S with transform f.
+  template <class Tree>
+  void finish_pairwise(const Tree& tree, char* at) const {
+    const double k = static_cast<double>(g_.multiplicity);
+    switch (g_.reduction) {
+      case Reduction::kSum:
+        store_float(at, g_.out_dtype, static_cast<double>(tree(FloatAcc<E>{}, Identity{})) * k);
+        return;
+      case Reduction::kMean: {
+        const double sum = kIntegral ? tree(double{}, Identity{})
+                                     : static_cast<double>(tree(FloatAcc<E>{}, Identity{}));
+        store_float(at, g_.out_dtype, sum / static_cast<double>(g_.visited));
+        return;
+      }
+      default: {  // var, std
+        const double mean = tree(double{}, Identity{}) / static_cast<double>(g_.visited);
+        const double ssd = tree(double{}, SquaredDeviation{&mean, false});
+        const double n = static_cast<double>(g_.reduced_count) - static_cast<double>(g_.ddof);
+        const double var = ssd * k / std::max(n, 0.0);
+        store_float(at, g_.out_dtype, g_.reduction == Reduction::kStd ? std::sqrt(var) : var);
+      }
+    }
+  }
+
+  // ---- one result
+
+  // f(run start, run length, stride, C-order index of its first element, index step) for every
+  // run under p, in C order, until f returns false.
+  template <class F>
+  void for_each_run(const char* p, const F& f) const {
+    if (g_.nred == 0) {
+      (void)f(p, std::int64_t{1}, std::int64_t{0}, std::int64_t{0}, std::int64_t{0});
+      return;
+    }
+    std::array<std::int64_t, kMaxDims> i{};
+    const Dim run = g_.run();
+    const std::int64_t run_step = g_.index_step[g_.nred - 1];
+    const char* row = p;
+    std::int64_t row_index = 0;
+    for (;;) {
+      if (!f(row, run.size, run.stride, row_index, run_step)) return;
+      std::size_t k = g_.nred - 1;  // the next run: an odometer over the outer reduced dims
+      for (;;) {
+        if (k == 0) return;
+        --k;
+        if (++i[k] < g_.red[k].size) {
+          row += g_.red[k].stride;
+          row_index += g_.index_step[k];
+          break;
+        }
+        row -= (g_.red[k].size - 1) * g_.red[k].stride;
+        row_index -= (g_.red[k].size - 1) * g_.index_step[k];
+        i[k] = 0;
+      }
+    }
+  }
+
+  void one_output(const char* p, char* at, char* slot) const {
+    switch (g_.reduction) {
+      case Reduction::kSum:
+        if constexpr (kIntegral) {
+          std::uint64_t total = 0;
+          for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t,
+                              std::int64_t) {
+            std::uint64_t t = 0;
+            for_run<E>(q, n, stride,
+                       [&](const char* e) { t += static_cast<std::uint64_t>(E::load(e)); });
+            total += t;
+            return true;
+          });
+          store_as<std::int64_t>(at, static_cast<std::int64_t>(total * g_.multiplicity));
+          return;
+        }
+        [[fallthrough]];
+      case Reduction::kMean:
+      case Reduction::kVar:
+      case Reduction::kStd: {
+        auto tree = [&](auto acc_tag, const auto& f) {
+          using S = decltype(acc_tag);
+          return pairwise<S>(p, slot, f);
+        };
+        finish_pairwise(tree, at);
+        return;
+      }
+      case Reduction::kProd:
+        if constexpr (kIntegral) {
+          std::uint64_t product = 1;
+          for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t,
+                              std::int64_t) {
+            for_run<E>(q, n, stride,
+                       [&](const char* e) { product *= static_cast<std::uint64_t>(E::load(e)); });
+            return true;
+          });
+          store_as<std::int64_t>(at,
+                                 static_cast<std::int64_t>(wrapping_pow(product, g_.multiplicity)));
+        } else {
+          double product = 1.0;
+          for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t,
+                              std::int64_t) {
+            for_run<E>(q, n, stride,
+                       [&](const char* e) { product *= static_cast<double>(E::load(e)); });
+            return true;
+          });
+          store_float(at, g_.out_dtype, float_pow(product, g_.multiplicity));
+        }
+        return;
+      case Reduction::kMin:
+      case Reduction::kMax: {
+        const bool is_min = g_.reduction == Reduction::kMin;
+        Value best = E::load(p);  // an element: the plan refused empty reductions
+        for_each_run(
+            p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
+              // NaN sticks once there (b != b); a NaN element takes over (x != x).
+              for_run<E>(q, n, stride, [&](const char* e) {
+                const Value x = E::load(e);
+                const bool take = (best == best) & ((x != x) | (is_min ? x < best : best < x));
+                best = take ? x : best;
+              });
+              return best == best;  // a NaN decides
+            });
+        E::store(at, best);
+        return;
+      }
+      case Reduction::kArgmin:
+      case Reduction::kArgmax: {
+        const bool is_min = g_.reduction == Reduction::kArgmin;
+        Value best = E::load(p);
+        std::int64_t best_index = 0;  // the first element's index is 0
+        for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t index,
+                            std::int64_t step) {
+          for (std::int64_t j = 0; j < n; ++j, q += stride, index += step) {
+            const Value x = E::load(q);
+            if (best != best) return false;  // the first NaN
+            if ((x != x) | (is_min ? x < best : best < x)) {
+              best = x;
+              best_index = index;
+            }
+          }
+          return best == best;
+        });
+        store_as<std::int64_t>(at, best_index);
+        return;
+      }
+      case Reduction::kAll:
+      case Reduction::kAny: {
+        const bool is_all = g_.reduction == Reduction::kAll;
+        bool result = is_all;
+        for_each_run(
+            p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
+              bool acc = is_all;
+              if (is_all) {
+                for_run<E>(q, n, stride, [&](const char* e) { acc &= E::nonzero(e); });
+              } else {
+                for_run<E>(q, n, stride, [&](const char* e) { acc |= E::nonzero(e); });
+              }
+              result = acc;
+              return acc == is_all;  // stop at the run that decides
+            });
+        *at = result ? 1 : 0;
+        return;
+      }
+    }
+  }
+
+  // ---- one column tile: element (row r, column j) at p + decode(red, r) + j * cstride
+
+  // acc[0, width) = the f-transformed sums over rows [leaf_lo, leaf_hi) * kLeafRows in pairwise
+  // order: rows one after the other in a leaf, leaves by pairwise_tree's shape; `levels` holds
+  // tree_depth(leaf_hi - leaf_lo) * width accumulators.
+  template <class S, class F>
+  void column_tree(const char* p, std::int64_t cstride, std::size_t width, std::uint64_t rows,
+                   std::uint64_t leaf_lo, std::uint64_t leaf_hi, S* acc, S* levels,
+                   const F& f) const {
+    if (leaf_hi - leaf_lo == 1) {
+      const std::uint64_t r0 = leaf_lo * kLeafRows;
+      const std::uint64_t r1 = std::min<std::uint64_t>(rows, r0 + kLeafRows);
+      for_columns<E>(
+          p + decode(g_.red, g_.nred, r0), cstride, width,
+          [&](std::size_t j, const char* q) { acc[j] = f(static_cast<S>(E::load(q)), j); });
+      for (std::uint64_t r = r0 + 1; r < r1; ++r) {
+        for_columns<E>(
+            p + decode(g_.red, g_.nred, r), cstride, width,
+            [&](std::size_t j, const char* q) { acc[j] += f(static_cast<S>(E::load(q)), j); });
+      }
+      return;
+    }
+    const std::uint64_t mid = leaf_lo + (leaf_hi - leaf_lo + 1) / 2;
+    column_tree<S>(p, cstride, width, rows, leaf_lo, mid, acc, levels, f);
+    column_tree<S>(p, cstride, width, rows, mid, leaf_hi, levels, levels + width, f);
+    for (std::size_t j = 0; j < width; ++j) acc[j] += levels[j];
+  }
+
+  // acc[0, width) = the f-transformed column sums of the tile at p, in column_tree's order.
+  // Serial: the tree's levels follow acc. Split: the top kSplitDepth levels of the tree on
+  // several threads, the right half of each split into its own node buffer (the nodes follow
+  // acc), the levels below from the slot of the thread that computes them: the same tree, so
+  // the same bits.
+  template <class S, class F>
+  S* column_sum(const char* p, std::int64_t cstride, std::size_t width, S* acc, const F& f,
+                const TileScratch& scratch) const {
+    const std::uint64_t rows = g_.column_rows();
+    const std::uint64_t leaves = pieces(rows, kLeafRows);
+    if (scratch.pool == nullptr) {
+      column_tree<S>(p, cstride, width, rows, 0, leaves, acc, acc + width, f);
+    } else {
+      column_tree_split<S>(p, cstride, width, rows, 0, leaves, acc, acc + width, 0, kSplitDepth,
+                           scratch, f);
+    }
+    return acc;
+  }
+
+  template <class S, class F>
+  void column_tree_split(const char* p, std::int64_t cstride, std::size_t width, std::uint64_t rows,
+                         std::uint64_t lo, std::uint64_t hi, S* acc, S* nodes, std::size_t node,
+                         int depth, const TileScratch& scratch, const F& f) const {
+    if (depth == 0 || hi - lo < 2) {
+      S* levels = reinterpret_cast<S*>(scratch.slots + scratch.slot_bytes * slot_index());
+      column_tree<S>(p, cstride, width, rows, lo, hi, acc, levels, f);
+      return;
+    }
+    const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    S* right = nodes + node * width;
+    parallel_pair(
+        [&] {
+          column_tree_split<S>(p, cstride, width, rows, lo, mid, acc, nodes, 2 * node + 1,
+                               depth - 1, scratch, f);
+        },
+        [&] {
+          column_tree_split<S>(p, cstride, width, rows, mid, hi, right, nodes, 2 * node + 2,
+                               depth - 1, scratch, f);
+        });
+    for (std::size_t j = 0; j < width; ++j) acc[j] += right[j];
+  }
+
+  // f(row, its index) for every reduced position in C order. argmin and argmax reduce one axis
+  // here, whose positions are the indices.
+  template <class F>
+  void for_each_row(const char* p, const F& f) const {
+    const std::uint64_t rows = g_.column_rows();
+    for (std::uint64_t r = 0; r < rows; ++r) {
+      f(p + decode(g_.red, g_.nred, r), static_cast<std::int64_t>(r));
+    }
+  }
+
+  void one_tile(const char* p, std::int64_t cstride, std::size_t width, char* out,
+                const TileScratch& scratch) const {
+    char* slot = scratch.pool != nullptr ? scratch.pool : scratch.slot;
+    const double k = static_cast<double>(g_.multiplicity);
+    const std::size_t item = g_.out_item;
+    switch (g_.reduction) {
+      case Reduction::kSum:
+      case Reduction::kMean:
+        if (kIntegral && g_.reduction == Reduction::kSum) {
+          const std::uint64_t* acc = column_sum(
+              p, cstride, width, reinterpret_cast<std::uint64_t*>(slot), Identity{}, scratch);
+          for (std::size_t j = 0; j < width; ++j) {
+            store_as<std::int64_t>(out + j * 8,
+                                   static_cast<std::int64_t>(acc[j] * g_.multiplicity));
+          }
+        } else if (kIntegral) {  // integer means, in float64
+          const double* acc =
+              column_sum(p, cstride, width, reinterpret_cast<double*>(slot), Identity{}, scratch);
+          for (std::size_t j = 0; j < width; ++j) {
+            store_float(out + j * item, g_.out_dtype, acc[j] / static_cast<double>(g_.visited));
+          }
+        } else {
+          using S = FloatAcc<E>;
+          const S* acc =
+              column_sum(p, cstride, width, reinterpret_cast<S*>(slot), Identity{}, scratch);
+          for (std::size_t j = 0; j < width; ++j) {
+            const double sum = static_cast<double>(acc[j]);
+            store_float(
+                out + j * item, g_.out_dtype,
+                g_.reduction == Reduction::kSum ? sum * k : sum / static_cast<double>(g_.visited));
+          }
+        }
+        return;
+      case Reduction::kVar:
+      case Reduction::kStd: {
+        auto* mean = reinterpret_cast<double*>(slot);
+        double* acc = mean + width;
+        column_sum(p, cstride, width, acc, Identity{}, scratch);
+        for (std::size_t j = 0; j < width; ++j) mean[j] = acc[j] / static_cast<double>(g_.visited);
+        column_sum(p, cstride, width, acc, SquaredDeviation{mean, true}, scratch);
+        const double n =
+            std::max(static_cast<double>(g_.reduced_count) - static_cast<double>(g_.ddof), 0.0);
+        for (std::size_t j = 0; j < width; ++j) {
+          const double var = acc[j] * k / n;
+          store_float(out + j * item, g_.out_dtype,
+                      g_.reduction == Reduction::kStd ? std::sqrt(var) : var);
+        }
+        return;
+      }
+      case Reduction::kProd:
+        if constexpr (kIntegral) {
+          auto* acc = reinterpret_cast<std::uint64_t*>(slot);
+          std::fill(acc, acc + width, std::uint64_t{1});
+          for_each_row(p, [&](const char* row, std::int64_t) {
+            for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
+              acc[j] *= static_cast<std::uint64_t>(E::load(q));
+            });
+          });
+          for (std::size_t j = 0; j < width; ++j) {
+            store_as<std::int64_t>(
+                out + j * 8, static_cast<std::int64_t>(wrapping_pow(acc[j], g_.multiplicity)));
+          }
+        } else {
+          auto* acc = reinterpret_cast<double*>(slot);
+          std::fill(acc, acc + width, 1.0);
+          for_each_row(p, [&](const char* row, std::int64_t) {
+            for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
+              acc[j] *= static_cast<double>(E::load(q));
+            });
+          });
+          for (std::size_t j = 0; j < width; ++j) {
+            store_float(out + j * item, g_.out_dtype, float_pow(acc[j], g_.multiplicity));
+          }
+        }
+        return;
+      case Reduction::kMin:
+      case Reduction::kMax: {
+        const bool is_min = g_.reduction == Reduction::kMin;
+        auto* best = reinterpret_cast<Value*>(slot);
+        for_columns<E>(p, cstride, width,
+                       [&](std::size_t j, const char* q) { best[j] = E::load(q); });
+        for_each_row(p, [&](const char* row, std::int64_t) {
+          for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
+            const Value x = E::load(q);
+            const Value b = best[j];
+            const bool take = (b == b) & ((x != x) | (is_min ? x < b : b < x));
+            best[j] = take ? x : b;
+          });
+        });
+        for (std::size_t j = 0; j < width; ++j) E::store(out + j * item, best[j]);
+        return;
+      }
+      case Reduction::kArgmin:
+      case Reduction::kArgmax: {
+        const bool is_min = g_.reduction == Reduction::kArgmin;
+        auto* best = reinterpret_cast<Value*>(slot);
+        auto* index = reinterpret_cast<std::int64_t*>(slot + round_up(width * sizeof(Value), 64));
+        for_columns<E>(p, cstride, width, [&](std::size_t j, const char* q) {
+          best[j] = E::load(q);
+          index[j] = 0;
+        });
+        for_each_row(p, [&](const char* row, std::int64_t r) {
+          for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
+            const Value x = E::load(q);
+            const Value b = best[j];
+            const bool take = (b == b) & ((x != x) | (is_min ? x < b : b < x));
+            best[j] = take ? x : b;
+            index[j] = take ? r : index[j];
+          });
+        });
+        for (std::size_t j = 0; j < width; ++j) store_as<std::int64_t>(out + j * 8, index[j]);
+        return;
+      }
+      case Reduction::kAll:
+      case Reduction::kAny: {
+        const bool is_all = g_.reduction == Reduction::kAll;
+        auto* acc = reinterpret_cast<unsigned char*>(slot);
+        std::fill(acc, acc + width, static_cast<unsigned char>(is_all ? 1 : 0));
+        for_each_row(p, [&](const char* row, std::int64_t) {
+          for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
+            const auto nz = static_cast<unsigned char>(E::nonzero(q) ? 1 : 0);
+            acc[j] = is_all ? (acc[j] & nz) : (acc[j] | nz);
+          });
+        });
+        for (std::size_t j = 0; j < width; ++j) out[j] = static_cast<char>(acc[j]);
+        return;
+      }
+    }
+  }
+
+  const Geometry& g_;
+  char* out_;
+};
+
+template <class E>
+void Run(const Geometry& g, const Schedule& s, char* out, char* scratch) {
+  const Reducer<E> r(g, out);
+  char* slots = scratch + s.pool_bytes;
+  if (s.single_split) {
+    r.single_output_split(slots, s.slot_bytes);
+  } else if (s.rows_split) {
+    const TileScratch tile{nullptr, scratch, slots, s.slot_bytes};
+    r.column_units(0, s.units, tile);
+  } else if (s.parallel) {
+    parallel_ranges(0, s.units, s.grain, [&](std::size_t lo, std::size_t hi) {
+      char* slot = slots + s.slot_bytes * slot_index();
+      if (g.columns) {
+        r.column_units(lo, hi, TileScratch{slot, nullptr, nullptr, 0});
+      } else {
+        r.outputs(lo, hi, slot);
+      }
+    });
+  } else if (g.columns) {
+    r.column_units(0, s.units, TileScratch{slots, nullptr, nullptr, 0});
+  } else {
+    r.outputs(0, s.units, slots);
+  }
+}
+
+void RunReduction(const Geometry& g, const Schedule& s, char* out, char* slots) {
+  visit_dtype(g.in, [&](auto e) { Run<decltype(e)>(g, s, out, slots); });
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace corepy::ops::internal
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace corepy::ops::internal {
+
+HWY_EXPORT(RunReduction);
+
+bool Geometry::runs_in_place() const {
+  return aligned && run().stride == static_cast<std::int64_t>(itemsize) &&
+         (in == DType::kFloat32 || in == DType::kFloat64);
+}
+
+std::uint64_t Geometry::runs() const { return product(red, nred - 1); }
+std::uint64_t Geometry::column_rows() const { return product(red, nred); }
+
+std::size_t Geometry::tile_width() const {
+  return std::min(static_cast<std::size_t>(kept[nkept - 1].size), kTile);
+}
+
+std::size_t Geometry::tiles_per_line() const {
+  return pieces(static_cast<std::size_t>(kept[nkept - 1].size), kTile);
+}
+
+Schedule schedule(Geometry& g, const ParallelOptions& options) {
+  Schedule s;
+  if (g.result_size == 0 || g.reduced_count == 0) return s;
+  using u128 = unsigned __int128;
+  const u128 bytes = static_cast<u128>(g.result_size) * g.visited * g.itemsize;
+  const int threads = bytes >= options.min_parallel_bytes ? tbb_max_concurrency() : 1;
+  s.units = g.columns ? g.result_size / static_cast<std::size_t>(g.kept[g.nkept - 1].size) *
+                            g.tiles_per_line()
+                      : g.result_size;
+  s.slots = 1;
+  const bool pairwise = g.reduction == Reduction::kSum || g.reduction == Reduction::kMean ||
+                        g.reduction == Reduction::kVar || g.reduction == Reduction::kStd;
+  if (threads > 1 && g.columns && pairwise && s.units < 2 * static_cast<std::size_t>(threads) &&
+      g.column_rows() > kLeafRows) {
+    // Too few tiles to share out (narrower tiles would cut the rows into short pieces, which
+    // stream badly): the tiles one after the other, each one's rows split over the threads.
+    s.rows_split = true;
+    const bool wide = is_integral(g.in) || g.reduction == Reduction::kVar ||
+                      g.reduction == Reduction::kStd;  // uint64 or float64 accumulators
+    const std::size_t acc = wide ? 8 : float_acc_size(g.in);
+    const std::size_t depth = tree_depth(pieces(g.column_rows(), kLeafRows));
+    s.pool_bytes = round_up(kSplitPoolTiles * g.tile_width() * acc, 64);
+    s.slot_bytes = round_up(depth * g.tile_width() * acc, 64);
+    s.slots = static_cast<std::size_t>(threads);
+    return s;
+  }
+  s.slot_bytes = round_up(slot_bytes(g), 64);
+  if (threads <= 1) return s;
+  if (s.units >= 2) {
+    const auto unit_bytes = static_cast<std::size_t>(
+        std::min<u128>(bytes / s.units, std::numeric_limits<std::size_t>::max()));
+    s.parallel = true;
+    s.grain =
+        std::max<std::size_t>(1, (std::size_t{256} << 10) / std::max<std::size_t>(unit_bytes, 1));
+  } else if (!g.columns && g.result_size == 1 && g.nred > 0 && pairwise &&
+             !(g.reduction == Reduction::kSum && is_integral(g.in))) {
+    // One float sum (or mean, var, std): its pairwise tree splits over threads.
+    s.single_split = true;
+  } else {
+    return s;
+  }
+  s.slots = static_cast<std::size_t>(threads);
+  return s;
+}
+
+void run_reduction(const Geometry& g, const Schedule& s, char* out, char* slots) {
+  HWY_DYNAMIC_DISPATCH(RunReduction)(g, s, out, slots);
+}
+
+}  // namespace corepy::ops::internal
+#endif  // HWY_ONCE

@@ -1,0 +1,104 @@
+// The kernels of the N-D reductions (ops/reduce_tensor.h), compiled once per SIMD target by
+// Highway (tensor_kernels.cc re-includes itself) so that their loops, written for the
+// vectorizer, use the widest vectors the CPU has; the best target is chosen at run time.
+// Every loop keeps the order of its float operations whatever the vector width, so every target
+// gives the same bits.
+//
+// Two strategies, chosen by the plan's geometry:
+//   - per output: each result reduces the elements under it, along runs of the innermost
+//     reduced dim (read in place when contiguous and aligned, else converted a block at a time
+//     into the thread's scratch buffer);
+//   - columns: when the innermost kept dim is closer in memory than the innermost reduced one
+//     (a reduction down non-contiguous axes), a tile of up to kTile results is reduced at once,
+//     row by row, its accumulators in scratch.
+// Float sums are pairwise in both: runs of leaves (chunks of sum_f32_range, or blocks) combined
+// by pairwise_tree; columns in leaves of kLeafRows rows combined by the same tree. Float32,
+// float16 and bfloat16 sums and means accumulate in float32; float64 sums, integer means and
+// var/std in float64; integer sums and products in wrapping 64-bit integers; float products in
+// float64.
+//
+// Visibility: //ops only.
+#ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_
+#define COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ops/internal/reduce_kernels.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
+
+namespace corepy::ops::internal {
+
+// Leaves of the float64 pairwise sum: kBlock64 elements in kLanes64 lanes (element i into lane
+// i % kLanes64), the lanes folded by halving; blocks combined by pairwise_tree.
+inline constexpr std::size_t kLanes64 = 16;
+inline constexpr std::size_t kBlock64 = 2048;
+// Elements a float32-accumulated run converts at a time into its buffer: one block of
+// sum_f32_range, summed by sum_f32_chunk.
+inline constexpr std::size_t kGather = kBlock;
+// Results one column tile holds: its accumulators stay in L1 while the rows stream past.
+inline constexpr std::size_t kTile = 1024;
+// A column tile whose rows are split over threads splits the top kSplitDepth levels of its
+// tree; the pool holds the tile's sums, its means (var, std) and a buffer per split node.
+inline constexpr int kSplitDepth = 3;
+inline constexpr std::size_t kSplitPoolTiles = 2 + (std::size_t{1} << kSplitDepth) - 1;
+
+using Dim = ReducePlan::Dim;
+
+// The plan, as the kernels read it.
+struct Geometry {
+  Reduction reduction;
+  DType in;
+  DType out_dtype;
+  std::size_t itemsize;
+  std::size_t out_item;
+  const char* base;
+  const Dim* kept;  // points into the plan
+  std::size_t nkept;
+  const Dim* red;
+  std::size_t nred;
+  const std::int64_t* index_step;
+  std::uint64_t multiplicity;
+  std::uint64_t reduced_count;  // numpy's n, broadcast dims included
+  std::uint64_t visited;        // elements visited per result: reduced_count / multiplicity
+  std::size_t result_size;
+  std::int64_t ddof;
+  bool columns;  // the column strategy
+  bool aligned;  // base and every stride are multiples of the element size
+
+  // The run of the per-output strategy: the innermost reduced dim.
+  const Dim& run() const { return red[nred - 1]; }
+  // Whether runs are summed in place (contiguous, aligned float32 or float64 sums and means)
+  // rather than converted into a buffer.
+  bool runs_in_place() const;
+  std::uint64_t runs() const;         // runs under one result
+  std::uint64_t column_rows() const;  // rows of a column tile: every reduced position
+  std::size_t tile_width() const;
+  std::size_t tiles_per_line() const;
+};
+
+// How a plan runs: its work units (results, or column tiles), whether they or one result's
+// pairwise tree are split over threads, and the scratch that takes: a slot per thread.
+struct Schedule {
+  bool single_split = false;  // one result, its pairwise tree split over threads
+  bool rows_split = false;    // column tiles one at a time, each one's rows over threads
+  bool parallel = false;      // units split over threads
+  std::size_t units = 0;
+  std::size_t grain = 1;
+  std::size_t slots = 0;
+  std::size_t slot_bytes = 0;  // a multiple of 64
+  std::size_t pool_bytes = 0;  // shared by the threads (rows_split), before the slots
+  std::size_t bytes() const { return pool_bytes + slots * slot_bytes; }
+};
+
+// The schedule of `g` with these options.
+Schedule schedule(Geometry& g, const ParallelOptions& options);
+
+// Computes every result of `g` into `out`, with `slots` (s.bytes() bytes, 64-byte aligned) as
+// scratch. Requires g.result_size > 0 and g.reduced_count > 0.
+void run_reduction(const Geometry& g, const Schedule& s, char* out, char* slots);
+
+}  // namespace corepy::ops::internal
+
+#endif  // COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_
