@@ -153,12 +153,91 @@ static void test_configuration_and_stats(void) {
   CHECK(corepy_op_stats_json(NULL, 5, NULL) == COREPY_ERROR_NULL_POINTER);
 }
 
+/* corepy_reduce from C: a column sum written straight into out with numpy's result dtype and
+ * shape; every bad input refused with a message naming it and nothing written. */
+static void test_reduce(void) {
+  const int32_t x[6] = {1, 2, 3, 4, 5, 2147483647};
+  const int64_t shape[2] = {2, 3};
+  corepy_tensor_t in = {x, COREPY_DTYPE_INT32, 2, shape, NULL};
+  const int32_t axis0[1] = {0};
+  int64_t out[3] = {-1, -1, -1};
+  int32_t dtype = 0, ndim = -1;
+  int64_t out_shape[32];
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &in, axis0, 1, 0, 0, out, sizeof out, &dtype, &ndim,
+                      out_shape) == COREPY_OK);
+  CHECK(dtype == COREPY_DTYPE_INT64 && ndim == 1 && out_shape[0] == 3);
+  CHECK(out[0] == 5 && out[1] == 7 && out[2] == 2147483650LL);
+
+  /* Reversed rows through negative strides, every axis, keepdims. */
+  const int64_t strides[2] = {-12, 4};
+  corepy_tensor_t flipped = {x + 3, COREPY_DTYPE_INT32, 2, shape, strides};
+  CHECK(corepy_reduce(COREPY_REDUCE_ARGMAX, &flipped, NULL, -1, 1, 0, out, sizeof out, &dtype,
+                      &ndim, out_shape) == COREPY_OK);
+  CHECK(dtype == COREPY_DTYPE_INT64 && ndim == 2 && out_shape[0] == 1 && out_shape[1] == 1);
+  CHECK(out[0] == 2);
+
+  /* Bad input: each gets its code and message, and out keeps its sentinel. */
+  int64_t sentinel[3] = {-7, -7, -7};
+  const int32_t far[1] = {2};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &in, far, 1, 0, 0, sentinel, sizeof sentinel, &dtype,
+                      &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "axis 2 is out of bounds for array of dimension 2") != NULL);
+  const int32_t twice[2] = {1, -1};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &in, twice, 2, 0, 0, sentinel, sizeof sentinel, &dtype,
+                      &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "duplicate value in 'axis'") != NULL);
+  CHECK(corepy_reduce(12, &in, NULL, -1, 0, 0, sentinel, sizeof sentinel, &dtype, &ndim,
+                      out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "unknown op 12") != NULL);
+  corepy_tensor_t bad_dtype = {x, 8, 2, shape, NULL};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &bad_dtype, NULL, -1, 0, 0, sentinel, sizeof sentinel,
+                      &dtype, &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "unknown dtype 8; supported: float32") != NULL);
+  corepy_tensor_t deep = {x, COREPY_DTYPE_INT32, 33, shape, NULL};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &deep, NULL, -1, 0, 0, sentinel, sizeof sentinel, &dtype,
+                      &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "ndim=33; must be 0..32") != NULL);
+  const int64_t negative[2] = {2, -1};
+  corepy_tensor_t neg = {x, COREPY_DTYPE_INT32, 2, negative, NULL};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &neg, NULL, -1, 0, 0, sentinel, sizeof sentinel, &dtype,
+                      &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "dimension 1 is negative (-1)") != NULL);
+  const int64_t huge[2] = {INT64_MAX, 2};
+  const int64_t wide_strides[2] = {8, 4};
+  corepy_tensor_t overflow = {x, COREPY_DTYPE_INT32, 2, huge, wide_strides};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &overflow, NULL, -1, 0, 0, sentinel, sizeof sentinel,
+                      &dtype, &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  corepy_tensor_t no_data = {NULL, COREPY_DTYPE_INT32, 2, shape, NULL};
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &no_data, NULL, -1, 0, 0, sentinel, sizeof sentinel,
+                      &dtype, &ndim, out_shape) == COREPY_ERROR_NULL_POINTER);
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, NULL, NULL, -1, 0, 0, sentinel, sizeof sentinel, &dtype,
+                      &ndim, out_shape) == COREPY_ERROR_NULL_POINTER);
+  CHECK(corepy_reduce(COREPY_REDUCE_SUM, &in, axis0, 1, 0, 0, sentinel, sizeof sentinel - 1,
+                      &dtype, &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "out_capacity is 23 bytes; the result (int64, 3 elements) "
+                                    "needs 24 bytes") != NULL);
+  const int64_t empty_shape[1] = {0};
+  corepy_tensor_t empty = {NULL, COREPY_DTYPE_FLOAT32, 1, empty_shape, NULL};
+  CHECK(corepy_reduce(COREPY_REDUCE_MAX, &empty, NULL, -1, 0, 0, sentinel, sizeof sentinel,
+                      &dtype, &ndim, out_shape) == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "reduce(max): zero-size array to reduction operation maximum") !=
+        NULL);
+  CHECK(sentinel[0] == -7 && sentinel[1] == -7 && sentinel[2] == -7);
+
+  /* The reduction ran in the dispatch layer: its op row counted the calls. */
+  char stats[8192];
+  CHECK(corepy_op_stats_json(stats, sizeof stats, NULL) == COREPY_OK);
+  CHECK(strstr(stats, "{\"op\":\"sum\",\"calls\":1,") != NULL);
+  CHECK(strstr(stats, "{\"op\":\"argmax\",\"calls\":1,") != NULL);
+}
+
 int main(void) {
   test_reductions();
   test_null_pointers();
   test_compensated_and_matrix();
   test_error_strings();
   test_configuration_and_stats();
+  test_reduce();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

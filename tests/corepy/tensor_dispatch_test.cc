@@ -1,0 +1,149 @@
+// The N-D reductions through the dispatch layer: each counts under its own op ("sum", "max",
+// ...), takes its scratch from that op's configured resource (its own arena when sized by
+// op_arena_sizes), builds its result on the caller's resource (the thread's arena included),
+// logs its line, refuses bad input with the plan's message, and needs nothing from the default
+// resource.
+#include "corepy/tensor_dispatch.h"
+
+#include <cstdint>
+#include <memory_resource>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "allocators/stats_resource.h"
+#include "corepy/arena.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace corepy {
+namespace {
+
+using ops::Reduction;
+
+class TensorDispatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reset_configuration();
+    reset_op_stats();
+  }
+  void TearDown() override { reset_configuration(); }
+
+  // A (rows, cols) float32 matrix of i + j.
+  static std::vector<float> matrix(std::int64_t rows, std::int64_t cols) {
+    std::vector<float> m(static_cast<std::size_t>(rows * cols));
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < cols; ++j) m[i * cols + j] = static_cast<float>(i + j);
+    }
+    return m;
+  }
+};
+
+TEST_F(TensorDispatchTest, EachReductionCountsUnderItsOwnOpName) {
+  const std::vector<float> m = matrix(3, 4);
+  const std::int64_t shape[] = {3, 4};
+  const ops::TensorView view(m.data(), ops::DType::kFloat32, shape);
+  ops::ReduceOptions columns;
+  columns.all_axes = false;
+  const std::int64_t axis0[] = {0};
+  columns.axes = axis0;
+  absl::StatusOr<ops::Tensor> sums = reduce_cpu_dispatch(Reduction::kSum, view, columns);
+  ASSERT_TRUE(sums.ok()) << sums.status();
+  EXPECT_THAT(sums->values<float>(), ::testing::ElementsAre(3, 6, 9, 12));
+  absl::StatusOr<ops::Tensor> top = reduce_cpu_dispatch(Reduction::kArgmax, view, columns);
+  EXPECT_THAT(top->values<std::int64_t>(), ::testing::ElementsAre(2, 2, 2, 2));
+  (void)reduce_cpu_dispatch(Reduction::kSum, view, ops::ReduceOptions{});
+  const std::vector<OpStats> stats = op_stats();
+  EXPECT_EQ(stats[static_cast<int>(reduction_op(Reduction::kSum))].name, "sum");
+  EXPECT_EQ(stats[static_cast<int>(reduction_op(Reduction::kSum))].calls, 2u);
+  EXPECT_EQ(stats[static_cast<int>(reduction_op(Reduction::kArgmax))].calls, 1u);
+  EXPECT_EQ(stats[static_cast<int>(reduction_op(Reduction::kMin))].calls, 0u);
+  // A column sum keeps its accumulators in the op's scratch: the stats saw them.
+  EXPECT_GT(stats[static_cast<int>(reduction_op(Reduction::kSum))].peak_scratch, 0u);
+}
+
+TEST_F(TensorDispatchTest, BadInputIsTheStatusOfThePlanAndCountsNothing) {
+  const float x[2] = {};
+  const std::int64_t shape[] = {2};
+  ops::ReduceOptions options;
+  options.all_axes = false;
+  const std::int64_t axis[] = {1};
+  options.axes = axis;
+  absl::StatusOr<ops::Tensor> t = reduce_cpu_dispatch(
+      Reduction::kMean, ops::TensorView(x, ops::DType::kFloat32, shape), options);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      std::string(t.status().message()),
+      ::testing::HasSubstr("reduce(mean): axis 1 is out of bounds for array of dimension 1"));
+  EXPECT_EQ(op_stats()[static_cast<int>(reduction_op(Reduction::kMean))].calls, 0u);
+}
+
+TEST_F(TensorDispatchTest, AConfiguredOpArenaServesTheScratchAndTheResultMayLiveInTheThreadArena) {
+  Options o;
+  o.op_arena_sizes = "sum=256KiB";
+  ASSERT_TRUE(configure(o).ok());
+  const std::vector<float> m = matrix(600, 100);
+  const std::int64_t shape[] = {600, 100};
+  ops::ReduceOptions columns;
+  columns.all_axes = false;
+  const std::int64_t axis0[] = {0};
+  columns.axes = axis0;
+  std::thread([&] {
+    const std::size_t used_before = thread_arena().used();
+    absl::StatusOr<ops::Tensor> sums =
+        reduce_cpu_dispatch(Reduction::kSum, ops::TensorView(m.data(), ops::DType::kFloat32, shape),
+                            columns, &thread_arena());
+    ASSERT_TRUE(sums.ok()) << sums.status();
+    // The result stays in the thread arena after the op's scope rewound its own arena.
+    EXPECT_EQ(thread_arena().used(), used_before + 400);
+    EXPECT_EQ(sums->values<float>()[99], 600.0f * 99 + 599.0f * 600 / 2);
+  }).join();
+  const OpStats sum = op_stats()[static_cast<int>(reduction_op(Reduction::kSum))];
+  EXPECT_EQ(sum.arena_size, 256u << 10);
+  EXPECT_EQ(sum.spills, 0u);
+  EXPECT_GT(sum.peak_scratch, 0u);
+}
+
+TEST_F(TensorDispatchTest, NothingComesFromTheDefaultResource) {
+  const std::vector<float> m = matrix(300, 200);
+  const std::int64_t shape[] = {300, 200};
+  StatsResource result(std::pmr::new_delete_resource());
+  thread_arena();  // made before the default resource refuses everything
+  std::pmr::memory_resource* previous =
+      std::pmr::set_default_resource(std::pmr::null_memory_resource());
+  for (std::int32_t r = 1; r <= 11; ++r) {
+    ops::ReduceOptions options;
+    options.all_axes = false;
+    const std::int64_t axis0[] = {0};
+    options.axes = axis0;
+    absl::StatusOr<ops::Tensor> t = reduce_cpu_dispatch(
+        static_cast<Reduction>(r), ops::TensorView(m.data(), ops::DType::kFloat32, shape), options,
+        &result);
+    EXPECT_TRUE(t.ok()) << t.status();
+  }
+  std::pmr::set_default_resource(previous);
+  EXPECT_EQ(result.counters().allocations.total, 11u);
+}
+
+TEST_F(TensorDispatchTest, DebugLogNamesTheReduction) {
+  Options o;
+  o.debug_log = true;
+  ASSERT_TRUE(configure(o).ok());
+  const float x[3] = {1, 2, 3};
+  const std::int64_t shape[] = {3};
+  testing::internal::CaptureStderr();
+  std::thread([&] {
+    (void)reduce_cpu_dispatch(Reduction::kStd, ops::TensorView(x, ops::DType::kFloat32, shape),
+                              ops::ReduceOptions{});
+  }).join();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(std::regex_match(err, std::regex("\\[arena\\] std used=\\d+ cap=1048576 peak=\\d+ "
+                                               "spills=0\n")))
+      << err;
+}
+
+}  // namespace
+}  // namespace corepy
