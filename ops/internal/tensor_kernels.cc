@@ -236,6 +236,7 @@ class Reducer {
 
   // Results [lo, hi), each from the elements under it; `slot` is the thread's scratch.
   void outputs(std::size_t lo, std::size_t hi, char* slot) const {
+    if (rows_of_a_matrix()) return matrix_rows(lo, hi);
     for (std::size_t o = lo; o < hi; ++o) {
       one_output(g_.base + decode(g_.kept, g_.nkept, o), out_ + o * g_.out_item, slot);
     }
@@ -380,6 +381,42 @@ class Reducer {
         const double var = ssd * k / std::max(n, 0.0);
         store_float(at, g_.out_dtype, g_.reduction == Reduction::kStd ? std::sqrt(var) : var);
       }
+    }
+  }
+
+  // ---- float32 row sums of a matrix: results whose runs lie back to back (one reduced dim,
+  // contiguous, in place) go to row_sums_f32 a line at a time, which sums each row exactly as
+  // sum_f32_range does, so as one_output() would, with less overhead per row.
+
+  bool rows_of_a_matrix() const {
+    if constexpr (!std::is_same_v<E, Element<DType::kFloat32>>) {
+      return false;
+    } else {
+      return (g_.reduction == Reduction::kSum || g_.reduction == Reduction::kMean) &&
+             g_.nred == 1 && g_.nkept >= 1 && g_.runs_in_place() && g_.multiplicity == 1 &&
+             g_.kept[g_.nkept - 1].stride == g_.run().size * static_cast<std::int64_t>(E::kSize) &&
+             reinterpret_cast<std::uintptr_t>(out_) % alignof(float) == 0;
+    }
+  }
+
+  void matrix_rows(std::size_t lo, std::size_t hi) const {
+    const auto width = static_cast<std::size_t>(g_.kept[g_.nkept - 1].size);
+    const auto cols = static_cast<std::size_t>(g_.run().size);
+    auto* out = reinterpret_cast<float*>(out_);
+    for (std::size_t o = lo; o < hi;) {
+      const std::size_t line = o / width;
+      const std::size_t j = o % width;
+      const std::size_t rows = std::min(hi - o, width - j);
+      const char* p = g_.base + decode(g_.kept, g_.nkept - 1, line) +
+                      static_cast<std::int64_t>(j) * g_.kept[g_.nkept - 1].stride;
+      row_sums_f32(reinterpret_cast<const float*>(p), rows, cols, out + o);
+      if (g_.reduction == Reduction::kMean) {
+        for (std::size_t r = o; r < o + rows; ++r) {
+          out[r] =
+              static_cast<float>(static_cast<double>(out[r]) / static_cast<double>(g_.visited));
+        }
+      }
+      o += rows;
     }
   }
 
