@@ -352,8 +352,8 @@ void store_number(char* at, DType dtype, int v) {
   }
 }
 
-// Results of a reduction over no element: sum 0, prod 1, mean, var and std NaN, all true, any
-// false (the plan refused min, max, argmin and argmax).
+// Results of a reduction over no element: sum 0, prod 1, mean NaN, var and std NaN (0 with a
+// negative ddof), all true, any false (the plan refused min, max, argmin and argmax).
 void fill_empty(const internal::Geometry& g, char* out) {
   for (std::size_t o = 0; o < g.result_size; ++o) {
     char* at = out + o * g.out_item;
@@ -367,15 +367,18 @@ void fill_empty(const internal::Geometry& g, char* out) {
         store_number(at, g.out_dtype, 1);
         break;
       default: {
-        const double nan = std::numeric_limits<double>::quiet_NaN();
+        // mean: 0 / 0. var and std: no squared deviation over max(0 - ddof, 0), which a
+        // negative ddof makes 0, as numpy's.
+        double v = std::numeric_limits<double>::quiet_NaN();
+        if (g.reduction != Reduction::kMean && g.ddof < 0) v = 0.0;
         if (g.out_dtype == DType::kFloat64) {
-          internal::store_as<double>(at, nan);
+          internal::store_as<double>(at, v);
         } else if (g.out_dtype == DType::kFloat32) {
-          internal::store_as<float>(at, static_cast<float>(nan));
-        } else if (g.out_dtype == DType::kFloat16) {
-          internal::store_as<std::uint16_t>(at, 0x7e00);
+          internal::store_as<float>(at, static_cast<float>(v));
+        } else if (v == 0.0) {
+          internal::store_as<std::uint16_t>(at, 0);
         } else {
-          internal::store_as<std::uint16_t>(at, 0x7fc0);
+          internal::store_as<std::uint16_t>(at, g.out_dtype == DType::kFloat16 ? 0x7e00 : 0x7fc0);
         }
       }
     }

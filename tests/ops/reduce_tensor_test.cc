@@ -384,6 +384,10 @@ TEST(ReduceTensorTest, EmptyReductionsGiveNumpysIdentities) {
               ::testing::ElementsAre(1, 1, 1));
   EXPECT_TRUE(std::isnan(run(Reduction::kMean, DType::kFloat32)->values<float>()[2]));
   EXPECT_TRUE(std::isnan(run(Reduction::kStd, DType::kInt64)->values<double>()[0]));
+  // No squared deviation over max(0 - ddof, 0): 0 / 1 with ddof -1, as numpy has it.
+  rows.ddof = -1;
+  EXPECT_THAT(run(Reduction::kVar, DType::kFloat64)->values<double>(),
+              ::testing::ElementsAre(0, 0, 0));
   EXPECT_THAT(run(Reduction::kAll, DType::kBool)->values<bool>(),
               ::testing::ElementsAre(true, true, true));
   EXPECT_THAT(run(Reduction::kAny, DType::kFloat16)->values<bool>(),
