@@ -200,13 +200,17 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   plan.result_dtype_ = result_dtype_of(reduction, in.dtype);
   plan.ddof_ = options.ddof;
 
+  // The reduced count saturates: past 2^64 it needs a 0 in a kept dim (the element count fits
+  // in 2^63), so the result is empty and the count is never used.
   u128 reduced_count = 1;
+  bool reduced_empty = false;
   std::uint64_t result_size = 1;
   bool result_empty = false;
   for (std::size_t i = 0; i < ndim; ++i) {
     if (reduced[i]) {
-      reduced_count *= static_cast<u128>(in.shape[i]);
-      if (reduced_count > std::numeric_limits<std::uint64_t>::max()) reduced_count = 0;  // below
+      reduced_empty |= in.shape[i] == 0;
+      reduced_count = std::min<u128>(reduced_count * static_cast<u128>(in.shape[i]),
+                                     std::numeric_limits<std::uint64_t>::max());
       if (options.keepdims) plan.result_shape_[plan.result_ndim_++] = 1;
     } else {
       plan.result_shape_[plan.result_ndim_++] = in.shape[i];
@@ -228,11 +232,9 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   } else {
     result_size = 0;
   }
-  // A reduced count past 2^64 needs a zero elsewhere in the shape (count fits in 2^63), so the
-  // result is empty and the count is never used.
   plan.result_size_ = result_size;
   plan.reduced_count_ = static_cast<std::size_t>(reduced_count);
-  if (plan.reduced_count_ == 0 &&
+  if (reduced_empty &&
       (reduction == Reduction::kMin || reduction == Reduction::kMax || is_arg(reduction))) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": ", empty_reduction_message(reduction)));
   }
@@ -263,7 +265,11 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       }
       std::int64_t stride = strides[i];
       if (stride < 0) {
-        base += (in.shape[i] - 1) * stride;
+        // On the address, not the pointer: a view is checked against its own extent only, and
+        // pointer arithmetic outside an object is undefined even when never dereferenced.
+        base =
+            reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(base) +
+                                          static_cast<std::uintptr_t>((in.shape[i] - 1) * stride));
         stride = -stride;
       }
       dims[n++] = Dim{in.shape[i], stride};

@@ -7,7 +7,7 @@
 #
 # Usage: tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (what CI runs)
-#   TARGET              config_fuzzer, arena_fuzzer, c_api_fuzzer (default: all three)
+#   TARGET              config_fuzzer, arena_fuzzer, c_api_fuzzer, reduce_fuzzer (default: all)
 # Environment: FUZZ_OUTPUT_BASE (Bazel --output_base, default ~/.cache/bazel_fuzz),
 #   FUZZ_WORKDIR (where corpora and artifacts go, default a new directory under /tmp),
 #   FUZZ_JOBS (parallel fuzzing processes per target, default 1).
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config_fuzzer arena_fuzzer c_api_fuzzer)
+((${#targets[@]})) || targets=(config_fuzzer arena_fuzzer c_api_fuzzer reduce_fuzzer)
 output_base=${FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel_fuzz}
 jobs=${FUZZ_JOBS:-1}
 bazel_fuzz() { bazel --output_base="$output_base" "$@"; }
@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=30
         -artifact_prefix="$workdir/$t/artifacts/")
   # The configuration grammar's tokens help the two targets that parse it.
-  [[ $t != arena_fuzzer ]] && args+=(-dict=tests/fuzz/config.dict)
+  [[ $t == config_fuzzer || $t == c_api_fuzzer ]] && args+=(-dict=tests/fuzz/config.dict)
   if ((jobs > 1)); then
     (cd "$workdir/$t" && "$bin/$t" "${args[@]}" -fork="$jobs" "$corpus") >"$log" 2>&1
   else
