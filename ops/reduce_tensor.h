@@ -16,7 +16,8 @@
 //   do); of floats, the input's dtype (float16 and bfloat16 accumulate in float32). mean, var
 //   and std of integers and bool give float64, of floats the input's dtype. min and max keep
 //   the dtype; argmin and argmax give int64; all and any give bool.
-// - Empty reductions: sum 0, prod 1, mean, var and std NaN; min, max, argmin and argmax are an
+// - Empty reductions: sum 0, prod 1, mean NaN, var and std NaN (0 when ddof < 0: no squared
+//   deviation over max(0 - ddof, 0)); min, max, argmin and argmax are an
 //   error naming the op ("zero-size array to reduction operation minimum which has no
 //   identity"). var and std divide by max(n - ddof, 0), as numpy does.
 // - NaN: min and max propagate it; argmin and argmax give the first NaN's index. all and any
