@@ -41,11 +41,16 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options() {
   return options;
 }
 
-// `entry` is the entry point's qualified name, for error messages.
-void check_data(const char* entry, const void* data, std::size_t count) {
-  if (ABSL_PREDICT_FALSE(data == nullptr && count != 0)) {
-    throw std::invalid_argument(absl::StrCat(entry, ": data is null but count is ", count));
-  }
+// `entry` is the entry point's qualified name, for error messages. Out of line and cold, so the
+// check itself stays two instructions in the dispatch.
+ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_COLD void throw_null_data(const char* entry,
+                                                                 std::size_t count) {
+  throw std::invalid_argument(absl::StrCat(entry, ": data is null but count is ", count));
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void check_data(const char* entry, const void* data,
+                                                    std::size_t count) {
+  if (ABSL_PREDICT_FALSE(data == nullptr && count != 0)) throw_null_data(entry, count);
 }
 
 // Runs the op's ops entry on the span inside the op's scope.
@@ -76,10 +81,9 @@ std::pmr::vector<R> dispatch_matrix(const char* entry, const T* data, std::size_
 
 }  // namespace
 
-void OpScope::log(std::size_t peak, std::size_t spills) const {
-  const ArenaResource& arena = rewind_.arena();
+void OpScope::log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills) {
   std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",
-               std::string(op_name(op_)).c_str(), arena.used(), arena.capacity(), peak, spills);
+               std::string(op_name(op)).c_str(), arena.used(), arena.capacity(), peak, spills);
 }
 
 #define COREPY_DEFINE_SPAN_DISPATCH(Id, name, Input, Result, kernel)                      \

@@ -85,7 +85,8 @@ class OpScope {
     // Scratch the op needed at most: the block above the start, and every spill chunk taken.
     const std::size_t peak = s.peak + s.spill_bytes;
     internal::record_op(op_, peak, s.spills);
-    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(peak, s.spills);
+    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled()))
+      log(op_, rewind_.arena(), peak, s.spills);
     if (ABSL_PREDICT_FALSE(s.spills != 0)) entry_.spilled(rewind_.arena(), peak);
   }
 
@@ -93,7 +94,8 @@ class OpScope {
   ArenaResource& arena() const { return rewind_.arena(); }
 
  private:
-  void log(std::size_t peak, std::size_t spills) const;
+  // Static, so the scope's address does not escape and its fields can stay in registers.
+  static void log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills);
 
   Op op_;
   internal::ScopeEntry entry_;  // keeps the runtime current; left after the rewind below
