@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 
 namespace corepy {
@@ -32,7 +33,7 @@ AllocationError::AllocationError(const char* resource, std::size_t bytes, std::s
 
 void throw_allocation_error(const char* resource, std::size_t bytes, std::size_t alignment,
                             const std::string& reason) {
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   throw AllocationError(resource, bytes, alignment, reason);
 #else
   abort_with(allocation_message(resource, bytes, alignment, reason));
@@ -42,7 +43,7 @@ void throw_allocation_error(const char* resource, std::size_t bytes, std::size_t
 void throw_bad_alignment(const char* resource, std::size_t alignment) {
   std::string message =
       absl::StrCat(resource, ": alignment ", alignment, " is not a power of two");
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   throw std::invalid_argument(message);
 #else
   abort_with(message);
@@ -51,7 +52,7 @@ void throw_bad_alignment(const char* resource, std::size_t alignment) {
 
 void throw_invalid_argument(const char* resource, const char* what) {
   std::string message = absl::StrCat(resource, ": ", what);
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   throw std::invalid_argument(message);
 #else
   abort_with(message);

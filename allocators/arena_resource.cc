@@ -10,13 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "allocators/allocation_error.h"
 #include "allocators/internal/memory_annotations.h"
-
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
-#define COREPY_EXCEPTIONS 1
-#endif
 
 namespace corepy {
 namespace {
@@ -57,7 +54,7 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
                          std::size_t alignment, Request request) {
   void* p = nullptr;
   std::string detail;  // what the upstream said, when it says more than std::bad_alloc does
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   try {
     p = upstream->allocate(bytes, alignment);
   } catch (const std::bad_alloc& e) {
@@ -240,8 +237,7 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   Chunk* chunk = new (base) Chunk{chunk_, nullptr, nullptr, size, dedicated};
   chunk_ = chunk;
   ++overflow_count_;
-  overflow_bytes_ += size;
-  overflow_bytes_total_ += size;
+  spill_bytes_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
   if (annotate_) {
     internal::pool_create(chunk);
@@ -261,7 +257,7 @@ std::size_t ArenaResource::pop_chunk() noexcept {
     enter_region(c->prev_region, c->prev_cur);
   }
   const std::size_t size = c->size;
-  overflow_bytes_ -= size;
+  spill_bytes_ -= size;
   if (annotate_) {
     internal::pool_destroy(c);
     internal::unpoison(c, size);
@@ -342,8 +338,8 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
 }
 
 void ArenaResource::note_peak() noexcept {
-  peak_ = std::max(peak_, used());
-  window_peak_ = std::max(window_peak_, used());
+  window_.observe(used());
+  peak_ = std::max(peak_, window_.peak);
 }
 
 bool ArenaResource::reserve(std::size_t capacity) {
@@ -368,11 +364,11 @@ bool ArenaResource::reserve(std::size_t capacity) {
 
 ArenaStats ArenaResource::stats() const noexcept {
   return ArenaStats{used(), capacity(), std::max(peak_, used()), overflow_count_,
-                    overflow_bytes_};
+                    spill_bytes_.value};
 }
 
 void ArenaResource::log_mark(Marker m) const {
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   try {
     log_->on_mark(m);
   } catch (const std::bad_alloc&) {

@@ -25,13 +25,13 @@
 #include <memory>
 #include <memory_resource>
 
-// The fast paths below are meant to be inline in the caller whatever the optimizer's estimate
-// of their size: a scope or an allocation that becomes a call costs several times as much.
-#if defined(__GNUC__)
-#define COREPY_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define COREPY_ALWAYS_INLINE inline
-#endif
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
+#include "allocators/counter.h"
+
+// The fast paths below are ABSL_ATTRIBUTE_ALWAYS_INLINE: meant to be inline in the caller
+// whatever the optimizer's estimate of their size, since a scope or an allocation that becomes a
+// call costs several times as much.
 
 namespace corepy {
 
@@ -87,18 +87,17 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The same as memory_resource::allocate, without the virtual call when the arena's type is
   // known. Alignment must be a power of two (else std::invalid_argument); a size whose
   // arithmetic overflows, or an upstream that refuses, throws corepy::AllocationError.
-  [[nodiscard]] COREPY_ALWAYS_INLINE void* allocate(std::size_t bytes,
-                               std::size_t alignment = alignof(std::max_align_t)) {
+  [[nodiscard]] ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* allocate(
+      std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
     const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
     // One branch: alignment a power of two no larger than kMaxFastAlignment (so the rounding
     // cannot wrap: user-space addresses are far below 2^64 - 4096), and room left. `&` rather
     // than `&&` gives a single jump; with a constant alignment the first two tests fold away.
-    if (__builtin_expect(((alignment & (alignment - 1)) == 0) &
-                             (alignment - 1 < kMaxFastAlignment) & (aligned <= end) &
-                             (bytes <= end - aligned),
-                         1)) {
+    if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) &
+                          (alignment - 1 < kMaxFastAlignment) & (aligned <= end) &
+                          (bytes <= end - aligned))) {
       cur_ = reinterpret_cast<char*>(aligned + bytes);
       return reinterpret_cast<void*>(aligned);
     }
@@ -111,7 +110,7 @@ class ArenaResource final : public std::pmr::memory_resource {
     do_deallocate(p, bytes, alignment);
   }
 
-  COREPY_ALWAYS_INLINE Marker mark() const noexcept {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline Marker mark() const noexcept {
     char* cur = cur_;
 #if defined(__GNUC__)
     // Keeps the vectorizer from reading cur_ and chunk_ as one 16-byte load, which the CPU
@@ -127,8 +126,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   // rewind ended is caught (message and abort) in debug builds. A marker from another arena is
   // never followed: debug builds abort with "marker from another arena", release builds ignore
   // the call. Inline for the common case of a scope that did not spill.
-  COREPY_ALWAYS_INLINE void rewind(const Marker& m) noexcept {
-    if (__builtin_expect(rewind_plain(m, window_peak_), 1)) return;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void rewind(const Marker& m) noexcept {
+    if (ABSL_PREDICT_TRUE(rewind_plain(m, window_.peak))) return;
     rewind_slow(m);
   }
   void reset() noexcept;
@@ -139,17 +138,16 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The peak of `used` over one stretch of use, for scopes that report what happened inside
   // them. Windows nest: open_window() starts one at the current level and returns the enclosing
   // window's peak, which close_window() folds back together with this one's.
-  COREPY_ALWAYS_INLINE std::size_t open_window() noexcept {
-    const std::size_t outer = window_peak_;
-    window_peak_ = used();
-    return outer;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t open_window() noexcept {
+    window_.observe(used());
+    return window_.open_region();
   }
-  COREPY_ALWAYS_INLINE std::size_t window_peak() const noexcept {
-    return window_peak_ > used() ? window_peak_ : used();
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t window_peak() const noexcept {
+    return window_.peak > used() ? window_.peak : used();
   }
-  COREPY_ALWAYS_INLINE void close_window(std::size_t outer) noexcept {
-    const std::size_t inner = window_peak();
-    window_peak_ = outer > inner ? outer : inner;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_window(std::size_t outer) noexcept {
+    window_.observe(used());
+    window_.close_region(outer);
   }
   // A scope's start (corepy/arena.h): its marker, the enclosing window's peak, and the
   // deallocation floor in force before it. close_frame() rewinds to the marker, closes the
@@ -161,13 +159,13 @@ class ArenaResource final : public std::pmr::memory_resource {
     std::size_t outer_window;
     char* outer_floor;
   };
-  COREPY_ALWAYS_INLINE Frame open_frame() noexcept {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline Frame open_frame() noexcept {
     char* const outer_floor = floor_;
     const Marker m = mark();
     return Frame{m, open_window(), outer_floor};
   }
-  COREPY_ALWAYS_INLINE void close_frame(const Frame& f) noexcept {
-    if (__builtin_expect(rewind_plain(f.start, f.outer_window), 1)) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
+    if (ABSL_PREDICT_TRUE(rewind_plain(f.start, f.outer_window))) {
       floor_ = f.outer_floor;
       return;
     }
@@ -177,13 +175,14 @@ class ArenaResource final : public std::pmr::memory_resource {
   }
 
   // rewind(m) then close_window(outer), fused: one pass over the peaks.
-  COREPY_ALWAYS_INLINE void rewind_and_close_window(const Marker& m, std::size_t outer) noexcept {
-    if (__builtin_expect(rewind_plain(m, outer), 1)) return;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void rewind_and_close_window(const Marker& m,
+                                                                   std::size_t outer) noexcept {
+    if (ABSL_PREDICT_TRUE(rewind_plain(m, outer))) return;
     rewind_slow(m);
     close_window(outer);
   }
   // Bytes of every spill chunk ever taken (not lowered when they are returned).
-  std::size_t overflow_bytes_total() const noexcept { return overflow_bytes_total_; }
+  std::size_t overflow_bytes_total() const noexcept { return spill_bytes_.total; }
 
   // Replaces the block with one of `capacity` bytes from the upstream, if that is larger and the
   // arena holds nothing (nothing used, no spills); returns whether the block now has at least
@@ -193,8 +192,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   bool reserve(std::size_t capacity);
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
   std::size_t overflow_count() const noexcept { return overflow_count_; }
-  std::size_t overflow_bytes() const noexcept { return overflow_bytes_; }
-  COREPY_ALWAYS_INLINE std::size_t used() const noexcept {
+  std::size_t overflow_bytes() const noexcept { return spill_bytes_.value; }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t used() const noexcept {
     return static_cast<std::size_t>((region_ == nullptr ? cur_ : block_cur_) - begin_);
   }
 
@@ -211,15 +210,15 @@ class ArenaResource final : public std::pmr::memory_resource {
   // is the region; nothing to report to a tool or to the debug marker log; the marker inside
   // the block's used part, taken by this arena): updates the peaks, closes the window, moves the bump pointer back.
   // Returns false, having changed nothing, when the out-of-line path must do it.
-  COREPY_ALWAYS_INLINE bool rewind_plain(const Marker& m, std::size_t outer) noexcept {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool rewind_plain(const Marker& m,
+                                                        std::size_t outer) noexcept {
     if (!((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ & (m.arena_ == this) &
           (m.cur_ <= cur_) & (m.cur_ >= begin_))) {
       return false;
     }
-    const auto used_now = static_cast<std::size_t>(cur_ - begin_);
-    const std::size_t inner = window_peak_ > used_now ? window_peak_ : used_now;
-    if (inner > peak_) peak_ = inner;
-    window_peak_ = outer > inner ? outer : inner;
+    window_.observe(static_cast<std::size_t>(cur_ - begin_));
+    if (window_.peak > peak_) peak_ = window_.peak;
+    window_.close_region(outer);
     cur_ = m.cur_;
     floor_ = m.cur_;
     return true;
@@ -252,12 +251,15 @@ class ArenaResource final : public std::pmr::memory_resource {
   // deallocate() never gives back bytes below the newest marker's point (or the region's
   // start), so every live marker stays at or below cur_ and rewinds exactly.
   mutable char* floor_;
-  std::size_t window_peak_ = 0;
+  // The current window (open_window): peak is the most the block held in it; value is used()
+  // when last observed (the bump path counts nothing); total is not kept.
+  Counter window_;
 
-  // Second line: what a scope reads once, and a rewind writes.
+  // Second line: what a scope reads once, and a rewind writes. spill_bytes_: value is what the
+  // spill chunks now hold, total every chunk ever taken.
   std::size_t peak_ = 0;
   std::size_t overflow_count_ = 0;
-  std::size_t overflow_bytes_total_ = 0;
+  Counter spill_bytes_;
   bool plain_;  // neither annotations nor a marker log: rewind may take its inline path
   bool owns_block_;
   bool annotate_;  // report allocations to ASan / Valgrind
@@ -266,7 +268,6 @@ class ArenaResource final : public std::pmr::memory_resource {
   char* end_;
   char* region_end_;
   char* block_cur_;  // the block's cursor while a spill chunk is the region
-  std::size_t overflow_bytes_ = 0;
   std::size_t first_chunk_size_;
   std::size_t next_chunk_size_;
   std::pmr::memory_resource* upstream_;
@@ -274,6 +275,56 @@ class ArenaResource final : public std::pmr::memory_resource {
 };
 
 using Marker = ArenaResource::Marker;
+
+// What happened inside one scope of an arena.
+struct ScopeStats {
+  std::size_t peak;         // most bytes of the arena's block used at once above the scope's start
+  std::size_t spills;       // spill chunks taken from the upstream
+  std::size_t spill_bytes;  // bytes of those chunks
+};
+
+// The one scope guard of an arena, as foonathan/memory's memory_stack_raii_unwind is for its
+// stacks: made, it opens a frame (marker, window, deallocation floor); destroyed, by return or
+// by exception, it closes it, which rewinds everything allocated since, spills included. Every
+// scope in corepy is one: ArenaScope and OpScope (corepy/arena.h, corepy/dispatch.h) and the
+// parallel kernels' per-task scratch scopes. Rewinders of one arena nest; each rewinds exactly to
+// its own start.
+//
+//   {
+//     corepy::ArenaRewinder scope(arena);
+//     void* p = arena.allocate(4096);
+//     corepy::ScopeStats s = scope.stats();  // peak 4096
+//   }                                        // arena.used() is back where it was
+class ArenaRewinder {
+ public:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ArenaRewinder(ArenaResource& arena) noexcept
+      : arena_(arena),
+        frame_(arena.open_frame()),
+        used_at_start_(arena.used()),
+        spills_at_start_(arena.overflow_count()),
+        spill_bytes_at_start_(arena.overflow_bytes_total()) {}
+  ArenaRewinder(const ArenaRewinder&) = delete;
+  ArenaRewinder& operator=(const ArenaRewinder&) = delete;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaRewinder() { arena_.close_frame(frame_); }
+
+  ArenaResource& arena() const noexcept { return arena_; }
+
+  // Since the rewinder was made; valid until it is destroyed.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ScopeStats stats() const noexcept {
+    return ScopeStats{arena_.window_peak() - used_at_start_,
+                      arena_.overflow_count() - spills_at_start_,
+                      arena_.overflow_bytes_total() - spill_bytes_at_start_};
+  }
+  // Whether a spill chunk was taken since (cheaper than stats()).
+  bool spilled() const noexcept { return arena_.overflow_count() != spills_at_start_; }
+
+ private:
+  ArenaResource& arena_;
+  ArenaResource::Frame frame_;
+  std::size_t used_at_start_;
+  std::size_t spills_at_start_;
+  std::size_t spill_bytes_at_start_;
+};
 
 }  // namespace corepy
 

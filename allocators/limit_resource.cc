@@ -6,12 +6,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "allocators/allocation_error.h"
-
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
-#define COREPY_EXCEPTIONS 1
-#endif
 
 namespace corepy {
 namespace {
@@ -38,7 +35,7 @@ void* LimitResource::do_allocate(std::size_t bytes, std::size_t alignment) {
   } while (!in_use_.compare_exchange_weak(in_use, in_use + bytes, std::memory_order_relaxed));
 
   void* p = nullptr;
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   try {
     p = upstream_->allocate(bytes, alignment);
   } catch (...) {

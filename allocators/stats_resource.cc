@@ -8,24 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "allocators/allocation_error.h"
-
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
-#define COREPY_EXCEPTIONS 1
-#endif
 
 namespace corepy {
 namespace {
 
 constexpr const char* kName = "corepy::StatsResource";
-
-void raise_to(std::atomic<std::size_t>& peak, std::size_t value) noexcept {
-  std::size_t seen = peak.load(std::memory_order_relaxed);
-  while (seen < value && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
-  }
-}
 
 }  // namespace
 
@@ -37,35 +28,23 @@ StatsResource::StatsResource(std::pmr::memory_resource* upstream) : upstream_(up
 void* StatsResource::do_allocate(std::size_t bytes, std::size_t alignment) {
   if (!is_valid_alignment(alignment)) throw_bad_alignment(kName, alignment);
   void* p = upstream_->allocate(bytes, alignment);  // may throw: nothing counted yet
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   try {
-    record(p, bytes, alignment);
+#endif
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_[p].push_back(Allocation{bytes, alignment});
+    // Counted before `p` is returned, so a deallocation on another thread (which must have
+    // received `p` through some synchronization) is counted after this.
+    counters_.bytes += bytes;
+    counters_.allocations += 1;
+    scope_bytes_ += bytes;
+#ifdef ABSL_HAVE_EXCEPTIONS
   } catch (...) {
     upstream_->deallocate(p, bytes, alignment);
     throw;
   }
-#else
-  record(p, bytes, alignment);
 #endif
-  // Counted before `p` is returned, so a deallocation on another thread (which must have
-  // received `p` through some synchronization) is ordered after this in each counter.
-  count_allocation(bytes);
   return p;
-}
-
-void StatsResource::record(void* p, std::size_t bytes, std::size_t alignment) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  live_[p].push_back(Allocation{bytes, alignment});
-}
-
-void StatsResource::count_allocation(std::size_t bytes) noexcept {
-  const std::size_t in_use = bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  raise_to(bytes_peak_, in_use);
-  raise_to(scope_peak_, in_use);
-  bytes_total_.fetch_add(bytes, std::memory_order_relaxed);
-  const std::size_t live = allocations_.fetch_add(1, std::memory_order_relaxed) + 1;
-  raise_to(allocations_peak_, live);
-  allocations_total_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void StatsResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
@@ -85,11 +64,17 @@ void StatsResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignm
       original = *chosen;
       at_p.erase(std::next(chosen).base());
       if (at_p.empty()) live_.erase(it);
+      counters_.bytes -= original.bytes;
+      counters_.allocations -= 1;
+      scope_bytes_ -= original.bytes;
+      ++counters_.deallocations;
+    }
+    if (!known || original.bytes != bytes || original.alignment != alignment) {
+      ++counters_.mismatches;
     }
   }
 
   if (!known) {
-    mismatches_.fetch_add(1, std::memory_order_relaxed);
     std::fprintf(stderr,
                  "%s: deallocate(%p, %zu bytes, alignment %zu): pointer not allocated by this "
                  "resource, or already deallocated; not passed to the upstream\n",
@@ -97,29 +82,17 @@ void StatsResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignm
     return;
   }
   if (original.bytes != bytes || original.alignment != alignment) {
-    mismatches_.fetch_add(1, std::memory_order_relaxed);
     std::fprintf(stderr,
                  "%s: deallocate(%p, %zu bytes, alignment %zu) does not match its allocation "
                  "(%zu bytes, alignment %zu); deallocated as it was allocated\n",
                  kName, p, bytes, alignment, original.bytes, original.alignment);
   }
   upstream_->deallocate(p, original.bytes, original.alignment);
-  bytes_.fetch_sub(original.bytes, std::memory_order_relaxed);
-  allocations_.fetch_sub(1, std::memory_order_relaxed);
-  deallocations_.fetch_add(1, std::memory_order_relaxed);
 }
 
 StatsCounters StatsResource::counters() const noexcept {
-  StatsCounters c;
-  c.bytes.value = bytes_.load(std::memory_order_relaxed);
-  c.bytes.peak = bytes_peak_.load(std::memory_order_relaxed);
-  c.bytes.total = bytes_total_.load(std::memory_order_relaxed);
-  c.allocations.value = allocations_.load(std::memory_order_relaxed);
-  c.allocations.peak = allocations_peak_.load(std::memory_order_relaxed);
-  c.allocations.total = allocations_total_.load(std::memory_order_relaxed);
-  c.deallocations = deallocations_.load(std::memory_order_relaxed);
-  c.mismatches = mismatches_.load(std::memory_order_relaxed);
-  return c;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
 }
 
 std::vector<LiveAllocation> StatsResource::live_allocations() const {
@@ -156,17 +129,17 @@ std::string StatsResource::leak_report() const {
   return out;
 }
 
-StatsScope::StatsScope(StatsResource& resource)
-    : resource_(resource),
-      outer_(resource.innermost_scope_),
-      allocations_at_start_(resource.allocations_total_.load(std::memory_order_relaxed)),
-      bytes_total_at_start_(resource.bytes_total_.load(std::memory_order_relaxed)) {
-  outer_peak_ = resource.scope_peak_.exchange(resource.bytes_.load(std::memory_order_relaxed),
-                                              std::memory_order_relaxed);
+StatsScope::StatsScope(StatsResource& resource) : resource_(resource) {
+  std::lock_guard<std::mutex> lock(resource.mutex_);
+  outer_ = resource.innermost_scope_;
+  allocations_at_start_ = resource.counters_.allocations.total;
+  bytes_total_at_start_ = resource.counters_.bytes.total;
+  outer_peak_ = resource.scope_bytes_.open_region();
   resource.innermost_scope_ = this;
 }
 
 StatsScope::~StatsScope() {
+  std::lock_guard<std::mutex> lock(resource_.mutex_);
   if (resource_.innermost_scope_ != this) {
     // The enclosing scopes' peaks would silently be wrong from here on.
     std::fprintf(stderr,
@@ -175,24 +148,28 @@ StatsScope::~StatsScope() {
     std::abort();
   }
   resource_.innermost_scope_ = outer_;
-  raise_to(resource_.scope_peak_, outer_peak_);
+  resource_.scope_bytes_.close_region(outer_peak_);
 }
 
 std::size_t StatsScope::peak_bytes() const {
-  std::size_t peak = resource_.scope_peak_.load(std::memory_order_relaxed);
-  // Scopes opened inside this one have each put aside the peak reached before they began.
+  std::lock_guard<std::mutex> lock(resource_.mutex_);
+  // Scopes opened inside this one and still open have each put aside the peak reached before
+  // they began: the region of this scope is theirs folded back, as closing them would.
+  Counter region = resource_.scope_bytes_;
   for (const StatsScope* s = resource_.innermost_scope_; s != nullptr && s != this; s = s->outer_) {
-    peak = std::max(peak, s->outer_peak_);
+    region.close_region(s->outer_peak_);
   }
-  return peak;
+  return region.peak;
 }
 
 std::size_t StatsScope::allocations() const {
-  return resource_.allocations_total_.load(std::memory_order_relaxed) - allocations_at_start_;
+  std::lock_guard<std::mutex> lock(resource_.mutex_);
+  return resource_.counters_.allocations.total - allocations_at_start_;
 }
 
 std::size_t StatsScope::bytes_allocated() const {
-  return resource_.bytes_total_.load(std::memory_order_relaxed) - bytes_total_at_start_;
+  std::lock_guard<std::mutex> lock(resource_.mutex_);
+  return resource_.counters_.bytes.total - bytes_total_at_start_;
 }
 
 }  // namespace corepy

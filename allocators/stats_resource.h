@@ -10,12 +10,11 @@
 // the size and alignment the memory was allocated with, so the upstream never sees the mistake
 // and nothing leaks; an unknown pointer is counted and named, and not passed on.
 //
-// Thread-safe: counters are atomics, and the record of live allocations is under a mutex. That
-// mutex is taken on every call, so this is a measuring tool, not a fast path.
+// Thread-safe: the counters and the record of live allocations are under one mutex, taken on
+// every call, so this is a measuring tool, not a fast path.
 #ifndef COREPY_ALLOCATORS_STATS_RESOURCE_H_
 #define COREPY_ALLOCATORS_STATS_RESOURCE_H_
 
-#include <atomic>
 #include <cstddef>
 #include <memory_resource>
 #include <mutex>
@@ -24,15 +23,12 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "allocators/counter.h"
 
 namespace corepy {
 
-// One quantity, as RMM counts it.
-struct StatsCounter {
-  std::size_t value = 0;  // now
-  std::size_t peak = 0;   // the most `value` has ever been
-  std::size_t total = 0;  // the sum of every increase
-};
+// One quantity, as RMM counts it: value now, the most it has ever been, the sum of every increase.
+using StatsCounter = Counter;
 
 struct StatsCounters {
   StatsCounter bytes;             // bytes as requested (the upstream's own overhead is unseen)
@@ -56,8 +52,7 @@ class StatsResource final : public std::pmr::memory_resource {
   StatsResource& operator=(const StatsResource&) = delete;
   ~StatsResource() override = default;
 
-  // A snapshot; each field is read atomically, the set of them is not, while other threads
-  // allocate.
+  // A snapshot, consistent across fields.
   StatsCounters counters() const noexcept;
   // Sorted by address.
   std::vector<LiveAllocation> live_allocations() const;
@@ -85,29 +80,20 @@ class StatsResource final : public std::pmr::memory_resource {
     return this == &other;
   }
 
-  void record(void* p, std::size_t bytes, std::size_t alignment);
-  void count_allocation(std::size_t bytes) noexcept;
-
   std::pmr::memory_resource* upstream_;
-
-  std::atomic<std::size_t> bytes_{0};
-  std::atomic<std::size_t> bytes_peak_{0};
-  std::atomic<std::size_t> bytes_total_{0};
-  std::atomic<std::size_t> allocations_{0};
-  std::atomic<std::size_t> allocations_peak_{0};
-  std::atomic<std::size_t> allocations_total_{0};
-  std::atomic<std::size_t> deallocations_{0};
-  std::atomic<std::size_t> mismatches_{0};
-  // The peak of bytes_ since the innermost open StatsScope began (see StatsScope).
-  std::atomic<std::size_t> scope_peak_{0};
-  StatsScope* innermost_scope_ = nullptr;
 
   // std::mutex rather than absl::Mutex: ThreadSanitizer understands pthread mutexes, and the
   // system's Abseil is not built with the annotations that would let it see absl::Mutex.
   mutable std::mutex mutex_;
-  // guarded by mutex_. A std::unordered_map, not Abseil's flat_hash_map: this Abseil's
-  // (Debian's 20220623) leaves the map corrupt when the allocation for a rehash fails (resize()
-  // sets the new capacity before allocating), and a StatsResource must survive that.
+  // Everything below is guarded by mutex_.
+  StatsCounters counters_;
+  // Bytes in use again, with its peak since the innermost open StatsScope began (the scopes'
+  // regions, Counter::open_region); counters_.bytes keeps the lifetime peak.
+  Counter scope_bytes_;
+  StatsScope* innermost_scope_ = nullptr;
+  // A std::unordered_map, not Abseil's flat_hash_map: this Abseil's (Debian's 20220623) leaves
+  // the map corrupt when the allocation for a rehash fails (resize() sets the new capacity
+  // before allocating), and a StatsResource must survive that.
   std::unordered_map<void*, Allocations> live_;
 };
 

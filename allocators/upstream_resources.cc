@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -22,18 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "allocators/allocation_error.h"
 
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
-#define COREPY_EXCEPTIONS 1
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define COREPY_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define COREPY_TSAN 1
-#endif
-#endif
-#if defined(COREPY_TSAN)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 #include <sanitizer/tsan_interface.h>
 #endif
 
@@ -154,7 +144,7 @@ const MimallocApi& mimalloc_api() {
 // between their writes. Under TSan, each deallocation releases, and each allocation acquires,
 // every 4 KiB window its block touches: ordered exactly where memory was handed over.
 [[maybe_unused]] void tsan_hand_over(void* p, std::size_t bytes, bool release) {
-#if defined(COREPY_TSAN)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
   constexpr std::uintptr_t kWindow = 4096;
   const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(p) & ~(kWindow - 1);
   const std::uintptr_t last =
@@ -240,7 +230,7 @@ std::pmr::memory_resource* pool_upstream() {
 // Checked before the pool is built: building it already takes memory from the upstream.
 std::pmr::memory_resource* PoolUpstream::checked(std::pmr::memory_resource* upstream) {
   if (upstream == nullptr) {
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
     throw std::invalid_argument(std::string(kPoolName) + ": the upstream resource is null");
 #else
     std::fprintf(stderr, "corepy: fatal: %s: the upstream resource is null\n", kPoolName);
@@ -265,7 +255,7 @@ void* PoolUpstream::do_allocate(std::size_t bytes, std::size_t alignment) {
                            "with its alignment, larger than any object can be");
   }
   const std::size_t rounded = round_up(bytes, alignment);
-#if defined(COREPY_EXCEPTIONS)
+#ifdef ABSL_HAVE_EXCEPTIONS
   try {
     return pool_.allocate(rounded, alignment);
   } catch (const AllocationError&) {

@@ -65,7 +65,7 @@ void add(OpTotals& to, const OpTally& from) {
 // upstream, and keeps the thread's op counts.
 void destroy_runtime() noexcept {
   ThreadRuntime* r = tls_state.runtime;
-  tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr};
+  tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr, nullptr};
   if (r == nullptr) return;
   {
     Tallies& t = tallies();
@@ -161,6 +161,7 @@ ArenaResource& rebuild() {
   r.sized = {};
   r.main = std::move(main);
   r.config = std::move(config);
+  tls_state.config = r.config.get();
   tls_state.arena = r.main.arena.get();
   tls_state.generation = r.config->generation;
   build_chain(strategy, r.main);
@@ -262,11 +263,6 @@ std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* call
   // thread arena then.
   if (!r.config->strategy->uses_arena) return r.main.arena.get();
   return op_scratch(op).resource;
-}
-
-const Resolved* current_config() noexcept {
-  const ThreadRuntime* r = tls_state.runtime;
-  return r == nullptr ? nullptr : r->config.get();
 }
 
 std::array<OpTotals, kOpCount> op_totals() {

@@ -17,10 +17,12 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
-#include <memory_resource>
 #include <cstdint>
+#include <memory_resource>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "allocators/arena_resource.h"
 #include "corepy/config.h"
 #include "corepy/op_table.h"
@@ -56,13 +58,14 @@ struct ThreadState {
   ThreadRuntime* runtime;    // owns what the pointers below point into
   OpScratch* ops;            // kOpCount entries; arena null until the op first runs
   OpTally* tallies;          // kOpCount entries
+  const Resolved* config;    // the configuration the runtime is in (current_config())
 };
 // The default TLS model, not initial-exec: in a shared library that a process loads with
 // dlopen (Python's ctypes, say), initial-exec puts the library's whole TLS block in glibc's
 // small reserve of static TLS, and a second copy of the library (two packages that each ship
 // libcorepy.so) then fails to load. Executables and static links get the fixed-offset model
 // anyway; a shared library pays a __tls_get_addr call per op entry.
-inline thread_local ThreadState tls_state{nullptr, 0, 0, false, nullptr, nullptr, nullptr};
+inline thread_local ThreadState tls_state{nullptr, 0, 0, false, nullptr, nullptr, nullptr, nullptr};
 
 ArenaResource& make_thread_arena();
 // Makes or remakes the thread's arena for the current configuration, and counts the scope.
@@ -82,16 +85,17 @@ std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* call
 
 // The configuration the calling thread's runtime is in (null before its first scope). Inside a
 // scope it stays alive until the outermost scope ends.
-const Resolved* current_config() noexcept;
+inline const Resolved* current_config() noexcept { return tls_state.config; }
 
 // Call inside a scope, which keeps the thread's runtime current.
-COREPY_ALWAYS_INLINE OpScratch op_scratch(Op op) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(Op op) {
   const OpScratch s = tls_state.ops[static_cast<std::size_t>(op)];
-  if (__builtin_expect(s.arena != nullptr, 1)) return s;
+  if (ABSL_PREDICT_TRUE(s.arena != nullptr)) return s;
   return op_scratch_slow(op);
 }
 
-COREPY_ALWAYS_INLINE void record_op(Op op, std::size_t peak, std::size_t spills) noexcept {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void record_op(Op op, std::size_t peak,
+                                                   std::size_t spills) noexcept {
   OpTally& t = tls_state.tallies[static_cast<std::size_t>(op)];
   t.calls.store(t.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (spills != 0) {
@@ -108,67 +112,77 @@ struct OpTotals {
 std::array<OpTotals, kOpCount> op_totals();                           // every thread's, summed
 void reset_op_totals();
 
+// One scope open on the calling thread, from entry (where the outermost scope brings the
+// runtime up to date) to exit (where it grows the thread's arena if self-tuning is on and the
+// scope spilled). A scope holds one of these and, declared after it, the ArenaRewinder of the
+// arena it uses: the arena is rewound before the scope counts as left.
+class ScopeEntry {
+ public:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ScopeEntry() : arena_(enter()) {}
+  ScopeEntry(const ScopeEntry&) = delete;
+  ScopeEntry& operator=(const ScopeEntry&) = delete;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ScopeEntry() {
+    if (--tls_state.depth == 0 && ABSL_PREDICT_FALSE(tune_arena_ != nullptr)) {
+      after_spilling_scope(*tune_arena_, tune_peak_);
+    }
+  }
+
+  // The thread's arena.
+  ArenaResource& arena() const { return arena_; }
+  // The scope spilled `arena`, needing `peak` bytes (block and spills) at most: on leaving the
+  // outermost scope, grow the arena toward that if it is the thread's and self-tuning is on.
+  void spilled(ArenaResource& arena, std::size_t peak) noexcept {
+    tune_arena_ = &arena;
+    tune_peak_ = peak;
+  }
+
+ private:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter() {
+    ThreadState& t = tls_state;
+    if (ABSL_PREDICT_TRUE(t.arena != nullptr &&
+                          (t.depth != 0 || t.generation == config_generation()))) {
+      ++t.depth;
+      return *t.arena;
+    }
+    return enter_outermost_slow();
+  }
+
+  ArenaResource& arena_;
+  ArenaResource* tune_arena_ = nullptr;
+  std::size_t tune_peak_ = 0;
+};
+
 }  // namespace internal
 
 // The calling thread's arena, made on first use.
 inline ArenaResource& thread_arena() {
   ArenaResource* arena = internal::tls_state.arena;
-  if (__builtin_expect(arena != nullptr, 1)) return *arena;
+  if (ABSL_PREDICT_TRUE(arena != nullptr)) return *arena;
   return internal::make_thread_arena();
 }
-
-// What happened inside one scope.
-struct ScopeStats {
-  std::size_t peak;         // most bytes of the arena's block used at once above the scope's start
-  std::size_t spills;       // spill chunks taken from the upstream
-  std::size_t spill_bytes;  // bytes of those chunks
-};
 
 // RAII form of with_arena, for code that cannot pass a lambda.
 class ArenaScope {
  public:
-  COREPY_ALWAYS_INLINE ArenaScope()
-      : arena_(enter()),
-        start_(arena_.open_frame()),
-        used_at_start_(arena_.used()),
-        spills_at_start_(arena_.overflow_count()),
-        spill_bytes_at_start_(arena_.overflow_bytes_total()) {}
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ArenaScope() : rewind_(entry_.arena()) {}
   ArenaScope(const ArenaScope&) = delete;
   ArenaScope& operator=(const ArenaScope&) = delete;
-  COREPY_ALWAYS_INLINE ~ArenaScope() {
-    arena_.close_frame(start_);
-    if (--internal::tls_state.depth == 0 && arena_.overflow_count() != spills_at_start_) {
-      const ScopeStats s = stats();
-      internal::after_spilling_scope(arena_, s.peak + s.spill_bytes);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaScope() {
+    if (ABSL_PREDICT_FALSE(rewind_.spilled())) {
+      const ScopeStats s = rewind_.stats();
+      entry_.spilled(rewind_.arena(), s.peak + s.spill_bytes);
     }
   }
 
-  ArenaResource& arena() const { return arena_; }
+  ArenaResource& arena() const { return rewind_.arena(); }
 
-  // Valid until the scope ends (its destructor uses it once more for self-tuning).
-  ScopeStats stats() const {
-    return ScopeStats{arena_.window_peak() - used_at_start_,
-                      arena_.overflow_count() - spills_at_start_,
-                      arena_.overflow_bytes_total() - spill_bytes_at_start_};
-  }
+  // Peak, spills and spill bytes inside the scope (ScopeStats, allocators/arena_resource.h);
+  // valid until the scope ends.
+  ScopeStats stats() const { return rewind_.stats(); }
 
  private:
-  COREPY_ALWAYS_INLINE static ArenaResource& enter() {
-    internal::ThreadState& t = internal::tls_state;
-    if (__builtin_expect(t.arena != nullptr &&
-                             (t.depth != 0 || t.generation == internal::config_generation()),
-                         1)) {
-      ++t.depth;
-      return *t.arena;
-    }
-    return internal::enter_outermost_slow();
-  }
-
-  ArenaResource& arena_;
-  ArenaResource::Frame start_;
-  std::size_t used_at_start_;
-  std::size_t spills_at_start_;
-  std::size_t spill_bytes_at_start_;
+  internal::ScopeEntry entry_;  // left after the rewind below
+  ArenaRewinder rewind_;
 };
 
 // Calls f(ArenaResource&) and returns what f returns; the arena is rewound on exit.

@@ -9,6 +9,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -19,6 +20,7 @@
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
 #include "corepy/internal/text.h"
+#include "corepy/op_table.h"
 #include "corepy/tensor_dispatch.h"
 #include "ops/reduce.h"
 #include "ops/reduce_tensor.h"
@@ -81,11 +83,14 @@ int reduce(const char* name, const T* data, size_t count, R* out, Dispatch dispa
 }
 
 // The rows x cols reductions. The result vector is built straight in `out`, through a buffer
-// resource over it that can serve one vector of `length` floats and nothing more. The dispatch
-// fills it last, once nothing can fail, so on error `out` is untouched.
-template <class Dispatch>
-int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols, bool per_row,
-                  float* out, Dispatch dispatch) {
+// resource over it that can serve one vector of `length` results and nothing more: the kernel
+// writes each result there once, with no copy. The dispatch checks the shape before it makes
+// that vector, and the serial kernels take their scratch before they write the first result,
+// so a bad call or a refused allocation leaves `out` untouched (see c_api.h for the one case
+// that does not hold: a parallel kernel whose task cannot get its scratch).
+template <class T, class R, class Dispatch>
+int reduce_matrix(const char* name, const T* data, size_t rows, size_t cols, bool per_row, R* out,
+                  Dispatch dispatch) {
   if (out == nullptr) {
     return fail(COREPY_ERROR_NULL_POINTER, (std::string(name) + ": out is NULL").c_str());
   }
@@ -99,11 +104,11 @@ int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols,
     // A result longer than any array can be (rows = SIZE_MAX, say) gets no buffer: its byte
     // count would wrap. The dispatch refuses such a shape before it allocates anything.
     const size_t length = per_row ? rows : cols;
-    if (length > corepy::kMaxObjectSize / sizeof(float)) {
+    if (length > corepy::kMaxObjectSize / sizeof(R)) {
       (void)dispatch(data, rows, cols, std::pmr::null_memory_resource());
       return;
     }
-    std::pmr::monotonic_buffer_resource in_out(out, length * sizeof(float),
+    std::pmr::monotonic_buffer_resource in_out(out, length * sizeof(R),
                                                std::pmr::null_memory_resource());
     (void)dispatch(data, rows, cols, &in_out);
   });
@@ -115,10 +120,23 @@ int reduce_matrix(const char* name, const float* data, size_t rows, size_t cols,
 COREPY_DTYPES(COREPY_CHECK_DTYPE)
 #undef COREPY_CHECK_DTYPE
 static_assert(COREPY_DTYPE_FLOAT32 == 1 && COREPY_DTYPE_BFLOAT16 == 7, "dtype values");
+#define COREPY_CHECK_REDUCTION(Id, name, value)                                         \
+  static_assert(static_cast<int>(corepy::ops::Reduction::k##Id) == value && value > 0, \
+                "COREPY_REDUCE_* and ops::Reduction out of step");
+COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION)
+#undef COREPY_CHECK_REDUCTION
 static_assert(COREPY_REDUCE_SUM == static_cast<int>(corepy::ops::Reduction::kSum) &&
+                  COREPY_REDUCE_PROD == static_cast<int>(corepy::ops::Reduction::kProd) &&
+                  COREPY_REDUCE_MEAN == static_cast<int>(corepy::ops::Reduction::kMean) &&
+                  COREPY_REDUCE_VAR == static_cast<int>(corepy::ops::Reduction::kVar) &&
+                  COREPY_REDUCE_STD == static_cast<int>(corepy::ops::Reduction::kStd) &&
+                  COREPY_REDUCE_MIN == static_cast<int>(corepy::ops::Reduction::kMin) &&
+                  COREPY_REDUCE_MAX == static_cast<int>(corepy::ops::Reduction::kMax) &&
+                  COREPY_REDUCE_ARGMIN == static_cast<int>(corepy::ops::Reduction::kArgmin) &&
+                  COREPY_REDUCE_ARGMAX == static_cast<int>(corepy::ops::Reduction::kArgmax) &&
+                  COREPY_REDUCE_ALL == static_cast<int>(corepy::ops::Reduction::kAll) &&
                   COREPY_REDUCE_ANY == static_cast<int>(corepy::ops::Reduction::kAny),
-              "COREPY_REDUCE_* and ops::Reduction out of step");
-
+              "a COREPY_REDUCE_* value differs from ops/reductions.h's row");
 // The plan's message, which names the C++ function ("corepy::ops::reduce(sum): ..."), as the C
 // caller knows it ("corepy_reduce: reduce(sum): ...").
 std::string c_message(absl::string_view message) {
@@ -129,62 +147,43 @@ std::string c_message(absl::string_view message) {
 
 }  // namespace
 
+// Every wrapper the table generates below is declared in c_api.h, which is the C contract (and
+// gives each its default visibility in the library): checked here, before the definitions, so a
+// row without its declaration does not compile.
+#define COREPY_CHECK_SPAN_DECLARED(Id, name, Input, Result, kernel)                       \
+  static_assert(                                                                          \
+      std::is_same_v<decltype(&::corepy_##name), int (*)(const Input*, size_t, Result*)>, \
+      "corepy_" #name " is not declared in corepy/c_api.h as its row says");
+#define COREPY_CHECK_MATRIX_DECLARED(Id, name, Input, Result, kernel, axis)                       \
+  static_assert(                                                                                  \
+      std::is_same_v<decltype(&::corepy_##name), int (*)(const Input*, size_t, size_t, Result*)>, \
+      "corepy_" #name " is not declared in corepy/c_api.h as its row says");
+COREPY_SPAN_OPS(COREPY_CHECK_SPAN_DECLARED)
+COREPY_MATRIX_OPS(COREPY_CHECK_MATRIX_DECLARED)
+#undef COREPY_CHECK_SPAN_DECLARED
+#undef COREPY_CHECK_MATRIX_DECLARED
+
 extern "C" {
 
-int corepy_sum_f32(const float* data, size_t count, float* out) {
-  return reduce("corepy_sum_f32", data, count, out, corepy::sum_f32_cpu_dispatch);
-}
+#define COREPY_DEFINE_SPAN_WRAPPER(Id, name, Input, Result, kernel)                \
+  int corepy_##name(const Input* data, size_t count, Result* out) {                \
+    return reduce("corepy_" #name, data, count, out, corepy::name##_cpu_dispatch); \
+  }
+COREPY_SPAN_OPS(COREPY_DEFINE_SPAN_WRAPPER)
+#undef COREPY_DEFINE_SPAN_WRAPPER
+
+#define COREPY_DEFINE_MATRIX_WRAPPER(Id, name, Input, Result, kernel, axis)     \
+  int corepy_##name(const Input* data, size_t rows, size_t cols, Result* out) { \
+    return reduce_matrix("corepy_" #name, data, rows, cols, (axis) == 1, out,   \
+                         corepy::name##_cpu_dispatch);                          \
+  }
+COREPY_MATRIX_OPS(COREPY_DEFINE_MATRIX_WRAPPER)
+#undef COREPY_DEFINE_MATRIX_WRAPPER
 
 int corepy_sum_f32_kernel(const float* data, size_t count, float* out) {
   return reduce("corepy_sum_f32_kernel", data, count, out, [](const float* d, size_t n) {
     return corepy::ops::sum_f32(absl::Span<const float>(d, n));
   });
-}
-
-int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out) {
-  return reduce("corepy_sum_i32", data, count, out, corepy::sum_i32_cpu_dispatch);
-}
-
-int corepy_mean_f32(const float* data, size_t count, float* out) {
-  return reduce("corepy_mean_f32", data, count, out, corepy::mean_f32_cpu_dispatch);
-}
-
-int corepy_all_bool(const bool* data, size_t count, bool* out) {
-  return reduce("corepy_all_bool", data, count, out, corepy::all_bool_cpu_dispatch);
-}
-
-int corepy_any_bool(const bool* data, size_t count, bool* out) {
-  return reduce("corepy_any_bool", data, count, out, corepy::any_bool_cpu_dispatch);
-}
-
-int corepy_sum_f32_compensated(const float* data, size_t count, float* out) {
-  return reduce("corepy_sum_f32_compensated", data, count, out,
-                corepy::sum_f32_compensated_cpu_dispatch);
-}
-
-int corepy_mean_f32_compensated(const float* data, size_t count, float* out) {
-  return reduce("corepy_mean_f32_compensated", data, count, out,
-                corepy::mean_f32_compensated_cpu_dispatch);
-}
-
-int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, float* out) {
-  return reduce_matrix("corepy_sum_rows_f32", data, rows, cols, true, out,
-                       corepy::sum_rows_f32_cpu_dispatch);
-}
-
-int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out) {
-  return reduce_matrix("corepy_sum_cols_f32", data, rows, cols, false, out,
-                       corepy::sum_cols_f32_cpu_dispatch);
-}
-
-int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out) {
-  return reduce_matrix("corepy_mean_rows_f32", data, rows, cols, true, out,
-                       corepy::mean_rows_f32_cpu_dispatch);
-}
-
-int corepy_mean_cols_f32(const float* data, size_t rows, size_t cols, float* out) {
-  return reduce_matrix("corepy_mean_cols_f32", data, rows, cols, false, out,
-                       corepy::mean_cols_f32_cpu_dispatch);
 }
 
 int corepy_reduce(int32_t op, const corepy_tensor_t* in, const int32_t* axes, int32_t naxes,

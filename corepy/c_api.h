@@ -51,9 +51,11 @@ COREPY_API int corepy_sum_f32_compensated(const float* data, size_t count, float
 COREPY_API int corepy_mean_f32_compensated(const float* data, size_t count, float* out);
 
 /* Reductions of the rows x cols row-major matrix at data: *_rows_* write one float per row to
- * out[0, rows), *_cols_* one per column to out[0, cols). NULL data unless rows * cols == 0, or a
- * NULL out, is COREPY_ERROR_NULL_POINTER; a shape no array can hold is
- * COREPY_ERROR_INVALID_ARGUMENT. */
+ * out[0, rows), *_cols_* one per column to out[0, cols), each result straight into out (no
+ * copy). NULL data unless rows * cols == 0, or a NULL out, is COREPY_ERROR_NULL_POINTER; a shape
+ * no array can hold is COREPY_ERROR_INVALID_ARGUMENT; out is untouched then, and when the
+ * scratch of a serial call cannot be had. A parallel call (an input of 512 KiB or more) whose
+ * task cannot get its scratch returns COREPY_ERROR_OUT_OF_MEMORY with out partly written. */
 COREPY_API int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out);

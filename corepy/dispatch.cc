@@ -5,13 +5,14 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "corepy/config.h"
-#include "ops/internal/matrix_args.h"
 #include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
 
@@ -27,122 +28,85 @@ std::pmr::memory_resource* thread_scratch(const void* caller_config) {
                                              static_cast<const internal::Resolved*>(caller_config));
 }
 
-// Called inside the op's scope.
+// Called inside the op's scope. Inline, and reading only the thread's state: a dispatch whose
+// input is too small to split pays for two stores and a load here.
 template <Op kOp>
-ops::ParallelOptions parallel_options() {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options() {
   ops::ParallelOptions options;
   options.per_thread_scratch = &thread_scratch<kOp>;
   options.scratch_context = internal::current_config();
   // After the thread's corepy state was destroyed (an op from a static destructor or an atexit
   // handler), oneTBB may be shutting down too: stay on this thread.
-  if (internal::tls_state.exited) options.min_parallel_bytes = ~std::size_t{0};
+  if (ABSL_PREDICT_FALSE(internal::tls_state.exited)) options.min_parallel_bytes = ~std::size_t{0};
   return options;
 }
 
-// `entry` is the entry point's qualified name, for error messages.
-void check_data(const char* entry, const void* data, std::size_t count) {
-  if (data == nullptr && count != 0) {
-    throw std::invalid_argument(absl::StrCat(entry, ": data is null but count is ", count));
-  }
+// `entry` is the entry point's qualified name, for error messages. Out of line and cold, so the
+// check itself stays two instructions in the dispatch.
+ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_COLD void throw_null_data(const char* entry,
+                                                                 std::size_t count) {
+  throw std::invalid_argument(absl::StrCat(entry, ": data is null but count is ", count));
 }
 
-// Runs kernel(span, options) inside the op's scope.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void check_data(const char* entry, const void* data,
+                                                    std::size_t count) {
+  if (ABSL_PREDICT_FALSE(data == nullptr && count != 0)) throw_null_data(entry, count);
+}
+
+// Runs the op's ops entry on the span inside the op's scope.
 template <Op kOp, class T, class Kernel>
-auto dispatch(const char* entry, const T* data, std::size_t count, Kernel kernel) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto dispatch_span(const char* entry, const T* data,
+                                                       std::size_t count, Kernel kernel) {
   check_data(entry, data, count);
   OpScope scope(kOp);
-  return kernel(absl::Span<const T>(data, count), parallel_options<kOp>());
+  return kernel(absl::Span<const T>(data, count), scope.resource(), parallel_options<kOp>());
 }
 
-// Runs kernel(data, rows, cols, axis, resource, options) inside the op's scope, its result on
-// the op's scratch, and copies that into a vector on `result`. The copy (rows or cols floats,
-// against rows * cols read) is what lets `result` be any resource: the vector is made before
-// the scope opens, so even the thread's own arena, which the scope rewinds, can hold it.
-template <Op kOp, class Kernel>
-std::pmr::vector<float> dispatch_matrix(const char* entry, const float* data, std::size_t rows,
-                                        std::size_t cols, int axis,
-                                        std::pmr::memory_resource* result, Kernel kernel) {
-  if (absl::Status s = ops::internal::check_matrix(entry, data, rows, cols, axis, sizeof(float));
-      !s.ok()) {
-    throw std::invalid_argument(std::string(s.message()));
-  }
-  std::pmr::vector<float> out(result != nullptr ? result : std::pmr::get_default_resource());
-  out.reserve(axis == 0 ? cols : rows);
+// Checks the shape (once: the ops entry takes the checked view), makes the result vector on
+// `result` with room for every result before the op's scope opens (so even the thread's own
+// arena, which the scope rewinds, can hold it), then runs the op's ops entry, which writes the
+// results into that vector.
+template <Op kOp, int kAxis, class T, class R, class Kernel>
+std::pmr::vector<R> dispatch_matrix(const char* entry, const T* data, std::size_t rows,
+                                    std::size_t cols, std::pmr::memory_resource* result,
+                                    Kernel kernel) {
+  absl::StatusOr<ops::MatrixView<T>> x = ops::MatrixView<T>::make(entry, data, rows, cols);
+  if (!x.ok()) throw std::invalid_argument(std::string(x.status().message()));
+  std::pmr::vector<R> out(result != nullptr ? result : std::pmr::get_default_resource());
+  out.reserve(kAxis == 1 ? rows : cols);
   OpScope scope(kOp);
-  absl::StatusOr<std::pmr::vector<float>> sums =
-      kernel(data, rows, cols, axis, scope.resource(), parallel_options<kOp>());
-  if (!sums.ok()) throw std::invalid_argument(std::string(sums.status().message()));
-  out.assign(sums->begin(), sums->end());
+  kernel(*x, out, scope.resource(), parallel_options<kOp>());
   return out;
 }
 
 }  // namespace
 
-void OpScope::log(std::size_t peak, std::size_t spills) const {
+void OpScope::log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills) {
   std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",
-               std::string(op_name(op_)).c_str(), arena_->used(), arena_->capacity(), peak, spills);
+               std::string(op_name(op)).c_str(), arena.used(), arena.capacity(), peak, spills);
 }
 
-float sum_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kSumF32>("corepy::sum_f32_cpu_dispatch", data, count, ops::sum_f32_parallel);
-}
+#define COREPY_DEFINE_SPAN_DISPATCH(Id, name, Input, Result, kernel)                      \
+  Result name##_cpu_dispatch(const Input* data, std::size_t count) {                      \
+    return dispatch_span<Op::k##Id>(                                                      \
+        "corepy::" #name "_cpu_dispatch", data, count,                                    \
+        [](absl::Span<const Input> x, std::pmr::memory_resource* scratch,                 \
+           const ops::ParallelOptions& options) { return kernel(x, scratch, options); }); \
+  }
+COREPY_SPAN_OPS(COREPY_DEFINE_SPAN_DISPATCH)
+#undef COREPY_DEFINE_SPAN_DISPATCH
 
-std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count) {
-  return dispatch<Op::kSumI32>("corepy::sum_i32_cpu_dispatch", data, count, ops::sum_i32_parallel);
-}
-
-float mean_f32_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kMeanF32>("corepy::mean_f32_cpu_dispatch", data, count,
-                                ops::mean_f32_parallel);
-}
-
-bool all_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch<Op::kAllBool>("corepy::all_bool_cpu_dispatch", data, count,
-                                ops::all_bool_parallel);
-}
-
-bool any_bool_cpu_dispatch(const bool* data, std::size_t count) {
-  return dispatch<Op::kAnyBool>("corepy::any_bool_cpu_dispatch", data, count,
-                                ops::any_bool_parallel);
-}
-
-float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kSumF32Compensated>("corepy::sum_f32_compensated_cpu_dispatch", data, count,
-                                          ops::sum_f32_compensated_parallel);
-}
-
-float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count) {
-  return dispatch<Op::kMeanF32Compensated>("corepy::mean_f32_compensated_cpu_dispatch", data, count,
-                                           ops::mean_f32_compensated_parallel);
-}
-
-std::pmr::vector<float> sum_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
-                                                  std::size_t cols,
-                                                  std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kSumRowsF32>("corepy::sum_rows_f32_cpu_dispatch", data, rows, cols, 1,
-                                          result, ops::sum_f32_axis_parallel);
-}
-
-std::pmr::vector<float> sum_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
-                                                  std::size_t cols,
-                                                  std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kSumColsF32>("corepy::sum_cols_f32_cpu_dispatch", data, rows, cols, 0,
-                                          result, ops::sum_f32_axis_parallel);
-}
-
-std::pmr::vector<float> mean_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
-                                                   std::size_t cols,
-                                                   std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kMeanRowsF32>("corepy::mean_rows_f32_cpu_dispatch", data, rows, cols,
-                                           1, result, ops::mean_f32_axis_parallel);
-}
-
-std::pmr::vector<float> mean_cols_f32_cpu_dispatch(const float* data, std::size_t rows,
-                                                   std::size_t cols,
-                                                   std::pmr::memory_resource* result) {
-  return dispatch_matrix<Op::kMeanColsF32>("corepy::mean_cols_f32_cpu_dispatch", data, rows, cols,
-                                           0, result, ops::mean_f32_axis_parallel);
-}
+#define COREPY_DEFINE_MATRIX_DISPATCH(Id, name, Input, Result, kernel, axis)                      \
+  std::pmr::vector<Result> name##_cpu_dispatch(                                                   \
+      const Input* data, std::size_t rows, std::size_t cols, std::pmr::memory_resource* result) { \
+    return dispatch_matrix<Op::k##Id, axis, Input, Result>(                                       \
+        "corepy::" #name "_cpu_dispatch", data, rows, cols, result,                               \
+        [](const ops::MatrixView<Input>& x, std::pmr::vector<Result>& out,                        \
+           std::pmr::memory_resource* scratch,                                                    \
+           const ops::ParallelOptions& options) { kernel(x, out, scratch, options); });           \
+  }
+COREPY_MATRIX_OPS(COREPY_DEFINE_MATRIX_DISPATCH)
+#undef COREPY_DEFINE_MATRIX_DISPATCH
 
 std::vector<OpStats> op_stats() {
   const Settings s = settings();

@@ -1,4 +1,4 @@
-// Op dispatch: the entry points of the original design. Each runs its kernel from ops/ inside an
+// Op dispatch: an entry point per op of corepy/op_table.h. Each runs its kernel from ops/ inside an
 // arena scope sized for that op, hands the kernel the configured resource, and records per-op
 // stats (calls, peak scratch, spills), readable as a table or as JSON. With COREPY_LOG=debug
 // each dispatch prints one line:
@@ -29,78 +29,78 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "allocators/arena_resource.h"
 #include "corepy/arena.h"
 #include "corepy/op_table.h"
 
 namespace corepy {
 
-float sum_f32_cpu_dispatch(const float* data, std::size_t count);
-std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count);
-float mean_f32_cpu_dispatch(const float* data, std::size_t count);
-bool all_bool_cpu_dispatch(const bool* data, std::size_t count);
-bool any_bool_cpu_dispatch(const bool* data, std::size_t count);
-
-// Kahan-Neumaier compensated sum and mean (ops/reduce.h), lane terms in the op's scratch.
-float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
-float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
+// The entry points, one per row of corepy/op_table.h:
+//
+//   float sum_f32_cpu_dispatch(const float* data, std::size_t count);
+//   std::int64_t sum_i32_cpu_dispatch(const std::int32_t* data, std::size_t count);
+//   float mean_f32_cpu_dispatch(const float* data, std::size_t count);
+//   bool all_bool_cpu_dispatch(const bool* data, std::size_t count);
+//   bool any_bool_cpu_dispatch(const bool* data, std::size_t count);
+//   // Kahan-Neumaier compensated sum and mean (ops/reduce.h), lane terms in the op's scratch.
+//   float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
+//   float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
+#define COREPY_DECLARE_SPAN_DISPATCH(Id, name, Input, Result, kernel) \
+  Result name##_cpu_dispatch(const Input* data, std::size_t count);
+COREPY_SPAN_OPS(COREPY_DECLARE_SPAN_DISPATCH)
+#undef COREPY_DECLARE_SPAN_DISPATCH
 
 // Reductions of the rows x cols row-major matrix at `data`: one result per row (rows results,
-// numpy's axis=1) or per column (cols results, axis=0). The result is built on `result` (null:
-// the default resource), which may be any resource, the thread's arena included; the kernel's
-// scratch comes from the op's configured resource and is given back before return.
-std::pmr::vector<float> sum_rows_f32_cpu_dispatch(
-    const float* data, std::size_t rows, std::size_t cols,
-    std::pmr::memory_resource* result = std::pmr::get_default_resource());
-std::pmr::vector<float> sum_cols_f32_cpu_dispatch(
-    const float* data, std::size_t rows, std::size_t cols,
-    std::pmr::memory_resource* result = std::pmr::get_default_resource());
-std::pmr::vector<float> mean_rows_f32_cpu_dispatch(
-    const float* data, std::size_t rows, std::size_t cols,
-    std::pmr::memory_resource* result = std::pmr::get_default_resource());
-std::pmr::vector<float> mean_cols_f32_cpu_dispatch(
-    const float* data, std::size_t rows, std::size_t cols,
-    std::pmr::memory_resource* result = std::pmr::get_default_resource());
+// numpy's axis=1) or per column (cols results, axis=0).
+//
+//   std::pmr::vector<float> sum_rows_f32_cpu_dispatch(const float* data, std::size_t rows,
+//       std::size_t cols, std::pmr::memory_resource* result = std::pmr::get_default_resource());
+//   ... and sum_cols_f32_cpu_dispatch, mean_rows_f32_cpu_dispatch, mean_cols_f32_cpu_dispatch.
+//
+// The shape is checked once, before anything is allocated. The result vector is made on
+// `result` (null: the default resource) before the op's scope opens, with room for every result
+// (one allocation of exactly that size, none for no results), and the kernel writes into it:
+// `result` may be any resource, the thread's arena (which the scope rewinds) included. The
+// kernel's scratch comes from the op's configured resource and is given back before return.
+#define COREPY_DECLARE_MATRIX_DISPATCH(Id, name, Input, Result, kernel, axis) \
+  std::pmr::vector<Result> name##_cpu_dispatch(                               \
+      const Input* data, std::size_t rows, std::size_t cols,                  \
+      std::pmr::memory_resource* result = std::pmr::get_default_resource());
+COREPY_MATRIX_OPS(COREPY_DECLARE_MATRIX_DISPATCH)
+#undef COREPY_DECLARE_MATRIX_DISPATCH
 
 // The scope every dispatch runs in, for code that dispatches kernels of its own under an op's
-// name: the op's arena is marked on entry and rewound on exit, and the call is counted.
+// name: one frame (an ArenaRewinder) on the op's arena, which is the thread's unless the
+// configuration gives the op its own; the call is counted in the op's stats when it ends.
 class OpScope {
  public:
-  COREPY_ALWAYS_INLINE explicit OpScope(Op op) : op_(op) {
-    const internal::OpScratch scratch = internal::op_scratch(op);
-    arena_ = scratch.arena;
-    resource_ = scratch.resource;
-    if (arena_ != &thread_scope_.arena()) own_start_.emplace(arena_->open_frame());
-    used_at_start_ = arena_->used();
-    spills_at_start_ = arena_->overflow_count();
-    spill_bytes_at_start_ = arena_->overflow_bytes_total();
-  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE explicit OpScope(Op op)
+      : op_(op), scratch_(internal::op_scratch(op)), rewind_(*scratch_.arena) {}
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;
-  COREPY_ALWAYS_INLINE ~OpScope() {
-    const std::size_t peak = (arena_->window_peak() - used_at_start_) +
-                             (arena_->overflow_bytes_total() - spill_bytes_at_start_);
-    const std::size_t spills = arena_->overflow_count() - spills_at_start_;
-    internal::record_op(op_, peak, spills);
-    if (__builtin_expect(internal::debug_log_enabled(), 0)) log(peak, spills);
-    if (own_start_) arena_->close_frame(*own_start_);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~OpScope() {
+    const ScopeStats s = rewind_.stats();
+    // Scratch the op needed at most: the block above the start, and every spill chunk taken.
+    const std::size_t peak = s.peak + s.spill_bytes;
+    internal::record_op(op_, peak, s.spills);
+    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled()))
+      log(op_, rewind_.arena(), peak, s.spills);
+    if (ABSL_PREDICT_FALSE(s.spills != 0)) entry_.spilled(rewind_.arena(), peak);
   }
 
-  std::pmr::memory_resource* resource() const { return resource_; }
-  ArenaResource& arena() const { return *arena_; }
+  std::pmr::memory_resource* resource() const { return scratch_.resource; }
+  ArenaResource& arena() const { return rewind_.arena(); }
 
  private:
-  void log(std::size_t peak, std::size_t spills) const;
+  // Static, so the scope's address does not escape and its fields can stay in registers.
+  static void log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills);
 
   Op op_;
-  ArenaScope thread_scope_;  // the thread's arena: keeps the runtime current, and rewinds it
-  ArenaResource* arena_;
-  std::pmr::memory_resource* resource_;
-  // When the op has an arena of its own: where it was, to rewind it and read its peak.
-  std::optional<ArenaResource::Frame> own_start_;
-  std::size_t used_at_start_;
-  std::size_t spills_at_start_;
-  std::size_t spill_bytes_at_start_;
+  internal::ScopeEntry entry_;  // keeps the runtime current; left after the rewind below
+  internal::OpScratch scratch_;
+  ArenaRewinder rewind_;
 };
 
 struct OpStats {

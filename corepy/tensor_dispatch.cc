@@ -8,8 +8,9 @@
 namespace corepy {
 namespace {
 
-#define COREPY_CHECK_REDUCTION_OP(name, value, text) \
-  static_assert(op_name(reduction_op(ops::Reduction::name)) == text, "op table out of step");
+#define COREPY_CHECK_REDUCTION_OP(Id, name, value)                      \
+  static_assert(reduction_op(ops::Reduction::k##Id) == Op::k##Id, \
+                "the op table's N-D rows are out of step with ops::Reduction");
 COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
 #undef COREPY_CHECK_REDUCTION_OP
 

@@ -9,6 +9,7 @@
 #include "allocators/arena_resource.h"
 #include "allocators/upstream_resources.h"
 #include "ops/internal/matrix_args.h"
+#include "ops/internal/matrix_sums.h"
 #include "ops/internal/parallel.h"
 #include "ops/internal/reduce_kernels.h"
 #include "ops/internal/reduce_tree.h"
@@ -23,31 +24,26 @@ using internal::pieces;
 using internal::ScratchBuffer;
 
 // The calling thread's scratch for one task (or for the caller's own part of a call). When it
-// is an ArenaResource, the scope marks it and rewinds it at the end, as with_arena does: tasks
-// nest strictly on a thread (a task runs to completion before the frame that stole it resumes),
-// so the rewind frees exactly what this task and the tasks nested in it took, spill chunks
-// included. Any other resource gets its memory back by deallocate, in LIFO order.
+// is an ArenaResource, an ArenaRewinder scopes it, as with_arena does: tasks nest strictly on a
+// thread (a task runs to completion before the frame that stole it resumes), so the rewind frees
+// exactly what this task and the tasks nested in it took, spill chunks included. Any other
+// resource gets its memory back by deallocate, in LIFO order.
 class ScratchScope {
  public:
   explicit ScratchScope(const ParallelOptions& options)
       : resource_(options.per_thread_scratch != nullptr
                       ? options.per_thread_scratch(options.scratch_context)
-                      : default_thread_scratch()),
-        arena_(dynamic_cast<ArenaResource*>(resource_)) {
-    if (arena_ != nullptr) start_.emplace(arena_->mark());
+                      : default_thread_scratch()) {
+    if (auto* arena = dynamic_cast<ArenaResource*>(resource_)) rewind_.emplace(*arena);
   }
   ScratchScope(const ScratchScope&) = delete;
   ScratchScope& operator=(const ScratchScope&) = delete;
-  ~ScratchScope() {
-    if (arena_ != nullptr) arena_->rewind(*start_);
-  }
 
   std::pmr::memory_resource* resource() const { return resource_; }
 
  private:
   std::pmr::memory_resource* resource_;
-  ArenaResource* arena_;
-  std::optional<Marker> start_;
+  std::optional<ArenaRewinder> rewind_;
 };
 
 bool go_parallel(std::size_t bytes, std::size_t chunks, const ParallelOptions& options) {
@@ -55,9 +51,7 @@ bool go_parallel(std::size_t bytes, std::size_t chunks, const ParallelOptions& o
          internal::tbb_max_concurrency() > 1;
 }
 
-float divide(float sum, std::size_t count) {
-  return static_cast<float>(static_cast<double>(sum) / static_cast<double>(count));
-}
+using internal::divide;
 
 // sum_f32 of x[0, n), n >= 1, with its chunks on several threads.
 float sum_range_parallel(const float* x, std::size_t n, const ParallelOptions& options) {
@@ -202,22 +196,25 @@ float mean_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpt
   return divide(sum_f32_compensated_parallel(x, options), x.size());
 }
 
-absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(
-    const float* data, std::size_t rows, std::size_t cols, int axis,
-    std::pmr::memory_resource* resource, const ParallelOptions& options) {
-  if (absl::Status s = internal::check_matrix("corepy::ops::sum_f32_axis_parallel", data, rows,
-                                              cols, axis, sizeof(float));
-      !s.ok()) {
-    return s;
-  }
+namespace {
+
+// The sums along `axis` of the checked matrix x, appended to `out`: serially below
+// options.min_parallel_bytes, else on the task arena's threads.
+void axis_sums(const MatrixView<float>& x, int axis, std::pmr::vector<float>& out,
+               std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  const float* data = x.data();
+  const std::size_t rows = x.rows();
+  const std::size_t cols = x.cols();
   const std::size_t n = rows * cols;
-  // Enough work for two threads: two chunks' worth. (Shapes are validated, n cannot overflow.)
+  // Enough work for two threads: two chunks' worth. (Shapes are checked, n cannot overflow.)
   if (!go_parallel(n * sizeof(float), pieces(n, kChunk), options)) {
-    return sum_f32_axis(data, rows, cols, axis, resource);
+    internal::matrix_sums_f32(data, rows, cols, axis, out,
+                              scratch != nullptr ? scratch : out.get_allocator().resource());
+    return;
   }
-  if (resource == nullptr) resource = std::pmr::get_default_resource();
-  std::pmr::vector<float> out(axis == 0 ? cols : rows, 0.0f, resource);
-  float* result = out.data();
+  const std::size_t first = out.size();
+  out.resize(first + (axis == 0 ? cols : rows));
+  float* result = out.data() + first;
   if (axis == 1) {
     if (cols >= 2 * kChunk) {
       // Wide rows: each one's chunks in parallel too (nested parallelism is fine in TBB).
@@ -232,7 +229,7 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(
         internal::row_sums_f32(data + begin_r * cols, end_r - begin_r, cols, result + begin_r);
       });
     }
-    return out;
+    return;
   }
   const std::size_t tile = internal::column_tile(rows);
   const std::size_t tiles = pieces(cols, tile);
@@ -240,29 +237,70 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(
   internal::parallel_ranges(0, tiles, 1, [&](std::size_t begin_r, std::size_t end_r) {
     for (std::size_t t = begin_r; t != end_r; ++t) {
       const std::size_t c0 = t * tile;
-      column_tree_parallel(data + c0, rows, cols, std::min(tile, cols - c0), 0,
-                           leaves, result + c0, options);
+      column_tree_parallel(data + c0, rows, cols, std::min(tile, cols - c0), 0, leaves, result + c0,
+                           options);
     }
   });
+}
+
+void axis_means(const MatrixView<float>& x, int axis, std::pmr::vector<float>& out,
+                std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  const std::size_t first = out.size();
+  axis_sums(x, axis, out, scratch, options);
+  internal::divide_in_place(out, first, axis == 0 ? x.rows() : x.cols());
+}
+
+// The older entry points: (data, rows, cols, axis) checked here, the result on `resource`.
+absl::StatusOr<std::pmr::vector<float>> axis_parallel(const char* function, const float* data,
+                                                      std::size_t rows, std::size_t cols, int axis,
+                                                      bool mean,
+                                                      std::pmr::memory_resource* resource,
+                                                      const ParallelOptions& options) {
+  if (axis != 0 && axis != 1) {
+    return internal::check_matrix(function, data, rows, cols, axis, sizeof(float));
+  }
+  absl::StatusOr<MatrixView<float>> x = MatrixView<float>::make(function, data, rows, cols);
+  if (!x.ok()) return x.status();
+  std::pmr::vector<float> out(resource != nullptr ? resource : std::pmr::get_default_resource());
+  (mean ? axis_means : axis_sums)(*x, axis, out, nullptr, options);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(const float* data, std::size_t rows,
+                                                              std::size_t cols, int axis,
+                                                              std::pmr::memory_resource* resource,
+                                                              const ParallelOptions& options) {
+  return axis_parallel("corepy::ops::sum_f32_axis_parallel", data, rows, cols, axis, false,
+                       resource, options);
 }
 
 absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
     const float* data, std::size_t rows, std::size_t cols, int axis,
     std::pmr::memory_resource* resource, const ParallelOptions& options) {
-  if (absl::Status s = internal::check_matrix("corepy::ops::mean_f32_axis_parallel", data, rows,
-                                              cols, axis, sizeof(float));
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::pmr::vector<float>> sums =
-      sum_f32_axis_parallel(data, rows, cols, axis, resource, options);
-  if (!sums.ok()) return sums;
-  const std::size_t count = axis == 0 ? rows : cols;
-  for (float& v : *sums) {
-    v = count == 0 ? std::numeric_limits<float>::quiet_NaN() : divide(v, count);
-  }
-  return sums;
+  return axis_parallel("corepy::ops::mean_f32_axis_parallel", data, rows, cols, axis, true,
+                       resource, options);
+}
+
+void sum_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  axis_sums(x, 1, result, scratch, options);
+}
+
+void sum_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  axis_sums(x, 0, result, scratch, options);
+}
+
+void mean_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                   std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  axis_means(x, 1, result, scratch, options);
+}
+
+void mean_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                   std::pmr::memory_resource* scratch, const ParallelOptions& options) {
+  axis_means(x, 0, result, scratch, options);
 }
 
 }  // namespace corepy::ops

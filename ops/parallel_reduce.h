@@ -36,8 +36,10 @@
 #include <memory_resource>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "ops/reduce.h"
 
 namespace corepy::ops {
 
@@ -54,12 +56,9 @@ std::pmr::memory_resource* default_thread_scratch();
 inline constexpr std::size_t kDefaultThreadScratchBytes = std::size_t{64} << 10;
 
 // Inputs smaller than this run serially: two chunks (512 KiB of floats), the smallest input
-// that can be split at all. Measured on the 2-core CI machine (Zen 4, -c opt,
-// //tests/bench:reduce_benchmark, forced splits against the serial kernel in the same run):
-// at 512 KiB two threads take 0.70-0.98x the serial time for sum_f32 (runs differ: the
-// machine is shared), 0.83x for sum_i32 and 0.64x for the compensated sum; at 1 MiB 0.54x,
-// 0.58x and 0.60x; from 4 MiB (out of L2) 0.37-0.53x. There is no size at which splitting loses,
-// so the threshold is where splitting becomes possible. Callers can set their own.
+// that can be split at all. Forced splits measured against the serial kernel (the README's
+// figures, //tests/bench:reduce_benchmark) found no size at which splitting loses, so the
+// threshold is where splitting becomes possible. Callers can set their own.
 inline constexpr std::size_t kParallelMinBytes = std::size_t{512} << 10;
 
 struct ParallelOptions {
@@ -103,6 +102,70 @@ absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
     const float* data, std::size_t rows, std::size_t cols, int axis,
     std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
     const ParallelOptions& options = {});
+
+// ------------------------------------------------------------------------- the ops entries
+//
+// One entry per reduction, what the runtime (corepy/dispatch.h, through corepy/op_table.h)
+// calls: the input, the scratch resource for the calling thread, and the parallel options; for
+// the matrix reductions also the result, built on its vector's resource. Each chooses serial or
+// parallel itself (the serial kernel below options.min_parallel_bytes of input, with nothing
+// more than a comparison added to it), and checks nothing a MatrixView has checked.
+//
+// Matrix entries append their results (rows results for *_rows_*, cols for *_cols_*) to
+// `result`, reserving room on its resource first if it has too little: one allocation of
+// exactly the results' size on an empty vector, none when the caller reserved it. `scratch`
+// serves the serial path (as reduce.h's sum_rows_f32 and the like describe); the parallel path
+// takes its scratch from options.per_thread_scratch on each thread.
+inline float sum_f32(absl::Span<const float> x, std::pmr::memory_resource* /*scratch*/,
+                     const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) return sum_f32(x);
+  return sum_f32_parallel(x, options);
+}
+inline std::int64_t sum_i32(absl::Span<const std::int32_t> x,
+                            std::pmr::memory_resource* /*scratch*/,
+                            const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() * sizeof(std::int32_t) < options.min_parallel_bytes)) {
+    return sum_i32(x);
+  }
+  return sum_i32_parallel(x, options);
+}
+inline float mean_f32(absl::Span<const float> x, std::pmr::memory_resource* /*scratch*/,
+                      const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) return mean_f32(x);
+  return mean_f32_parallel(x, options);
+}
+inline bool all_bool(absl::Span<const bool> x, std::pmr::memory_resource* /*scratch*/,
+                     const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() < options.min_parallel_bytes)) return all_bool(x);
+  return all_bool_parallel(x, options);
+}
+inline bool any_bool(absl::Span<const bool> x, std::pmr::memory_resource* /*scratch*/,
+                     const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() < options.min_parallel_bytes)) return any_bool(x);
+  return any_bool_parallel(x, options);
+}
+inline float sum_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch,
+                                 const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) {
+    return sum_f32_compensated(x, scratch);
+  }
+  return sum_f32_compensated_parallel(x, options);
+}
+inline float mean_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch,
+                                  const ParallelOptions& options) {
+  if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) {
+    return mean_f32_compensated(x, scratch);
+  }
+  return mean_f32_compensated_parallel(x, options);
+}
+void sum_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& options);
+void sum_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& options);
+void mean_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                   std::pmr::memory_resource* scratch, const ParallelOptions& options);
+void mean_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
+                   std::pmr::memory_resource* scratch, const ParallelOptions& options);
 
 }  // namespace corepy::ops
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "ops/internal/matrix_args.h"
+#include "ops/internal/matrix_sums.h"
 #include "ops/internal/reduce_kernels.h"
 #include "ops/internal/reduce_tree.h"
 
@@ -20,10 +21,7 @@ std::pmr::memory_resource* or_default(std::pmr::memory_resource* resource) {
   return resource != nullptr ? resource : std::pmr::get_default_resource();
 }
 
-// Divides in double: a count may not be exactly representable as a float.
-float divide(float sum, std::size_t count) {
-  return static_cast<float>(static_cast<double>(sum) / static_cast<double>(count));
-}
+using internal::divide;
 
 }  // namespace
 
@@ -76,70 +74,35 @@ float mean_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource*
   return divide(sum_f32_compensated(x, scratch), x.size());
 }
 
-// The results are computed into a small scratch tile and appended to a vector that reserved
-// them all: each result is written to the vector once (sizing it up front would write it twice,
-// zeros first, which for narrow rows is an eighth of the input's traffic again).
-constexpr std::size_t kRowTile = 4096;
+template <class T>
+absl::StatusOr<MatrixView<T>> MatrixView<T>::make(const char* function, const T* data,
+                                                  std::size_t rows, std::size_t cols) {
+  if (absl::Status s = internal::check_matrix(function, data, rows, cols, 1, sizeof(T)); !s.ok()) {
+    return s;
+  }
+  return MatrixView(data, rows, cols);
+}
+
+template class MatrixView<float>;
+template class MatrixView<std::int32_t>;
 
 namespace {
 
-// Every float sum of a matrix, whichever entry point names it: `function` for the messages, the
-// result on `resource`, the scratch on `scratch` (null: `resource`).
-absl::StatusOr<std::pmr::vector<float>> matrix_sums_f32(const char* function, const float* data,
-                                                        std::size_t rows, std::size_t cols,
-                                                        int axis,
-                                                        std::pmr::memory_resource* resource,
-                                                        std::pmr::memory_resource* scratch) {
+// Every float reduction of a matrix by the older entry points, whichever names it: `function`
+// for the messages, the result on `resource`, the scratch on `scratch` (null: `resource`).
+absl::StatusOr<std::pmr::vector<float>> matrix_f32(const char* function, const float* data,
+                                                   std::size_t rows, std::size_t cols, int axis,
+                                                   bool mean, std::pmr::memory_resource* resource,
+                                                   std::pmr::memory_resource* scratch) {
   if (absl::Status s = internal::check_matrix(function, data, rows, cols, axis, sizeof(float));
       !s.ok()) {
     return s;
   }
   resource = or_default(resource);
-  scratch = scratch != nullptr ? scratch : resource;
-  const std::size_t count = axis == 0 ? cols : rows;
   std::pmr::vector<float> out(resource);
-  if (rows == 0 || cols == 0) {
-    out.assign(count, 0.0f);
-    return out;
-  }
-  out.reserve(count);
-  if (axis == 1) {
-    ScratchBuffer<float> tile(scratch, std::min(rows, kRowTile));
-    for (std::size_t r0 = 0; r0 < rows; r0 += kRowTile) {
-      const std::size_t m = std::min(kRowTile, rows - r0);
-      internal::row_sums_f32(data + r0 * cols, m, cols, tile.data());
-      out.insert(out.end(), tile.data(), tile.data() + m);
-    }
-    return out;
-  }
-  // A tile of column sums, then the tree's levels below it.
-  const std::size_t tile = internal::column_tile(rows);
-  const std::size_t width = std::min(cols, tile);
-  const std::size_t leaves = pieces(rows, internal::kLeafRows);
-  ScratchBuffer<float> acc(scratch, (1 + internal::tree_depth(leaves)) * width);
-  for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
-    const std::size_t w = std::min(tile, cols - c0);
-    internal::column_tree_f32(data + c0, rows, cols, w, 0, leaves, acc.data(),
-                              acc.data() + width);
-    out.insert(out.end(), acc.data(), acc.data() + w);
-  }
+  internal::matrix_sums_f32(data, rows, cols, axis, out, scratch != nullptr ? scratch : resource);
+  if (mean) internal::divide_in_place(out, 0, axis == 0 ? rows : cols);
   return out;
-}
-
-// The sums, divided in place by the length of the reduced axis (NaN when it is empty).
-absl::StatusOr<std::pmr::vector<float>> matrix_means_f32(const char* function, const float* data,
-                                                         std::size_t rows, std::size_t cols,
-                                                         int axis,
-                                                         std::pmr::memory_resource* resource,
-                                                         std::pmr::memory_resource* scratch) {
-  absl::StatusOr<std::pmr::vector<float>> sums =
-      matrix_sums_f32(function, data, rows, cols, axis, resource, scratch);
-  if (!sums.ok()) return sums;
-  const std::size_t count = axis == 0 ? rows : cols;
-  for (float& v : *sums) {
-    v = count == 0 ? std::numeric_limits<float>::quiet_NaN() : divide(v, count);
-  }
-  return sums;
 }
 
 }  // namespace
@@ -147,42 +110,41 @@ absl::StatusOr<std::pmr::vector<float>> matrix_means_f32(const char* function, c
 absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(const float* data, std::size_t rows,
                                                      std::size_t cols, int axis,
                                                      std::pmr::memory_resource* resource) {
-  return matrix_sums_f32("corepy::ops::sum_f32_axis", data, rows, cols, axis, resource, nullptr);
+  return matrix_f32("corepy::ops::sum_f32_axis", data, rows, cols, axis, false, resource, nullptr);
 }
 
 absl::StatusOr<std::pmr::vector<float>> mean_f32_axis(const float* data, std::size_t rows,
                                                       std::size_t cols, int axis,
                                                       std::pmr::memory_resource* resource) {
-  return matrix_means_f32("corepy::ops::mean_f32_axis", data, rows, cols, axis, resource,
-                          nullptr);
+  return matrix_f32("corepy::ops::mean_f32_axis", data, rows, cols, axis, true, resource, nullptr);
 }
 
 absl::StatusOr<std::pmr::vector<float>> sum_rows_f32(const float* data, std::size_t rows,
                                                      std::size_t cols,
                                                      std::pmr::memory_resource* resource,
                                                      std::pmr::memory_resource* scratch) {
-  return matrix_sums_f32("corepy::ops::sum_rows_f32", data, rows, cols, 1, resource, scratch);
+  return matrix_f32("corepy::ops::sum_rows_f32", data, rows, cols, 1, false, resource, scratch);
 }
 
 absl::StatusOr<std::pmr::vector<float>> sum_cols_f32(const float* data, std::size_t rows,
                                                      std::size_t cols,
                                                      std::pmr::memory_resource* resource,
                                                      std::pmr::memory_resource* scratch) {
-  return matrix_sums_f32("corepy::ops::sum_cols_f32", data, rows, cols, 0, resource, scratch);
+  return matrix_f32("corepy::ops::sum_cols_f32", data, rows, cols, 0, false, resource, scratch);
 }
 
 absl::StatusOr<std::pmr::vector<float>> mean_rows_f32(const float* data, std::size_t rows,
                                                       std::size_t cols,
                                                       std::pmr::memory_resource* resource,
                                                       std::pmr::memory_resource* scratch) {
-  return matrix_means_f32("corepy::ops::mean_rows_f32", data, rows, cols, 1, resource, scratch);
+  return matrix_f32("corepy::ops::mean_rows_f32", data, rows, cols, 1, true, resource, scratch);
 }
 
 absl::StatusOr<std::pmr::vector<float>> mean_cols_f32(const float* data, std::size_t rows,
                                                       std::size_t cols,
                                                       std::pmr::memory_resource* resource,
                                                       std::pmr::memory_resource* scratch) {
-  return matrix_means_f32("corepy::ops::mean_cols_f32", data, rows, cols, 0, resource, scratch);
+  return matrix_f32("corepy::ops::mean_cols_f32", data, rows, cols, 0, true, resource, scratch);
 }
 
 absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(const std::int32_t* data,
@@ -203,6 +165,7 @@ absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(const std::int32_t* 
   }
   out.reserve(count);
   if (axis == 1) {
+    constexpr std::size_t kRowTile = 4096;  // as matrix_sums_f32's tile
     ScratchBuffer<std::int64_t> tile(resource, std::min(rows, kRowTile));
     for (std::size_t r0 = 0; r0 < rows; r0 += kRowTile) {
       const std::size_t m = std::min(kRowTile, rows - r0);

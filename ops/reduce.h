@@ -34,6 +34,31 @@
 
 namespace corepy::ops {
 
+// A rows x cols row-major matrix at `data` that has passed the checks above (dimensions and
+// rows * cols that an array can hold; data not null unless the matrix is empty). Only make()
+// makes one, so the reductions that take a MatrixView (parallel_reduce.h's entries) check
+// nothing again: a caller validates a shape once, before it commits anything to the call.
+template <class T>
+class MatrixView {
+ public:
+  // InvalidArgument names `function` (the caller's entry point), the argument and its value.
+  static absl::StatusOr<MatrixView> make(const char* function, const T* data, std::size_t rows,
+                                         std::size_t cols);
+
+  const T* data() const { return data_; }
+  std::size_t rows() const { return rows_; }
+  std::size_t cols() const { return cols_; }
+
+ private:
+  MatrixView(const T* data, std::size_t rows, std::size_t cols)
+      : data_(data), rows_(rows), cols_(cols) {}
+  const T* data_;
+  std::size_t rows_;
+  std::size_t cols_;
+};
+extern template class MatrixView<float>;
+extern template class MatrixView<std::int32_t>;
+
 float sum_f32(absl::Span<const float> x);                // 0 when empty
 std::int64_t sum_i32(absl::Span<const std::int32_t> x);  // widened like numpy
 float mean_f32(absl::Span<const float> x);               // NaN when empty

@@ -17,9 +17,9 @@ namespace corepy::ops {
 
 std::optional<Reduction> reduction_from_int(std::int32_t value) {
   switch (value) {
-#define COREPY_REDUCTION_CASE(name, v, text) \
-  case v:                                    \
-    return Reduction::name;
+#define COREPY_REDUCTION_CASE(Id, name, value) \
+  case value:                                  \
+    return Reduction::k##Id;
     COREPY_REDUCTIONS(COREPY_REDUCTION_CASE)
 #undef COREPY_REDUCTION_CASE
     default:
@@ -29,9 +29,9 @@ std::optional<Reduction> reduction_from_int(std::int32_t value) {
 
 absl::string_view reduction_name(Reduction reduction) {
   switch (reduction) {
-#define COREPY_REDUCTION_CASE(name, v, text) \
-  case Reduction::name:                      \
-    return text;
+#define COREPY_REDUCTION_CASE(Id, name, value) \
+  case Reduction::k##Id:                       \
+    return #name;
     COREPY_REDUCTIONS(COREPY_REDUCTION_CASE)
 #undef COREPY_REDUCTION_CASE
   }

@@ -54,27 +54,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "ops/parallel_reduce.h"
+#include "ops/reductions.h"
 #include "ops/tensor.h"
 
 namespace corepy::ops {
 
-// X(enumerator, C ABI value (COREPY_REDUCE_*), name). The names are the op names of the runtime's
-// per-op stats and configuration (corepy/op_table.h).
-#define COREPY_REDUCTIONS(X) \
-  X(kSum, 1, "sum")          \
-  X(kProd, 2, "prod")        \
-  X(kMean, 3, "mean")        \
-  X(kVar, 4, "var")          \
-  X(kStd, 5, "std")          \
-  X(kMin, 6, "min")          \
-  X(kMax, 7, "max")          \
-  X(kArgmin, 8, "argmin")    \
-  X(kArgmax, 9, "argmax")    \
-  X(kAll, 10, "all")         \
-  X(kAny, 11, "any")
-
+// The rows of ops/reductions.h, with their C ABI values.
 enum class Reduction : std::int32_t {
-#define COREPY_REDUCTION_ENUMERATOR(name, value, text) name = value,
+#define COREPY_REDUCTION_ENUMERATOR(Id, name, value) k##Id = value,
   COREPY_REDUCTIONS(COREPY_REDUCTION_ENUMERATOR)
 #undef COREPY_REDUCTION_ENUMERATOR
 };

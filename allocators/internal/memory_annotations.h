@@ -7,15 +7,9 @@
 
 #include <cstddef>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COREPY_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COREPY_ASAN 1
-#endif
-#endif
+#include "absl/base/config.h"
 
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
 #include <sanitizer/asan_interface.h>
 #endif
 #include <valgrind/memcheck.h>
@@ -24,7 +18,7 @@
 namespace corepy::internal {
 
 inline constexpr bool kAsan =
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
     true;
 #else
     false;
@@ -35,7 +29,7 @@ inline bool running_on_valgrind() { return RUNNING_ON_VALGRIND != 0; }
 // Marks [p, p + n) as not to be touched / as usable.
 inline void poison(const void* p, std::size_t n) {
   if (n == 0) return;
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
   ASAN_POISON_MEMORY_REGION(p, n);
 #endif
   VALGRIND_MAKE_MEM_NOACCESS(p, n);
@@ -43,7 +37,7 @@ inline void poison(const void* p, std::size_t n) {
 
 inline void unpoison(const void* p, std::size_t n) {
   if (n == 0) return;
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
   ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif
   VALGRIND_MAKE_MEM_DEFINED(p, n);
@@ -55,7 +49,7 @@ inline void pool_create(const void* pool) { VALGRIND_CREATE_MEMPOOL(pool, 0, 0);
 inline void pool_destroy(const void* pool) { VALGRIND_DESTROY_MEMPOOL(pool); }
 inline void pool_alloc(const void* pool, const void* p, std::size_t n) {
   VALGRIND_MEMPOOL_ALLOC(pool, p, n);
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
   if (n != 0) ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif
 }

@@ -1,7 +1,6 @@
 // The checks every (data, rows, cols, axis) reduction makes before touching anything.
 //
-// Visibility: //ops, and the runtime's dispatch (corepy/dispatch.cc), which checks a shape before
-// it opens the op's scope.
+// Visibility: //ops only; other packages check a shape through ops::MatrixView::make (reduce.h).
 #ifndef COREPY_OPS_INTERNAL_MATRIX_ARGS_H_
 #define COREPY_OPS_INTERNAL_MATRIX_ARGS_H_
 

@@ -24,15 +24,9 @@
 
 #include <cstddef>
 
-#if defined(__SANITIZE_THREAD__)
-#define COREPY_OPS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define COREPY_OPS_TSAN 1
-#endif
-#endif
+#include "absl/base/config.h"
 
-#if defined(COREPY_OPS_TSAN)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 #include <sanitizer/tsan_interface.h>
 #endif
 
@@ -83,12 +77,12 @@ class ForkJoin {
 
  private:
   static void acquire([[maybe_unused]] char* address) {
-#if defined(COREPY_OPS_TSAN)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
     __tsan_acquire(address);
 #endif
   }
   static void release([[maybe_unused]] char* address) {
-#if defined(COREPY_OPS_TSAN)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
     __tsan_release(address);
 #endif
   }

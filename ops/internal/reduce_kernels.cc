@@ -16,15 +16,9 @@
 // (ASAN_OPTIONS=detect_stack_use_after_return=1, as --config=asan has) do not get that
 // alignment, and the aligned spill faults. AVX2 vectors need 32, which fake frames have. The
 // kernels are the same templates on every target, so ASan still checks all of their logic.
-#if defined(__SANITIZE_ADDRESS__)
-#define COREPY_OPS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COREPY_OPS_ASAN 1
-#endif
-#endif
+#include "absl/base/config.h"
 #ifndef HWY_DISABLED_TARGETS
-#if defined(COREPY_OPS_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
 #define HWY_DISABLED_TARGETS \
   (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV | HWY_AVX3 | HWY_AVX3_DL)
 #else

@@ -9,7 +9,7 @@
 #include "allocators/internal/memory_annotations.h"
 #include "gtest/gtest.h"
 
-#if defined(COREPY_ASAN)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -20,7 +20,7 @@ namespace {
 int read_byte(const void* p) { return *static_cast<const volatile unsigned char*>(p); }
 
 TEST(ArenaAsanTest, RewoundAndUnusedMemoryIsPoisoned) {
-#if !defined(COREPY_ASAN)
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
   GTEST_SKIP() << "not built with AddressSanitizer (use --config=asan)";
 #else
   ArenaResource arena(4096);
@@ -42,7 +42,7 @@ TEST(ArenaAsanTest, RewoundAndUnusedMemoryIsPoisoned) {
 }
 
 TEST(ArenaAsanDeathTest, UseAfterRewindIsReported) {
-#if !defined(COREPY_ASAN)
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
   GTEST_SKIP() << "not built with AddressSanitizer (use --config=asan)";
 #else
   EXPECT_DEATH(

@@ -616,3 +616,73 @@ TEST(ArenaDeathTest, RewindAfterResetIsCaught) {
 
 }  // namespace
 }  // namespace corepy
+
+namespace corepy {
+namespace {
+
+TEST(ArenaRewinderTest, NestedRewindersEachRewindExactlyToTheirOwnStart) {
+  ArenaResource arena(4096);
+  (void)arena.allocate(100, 4);
+  const std::size_t at_outer = arena.used();
+  {
+    ArenaRewinder outer(arena);
+    (void)arena.allocate(200, 8);
+    const std::size_t at_inner = arena.used();
+    {
+      ArenaRewinder inner(arena);
+      (void)arena.allocate(300, 16);
+      const std::size_t at_innermost = arena.used();
+      {
+        ArenaRewinder innermost(arena);
+        (void)arena.allocate(1, 1);
+      }
+      EXPECT_EQ(arena.used(), at_innermost);
+    }
+    EXPECT_EQ(arena.used(), at_inner);
+  }
+  EXPECT_EQ(arena.used(), at_outer);
+}
+
+TEST(ArenaRewinderTest, RewindsSpillsAndCountsThemInItsStats) {
+  ArenaResource arena(1024);
+  {
+    ArenaRewinder scope(arena);
+    (void)arena.allocate(512, 8);
+    (void)arena.allocate(8192, 8);  // spills
+    const ScopeStats s = scope.stats();
+    EXPECT_EQ(s.peak, 512u);
+    EXPECT_EQ(s.spills, 1u);
+    EXPECT_GE(s.spill_bytes, 8192u);
+    EXPECT_TRUE(scope.spilled());
+  }
+  EXPECT_EQ(arena.used(), 0u);
+  EXPECT_EQ(arena.stats().overflow_bytes, 0u);
+}
+
+TEST(ArenaRewinderTest, AnInnerScopesPeakCountsInTheEnclosingScopesPeak) {
+  ArenaResource arena(4096);
+  ArenaRewinder outer(arena);
+  (void)arena.allocate(64, 8);
+  {
+    ArenaRewinder inner(arena);
+    (void)arena.allocate(1000, 8);
+    EXPECT_EQ(inner.stats().peak, 1000u);
+  }
+  (void)arena.allocate(8, 8);
+  EXPECT_EQ(outer.stats().peak, 1064u);  // the inner scope's high point, though rewound
+  EXPECT_FALSE(outer.spilled());
+}
+
+TEST(ArenaRewinderTest, RewindsWhenAnExceptionLeavesTheScope) {
+  ArenaResource arena(4096);
+  try {
+    ArenaRewinder scope(arena);
+    (void)arena.allocate(256, 8);
+    throw std::runtime_error("out");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(arena.used(), 0u);
+}
+
+}  // namespace
+}  // namespace corepy

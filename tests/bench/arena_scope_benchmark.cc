@@ -1,4 +1,4 @@
-// What a scope costs next to the work it brackets: sum_f32 over 10k and 100k floats, bare and
+// What a scope costs next to the work it brackets: sum_f32 over 1k, 10k and 100k floats, bare and
 // inside with_arena (the thread-local lookup, marker save and rewind), and through the dispatch
 // entry point (scope, per-op stats, log check). The anchor is the bare kernel in the same run.
 //
@@ -85,9 +85,9 @@ void BM_NoScope(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_SumBare)->Arg(10000)->Arg(100000);
-BENCHMARK(BM_SumInScope)->Arg(10000)->Arg(100000);
-BENCHMARK(BM_SumDispatch)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_SumBare)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_SumInScope)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_SumDispatch)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_EmptyScope);
 BENCHMARK(BM_EmptyDispatch);
 BENCHMARK(BM_EmptyKernel);
@@ -99,12 +99,16 @@ int main(int argc, char** argv) {
   return corepy::bench::run_with_comparisons(
       argc, argv,
       {
+          {"BM_SumInScope/1000", "BM_SumBare/1000", 1.01},
           {"BM_SumInScope/10000", "BM_SumBare/10000", 1.01},
           {"BM_SumInScope/100000", "BM_SumBare/100000", 1.01},
+          {"BM_SumDispatch/1000", "BM_SumBare/1000", 1.01},
           {"BM_SumDispatch/10000", "BM_SumBare/10000", 1.01},
           {"BM_SumDispatch/100000", "BM_SumBare/100000", 1.01},
+          {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/1000"},
           {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/10000"},
           {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/100000"},
+          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/1000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/10000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/100000"},
       });

@@ -12,6 +12,7 @@
 
 #include "allocators/failing_resource.h"
 #include "corepy/config.h"
+#include "corepy/dispatch.h"
 #include "corepy/registry.h"
 #include "gtest/gtest.h"
 
@@ -229,6 +230,29 @@ TEST_F(ArenaScopeTest, HeldMemoryDefersANewConfigurationSaysSoAndItsReleaseEndsT
     delete held;  // the newest allocation outside any scope: given back
     EXPECT_EQ(arena_stats().used, 0u);
     EXPECT_EQ(with_arena([](ArenaResource& a) { return a.capacity(); }), 8192u);
+  }).join();
+}
+
+TEST(ScopesTest, ArenaScopesAndOpScopesNestAndEachRewindsExactlyToItsStart) {
+  reset_configuration();
+  std::thread([] {
+    ArenaScope outer;
+    (void)outer.arena().allocate(100, 8);
+    const std::size_t at_op = thread_arena().used();
+    {
+      OpScope op(Op::kSumF32);  // the thread's arena: the op's one frame is on it
+      ASSERT_EQ(&op.arena(), &thread_arena());
+      (void)op.resource()->allocate(200, 8);
+      const std::size_t at_inner = thread_arena().used();
+      {
+        ArenaScope inner;
+        (void)inner.arena().allocate(5 << 20, 8);  // spills
+        EXPECT_EQ(inner.stats().spills, 1u);
+      }
+      EXPECT_EQ(thread_arena().used(), at_inner);
+      EXPECT_EQ(thread_arena().stats().overflow_bytes, 0u);
+    }
+    EXPECT_EQ(thread_arena().used(), at_op);
   }).join();
 }
 

@@ -106,6 +106,24 @@ static void test_compensated_and_matrix(void) {
         keep[0] == 42.0f && keep[1] == 42.0f);
   CHECK(strstr(corepy_last_error(), "corepy::sum_cols_f32_cpu_dispatch") != NULL);
   CHECK(corepy_mean_rows_f32(m, 2, 3, NULL) == COREPY_ERROR_NULL_POINTER);
+
+  /* Every matrix wrapper, every kind of error, whole out checked: nothing written. The last
+   * kind is a scratch the allocator refuses (a limit of 0 bytes): the kernels take it before
+   * they write the first result. */
+  typedef int (*matrix_fn)(const float*, size_t, size_t, float*);
+  const matrix_fn fns[] = {corepy_sum_rows_f32, corepy_sum_cols_f32, corepy_mean_rows_f32,
+                           corepy_mean_cols_f32};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; ++i) {
+    float sentinel[3] = {42.0f, 42.0f, 42.0f};
+    CHECK(fns[i](NULL, 2, 3, sentinel) == COREPY_ERROR_NULL_POINTER);
+    CHECK(fns[i](m, huge, huge, sentinel) == COREPY_ERROR_INVALID_ARGUMENT);
+    CHECK(fns[i](m, SIZE_MAX, SIZE_MAX, sentinel) == COREPY_ERROR_INVALID_ARGUMENT);
+    CHECK(corepy_configure("allocator", "limit(arena, max=0)") == COREPY_OK);
+    CHECK(fns[i](m, 2, 3, sentinel) == COREPY_ERROR_OUT_OF_MEMORY);
+    CHECK(corepy_configure("allocator", "arena") == COREPY_OK);
+    CHECK(sentinel[0] == 42.0f && sentinel[1] == 42.0f && sentinel[2] == 42.0f);
+    CHECK(fns[i](m, 2, 3, sentinel) == COREPY_OK && sentinel[0] != 42.0f);
+  }
 }
 
 static void test_error_strings(void) {

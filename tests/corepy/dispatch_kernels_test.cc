@@ -163,6 +163,38 @@ TEST_F(DispatchKernelsTest, RowAndColumnEntryPointsMatchTheKernelsOnTheCallersRe
   }
 }
 
+TEST_F(DispatchKernelsTest, AMatrixDispatchMakesExactlyOneAllocationOnTheResultAndNoneBeyond) {
+  using Entry = std::pmr::vector<float> (*)(const float*, std::size_t, std::size_t,
+                                            std::pmr::memory_resource*);
+  const struct {
+    Entry entry;
+    bool per_row;
+  } entries[] = {{sum_rows_f32_cpu_dispatch, true},
+                 {sum_cols_f32_cpu_dispatch, false},
+                 {mean_rows_f32_cpu_dispatch, true},
+                 {mean_cols_f32_cpu_dispatch, false}};
+  // Small shapes run the serial kernels; 512 x 512 (1 MiB) the parallel ones.
+  for (auto [rows, cols] :
+       {std::pair<std::size_t, std::size_t>{3, 5}, {0, 4}, {4, 0}, {600, 700}, {512, 512}}) {
+    const std::vector<float> x = ramp(rows * cols);
+    for (const auto& e : entries) {
+      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) +
+                   (e.per_row ? " rows" : " cols"));
+      const std::size_t n = e.per_row ? rows : cols;
+      StatsResource result(std::pmr::new_delete_resource());
+      {
+        const std::pmr::vector<float> out = e.entry(x.data(), rows, cols, &result);
+        ASSERT_EQ(out.size(), n);
+        const StatsCounters c = result.counters();
+        EXPECT_EQ(c.allocations.total, n != 0 ? 1u : 0u);
+        EXPECT_EQ(c.bytes.total, n * sizeof(float));
+        EXPECT_EQ(c.deallocations, 0u);
+      }
+      EXPECT_EQ(result.counters().deallocations, n != 0 ? 1u : 0u);
+    }
+  }
+}
+
 TEST_F(DispatchKernelsTest, AResultOnTheThreadArenaOutlivesTheOpsScope) {
   std::thread([] {
     const std::vector<float> x = ramp(64 * 48);

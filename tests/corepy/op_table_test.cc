@@ -1,0 +1,67 @@
+// The op table: one row per op, and everything generated from it agrees.
+#include "corepy/op_table.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+#include "gtest/gtest.h"
+
+namespace corepy {
+namespace {
+
+TEST(OpTableTest, NamesAreUniqueAndNonEmpty) {
+  std::set<std::string> seen;
+  for (absl::string_view name : kOpNames) {
+    EXPECT_FALSE(name.empty());
+    EXPECT_TRUE(seen.insert(std::string(name)).second) << name << " appears twice";
+  }
+}
+
+TEST(OpTableTest, OpCountIsTheNumberOfRowsInEveryGroup) {
+  std::size_t rows = 0;
+#define COREPY_COUNT_ROW(...) ++rows;
+  COREPY_SPAN_OPS(COREPY_COUNT_ROW)
+  COREPY_MATRIX_OPS(COREPY_COUNT_ROW)
+  COREPY_REDUCTIONS(COREPY_COUNT_ROW)
+#undef COREPY_COUNT_ROW
+  EXPECT_EQ(kOpCount, rows);
+  EXPECT_EQ(kOpNames.size(), kOpCount);
+  EXPECT_EQ(op_stats().size(), kOpCount);
+}
+
+TEST(OpTableTest, EveryNameLooksUpItsOwnOpAndBack) {
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    const std::optional<Op> op = op_by_name(kOpNames[i]);
+    ASSERT_TRUE(op.has_value()) << kOpNames[i];
+    EXPECT_EQ(static_cast<std::size_t>(*op), i);
+    EXPECT_EQ(op_name(*op), kOpNames[i]);
+  }
+  EXPECT_FALSE(op_by_name("no_such_op").has_value());
+  EXPECT_FALSE(op_by_name("").has_value());
+}
+
+TEST(OpTableTest, TheEnumAndTheNamesComeFromTheSameRow) {
+  EXPECT_EQ(op_name(Op::kSumF32), "sum_f32");
+  EXPECT_EQ(op_name(Op::kMeanF32Compensated), "mean_f32_compensated");
+  EXPECT_EQ(op_name(Op::kSumRowsF32), "sum_rows_f32");
+  EXPECT_EQ(op_name(Op::kMeanColsF32), "mean_cols_f32");
+  EXPECT_EQ(op_name(Op::kSum), "sum");
+  EXPECT_EQ(op_name(Op::kArgmax), "argmax");
+  EXPECT_EQ(op_name(Op::kAny), "any");
+}
+
+TEST(OpTableTest, EveryRowNamesItsOwnStatsRowAndArenaSize) {
+  std::string sizes;
+  for (absl::string_view name : kOpNames) absl::StrAppend(&sizes, name, "=4KiB,");
+  absl::StatusOr<std::array<std::size_t, kOpCount>> parsed = parse_op_arena_sizes(sizes);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  for (std::size_t size : *parsed) EXPECT_EQ(size, 4096u);
+  const std::vector<OpStats> stats = op_stats();
+  for (std::size_t i = 0; i < kOpCount; ++i) EXPECT_EQ(stats[i].name, kOpNames[i]);
+}
+
+}  // namespace
+}  // namespace corepy
