@@ -130,7 +130,10 @@ def corepy_dependencies():
         packages = ["libeigen3-dev"],
         build_file = Label("//third_party:eigen.BUILD"),
         headers = ["eigen3/Eigen/Core"],
-        symlinks = {"/usr/include/eigen3/Eigen": "Eigen"},
+        symlinks = {
+            "/usr/include/eigen3/Eigen": "Eigen",
+            "/usr/include/eigen3/unsupported": "unsupported",
+        },
     )
     _maybe(
         system_repository,

@@ -1,5 +1,6 @@
 #include "tests/bench/ratio_reporter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -38,7 +39,18 @@ void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   if (comparisons_.empty()) return;
   std::printf("\nSide by side, same run (real time per item, median of repetitions):\n");
-  std::printf("%-30s %10s  %-30s %10s %8s %8s\n", "corepy", "ns/item", "anchor", "ns/item",
+  // Name columns as wide as the longest name shown, 30 at least.
+  int ws = 30;
+  int wa = 30;
+  for (const Comparison& c : comparisons_) {
+    if (!c.base.empty() || time_per_item_.count(c.subject) == 0 ||
+        time_per_item_.count(c.anchor) == 0) {
+      continue;
+    }
+    ws = std::max(ws, static_cast<int>(c.subject.size()));
+    wa = std::max(wa, static_cast<int>(c.anchor.size()));
+  }
+  std::printf("%-*s %10s  %-*s %10s %8s %8s\n", ws, "corepy", "ns/item", wa, "anchor", "ns/item",
               "ratio", "target");
   for (const Comparison& c : comparisons_) {
     auto s = time_per_item_.find(c.subject);
@@ -47,17 +59,20 @@ void RatioReporter::Finalize() {
     if (!c.base.empty()) continue;
     const double ratio = s->second / a->second;
     if (c.target > 0) {
-      std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %7.2fx %-6s", c.subject.c_str(), s->second,
-                  c.anchor.c_str(), a->second, ratio, c.target,
+      std::printf("%-*s %10.3f  %-*s %10.3f %7.3fx %7.2fx %-6s", ws, c.subject.c_str(), s->second,
+                  wa, c.anchor.c_str(), a->second, ratio, c.target,
                   ratio <= c.target ? "met" : "MISSED");
     } else {
-      std::printf("%-30s %10.3f  %-30s %10.3f %7.3fx %8s %-6s", c.subject.c_str(), s->second,
+      std::printf("%-*s %10.3f  %-*s %10.3f %7.3fx %8s %-6s", ws, c.subject.c_str(), s->second, wa,
                   c.anchor.c_str(), a->second, ratio, "-", "");
     }
     if (c.bytes_per_item > 0) std::printf(" %8.2f GB/s", c.bytes_per_item / s->second);
     auto b = c.bandwidth.empty() ? time_per_item_.end() : time_per_item_.find(c.bandwidth);
     if (b != time_per_item_.end()) {
       std::printf(" %6.1f%% of %s", 100 * b->second / s->second, c.bandwidth.c_str());
+    }
+    if (c.speedup) {
+      std::printf(" speedup %.3fx (%+.1f%%)", 1 / ratio, 100 * (1 / ratio - 1));
     }
     std::printf("\n");
   }
@@ -99,6 +114,15 @@ int run_with_comparisons(int argc, char** argv, std::vector<Comparison> comparis
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
+}
+
+int run_interleaved_with_comparisons(int argc, char** argv, std::vector<Comparison> comparisons) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  if (!has_flag(argc, argv, "--benchmark_enable_random_interleaving")) {
+    args.insert(args.begin() + 1, interleave.data());
+  }
+  return run_with_comparisons(static_cast<int>(args.size()), args.data(), std::move(comparisons));
 }
 
 }  // namespace corepy::bench

@@ -26,6 +26,9 @@ struct Comparison {
   std::string bandwidth = "";
   // A target of 0 marks a line that is context (a bound, an alternative), not a goal: its ratio
   // is shown with "-" for the target.
+  // When set, the line ends with the speedup, anchor time / subject time, and what it is in
+  // percent: "speedup 1.150x (+15.0%)".
+  bool speedup = false;
 };
 
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -44,6 +47,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
 // Runs the benchmarks with defaults suited to side-by-side ratios on a noisy machine
 // (repetitions reported as median), prints the comparisons, and returns main's exit code.
 int run_with_comparisons(int argc, char** argv, std::vector<Comparison> comparisons);
+
+// The same with the repetitions of different benchmarks interleaved (unless the command line says
+// otherwise): a burst of other work on this shared machine (memory bandwidth, mostly) then falls
+// on both sides of a comparison, not on one.
+int run_interleaved_with_comparisons(int argc, char** argv, std::vector<Comparison> comparisons);
 
 }  // namespace corepy::bench
 

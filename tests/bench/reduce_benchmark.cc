@@ -15,7 +15,6 @@
 // the same bytes at the same alignment. Times are per element (items = elements).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <memory_resource>
 #include <string>
@@ -27,6 +26,7 @@
 #include "benchmark/benchmark.h"
 #include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
+#include "tests/bench/bench_data.h"
 #include "tests/bench/ratio_reporter.h"
 #include "tests/bench/reduce_anchors.h"
 
@@ -38,49 +38,26 @@ namespace bench = ::corepy::bench;
 constexpr std::size_t kMaxFloats = std::size_t{1} << 26;    // 256 MiB of floats
 constexpr std::size_t kMaxElements = std::size_t{1} << 24;  // of the other types
 
-template <class T>
-T* aligned_buffer(std::size_t n) {
-  void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
-  if (p == nullptr) std::abort();
-  return static_cast<T*>(p);
-}
-
 // Uniform in [0, 1), from a fixed LCG: the same data every run.
 const float* floats() {
-  static const float* data = [] {
-    float* v = aligned_buffer<float>(kMaxFloats);
-    std::uint32_t s = 12345;
-    for (std::size_t i = 0; i < kMaxFloats; ++i) {
-      s = s * 1664525u + 1013904223u;
-      v[i] = static_cast<float>(s >> 8) * (1.0f / 16777216.0f);
-    }
-    return v;
-  }();
+  static const float* data = bench::lcg_floats(kMaxFloats, 12345);
   return data;
 }
 
 const std::int32_t* ints() {
-  static const std::int32_t* data = [] {
-    std::int32_t* v = aligned_buffer<std::int32_t>(kMaxElements);
-    std::uint32_t s = 777;
-    for (std::size_t i = 0; i < kMaxElements; ++i) {
-      s = s * 1664525u + 1013904223u;
-      v[i] = static_cast<std::int32_t>(s);
-    }
-    return v;
-  }();
+  static const std::int32_t* data = bench::lcg_ints(kMaxElements, 777);
   return data;
 }
 
 // all() of all-true and any() of all-false read every byte: no early exit to flatter anyone.
 const bool* bools(bool value) {
   static const bool* trues = [] {
-    bool* v = aligned_buffer<bool>(kMaxElements);
+    bool* v = bench::aligned_buffer<bool>(kMaxElements);
     for (std::size_t i = 0; i < kMaxElements; ++i) v[i] = true;
     return v;
   }();
   static const bool* falses = [] {
-    bool* v = aligned_buffer<bool>(kMaxElements);
+    bool* v = bench::aligned_buffer<bool>(kMaxElements);
     for (std::size_t i = 0; i < kMaxElements; ++i) v[i] = false;
     return v;
   }();
@@ -91,11 +68,7 @@ std::size_t arg(const benchmark::State& state, int i = 0) {
   return static_cast<std::size_t>(state.range(i));
 }
 
-void set_counters(benchmark::State& state, std::size_t elements, std::size_t element_size) {
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(elements));
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(elements * element_size));
-}
+using bench::set_counters;
 
 // ------------------------------------------------------------------ anchors
 
@@ -463,14 +436,5 @@ int main(int argc, char** argv) {
     c.push_back({name("BM_SumAxis0Parallel", s), name("BM_SumAxis0", s), target});
     c.push_back({name("BM_SumAxis1Parallel", s), name("BM_SumAxis1", s), target});
   }
-  // Repetitions of different benchmarks interleaved: a burst of other work on this shared machine
-  // (memory bandwidth, mostly) then falls on both sides of a comparison, not on one.
-  std::vector<char*> args(argv, argv + argc);
-  std::string interleave = "--benchmark_enable_random_interleaving=true";
-  bool given = false;
-  for (int i = 1; i < argc; ++i) {
-    given |= std::string(argv[i]).rfind("--benchmark_enable_random_interleaving", 0) == 0;
-  }
-  if (!given) args.insert(args.begin() + 1, interleave.data());
-  return bench::run_with_comparisons(static_cast<int>(args.size()), args.data(), std::move(c));
+  return bench::run_interleaved_with_comparisons(argc, argv, std::move(c));
 }

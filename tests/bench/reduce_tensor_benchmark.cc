@@ -1,0 +1,526 @@
+// The N-D reductions (ops/reduce_tensor.h) against their anchors in one run (issue 11, section 4):
+//   - Eigen 3.4's Tensor module summing a row-major TensorMap of the same bytes over the same
+//     axes (tensor_anchors.cc, -march=native), on one thread (DefaultDevice) and on a
+//     ThreadPoolDevice of two threads: corepy splits over oneTBB's threads above 512 KiB, so on
+//     this two-core machine the two-thread line is the fair one; both are shown;
+//   - a plain streaming read of the same number of bytes (reduce_anchors.cc), the bound of any
+//     reduction that reads them.
+// corepy is measured three times per shape: the kernel (ReducePlan made once, execute() into one
+// reused result buffer, scratch from an arena: what the runtime hands it), the same held to one
+// thread, and the whole dispatch a caller gets, reduce_cpu_dispatch() (plan, result on the default
+// resource, op scope and its scratch), under the configured allocator (the environment's, "arena"
+// by default).
+//
+// The shapes are the issue's, all float32 sums unless named: (1000, 1000) over axis 0, axis 1
+// and all; (100, 100, 100) over axes (0, 2) and (1,); (64, 4096) over axis 0; (4096, 64) over
+// axis 1; (16M,) all; a transposed view of (1000, 1000) (strides (4, 4000) bytes) over axis 0;
+// float64 (1000, 1000) over axis 0; int32 (1000, 1000) over axis 1 (int64 results); bfloat16
+// (1000, 1000) over all and over axis 1. For the transposed view Eigen reduces axis 1 of the
+// untransposed row-major map (the same sums over the same memory: Eigen at its best); its
+// shuffle({1, 0}).sum({0}), the literal expression, is shown as context. Eigen's bfloat16 sums
+// accumulate in bfloat16 (a sum of 2^20 ones comes out as 2^19 in Eigen 3.4), so its anchor is
+// cast<float>().sum(), which accumulates in float32 as corepy does.
+//
+// Then the seed's claim, "10-20% faster for small-medium tensors from arena scratch instead of
+// malloc": reduce_cpu_dispatch() of the reductions that take scratch, at 4 KiB to 1 MiB of
+// input, under the allocators "arena" and "system" (new/delete), switched with
+// corepy::configure() at the start of each benchmark; results on the default resource in both.
+//   - f32_columns: (n, n) float32 over axis 0 (the column strategy: accumulators in scratch);
+//   - f32_strided: every other column of (n, 2n) float32 over axis 1 (strided runs gathered
+//     into scratch);
+//   - f16_rows: (n, 2n) float16 over axis 1 (runs converted to float32 in scratch).
+//
+// Data: floats uniform in [0, 1) from a fixed LCG; doubles the same values; int32 the LCG's raw
+// words; bfloat16 the upper halves of the floats; float16 the floats rounded toward zero. Every
+// case reads from the start of its type's one 64-byte-aligned buffer. Times are per input
+// element (items); bytes are the input's. Before timing, each case's corepy result is checked
+// against Eigen's; a mismatch is a benchmark error, which fails the smoke test.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "allocators/arena_resource.h"
+#include "benchmark/benchmark.h"
+#include "corepy/config.h"
+#include "corepy/tensor_dispatch.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
+#include "tests/bench/bench_data.h"
+#include "tests/bench/ratio_reporter.h"
+#include "tests/bench/reduce_anchors.h"
+#include "tests/bench/tensor_anchors.h"
+
+namespace {
+
+namespace ops = ::corepy::ops;
+namespace bench = ::corepy::bench;
+using bench::TensorAnchorType;
+using ops::DType;
+
+constexpr std::size_t kMaxFloats = std::size_t{1} << 24;  // the (16M,) case
+constexpr std::size_t kMaxOthers = std::size_t{1} << 20;  // of the other types
+constexpr int kEigenThreads = 2;
+
+std::uint32_t bits_of(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+float float_of(std::uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+const float* floats() {
+  static const float* data = bench::lcg_floats(kMaxFloats, 12345);
+  return data;
+}
+
+const double* doubles() {
+  static const double* data =
+      bench::converted<double>(floats(), kMaxOthers, [](float x) { return double{x}; });
+  return data;
+}
+
+const std::int32_t* ints() {
+  static const std::int32_t* data = bench::lcg_ints(kMaxOthers, 777);
+  return data;
+}
+
+// The floats' upper halves: rounded toward zero.
+const std::uint16_t* bfloat16s() {
+  static const std::uint16_t* data = bench::converted<std::uint16_t>(
+      floats(), kMaxOthers, [](float x) { return static_cast<std::uint16_t>(bits_of(x) >> 16); });
+  return data;
+}
+
+// The floats rounded toward zero; those under float16's smallest normal become 0 (all are
+// positive and under 1).
+const std::uint16_t* float16s() {
+  static const std::uint16_t* data =
+      bench::converted<std::uint16_t>(floats(), kMaxOthers, [](float x) {
+        const std::uint32_t b = bits_of(x);
+        const int exponent = static_cast<int>((b >> 23) & 0xff) - 127 + 15;
+        return exponent <= 0 ? std::uint16_t{0}
+                             : static_cast<std::uint16_t>((exponent << 10) | ((b >> 13) & 0x3ff));
+      });
+  return data;
+}
+
+const void* data_of(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return floats();
+    case DType::kFloat64:
+      return doubles();
+    case DType::kInt32:
+      return ints();
+    case DType::kBFloat16:
+      return bfloat16s();
+    case DType::kFloat16:
+      return float16s();
+    default:
+      std::abort();
+  }
+}
+
+using bench::set_counters;
+
+// A result buffer of `bytes`, 64-byte aligned, freed with the benchmark.
+struct Buffer {
+  explicit Buffer(std::size_t bytes)
+      : p(bench::aligned_buffer<char>(std::max<std::size_t>(bytes, 64))) {}
+  ~Buffer() { std::free(p); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  char* p;
+};
+
+// ------------------------------------------------------------------ the issue's shapes
+
+struct Case {
+  std::string id;  // in the benchmark names
+  DType dtype;
+  TensorAnchorType anchor_type;
+  std::vector<std::int64_t> shape;
+  std::vector<std::int64_t> strides;  // bytes; empty: C-contiguous
+  std::vector<std::int64_t> axes;     // empty: every axis (numpy's axis=None)
+  // Eigen's row-major map and axes: the same as the view's but for the transposed view.
+  std::vector<std::int64_t> eigen_shape;
+  std::vector<int> eigen_axes;
+
+  std::size_t elements() const {
+    std::size_t n = 1;
+    for (std::int64_t d : shape) n *= static_cast<std::size_t>(d);
+    return n;
+  }
+  std::size_t input_bytes() const { return elements() * ops::dtype_size(dtype); }
+  ops::TensorView view() const { return {data_of(dtype), dtype, shape, strides}; }
+  ops::ReduceOptions options() const {
+    ops::ReduceOptions o;
+    o.all_axes = axes.empty();
+    o.axes = axes;
+    return o;
+  }
+};
+
+Case contiguous(std::string id, DType dtype, TensorAnchorType anchor,
+                std::vector<std::int64_t> shape, std::vector<std::int64_t> axes) {
+  std::vector<int> eigen_axes;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (axes.empty() ||
+        std::find(axes.begin(), axes.end(), static_cast<std::int64_t>(i)) != axes.end()) {
+      eigen_axes.push_back(static_cast<int>(i));
+    }
+  }
+  std::vector<std::int64_t> eigen_shape = shape;
+  return {std::move(id),   dtype,       anchor,    std::move(shape), {},
+          std::move(axes), eigen_shape, eigen_axes};
+}
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case>* all = [] {
+    constexpr auto f32 = DType::kFloat32;
+    constexpr auto a32 = TensorAnchorType::kFloat32;
+    auto* c = new std::vector<Case>{
+        contiguous("f32_1000x1000_axis0", f32, a32, {1000, 1000}, {0}),
+        contiguous("f32_1000x1000_axis1", f32, a32, {1000, 1000}, {1}),
+        contiguous("f32_1000x1000_all", f32, a32, {1000, 1000}, {}),
+        contiguous("f32_100x100x100_axes02", f32, a32, {100, 100, 100}, {0, 2}),
+        contiguous("f32_100x100x100_axis1", f32, a32, {100, 100, 100}, {1}),
+        contiguous("f32_64x4096_axis0", f32, a32, {64, 4096}, {0}),
+        contiguous("f32_4096x64_axis1", f32, a32, {4096, 64}, {1}),
+        contiguous("f32_16M_all", f32, a32, {std::int64_t{1} << 24}, {}),
+        // x.T of a C-contiguous (1000, 1000), over the view's axis 0: Eigen sums the rows of x.
+        {"f32_1000x1000T_axis0", f32, a32, {1000, 1000}, {4, 4000}, {0}, {1000, 1000}, {1}},
+        contiguous("f64_1000x1000_axis0", DType::kFloat64, TensorAnchorType::kFloat64, {1000, 1000},
+                   {0}),
+        contiguous("i32_1000x1000_axis1", DType::kInt32, TensorAnchorType::kInt32, {1000, 1000},
+                   {1}),
+        contiguous("bf16_1000x1000_all", DType::kBFloat16, TensorAnchorType::kBFloat16,
+                   {1000, 1000}, {}),
+        contiguous("bf16_1000x1000_axis1", DType::kBFloat16, TensorAnchorType::kBFloat16,
+                   {1000, 1000}, {1}),
+    };
+    return c;
+  }();
+  return *all;
+}
+
+constexpr const char* kTransposed = "f32_1000x1000T_axis0";
+
+// Bytes Eigen writes per result: float for float32 and bfloat16, else the result dtype's.
+std::size_t eigen_result_item(const Case& c) {
+  switch (c.anchor_type) {
+    case TensorAnchorType::kFloat32:
+    case TensorAnchorType::kBFloat16:
+      return sizeof(float);
+    case TensorAnchorType::kFloat64:
+    case TensorAnchorType::kInt32:
+      return 8;
+  }
+  return 8;
+}
+
+void run_eigen(const Case& c, void* out, int threads) {
+  bench::eigen_tensor_sum(c.anchor_type, data_of(c.dtype), c.eigen_shape, c.eigen_axes, out,
+                          threads);
+}
+
+// Element i of `p` as T, widened to double (exact for every integer result here: sums of 1000
+// int32s stay under 2^42).
+template <class T>
+double element(const void* p, std::size_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const char*>(p) + i * sizeof(T), sizeof v);
+  return static_cast<double>(v);
+}
+
+// corepy's result (`out`, of the plan's dtype) against Eigen's; empty when they agree. Float
+// sums differ in their order (corepy's pairwise, Eigen's in packets), so within a relative
+// tolerance: float32 1e-4, bfloat16 2^-8 (the rounding of the result), float64 1e-12; integers
+// exactly.
+std::string disagreement(const Case& c, const ops::ReducePlan& plan, const char* out) {
+  const std::size_t n = plan.result_size();
+  std::vector<char> theirs(n * eigen_result_item(c));
+  run_eigen(c, theirs.data(), 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    double ours = 0;
+    double eigen = 0;
+    double tolerance = 0;
+    switch (c.anchor_type) {
+      case TensorAnchorType::kFloat32:
+        ours = element<float>(out, i);
+        eigen = element<float>(theirs.data(), i);
+        tolerance = 1e-4;
+        break;
+      case TensorAnchorType::kBFloat16:
+        ours = float_of(static_cast<std::uint32_t>(element<std::uint16_t>(out, i)) << 16);
+        eigen = element<float>(theirs.data(), i);
+        tolerance = 1.0 / 256;
+        break;
+      case TensorAnchorType::kFloat64:
+        ours = element<double>(out, i);
+        eigen = element<double>(theirs.data(), i);
+        tolerance = 1e-12;
+        break;
+      case TensorAnchorType::kInt32:
+        ours = element<std::int64_t>(out, i);
+        eigen = element<std::int64_t>(theirs.data(), i);
+        break;
+    }
+    if (!(std::abs(ours - eigen) <= tolerance * std::abs(eigen))) {
+      return absl::StrCat(c.id, ": result ", i, " is ", ours, ", Eigen's ", eigen);
+    }
+  }
+  return "";
+}
+
+// With `threads` 1, the kernel never splits (min_parallel_bytes at its maximum): against Eigen's
+// one thread, what the kernels themselves are worth, whatever the other core is doing.
+void BM_Kernel(benchmark::State& state, const Case& c, int threads) {
+  absl::StatusOr<ops::ReducePlan> plan =
+      ops::ReducePlan::make(ops::Reduction::kSum, c.view(), c.options());
+  if (!plan.ok()) {
+    state.SkipWithError(std::string(plan.status().message()).c_str());
+    return;
+  }
+  ops::ParallelOptions parallel;
+  if (threads == 1) parallel.min_parallel_bytes = ~std::size_t{0};
+  const std::size_t scratch_bytes = plan->scratch_bytes(parallel);
+  auto arena = std::make_unique<corepy::ArenaResource>(scratch_bytes + 4096);
+  Buffer out(plan->result_bytes());
+  ops::execute(*plan, out.p, arena.get(), parallel);
+  const std::string wrong = disagreement(c, *plan, out.p);
+  if (!wrong.empty()) {
+    state.SkipWithError(wrong.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    ops::execute(*plan, out.p, arena.get(), parallel);
+    benchmark::DoNotOptimize(out.p);
+    benchmark::ClobberMemory();
+  }
+  state.counters["scratch"] = static_cast<double>(scratch_bytes);
+  set_counters(state, c.elements(), ops::dtype_size(c.dtype));
+}
+
+// The configuration the environment gives (COREPY_ALLOCATOR; "arena" when unset), whatever the
+// scratch benchmarks below configured before this one ran.
+void BM_Dispatch(benchmark::State& state, const Case& c) {
+  corepy::reset_configuration();
+  const ops::TensorView view = c.view();
+  const ops::ReduceOptions options = c.options();
+  for (auto _ : state) {
+    absl::StatusOr<ops::Tensor> r =
+        corepy::reduce_cpu_dispatch(ops::Reduction::kSum, view, options);
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r->data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c.elements(), ops::dtype_size(c.dtype));
+}
+
+void BM_EigenTensor(benchmark::State& state, const Case& c, int threads) {
+  const absl::StatusOr<ops::ReducePlan> plan =
+      ops::ReducePlan::make(ops::Reduction::kSum, c.view(), c.options());
+  if (!plan.ok()) {
+    state.SkipWithError(std::string(plan.status().message()).c_str());
+    return;
+  }
+  Buffer out(plan->result_size() * eigen_result_item(c));
+  for (auto _ : state) {
+    run_eigen(c, out.p, threads);
+    benchmark::DoNotOptimize(out.p);
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c.elements(), ops::dtype_size(c.dtype));
+}
+
+void BM_EigenTensorShuffle(benchmark::State& state, const Case& c, int threads) {
+  Buffer out(static_cast<std::size_t>(c.eigen_shape[0]) * sizeof(float));
+  for (auto _ : state) {
+    bench::eigen_tensor_sum_shuffled_f32(floats(), c.eigen_shape[0], c.eigen_shape[1],
+                                         reinterpret_cast<float*>(out.p), threads);
+    benchmark::DoNotOptimize(out.p);
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c.elements(), sizeof(float));
+}
+
+void BM_StreamRead(benchmark::State& state, const Case& c) {
+  const void* data = data_of(c.dtype);
+  const std::size_t bytes = c.input_bytes();
+  for (auto _ : state) benchmark::DoNotOptimize(bench::stream_read(data, bytes));
+  set_counters(state, c.elements(), ops::dtype_size(c.dtype));
+}
+
+// ------------------------------------------------------------------ arena vs system scratch
+
+enum class ScratchCase { kF32Columns, kF32Strided, kF16Rows };
+
+struct ScratchView {
+  DType dtype;
+  std::int64_t shape[2];
+  std::int64_t strides[2];  // bytes
+  std::int64_t axis;
+  std::size_t elements() const { return static_cast<std::size_t>(shape[0] * shape[1]); }
+  ops::TensorView view() const { return {data_of(dtype), dtype, shape, strides}; }
+};
+
+// `bytes` of input elements: n x n float32 (n = sqrt(bytes / 4)), or n x 2n float16.
+ScratchView scratch_view(ScratchCase kind, std::size_t bytes) {
+  const auto n = static_cast<std::int64_t>(std::lround(std::sqrt(bytes / 4.0)));
+  switch (kind) {
+    case ScratchCase::kF32Columns:
+      return {DType::kFloat32, {n, n}, {4 * n, 4}, 0};
+    case ScratchCase::kF32Strided:  // x[:, ::2] of a C-contiguous (n, 2n)
+      return {DType::kFloat32, {n, n}, {8 * n, 8}, 1};
+    case ScratchCase::kF16Rows:
+      return {DType::kFloat16, {n, 2 * n}, {4 * n, 2}, 1};
+  }
+  std::abort();
+}
+
+void BM_Scratch(benchmark::State& state, ScratchCase kind, const char* allocator) {
+  corepy::Options o;
+  o.allocator = allocator;
+  const absl::Status configured = corepy::configure(o);
+  if (!configured.ok()) {
+    state.SkipWithError(std::string(configured.message()).c_str());
+    return;
+  }
+  const ScratchView v = scratch_view(kind, static_cast<std::size_t>(state.range(0)));
+  const ops::TensorView view = v.view();
+  ops::ReduceOptions options;
+  options.all_axes = false;
+  options.axes = absl::MakeConstSpan(&v.axis, 1);
+  const absl::StatusOr<ops::ReducePlan> plan =
+      ops::ReducePlan::make(ops::Reduction::kSum, view, options);
+  if (!plan.ok()) {
+    state.SkipWithError(std::string(plan.status().message()).c_str());
+    return;
+  }
+  // Once before timing: the thread picks up the new configuration at its next scope.
+  const absl::StatusOr<ops::Tensor> first =
+      corepy::reduce_cpu_dispatch(ops::Reduction::kSum, view, options);
+  if (!first.ok()) {
+    state.SkipWithError(std::string(first.status().message()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    absl::StatusOr<ops::Tensor> r =
+        corepy::reduce_cpu_dispatch(ops::Reduction::kSum, view, options);
+    benchmark::DoNotOptimize(r->data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["scratch"] = static_cast<double>(plan->scratch_bytes());
+  set_counters(state, v.elements(), ops::dtype_size(v.dtype));
+}
+
+const std::vector<std::int64_t> kScratchSizes = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20};
+const std::vector<std::pair<ScratchCase, const char*>> kScratchCases = {
+    {ScratchCase::kF32Columns, "f32_columns"},
+    {ScratchCase::kF32Strided, "f32_strided"},
+    {ScratchCase::kF16Rows, "f16_rows"}};
+
+// ------------------------------------------------------------------ registration and targets
+
+std::string name(const std::string& benchmark, const std::string& id) {
+  return benchmark + "/" + id + "/real_time";
+}
+std::string name(const std::string& benchmark, const std::string& id, std::int64_t n) {
+  return benchmark + "/" + id + "/" + std::to_string(n) + "/real_time";
+}
+
+void register_benchmarks() {
+  for (const Case& c : cases()) {
+    benchmark::RegisterBenchmark(("BM_StreamRead/" + c.id).c_str(), BM_StreamRead, c)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_KernelOneThread/" + c.id).c_str(), BM_Kernel, c, 1)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_Dispatch/" + c.id).c_str(), BM_Dispatch, c)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_EigenTensor/" + c.id).c_str(), BM_EigenTensor, c, 1)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_EigenTensorThreads/" + c.id).c_str(), BM_EigenTensor, c,
+                                 kEigenThreads)
+        ->UseRealTime();
+    if (c.id == kTransposed) {
+      benchmark::RegisterBenchmark(("BM_EigenTensorShuffle/" + c.id).c_str(), BM_EigenTensorShuffle,
+                                   c, 1)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_EigenTensorShuffleThreads/" + c.id).c_str(),
+                                   BM_EigenTensorShuffle, c, kEigenThreads)
+          ->UseRealTime();
+    }
+  }
+  for (const auto& [kind, id] : kScratchCases) {
+    for (const char* allocator : {"arena", "system"}) {
+      const std::string bm =
+          std::string(allocator) == "arena" ? "BM_ScratchArena/" : "BM_ScratchSystem/";
+      auto* b = benchmark::RegisterBenchmark((bm + id).c_str(), BM_Scratch, kind, allocator);
+      for (std::int64_t n : kScratchSizes) b->Arg(n);
+      b->UseRealTime();
+    }
+  }
+}
+
+// The issue's targets, for every case (each reads 1 MB or more): at most 1.0x Eigen Tensor's
+// time (shown against one thread and against two), and at least 85% of the streaming read of
+// the same bytes (a time at most 1 / 0.85 = 1.18x the read's). The read is one thread's; where
+// the data come from L2 or L3 (1-8 MB), it is that cache's bandwidth. Lines with target "-" are
+// context: corepy held to one thread against Eigen's one, Eigen against the read, the dispatch
+// against the kernel, Eigen's shuffle. The scratch lines hold arena against system to the
+// claim's lower end, 10% faster (a time at most 1/1.1 = 0.91x), and print the speedup.
+std::vector<bench::Comparison> comparisons() {
+  std::vector<bench::Comparison> c;
+  auto line = [&](const Case& k, const std::string& subject, const std::string& anchor,
+                  double target) {
+    c.push_back({name(subject, k.id), name(anchor, k.id), target, "",
+                 static_cast<double>(ops::dtype_size(k.dtype)), name("BM_StreamRead", k.id)});
+  };
+  for (const Case& k : cases()) line(k, "BM_Kernel", "BM_EigenTensor", 1.0);
+  for (const Case& k : cases()) line(k, "BM_Kernel", "BM_EigenTensorThreads", 1.0);
+  for (const Case& k : cases()) line(k, "BM_Kernel", "BM_StreamRead", 1 / 0.85);
+  for (const Case& k : cases()) line(k, "BM_KernelOneThread", "BM_EigenTensor", 0);
+  for (const Case& k : cases()) line(k, "BM_EigenTensor", "BM_StreamRead", 0);
+  for (const Case& k : cases()) line(k, "BM_EigenTensorThreads", "BM_StreamRead", 0);
+  for (const Case& k : cases()) {
+    if (k.id != kTransposed) continue;
+    line(k, "BM_EigenTensorShuffle", "BM_EigenTensor", 0);
+    line(k, "BM_EigenTensorShuffleThreads", "BM_EigenTensorThreads", 0);
+  }
+  for (const Case& k : cases()) line(k, "BM_Dispatch", "BM_Kernel", 0);
+  for (const auto& [kind, id] : kScratchCases) {
+    for (std::int64_t n : kScratchSizes) {
+      bench::Comparison s{name("BM_ScratchArena", id, n), name("BM_ScratchSystem", id, n), 1 / 1.1};
+      s.speedup = true;
+      c.push_back(s);
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_benchmarks();
+  return bench::run_interleaved_with_comparisons(argc, argv, comparisons());
+}
