@@ -137,7 +137,7 @@ std::size_t slot_bytes(const Geometry& g) {
     case Reduction::kSum:
     case Reduction::kMean:
       if (integral) return r == Reduction::kSum ? 0 : kBlock64 * sizeof(double);
-      if (g.runs_in_place()) return 0;
+      if (g.runs_in_place() && !g.packs_runs()) return 0;
       return g.in == DType::kFloat64 ? kBlock64 * sizeof(double) : kGather * sizeof(float);
     case Reduction::kVar:
     case Reduction::kStd:
@@ -321,9 +321,55 @@ class Reducer {
         [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
   }
 
+  // Leaf b of the elements under p packed across runs (Geometry::packs_runs()): elements
+  // [b * size, (b + 1) * size) in C order of the reduced dims, converted into `buffer` from as
+  // many runs as they span, then summed as one block.
+  template <class S, class F>
+  S packed_leaf(const char* p, std::uint64_t b, void* buffer, const F& f) const {
+    constexpr std::size_t size = std::is_same_v<S, float> ? kGather : kBlock64;
+    const Dim run = g_.run();
+    const auto length = static_cast<std::uint64_t>(run.size);
+    const std::uint64_t first = b * size;
+    const std::size_t m =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, g_.visited - first));
+    S* buf = static_cast<S*>(buffer);
+    for (std::size_t filled = 0; filled < m;) {
+      const std::uint64_t e = first + filled;
+      const std::uint64_t offset = e % length;
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(length - offset, m - filled));
+      const char* q = p + decode(g_.red, g_.nred - 1, e / length) +
+                      static_cast<std::int64_t>(offset) * run.stride;
+      S* to = buf + filled;
+      if (run.stride == static_cast<std::int64_t>(E::kSize)) {
+        for (std::size_t i = 0; i < n; ++i) to[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) {
+          to[i] = f(static_cast<S>(E::load(q + static_cast<std::int64_t>(i) * run.stride)), 0);
+        }
+      }
+      filled += n;
+    }
+    if constexpr (std::is_same_v<S, float>) {
+      return sum_f32_chunk(buf, m);
+    } else {
+      return sum_f64_block(buf, m);
+    }
+  }
+
+  template <class S>
+  static constexpr std::size_t packed_leaf_size() {
+    return std::is_same_v<S, float> ? kGather : kBlock64;
+  }
+
   template <class S, class F>
   S pairwise(const char* p, void* buffer, const F& f) const {
     if (g_.nred == 0) return f(static_cast<S>(E::load(p)), 0);
+    if (g_.packs_runs()) {
+      return pairwise_tree<S>(
+          0, pieces(g_.visited, packed_leaf_size<S>()),
+          [&](std::uint64_t b) { return packed_leaf<S>(p, b, buffer, f); }, add<S>);
+    }
     return pairwise_tree<S>(
         0, g_.runs(),
         [&](std::uint64_t m) { return run_sum<S>(p + decode(g_.red, g_.nred - 1, m), buffer, f); },
@@ -339,6 +385,11 @@ class Reducer {
     const std::uint64_t runs = g_.runs();
     const auto n = static_cast<std::size_t>(g_.run().size);
     const std::uint64_t task = (std::size_t{256} << 10) / g_.itemsize;  // elements per task
+    if (g_.packs_runs()) {
+      const std::size_t leaf = packed_leaf_size<S>();
+      return parallel_tree<S>(0, pieces(g_.visited, leaf), std::max<std::uint64_t>(1, task / leaf),
+                              [&](std::uint64_t b) { return packed_leaf<S>(p, b, slot(), f); });
+    }
     if (runs > 1) {
       return parallel_tree<S>(0, runs, std::max<std::uint64_t>(1, task / n), [&](std::uint64_t m) {
         return run_sum<S>(p + decode(g_.red, g_.nred - 1, m), slot(), f);
@@ -818,6 +869,8 @@ bool Geometry::runs_in_place() const {
 }
 
 std::uint64_t Geometry::runs() const { return product(red, nred - 1); }
+
+bool Geometry::packs_runs() const { return nred >= 2 && red[nred - 1].size < kPackRunsBelow; }
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }
 
 std::size_t Geometry::tile_width() const {

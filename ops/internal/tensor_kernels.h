@@ -12,7 +12,9 @@
 //     (a reduction down non-contiguous axes), a tile of up to kTile results is reduced at once,
 //     row by row, its accumulators in scratch.
 // Float sums are pairwise in both: runs of leaves (chunks of sum_f32_range, or blocks) combined
-// by pairwise_tree; columns in leaves of kLeafRows rows combined by the same tree. Float32,
+// by pairwise_tree, or, when a result has several runs shorter than kPackRunsBelow, leaves of
+// kGather (kBlock64) elements packed across runs in C order; columns in leaves of kLeafRows rows
+// combined by the same tree. Float32,
 // float16 and bfloat16 sums and means accumulate in float32; float64 sums, integer means and
 // var/std in float64; integer sums and products in wrapping 64-bit integers; float products in
 // float64.
@@ -37,6 +39,8 @@ inline constexpr std::size_t kBlock64 = 2048;
 // Elements a float32-accumulated run converts at a time into its buffer: one block of
 // sum_f32_range, summed by sum_f32_chunk.
 inline constexpr std::size_t kGather = kBlock;
+// Runs shorter than this, several under one result, are packed into leaves (packs_runs()).
+inline constexpr std::int64_t kPackRunsBelow = 1024;
 // Results one column tile holds: its accumulators stay in L1 while the rows stream past.
 inline constexpr std::size_t kTile = 1024;
 // A column tile whose rows are split over threads splits the top kSplitDepth levels of its
@@ -73,6 +77,10 @@ struct Geometry {
   // rather than converted into a buffer.
   bool runs_in_place() const;
   std::uint64_t runs() const;         // runs under one result
+  // Whether the float sums of one result cut their elements into leaves across runs rather than
+  // summing each run apart: several runs, each shorter than kPackRunsBelow, whose own sums
+  // would each pay a fold of the 64 lanes.
+  bool packs_runs() const;
   std::uint64_t column_rows() const;  // rows of a column tile: every reduced position
   std::size_t tile_width() const;
   std::size_t tiles_per_line() const;

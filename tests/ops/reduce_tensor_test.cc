@@ -268,6 +268,17 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   // Runs converted a block at a time: 4096 floats, or 2048 doubles.
   EXPECT_EQ(scratch(f16, Reduction::kSum, {1}), 4096u * 4);
   EXPECT_EQ(scratch(f32, Reduction::kVar, {1}), 2048u * 8);
+  // Several short runs under each result, packed into blocks across runs.
+  const std::int64_t cube[] = {100, 100, 100};
+  ReduceOptions outer_and_inner;
+  outer_and_inner.all_axes = false;
+  const std::int64_t axes02[] = {0, 2};
+  outer_and_inner.axes = axes02;
+  absl::StatusOr<ReducePlan> packed =
+      ReducePlan::make(Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube),
+                       outer_and_inner);
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(packed->scratch_bytes(serial), 4096u * 4);
   // Columns: a tile of min(cols, 1024) accumulators and the tree's levels over
   // ceil(rows / 32) leaves of rows: (1 + ceil(log2(32))) * 1000 floats for the sum.
   EXPECT_EQ(scratch(f32, Reduction::kSum, {0}), (1 + 5) * 1000u * 4);
