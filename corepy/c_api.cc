@@ -72,9 +72,9 @@ int reduce(const char* name, const T* data, size_t count, R* out, Dispatch dispa
     return fail(COREPY_ERROR_NULL_POINTER, (std::string(name) + ": out is NULL").c_str());
   }
   if (data == nullptr && count != 0) {
-    return fail(COREPY_ERROR_NULL_POINTER,
-                (std::string(name) + ": data is NULL but count is " + std::to_string(count))
-                    .c_str());
+    return fail(
+        COREPY_ERROR_NULL_POINTER,
+        (std::string(name) + ": data is NULL but count is " + std::to_string(count)).c_str());
   }
   R result{};
   const int status = guarded([&] { result = dispatch(data, count); });
@@ -114,29 +114,23 @@ int reduce_matrix(const char* name, const T* data, size_t rows, size_t cols, boo
   });
 }
 
-#define COREPY_CHECK_DTYPE(name, value, text, size)                   \
+#define COREPY_CHECK_DTYPE(name, value, text, size)                  \
   static_assert(static_cast<int>(corepy::ops::DType::name) == value, \
                 "COREPY_DTYPE_* and ops::DType out of step");
 COREPY_DTYPES(COREPY_CHECK_DTYPE)
 #undef COREPY_CHECK_DTYPE
 static_assert(COREPY_DTYPE_FLOAT32 == 1 && COREPY_DTYPE_BFLOAT16 == 7, "dtype values");
-#define COREPY_CHECK_REDUCTION(Id, name, value)                                         \
+#define COREPY_CHECK_REDUCTION(Id, name, value)                                        \
   static_assert(static_cast<int>(corepy::ops::Reduction::k##Id) == value && value > 0, \
                 "COREPY_REDUCE_* and ops::Reduction out of step");
 COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION)
 #undef COREPY_CHECK_REDUCTION
-static_assert(COREPY_REDUCE_SUM == static_cast<int>(corepy::ops::Reduction::kSum) &&
-                  COREPY_REDUCE_PROD == static_cast<int>(corepy::ops::Reduction::kProd) &&
-                  COREPY_REDUCE_MEAN == static_cast<int>(corepy::ops::Reduction::kMean) &&
-                  COREPY_REDUCE_VAR == static_cast<int>(corepy::ops::Reduction::kVar) &&
-                  COREPY_REDUCE_STD == static_cast<int>(corepy::ops::Reduction::kStd) &&
-                  COREPY_REDUCE_MIN == static_cast<int>(corepy::ops::Reduction::kMin) &&
-                  COREPY_REDUCE_MAX == static_cast<int>(corepy::ops::Reduction::kMax) &&
-                  COREPY_REDUCE_ARGMIN == static_cast<int>(corepy::ops::Reduction::kArgmin) &&
-                  COREPY_REDUCE_ARGMAX == static_cast<int>(corepy::ops::Reduction::kArgmax) &&
-                  COREPY_REDUCE_ALL == static_cast<int>(corepy::ops::Reduction::kAll) &&
-                  COREPY_REDUCE_ANY == static_cast<int>(corepy::ops::Reduction::kAny),
-              "a COREPY_REDUCE_* value differs from ops/reductions.h's row");
+// "1 (sum), 2 (prod), ...": the COREPY_REDUCE_* values, for the unknown-op message.
+#define COREPY_REDUCTION_TEXT(Id, name, value) ", " #value " (" #name ")"
+constexpr absl::string_view kKnownOps =
+    absl::string_view(COREPY_REDUCTIONS(COREPY_REDUCTION_TEXT)).substr(2);
+#undef COREPY_REDUCTION_TEXT
+
 // The plan's message, which names the C++ function ("corepy::ops::reduce(sum): ..."), as the C
 // caller knows it ("corepy_reduce: reduce(sum): ...").
 std::string c_message(absl::string_view message) {
@@ -223,9 +217,7 @@ int corepy_reduce(int32_t op, const corepy_tensor_t* in, const int32_t* axes, in
   const std::optional<corepy::ops::Reduction> reduction = corepy::ops::reduction_from_int(op);
   if (!reduction) {
     return fail(COREPY_ERROR_INVALID_ARGUMENT,
-                absl::StrCat("corepy_reduce: unknown op ", op,
-                             "; COREPY_REDUCE_SUM (1) to COREPY_REDUCE_ANY (11)")
-                    .c_str());
+                absl::StrCat("corepy_reduce: unknown op ", op, "; known: ", kKnownOps).c_str());
   }
   const std::optional<corepy::ops::DType> dtype = corepy::ops::dtype_from_int(in->dtype);
   if (!dtype) {
@@ -258,15 +250,16 @@ int corepy_reduce(int32_t op, const corepy_tensor_t* in, const int32_t* axes, in
                     .c_str());
   }
   if (out == nullptr && needed != 0) {
-    return fail(COREPY_ERROR_NULL_POINTER,
-                absl::StrCat("corepy_reduce: out is NULL; the result needs ", needed, " bytes")
-                    .c_str());
+    return fail(
+        COREPY_ERROR_NULL_POINTER,
+        absl::StrCat("corepy_reduce: out is NULL; the result needs ", needed, " bytes").c_str());
   }
   const int status = guarded([&] { corepy::reduce_into_cpu_dispatch(*plan, out); });
   if (status != COREPY_OK) return status;
   *out_dtype = static_cast<int32_t>(plan->result_dtype());
   *out_ndim = static_cast<int32_t>(plan->result_shape().size());
-  for (std::size_t i = 0; i < plan->result_shape().size(); ++i) out_shape[i] = plan->result_shape()[i];
+  for (std::size_t i = 0; i < plan->result_shape().size(); ++i)
+    out_shape[i] = plan->result_shape()[i];
   return COREPY_OK;
 }
 

@@ -45,6 +45,14 @@ using internal::pieces;
 
 using u128 = unsigned __int128;
 
+// "1 (sum), 2 (prod), ...", for the unknown-reduction message.
+absl::string_view known_reductions() {
+#define COREPY_REDUCTION_TEXT(Id, name, value) ", " #value " (" #name ")"
+  static constexpr absl::string_view kList = COREPY_REDUCTIONS(COREPY_REDUCTION_TEXT);
+#undef COREPY_REDUCTION_TEXT
+  return kList.substr(2);
+}
+
 bool is_arg(Reduction r) { return r == Reduction::kArgmin || r == Reduction::kArgmax; }
 bool is_integral(DType d) { return d == DType::kInt32 || d == DType::kInt64 || d == DType::kBool; }
 
@@ -93,7 +101,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   if (!reduction_from_int(static_cast<std::int32_t>(reduction))) {
     return absl::InvalidArgumentError(absl::StrCat("corepy::ops::reduce: unknown reduction ",
                                                    static_cast<int>(reduction),
-                                                   " (sum=1 ... any=11)"));
+                                                   "; known: ", known_reductions()));
   }
   const std::string fn = absl::StrCat("corepy::ops::reduce(", reduction_name(reduction), ")");
   if (!dtype_from_int(static_cast<std::int32_t>(in.dtype))) {
