@@ -380,7 +380,9 @@ void fill_empty(const internal::Geometry& g, char* out) {
       case Reduction::kAll:
         store_number(at, g.out_dtype, 1);
         break;
-      default: {
+      case Reduction::kMean:
+      case Reduction::kVar:
+      case Reduction::kStd: {
         // mean: 0 / 0. var and std: no squared deviation over max(0 - ddof, 0), which a
         // negative ddof makes 0, as numpy's.
         double v = std::numeric_limits<double>::quiet_NaN();
@@ -394,7 +396,13 @@ void fill_empty(const internal::Geometry& g, char* out) {
         } else {
           internal::store_as<std::uint16_t>(at, g.out_dtype == DType::kFloat16 ? 0x7e00 : 0x7fc0);
         }
+        break;
       }
+      case Reduction::kMin:
+      case Reduction::kMax:
+      case Reduction::kArgmin:
+      case Reduction::kArgmax:
+        break;  // refused by the plan: no identity
     }
   }
 }

@@ -142,9 +142,16 @@ std::size_t slot_bytes(const Geometry& g) {
     case Reduction::kVar:
     case Reduction::kStd:
       return kBlock64 * sizeof(double);
-    default:
-      return 0;
+    case Reduction::kProd:
+    case Reduction::kMin:
+    case Reduction::kMax:
+    case Reduction::kArgmin:
+    case Reduction::kArgmax:
+    case Reduction::kAll:
+    case Reduction::kAny:
+      break;
   }
+  return 0;
 }
 
 }  // namespace
