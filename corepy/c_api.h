@@ -82,7 +82,8 @@ enum {
   COREPY_REDUCE_ARGMIN = 8,
   COREPY_REDUCE_ARGMAX = 9,
   COREPY_REDUCE_ALL = 10,
-  COREPY_REDUCE_ANY = 11
+  COREPY_REDUCE_ANY = 11,
+  COREPY_REDUCE_COUNT_NONZERO = 12 /* numpy's count_nonzero: int64, NaN counts */
 };
 
 /* A strided view of someone else's memory. Element (i0, ..., in) is at

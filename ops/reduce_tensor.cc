@@ -70,6 +70,7 @@ DType result_dtype_of(Reduction r, DType in) {
       return in;
     case Reduction::kArgmin:
     case Reduction::kArgmax:
+    case Reduction::kCountNonzero:
       return DType::kInt64;
     case Reduction::kAll:
     case Reduction::kAny:
@@ -374,6 +375,7 @@ void fill_empty(const internal::Geometry& g, char* out) {
     switch (g.reduction) {
       case Reduction::kSum:
       case Reduction::kAny:
+      case Reduction::kCountNonzero:
         store_number(at, g.out_dtype, 0);
         break;
       case Reduction::kProd:

@@ -21,7 +21,8 @@
   X(Argmin, argmin, 8)       \
   X(Argmax, argmax, 9)       \
   X(All,    all,    10)      \
-  X(Any,    any,    11)
+  X(Any,    any,    11)       \
+  X(CountNonzero, count_nonzero, 12)
 // clang-format on
 
 #endif  // COREPY_OPS_REDUCTIONS_H_

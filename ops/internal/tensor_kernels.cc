@@ -130,6 +130,8 @@ std::size_t slot_bytes(const Geometry& g) {
       case Reduction::kAll:
       case Reduction::kAny:
         return width;
+      case Reduction::kCountNonzero:
+        return width * sizeof(std::uint64_t);
     }
   }
   if (g.nred == 0) return 0;
@@ -149,6 +151,7 @@ std::size_t slot_bytes(const Geometry& g) {
     case Reduction::kArgmax:
     case Reduction::kAll:
     case Reduction::kAny:
+    case Reduction::kCountNonzero:
       break;
   }
   return 0;
@@ -615,6 +618,16 @@ class Reducer {
         *at = result ? 1 : 0;
         return;
       }
+      case Reduction::kCountNonzero: {
+        std::uint64_t count = 0;
+        for_each_run(
+            p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
+              for_run<E>(q, n, stride, [&](const char* e) { count += E::nonzero(e) ? 1 : 0; });
+              return true;
+            });
+        store_as<std::int64_t>(at, static_cast<std::int64_t>(count * g_.multiplicity));
+        return;
+      }
     }
   }
 
@@ -823,6 +836,19 @@ class Reducer {
           });
         });
         for (std::size_t j = 0; j < width; ++j) out[j] = static_cast<char>(acc[j]);
+        return;
+      }
+      case Reduction::kCountNonzero: {
+        auto* count = reinterpret_cast<std::uint64_t*>(slot);
+        std::fill(count, count + width, std::uint64_t{0});
+        for_each_row(p, [&](const char* row, std::int64_t) {
+          for_columns<E>(row, cstride, width,
+                         [&](std::size_t j, const char* q) { count[j] += E::nonzero(q) ? 1 : 0; });
+        });
+        for (std::size_t j = 0; j < width; ++j) {
+          store_as<std::int64_t>(out + j * 8,
+                                 static_cast<std::int64_t>(count[j] * g_.multiplicity));
+        }
         return;
       }
     }

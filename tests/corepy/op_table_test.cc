@@ -5,12 +5,29 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "corepy/c_api.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
 #include "gtest/gtest.h"
+#include "ops/reduce_tensor.h"
 
 namespace corepy {
 namespace {
+
+// The C ABI's values are the rows' (a contract: other code relies on them).
+static_assert(COREPY_REDUCE_SUM == static_cast<int>(ops::Reduction::kSum) &&
+                  COREPY_REDUCE_PROD == static_cast<int>(ops::Reduction::kProd) &&
+                  COREPY_REDUCE_MEAN == static_cast<int>(ops::Reduction::kMean) &&
+                  COREPY_REDUCE_VAR == static_cast<int>(ops::Reduction::kVar) &&
+                  COREPY_REDUCE_STD == static_cast<int>(ops::Reduction::kStd) &&
+                  COREPY_REDUCE_MIN == static_cast<int>(ops::Reduction::kMin) &&
+                  COREPY_REDUCE_MAX == static_cast<int>(ops::Reduction::kMax) &&
+                  COREPY_REDUCE_ARGMIN == static_cast<int>(ops::Reduction::kArgmin) &&
+                  COREPY_REDUCE_ARGMAX == static_cast<int>(ops::Reduction::kArgmax) &&
+                  COREPY_REDUCE_ALL == static_cast<int>(ops::Reduction::kAll) &&
+                  COREPY_REDUCE_ANY == static_cast<int>(ops::Reduction::kAny) &&
+                  COREPY_REDUCE_COUNT_NONZERO == static_cast<int>(ops::Reduction::kCountNonzero),
+              "a COREPY_REDUCE_* value differs from ops/reductions.h's row");
 
 TEST(OpTableTest, NamesAreUniqueAndNonEmpty) {
   std::set<std::string> seen;

@@ -118,6 +118,9 @@ std::size_t itemsize(std::int32_t dtype) {
   }
 }
 
+// The largest COREPY_REDUCE_* value; ops run from 1 to it.
+constexpr std::int32_t kLastOp = COREPY_REDUCE_COUNT_NONZERO;
+
 bool is_arg(std::int32_t op) { return op == COREPY_REDUCE_ARGMIN || op == COREPY_REDUCE_ARGMAX; }
 
 // numpy 1.24's result dtype.
@@ -137,6 +140,7 @@ std::int32_t result_dtype(std::int32_t op, std::int32_t dtype) {
       return dtype;
     case COREPY_REDUCE_ARGMIN:
     case COREPY_REDUCE_ARGMAX:
+    case COREPY_REDUCE_COUNT_NONZERO:
       return COREPY_DTYPE_INT64;
     default:
       return COREPY_DTYPE_BOOL;
@@ -166,7 +170,7 @@ struct Step {
 
   void decode(Input& in) {
     const std::uint8_t o = in.u8();
-    op = o < 0xf0 ? 1 + o % 11 : edge_int<std::int32_t>(in);
+    op = o < 0xf0 ? 1 + o % kLastOp : edge_int<std::int32_t>(in);
     const std::uint8_t d = in.u8();
     dtype = d < 0xf0 ? 1 + d % 7 : edge_int<std::int32_t>(in);
     const std::uint8_t n = in.u8();
@@ -258,7 +262,7 @@ Model model(const Step& s, std::size_t capacity) {
   bool has_elements = true;
   for (int i = 0; i < nd; ++i) has_elements &= s.shape[i] > 0;
   if (s.data_null && has_elements) return error(COREPY_ERROR_NULL_POINTER);
-  if (s.op < COREPY_REDUCE_SUM || s.op > COREPY_REDUCE_ANY) {
+  if (s.op < COREPY_REDUCE_SUM || s.op > kLastOp) {
     return error(COREPY_ERROR_INVALID_ARGUMENT);
   }
   const std::size_t item = itemsize(s.dtype);

@@ -30,7 +30,8 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-OPS = ["sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "all", "any"]
+OPS = ["sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "all", "any",
+       "count_nonzero"]
 OP_CODE = {name: i + 1 for i, name in enumerate(OPS)}
 F32, F64, I32, I64, BOOL, F16, BF16 = 1, 2, 3, 4, 5, 6, 7
 DTYPE_NAMES = {F32: "float32", F64: "float64", I32: "int32", I64: "int64", BOOL: "bool",
@@ -688,7 +689,7 @@ def bad_argument_cases(checker):
 
     expect(ERROR_NULL_POINTER, ["data is NULL"],
            call(lib, 1, x, F32, None, False, 0, null_data=True), "NULL data with elements")
-    for op in (0, 12, -1, 2**31 - 1, -2**31):
+    for op in (0, len(OPS) + 1, -1, 2**31 - 1, -2**31):
         expect(ERROR_INVALID_ARGUMENT, ["unknown op", str(op)],
                call(lib, op, x, F32, None, False, 0), f"op {op}")
     for dt in (0, 8, -1, 2**31 - 1):

@@ -28,10 +28,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Reduction kEveryReduction[] = {Reduction::kSum, Reduction::kProd,   Reduction::kMean,
-                                         Reduction::kVar, Reduction::kStd,    Reduction::kMin,
-                                         Reduction::kMax, Reduction::kArgmin, Reduction::kArgmax,
-                                         Reduction::kAll, Reduction::kAny};
+constexpr Reduction kEveryReduction[] = {
+#define COREPY_REDUCTION_ELEMENT(Id, name, value) Reduction::k##Id,
+    COREPY_REDUCTIONS(COREPY_REDUCTION_ELEMENT)
+#undef COREPY_REDUCTION_ELEMENT
+};
 
 // A buffer of random elements of `dtype` and views into it.
 struct Data {
@@ -274,9 +275,8 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   outer_and_inner.all_axes = false;
   const std::int64_t axes02[] = {0, 2};
   outer_and_inner.axes = axes02;
-  absl::StatusOr<ReducePlan> packed =
-      ReducePlan::make(Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube),
-                       outer_and_inner);
+  absl::StatusOr<ReducePlan> packed = ReducePlan::make(
+      Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube), outer_and_inner);
   ASSERT_TRUE(packed.ok());
   EXPECT_EQ(packed->scratch_bytes(serial), 4096u * 4);
   // Columns: a tile of min(cols, 1024) accumulators and the tree's levels over

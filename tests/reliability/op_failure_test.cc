@@ -67,7 +67,9 @@ class OpFailureTest : public ::testing::TestWithParam<Memory> {
     return arena_ != nullptr ? static_cast<std::pmr::memory_resource*>(arena_.get()) : &failing_;
   }
   // The area's tally name: "ops/<op>/<memory>".
-  std::string area(const char* op) const { return std::string("ops/") + op + "/" + name(GetParam()); }
+  std::string area(const char* op) const {
+    return std::string("ops/") + op + "/" + name(GetParam());
+  }
 
   // With an arena, the op runs inside a scope, as the runtime runs every op (a mark, and a rewind
   // on return or throw): an arena keeps what is given back out of order, and its spill chunks,
@@ -139,8 +141,7 @@ TEST_P(OpFailureTest, AxisReductions) {
                   mean);
       });
       const FailureLoop c = check("sum_i32_axis", [&] {
-        EXPECT_EQ(plain(ops::sum_i32_axis(i.data(), shape.rows, shape.cols, axis, memory())),
-                  isum);
+        EXPECT_EQ(plain(ops::sum_i32_axis(i.data(), shape.rows, shape.cols, axis, memory())), isum);
       });
       // The result at least (in an arena: a spill, since the block is full).
       EXPECT_GE(a.points, 2);
@@ -153,9 +154,9 @@ TEST_P(OpFailureTest, AxisReductions) {
 // The named forms take the result and the scratch from separate resources: each of them fails
 // at every point, with the other one from the same memory or from the system.
 TEST_P(OpFailureTest, RowAndColumnReductions) {
-  using Named = absl::StatusOr<std::pmr::vector<float>> (*)(
-      const float*, std::size_t, std::size_t, std::pmr::memory_resource*,
-      std::pmr::memory_resource*);
+  using Named = absl::StatusOr<std::pmr::vector<float>> (*)(const float*, std::size_t, std::size_t,
+                                                            std::pmr::memory_resource*,
+                                                            std::pmr::memory_resource*);
   struct Op {
     const char* name;
     Named named;
@@ -177,12 +178,10 @@ TEST_P(OpFailureTest, RowAndColumnReductions) {
     const FailureLoop both = check(op.name, [&] {
       EXPECT_EQ(plain(op.named(f.data(), rows, cols, memory(), memory())), want);
     });
-    const FailureLoop result_only = check(op.name, [&] {
-      EXPECT_EQ(plain(op.named(f.data(), rows, cols, memory(), system)), want);
-    });
-    const FailureLoop scratch_only = check(op.name, [&] {
-      EXPECT_EQ(plain(op.named(f.data(), rows, cols, system, memory())), want);
-    });
+    const FailureLoop result_only = check(
+        op.name, [&] { EXPECT_EQ(plain(op.named(f.data(), rows, cols, memory(), system)), want); });
+    const FailureLoop scratch_only = check(
+        op.name, [&] { EXPECT_EQ(plain(op.named(f.data(), rows, cols, system, memory())), want); });
     // Result and scratch (in an arena, one spill chunk may hold both).
     EXPECT_GE(both.points, GetParam() == Memory::kFailing ? 3 : 2);
     EXPECT_GE(result_only.points, 2);
@@ -208,7 +207,7 @@ TEST_P(OpFailureTest, TensorReductions) {
       {"one result over threads", {300, 1000}, {}, ops::DType::kFloat32},
   };
   for (const Case& c : cases) {
-    for (std::int32_t r = 1; r <= 11; ++r) {
+    for (std::int32_t r = 1; r <= static_cast<std::int32_t>(ops::Reduction::kCountNonzero); ++r) {
       const auto reduction = static_cast<ops::Reduction>(r);
       const bool arg = reduction == ops::Reduction::kArgmin || reduction == ops::Reduction::kArgmax;
       if (arg && c.axes.size() > 1) continue;
@@ -274,8 +273,7 @@ class ParallelFailureTest : public ::testing::TestWithParam<Provider> {
     return o;
   }
   std::string area(const char* op, int threads) const {
-    return std::string("ops/") + op + "/" + GetParam().name + "/threads" +
-           std::to_string(threads);
+    return std::string("ops/") + op + "/" + GetParam().name + "/threads" + std::to_string(threads);
   }
 
   // Every parallel entry point that allocates, on `threads` threads, each at every failure
@@ -295,23 +293,20 @@ class ParallelFailureTest : public ::testing::TestWithParam<Provider> {
     const float csum = ops::sum_f32_compensated(x, system);
     const float cmean = ops::mean_f32_compensated(x, system);
     const std::vector<float> cols_sum = plain(ops::sum_f32_axis(m.data(), rows, cols, 0, system));
-    const std::vector<float> rows_mean =
-        plain(ops::mean_f32_axis(m.data(), rows, cols, 1, system));
+    const std::vector<float> rows_mean = plain(ops::mean_f32_axis(m.data(), rows, cols, 1, system));
     tbb::task_arena arena(threads);
     arena.execute([&] {
       auto run = [&](const char* op, const std::function<void()>& call) {
         return check_every_failure_point(area(op, threads), failing, nullptr, call);
       };
       run("sum_f32_parallel", [&] { EXPECT_TRUE(same_bits(ops::sum_f32_parallel(x, o), sum)); });
-      run("mean_f32_parallel",
-          [&] { EXPECT_TRUE(same_bits(ops::mean_f32_parallel(x, o), mean)); });
+      run("mean_f32_parallel", [&] { EXPECT_TRUE(same_bits(ops::mean_f32_parallel(x, o), mean)); });
       run("sum_i32_parallel", [&] { EXPECT_EQ(ops::sum_i32_parallel(xi, o), isum); });
       const FailureLoop c = run("sum_f32_compensated_parallel", [&] {
         EXPECT_TRUE(same_bits(ops::sum_f32_compensated_parallel(x, o), csum));
       });
-      run("mean_f32_compensated_parallel", [&] {
-        EXPECT_TRUE(same_bits(ops::mean_f32_compensated_parallel(x, o), cmean));
-      });
+      run("mean_f32_compensated_parallel",
+          [&] { EXPECT_TRUE(same_bits(ops::mean_f32_compensated_parallel(x, o), cmean)); });
       const FailureLoop a = run("sum_f32_axis_parallel", [&] {
         EXPECT_EQ(plain(ops::sum_f32_axis_parallel(m.data(), rows, cols, 0, &failing, o)),
                   cols_sum);
