@@ -11,21 +11,11 @@
 #include <limits>
 #include <type_traits>
 
-#include "absl/base/config.h"
 #include "ops/internal/parallel.h"
 #include "ops/internal/reduce_tree.h"
 #include "ops/internal/tensor_elements.h"
 
-// As in reduce_kernels.cc: no scalable vectors; no 512-bit targets under AddressSanitizer
-// (reduce_kernels.cc says why).
-#ifndef HWY_DISABLED_TARGETS
-#if defined(ABSL_HAVE_ADDRESS_SANITIZER)
-#define HWY_DISABLED_TARGETS \
-  (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV | HWY_AVX3 | HWY_AVX3_DL)
-#else
-#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-#endif
-#endif
+#include "ops/internal/simd_targets.h"  // before foreach_target.h
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/internal/tensor_kernels.cc"
