@@ -7,6 +7,7 @@
 #include <random>
 
 #include "hwy/targets.h"
+#include "ops/parallel_reduce.h"
 #include "valgrind/valgrind.h"
 
 namespace corepy::ops::model {
@@ -110,8 +111,7 @@ void LoggingResource::do_deallocate(void* p, std::size_t bytes, std::size_t alig
 }
 
 std::ostream& operator<<(std::ostream& os, const LoggingResource::Event& e) {
-  return os << (e.allocate ? "allocate(" : "deallocate(") << e.bytes << ", " << e.alignment
-            << ")";
+  return os << (e.allocate ? "allocate(" : "deallocate(") << e.bytes << ", " << e.alignment << ")";
 }
 
 bool under_valgrind() { return RUNNING_ON_VALGRIND != 0; }
@@ -152,6 +152,8 @@ void TargetTest::SetUp() {
 
 void TargetTest::TearDown() { hwy::SetSupportedTargetsForTest(0); }
 
+void FinalizeParallelWorkers::TearDown() { EXPECT_TRUE(finalize_parallel_workers()); }
+
 std::vector<std::int64_t> every_target() { return hwy::SupportedAndGeneratedTargets(); }
 
 std::int64_t first_target() {
@@ -178,8 +180,7 @@ float model_sum_f32_compensated(const float* x, std::size_t n) {
   const Pair total = tree<Pair>(
       0, count_of(n, kModelChunk),
       [&](std::size_t c) {
-        return compensated_chunk(x + c * kModelChunk,
-                                 std::min(kModelChunk, n - c * kModelChunk));
+        return compensated_chunk(x + c * kModelChunk, std::min(kModelChunk, n - c * kModelChunk));
       },
       combine);
   if (!std::isfinite(total.sum) || total.comp == 0.0f) return total.sum;

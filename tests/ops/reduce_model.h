@@ -92,11 +92,18 @@ std::vector<std::int64_t> every_target();
 std::int64_t first_target();
 std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info);
 
+// Waits for oneTBB's worker threads when the test binary ends (a global environment): Valgrind
+// counts the stacks of threads still running at exit as possibly lost.
+class FinalizeParallelWorkers : public ::testing::Environment {
+ public:
+  void TearDown() override;
+};
+
 }  // namespace corepy::ops::model
 
-#define COREPY_INSTANTIATE_FOR_EVERY_TARGET(suite)                                            \
-  INSTANTIATE_TEST_SUITE_P(EveryTarget, suite,                                                 \
-                           ::testing::ValuesIn(::corepy::ops::model::every_target()),          \
+#define COREPY_INSTANTIATE_FOR_EVERY_TARGET(suite)                                    \
+  INSTANTIATE_TEST_SUITE_P(EveryTarget, suite,                                        \
+                           ::testing::ValuesIn(::corepy::ops::model::every_target()), \
                            ::corepy::ops::model::target_name)
 
 #endif  // COREPY_TESTS_OPS_REDUCE_MODEL_H_

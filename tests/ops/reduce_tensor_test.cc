@@ -158,6 +158,9 @@ std::vector<std::vector<char>> results(DType dtype, const ParallelOptions& paral
   return out;
 }
 
+::testing::Environment* const finalize_workers =
+    ::testing::AddGlobalTestEnvironment(new model::FinalizeParallelWorkers);
+
 constexpr DType kEveryDType[] = {DType::kFloat32, DType::kFloat64, DType::kInt32,   DType::kInt64,
                                  DType::kBool,    DType::kFloat16, DType::kBFloat16};
 
