@@ -6,14 +6,14 @@
 // Float sums follow one fixed evaluation order on every target, so their results are
 // bit-identical whether AVX-512, AVX2, SSE4 or scalar code runs (under Valgrind, say, which
 // offers no AVX-512):
-//   - a *block* of up to kBlock floats is accumulated in kLanes = 64 logical lanes, element i
-//     into lane i % 64, each lane starting at -0.0 (the exact identity of IEEE addition, so a
+//   - a *block* of up to kBlock floats is accumulated in kLanes = 128 logical lanes, element i
+//     into lane i % 128, each lane starting at -0.0 (the exact identity of IEEE addition, so a
 //     sum of -0.0 stays -0.0); a partial last group is padded with -0.0. A target with N lanes
-//     per vector holds the 64 lanes in 64 / N vectors; the order of additions within each lane
+//     per vector holds the 128 lanes in 128 / N vectors; the order of additions within each lane
 //     is the same.
 //   - the blocks of a *chunk* (kChunk floats) are combined lane by lane by pairwise_tree()
-//     (reduce_tree.h), a balanced binary tree over their indices; then the chunk's 64 lanes are
-//     folded by halving: lane j += lane j + 32, then + 16, + 8, + 4, + 2, + 1.
+//     (reduce_tree.h), a balanced binary tree over their indices; then the chunk's 128 lanes are
+//     folded by halving: lane j += lane j + 64, then + 32, + 16, + 8, + 4, + 2, + 1.
 //   - the chunks' sums are combined by the same tree.
 // Row sums of rows of at most 16 floats are computed by scalar code, with the same additions.
 // The parallel reductions compute the same chunks on several threads and combine them with the
@@ -31,8 +31,8 @@
 namespace corepy::ops::internal {
 
 // Logical accumulation lanes of the float kernels, on every target.
-inline constexpr std::size_t kLanes = 64;
-// Leaf of the pairwise tree: floats summed lane by lane, 64 to a lane (16 KiB).
+inline constexpr std::size_t kLanes = 128;
+// Leaf of the pairwise tree: floats summed lane by lane, 32 to a lane (16 KiB).
 inline constexpr std::size_t kBlock = 4096;
 // Unit of the outer tree and of parallel work, in elements of 4 bytes (256 KiB).
 inline constexpr std::size_t kChunk = std::size_t{1} << 16;
@@ -97,8 +97,8 @@ std::int64_t sum_i32_range(const std::int32_t* x, std::size_t n);
 // out[r] = sum of row r of the rows x cols matrix at x.
 void row_sums_i32(const std::int32_t* x, std::size_t rows, std::size_t cols, std::int64_t* out);
 // acc[j] += x[0][j] + ... + x[rows-1][j] for j < width; row r starts at x + r * stride.
-void add_columns_i32(const std::int32_t* x, std::size_t rows, std::size_t stride,
-                     std::size_t width, std::int64_t* acc);
+void add_columns_i32(const std::int32_t* x, std::size_t rows, std::size_t stride, std::size_t width,
+                     std::int64_t* acc);
 
 // Whether every / some byte of x[0, n) is nonzero. Bytes, not bools: a bool that came from C or
 // memcpy may hold any nonzero byte, and it is true.

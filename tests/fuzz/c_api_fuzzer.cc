@@ -200,7 +200,7 @@ class Session {
   }
 
   // What IEEE addition allows for a sum of these floats in any order, and the bound for the
-  // pairwise order of ops/reduce.h: each of 64 lanes sums its share of a 4096-float block in
+  // pairwise order of ops/reduce.h: each of 128 lanes sums its share of a 4096-float block in
   // sequence, then balanced trees.
   struct FloatReference {
     double sum = 0;      // of the finite values

@@ -27,19 +27,19 @@ std::size_t count_of(std::size_t n, std::size_t piece) { return (n + piece - 1) 
 
 float add(float a, float b) { return a + b; }
 
-struct Lanes64 {
+struct Lanes {
   float l[kModelLanes];
 };
 
-// One block's lanes: each from -0.0, element i into lane i % 64.
-Lanes64 block_lanes(const float* x, std::size_t n) {
-  Lanes64 lanes;
+// One block's lanes: each from -0.0, element i into lane i % kModelLanes.
+Lanes block_lanes(const float* x, std::size_t n) {
+  Lanes lanes;
   std::fill(lanes.l, lanes.l + kModelLanes, -0.0f);
   for (std::size_t i = 0; i < n; ++i) lanes.l[i % kModelLanes] += x[i];
   return lanes;
 }
 
-float fold(Lanes64 lanes) {
+float fold(Lanes lanes) {
   for (std::size_t half = kModelLanes / 2; half >= 1; half /= 2) {
     for (std::size_t j = 0; j < half; ++j) lanes.l[j] += lanes.l[j + half];
   }
@@ -48,12 +48,12 @@ float fold(Lanes64 lanes) {
 
 // The blocks' lanes combined lane by lane by the tree, then folded once.
 float chunk(const float* x, std::size_t n) {
-  const Lanes64 lanes = tree<Lanes64>(
+  const Lanes lanes = tree<Lanes>(
       0, count_of(n, kModelBlock),
       [&](std::size_t b) {
         return block_lanes(x + b * kModelBlock, std::min(kModelBlock, n - b * kModelBlock));
       },
-      [](Lanes64 a, const Lanes64& b) {
+      [](Lanes a, const Lanes& b) {
         for (std::size_t j = 0; j < kModelLanes; ++j) a.l[j] += b.l[j];
         return a;
       });

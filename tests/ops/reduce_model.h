@@ -16,7 +16,7 @@
 
 namespace corepy::ops::model {
 
-inline constexpr std::size_t kModelLanes = 64;
+inline constexpr std::size_t kModelLanes = 128;
 inline constexpr std::size_t kModelBlock = 4096;
 inline constexpr std::size_t kModelChunk = std::size_t{1} << 16;
 inline constexpr std::size_t kModelCompensatedLanes = 32;
@@ -27,7 +27,7 @@ bool under_valgrind();
 // Under Valgrind, AddressSanitizer or ThreadSanitizer (all unoptimized builds here).
 bool under_instrumentation();
 
-// sum_f32 as documented: 0 when empty, else chunks and blocks by the balanced tree, 64 lanes.
+// sum_f32 as documented: 0 when empty, else chunks and blocks by the balanced tree, 128 lanes.
 float model_sum_f32(const float* x, std::size_t n);
 // sum_f32_compensated as documented: 32 Neumaier lanes per chunk, folded and combined by TwoSum.
 float model_sum_f32_compensated(const float* x, std::size_t n);

@@ -1,12 +1,12 @@
 // The flat reductions of ops/reduce.h on every SIMD target the CPU offers (Highway's
-// SetSupportedTargetsForTest forces each in turn): at every length 0..130 and more around the
-// kernels' boundaries, 2^k - 1, 2^k and 2^k + 1 up to 2^20, and at start offsets 0..7 elements
-// from 64-byte alignment, each result bit-identical to the scalar model of the documented order
-// and within a stated relative bound of a long double reference (integers and bools exact);
-// numpy's edge cases; NaN, +-Inf and values near FLT_MAX; 2^25 ones summed exactly; and the
-// compensated sum's scratch: taken from the resource it is given (an arena, a StatsResource, a
-// resource defined here), exactly the documented bytes, all of it given back, also when an
-// allocation fails.
+// SetSupportedTargetsForTest forces each in turn): at every length 0..642 (five groups of lanes)
+// and more around the kernels' boundaries, 2^k - 1, 2^k and 2^k + 1 up to 2^20, and at start
+// offsets 0..7 elements from 64-byte alignment, each result bit-identical to the scalar model of
+// the documented order and within a stated relative bound of a long double reference (integers and
+// bools exact); numpy's edge cases; NaN, +-Inf and values near FLT_MAX; 2^25 ones summed exactly;
+// and the compensated sum's scratch: taken from the resource it is given (an arena, a
+// StatsResource, a resource defined here), exactly the documented bytes, all of it given back, also
+// when an allocation fails.
 #include "ops/reduce.h"
 
 #include <algorithm>
@@ -77,12 +77,12 @@ std::size_t ceil_log2(std::size_t n) {
 
 // The relative bound of sum_f32 of n floats against the exact sum: |error| <= gamma_h sum|x|,
 // gamma_h = h u / (1 - h u), u = 2^-24, where h bounds the roundings any one term takes part in
-// (Higham, Accuracy and Stability of Numerical Algorithms, 4.2): 63 sequential additions in its
-// lane of a block (64 terms from an exact -0.0), 4 levels of the tree over a chunk's 16 blocks,
-// 6 halvings folding the 64 lanes, and ceil(log2(chunks)) levels over the chunks. For 2^20
-// terms that is h = 77: about 4.6e-6 of sum|x|, where a sequential float loop allows n u = 0.06.
+// (Higham, Accuracy and Stability of Numerical Algorithms, 4.2): 31 sequential additions in its
+// lane of a block (32 terms from an exact -0.0), 4 levels of the tree over a chunk's 16 blocks,
+// 7 halvings folding the 128 lanes, and ceil(log2(chunks)) levels over the chunks. For 2^20
+// terms that is h = 46: about 2.7e-6 of sum|x|, where a sequential float loop allows n u = 0.06.
 long double sum_bound(std::size_t n) {
-  const std::size_t h = 63 + 4 + 6 + ceil_log2((n + model::kModelChunk - 1) / model::kModelChunk);
+  const std::size_t h = 31 + 4 + 7 + ceil_log2((n + model::kModelChunk - 1) / model::kModelChunk);
   const long double u = unit_roundoff();
   return h * u / (1 - h * u);
 }
@@ -196,7 +196,7 @@ TEST_P(ReduceTest, TwoToThe25OnesSumExactly) {
     GTEST_SKIP() << "under Valgrind only on the first target";
   }
   if (model::under_instrumentation() && GetParam() == HWY_SCALAR) {
-    // 64 lanes of scalar code, unoptimized and instrumented: 50 s of ThreadSanitizer's run.
+    // 128 lanes of scalar code, unoptimized and instrumented: 50 s of ThreadSanitizer's run.
     GTEST_SKIP() << "the scalar target runs this in the uninstrumented build only";
   }
   const std::size_t n = std::size_t{1} << 25;
@@ -211,13 +211,13 @@ TEST_P(ReduceTest, TwoToThe25OnesSumExactly) {
 }
 
 TEST_P(ReduceTest, SumF32IsPairwiseAccurate) {
-  // Error bound of 64 lanes of sequential sums below a pairwise tree: each lane adds at most
-  // kBlock / 64 = 64 terms per block, then about log2(n) levels of the tree.
+  // Error bound of 128 lanes of sequential sums below a pairwise tree: each lane adds at most
+  // kBlock / 128 = 32 terms per block, then about log2(n) levels of the tree.
   for (std::size_t n : {1000u, 100000u, 1000000u}) {
     if (model::under_valgrind() && n > 100000) continue;
     const std::vector<float> data = random_floats(n, 3, 0.0f, 1.0f);
     const long double exact = model::exact_sum(data.data(), n);
-    const long double bound = (64 + 2 * std::log2(static_cast<double>(n)) + 8) *
+    const long double bound = (32 + 2 * std::log2(static_cast<double>(n)) + 8) *
                               std::numeric_limits<float>::epsilon() / 2 *
                               model::abs_sum(data.data(), n);
     const float got = sum_f32(data);
@@ -321,8 +321,7 @@ TEST_P(ReduceTest, MeanDividesTheSumInDouble) {
   EXPECT_EQ(mean_f32(x), 2.5f);
   EXPECT_EQ(mean_f32_compensated(x), 2.5f);
   const std::vector<float> data = random_floats(100003, 4);
-  EXPECT_EQ(mean_f32(data),
-            static_cast<float>(static_cast<double>(sum_f32(data)) / 100003.0));
+  EXPECT_EQ(mean_f32(data), static_cast<float>(static_cast<double>(sum_f32(data)) / 100003.0));
   EXPECT_TRUE(std::isnan(mean_f32(std::vector<float>{1.0f, kNaN})));
 }
 
@@ -362,7 +361,7 @@ TEST_P(ReduceTest, AllAndAnyAtEveryPosition) {
         n <= 600 ? std::vector<unsigned char>{1, 2, 0x80, 0xff} : std::vector<unsigned char>{0x80};
     Bools trues(n, 1);
     Bools falses(n, 0);
-    trues.set(n, 0);   // just past the end: must not be read
+    trues.set(n, 0);  // just past the end: must not be read
     falses.set(n, 1);
     ASSERT_TRUE(all_bool(trues.span(n))) << n;
     ASSERT_TRUE(any_bool(trues.span(n))) << n;
@@ -401,8 +400,7 @@ TEST_P(ReduceTest, CompensatedSumSurvivesCancellation) {
   const long double exact = model::exact_sum(x.data(), n);
   const long double u = std::numeric_limits<float>::epsilon() / 2;
   const long double bound = 2 * u * std::fabs(exact) +
-                            4 * static_cast<long double>(n) * u * u *
-                                model::abs_sum(x.data(), n);
+                            4 * static_cast<long double>(n) * u * u * model::abs_sum(x.data(), n);
   const long double compensated_error =
       std::fabs(static_cast<long double>(sum_f32_compensated(x)) - exact);
   const long double plain_error = std::fabs(static_cast<long double>(sum_f32(x)) - exact);
