@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs both consumers of an installed corepy, and compiles every installed header on its
-# own, against the install at PREFIX:
+# Builds and runs both consumers of an installed corepy (each: examples/registry.cc and
+# version_check.cc), and compiles every installed header on its own, against the install at PREFIX:
 #   tests/consumers/run.sh PREFIX [WORKDIR]
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -23,9 +23,13 @@ echo "$n headers"
 echo "--- find_package(corepy CONFIG REQUIRED) (tests/consumers/cmake)"
 cmake -S "$here/cmake" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/cmake" -j2 >/dev/null
-"$work/cmake/consumer"
+"$work/cmake/registry_example"
+echo "registry_example: ok"
+"$work/cmake/version_check"
 
 echo "--- pkg-config --cflags --libs corepy (tests/consumers/pkgconfig)"
 mkdir -p "$work/pkgconfig"
 PKG_CONFIG_PATH="$pcdir" make -s -C "$work/pkgconfig" -f "$here/pkgconfig/Makefile"
-"$work/pkgconfig/consumer"
+"$work/pkgconfig/registry_example"
+echo "registry_example: ok"
+"$work/pkgconfig/version_check"
