@@ -9,6 +9,8 @@
 #include <new>
 #include <string>
 
+#include "corepy/internal/require_cxx17.h"
+
 namespace corepy {
 
 class AllocationError : public std::bad_alloc {

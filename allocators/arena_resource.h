@@ -28,6 +28,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "allocators/counter.h"
+#include "corepy/internal/require_cxx17.h"
 
 // The fast paths below are ABSL_ATTRIBUTE_ALWAYS_INLINE: meant to be inline in the caller
 // whatever the optimizer's estimate of their size, since a scope or an allocation that becomes a

@@ -21,6 +21,8 @@
 
 #include <cstddef>
 
+#include "corepy/internal/require_cxx17.h"
+
 namespace corepy {
 
 struct Counter {

@@ -45,6 +45,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "corepy/internal/require_cxx17.h"
+
 namespace corepy::testing {
 
 class FailingResource final : public std::pmr::memory_resource {

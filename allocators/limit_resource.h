@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <memory_resource>
 
+#include "corepy/internal/require_cxx17.h"
+
 namespace corepy {
 
 class LimitResource final : public std::pmr::memory_resource {

@@ -24,6 +24,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "allocators/counter.h"
+#include "corepy/internal/require_cxx17.h"
 
 namespace corepy {
 

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "corepy/internal/require_cxx17.h"
 
 namespace corepy {
 

@@ -22,6 +22,7 @@
 #include "corepy/internal/text.h"
 #include "corepy/op_table.h"
 #include "corepy/tensor_dispatch.h"
+#include "corepy/version.h"
 #include "ops/reduce.h"
 #include "ops/reduce_tensor.h"
 #include "ops/tensor.h"
@@ -319,6 +320,8 @@ int corepy_op_stats_json(char* buf, size_t size, size_t* needed) {
     buf[n] = '\0';
   });
 }
+
+const char* corepy_version(void) { return COREPY_VERSION_STRING; }
 
 const char* corepy_error_string(int code) {
   switch (code) {

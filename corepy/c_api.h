@@ -129,6 +129,9 @@ COREPY_API int corepy_configure(const char* key, const char* value);
  * NULL) gets the full length including the NUL. */
 COREPY_API int corepy_op_stats_json(char* buf, size_t size, size_t* needed);
 
+/* corepy's version, "MAJOR.MINOR.PATCH" (COREPY_VERSION_STRING of corepy/version.h). */
+COREPY_API const char* corepy_version(void);
+
 /* A static description of an error code; unknown codes get "unknown corepy error code". */
 COREPY_API const char* corepy_error_string(int code);
 

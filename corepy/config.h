@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "corepy/byte_size.h"  // parse_byte_size, part of this header's contract
+#include "corepy/internal/require_cxx17.h"
 #include "corepy/op_table.h"
 
 namespace corepy {

@@ -33,6 +33,7 @@
 #include "absl/base/optimization.h"
 #include "allocators/arena_resource.h"
 #include "corepy/arena.h"
+#include "corepy/internal/require_cxx17.h"
 #include "corepy/op_table.h"
 
 namespace corepy {

@@ -35,6 +35,7 @@
 #include <optional>
 
 #include "absl/strings/string_view.h"
+#include "corepy/internal/require_cxx17.h"
 #include "ops/reductions.h"
 
 // clang-format off

@@ -15,6 +15,7 @@
 #include <memory_resource>
 
 #include "absl/status/statusor.h"
+#include "corepy/internal/require_cxx17.h"
 #include "corepy/op_table.h"
 #include "ops/reduce_tensor.h"
 #include "ops/tensor.h"

@@ -39,6 +39,7 @@
 #include "absl/base/optimization.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "corepy/internal/require_cxx17.h"
 #include "ops/reduce.h"
 
 namespace corepy::ops {

@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "corepy/internal/require_cxx17.h"
 
 namespace corepy::ops {
 

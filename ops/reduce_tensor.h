@@ -53,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "corepy/internal/require_cxx17.h"
 #include "ops/parallel_reduce.h"
 #include "ops/reductions.h"
 #include "ops/tensor.h"

@@ -9,6 +9,8 @@
 #ifndef COREPY_OPS_REDUCTIONS_H_
 #define COREPY_OPS_REDUCTIONS_H_
 
+#include "corepy/internal/require_cxx17.h"
+
 // clang-format off
 #define COREPY_REDUCTIONS(X) \
   X(Sum,    sum,    1)       \

@@ -31,6 +31,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "corepy/internal/require_cxx17.h"
 
 namespace corepy::ops {
 

@@ -22,6 +22,9 @@ packages=(
   clang-14             # --config=fuzz (tests/fuzz/run_fuzz.sh)
   libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes, for --config=fuzz
   lld-14               # the linker --config=fuzz uses
+  cmake                # the CMake build (CMakeLists.txt), .ci/run's CMake stage
+  make
+  pkg-config           # tests/consumers/pkgconfig
 )
 
 missing=()

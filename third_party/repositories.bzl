@@ -32,6 +32,68 @@ _ABSL_PACKAGES = {
     "absl/utility": ["utility"],
 }
 
+# The Debian packages corepy builds from, by repository name: system_repository's arguments.
+# corepy_dependencies() declares them for a WORKSPACE; the `debian_packages` module extension
+# (third_party/extensions.bzl) for bzlmod.
+SYSTEM_REPOSITORIES = {
+    "com_github_google_highway": {
+        "build_file": Label("//third_party:highway.BUILD"),
+        "headers": ["hwy/highway.h", "hwy/contrib/dot/dot-inl.h"],
+        "libraries": ["libhwy.so", "libhwy_contrib.so"],
+        "packages": ["libhwy-dev"],
+    },
+    "com_google_absl": {
+        "alias_packages": _ABSL_PACKAGES,
+        "build_file": Label("//third_party:absl.BUILD"),
+        "headers": ["absl/base/config.h", "absl/status/statusor.h"],
+        "libraries": ["libabsl_base.so", "libabsl_statusor.so", "libabsl_flags_parse.so"],
+        "packages": ["libabsl-dev"],
+    },
+    "com_google_benchmark": {
+        "build_file": Label("//third_party:benchmark.BUILD"),
+        "headers": ["benchmark/benchmark.h"],
+        "libraries": ["libbenchmark.so", "libbenchmark_main.a"],
+        "packages": ["libbenchmark-dev"],
+    },
+    "com_google_googletest": {
+        "build_file": Label("//third_party:googletest.BUILD"),
+        "headers": ["gtest/gtest.h", "gmock/gmock.h"],
+        "libraries": ["libgtest.a", "libgtest_main.a", "libgmock.a"],
+        "packages": ["libgtest-dev", "libgmock-dev"],
+    },
+    "eigen": {
+        "build_file": Label("//third_party:eigen.BUILD"),
+        "headers": ["eigen3/Eigen/Core"],
+        "packages": ["libeigen3-dev"],
+        "symlinks": {
+            "/usr/include/eigen3/Eigen": "Eigen",
+            "/usr/include/eigen3/unsupported": "unsupported",
+        },
+    },
+    "fp16": {
+        "build_file": Label("//third_party:fp16.BUILD"),
+        "headers": ["fp16.h", "fp16/fp16.h"],
+        "packages": ["libfp16-dev"],
+    },
+    "mimalloc": {
+        "build_file": Label("//third_party:mimalloc.BUILD"),
+        "headers": ["mimalloc.h"],
+        "libraries": ["libmimalloc.so"],
+        "packages": ["libmimalloc-dev"],
+    },
+    "onetbb": {
+        "build_file": Label("//third_party:onetbb.BUILD"),
+        "headers": ["oneapi/tbb/parallel_for.h"],
+        "libraries": ["libtbb.so"],
+        "packages": ["libtbb-dev"],
+    },
+    "valgrind": {
+        "build_file": Label("//third_party:valgrind.BUILD"),
+        "headers": ["valgrind/valgrind.h", "valgrind/memcheck.h"],
+        "packages": ["valgrind"],
+    },
+}
+
 def corepy_dependencies():
     """Declares corepy's external repositories that the caller does not already have."""
 
@@ -68,77 +130,5 @@ def corepy_dependencies():
         },
     )
 
-    _maybe(
-        system_repository,
-        name = "com_google_absl",
-        packages = ["libabsl-dev"],
-        build_file = Label("//third_party:absl.BUILD"),
-        headers = ["absl/base/config.h", "absl/status/statusor.h"],
-        libraries = ["libabsl_base.so", "libabsl_statusor.so", "libabsl_flags_parse.so"],
-        alias_packages = _ABSL_PACKAGES,
-    )
-    _maybe(
-        system_repository,
-        name = "com_google_googletest",
-        packages = ["libgtest-dev", "libgmock-dev"],
-        build_file = Label("//third_party:googletest.BUILD"),
-        headers = ["gtest/gtest.h", "gmock/gmock.h"],
-        libraries = ["libgtest.a", "libgtest_main.a", "libgmock.a"],
-    )
-    _maybe(
-        system_repository,
-        name = "com_google_benchmark",
-        packages = ["libbenchmark-dev"],
-        build_file = Label("//third_party:benchmark.BUILD"),
-        headers = ["benchmark/benchmark.h"],
-        libraries = ["libbenchmark.so", "libbenchmark_main.a"],
-    )
-    _maybe(
-        system_repository,
-        name = "com_github_google_highway",
-        packages = ["libhwy-dev"],
-        build_file = Label("//third_party:highway.BUILD"),
-        headers = ["hwy/highway.h", "hwy/contrib/dot/dot-inl.h"],
-        libraries = ["libhwy.so", "libhwy_contrib.so"],
-    )
-    _maybe(
-        system_repository,
-        name = "fp16",
-        packages = ["libfp16-dev"],
-        build_file = Label("//third_party:fp16.BUILD"),
-        headers = ["fp16.h", "fp16/fp16.h"],
-    )
-    _maybe(
-        system_repository,
-        name = "onetbb",
-        packages = ["libtbb-dev"],
-        build_file = Label("//third_party:onetbb.BUILD"),
-        headers = ["oneapi/tbb/parallel_for.h"],
-        libraries = ["libtbb.so"],
-    )
-    _maybe(
-        system_repository,
-        name = "mimalloc",
-        packages = ["libmimalloc-dev"],
-        build_file = Label("//third_party:mimalloc.BUILD"),
-        headers = ["mimalloc.h"],
-        libraries = ["libmimalloc.so"],
-    )
-    _maybe(
-        system_repository,
-        name = "eigen",
-        packages = ["libeigen3-dev"],
-        build_file = Label("//third_party:eigen.BUILD"),
-        headers = ["eigen3/Eigen/Core"],
-        symlinks = {
-            "/usr/include/eigen3/Eigen": "Eigen",
-            "/usr/include/eigen3/unsupported": "unsupported",
-        },
-    )
-    _maybe(
-        system_repository,
-        name = "valgrind",
-        packages = ["valgrind"],
-        build_file = Label("//third_party:valgrind.BUILD"),
-        headers = ["valgrind/valgrind.h", "valgrind/memcheck.h"],
-    )
+    for name, kwargs in SYSTEM_REPOSITORIES.items():
+        _maybe(system_repository, name = name, **kwargs)
