@@ -142,3 +142,16 @@ def corepy_dependencies():
         build_file = Label("//third_party:valgrind.BUILD"),
         headers = ["valgrind/valgrind.h", "valgrind/memcheck.h"],
     )
+
+    # Debian 12's Python (3.11): the headers of the interpreter its python3 package installs.
+    _maybe(
+        system_repository,
+        name = "python",
+        packages = ["python3-dev", "pybind11-dev", "python3-numpy"],
+        build_file = Label("//third_party:python.BUILD"),
+        headers = ["pybind11/pybind11.h"],
+        symlinks = {
+            "/usr/include/python3.11": "python_include",
+            "/usr/lib/python3/dist-packages/numpy/core/include": "numpy_include",
+        },
+    )
