@@ -126,8 +126,10 @@ bool parse_pointer_args(const char* name, PyObject* const* args, Py_ssize_t narg
                  Py_TYPE(args[0])->tp_name, Py_TYPE(args[1])->tp_name);
     return false;
   }
-  *ptr = PyLong_AsVoidPtr(args[0]);
-  if (*ptr == nullptr && PyErr_Occurred()) return false;
+  // An address is unsigned: PyLong_AsVoidPtr would take -1 as 0xffff...ffff.
+  const unsigned long long address = PyLong_AsUnsignedLongLong(args[0]);
+  if (address == static_cast<unsigned long long>(-1) && PyErr_Occurred()) return false;
+  *ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(address));
   const Py_ssize_t n = PyLong_AsSsize_t(args[1]);
   if (n == -1 && PyErr_Occurred()) return false;
   if (n < 0) {
