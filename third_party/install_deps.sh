@@ -22,6 +22,14 @@ packages=(
   clang-14             # --config=fuzz (tests/fuzz/run_fuzz.sh)
   libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes, for --config=fuzz
   lld-14               # the linker --config=fuzz uses
+  python3-dev          # the Python package (python/): CPython's headers, @python
+  pybind11-dev         # @python: pybind11's headers
+  python3-pybind11
+  python3-setuptools   # python/'s build backend (pip install --no-build-isolation ./python)
+  python3-venv
+  python3-pip
+  python3-pytest       # tests/python
+  python3-hypothesis
 )
 
 missing=()

@@ -5,8 +5,8 @@ extremes, integers that wrap), views (reversed, stepped, transposed, broadcast, 
 memoryviews), axes (None, ints, tuples, negative, out of range, repeated), keepdims and ddof.
 Each result must have numpy's type, dtype and shape; integer, bool, min, max, argmin, argmax,
 all, any and count_nonzero results numpy's values exactly; float sums, products, means,
-variances and standard deviations the documented bound of a long-double reference (the bound
-tests/ops/reduce_numpy_test.py holds the C ABI to). Where numpy raises, corepy raises the same
+variances and standard deviations numpy's values or the documented bound of a long-double
+reference (the bound tests/ops/reduce_numpy_test.py holds the C ABI to). Where numpy raises, corepy raises the same
 type (numpy.AxisError, ValueError, TypeError).
 """
 import warnings
@@ -135,6 +135,10 @@ def check_against_numpy(op, a, axis, keepdims, ddof):
     xl = (x.astype(np.float64) if x.dtype == np.int64 else x).astype(np.longdouble)
     reference, bound, overflow = ref.float_bound(op, code, out_code, xl, axis, keepdims, ddof, n)
     bad = ref.check_float(got, reference, bound, overflow, out_code)
+    # numpy's own answer passes too: the bound assumes no partial result overflows or underflows
+    # (subnormal products, squared deviations of subnormals), and there numpy rounds as corepy.
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    bad = [i for i in bad if not same.ravel()[i]]
     if bad:
         i = bad[0]
         r = np.asarray(reference).ravel()[i]
@@ -145,7 +149,7 @@ def check_against_numpy(op, a, axis, keepdims, ddof):
                     f"{want.ravel()[i]!r}, reference {float(r)!r}, bound {float(b)!r}")
 
 
-@settings(max_examples=3000)
+@settings(max_examples=2000)
 @given(data=st.data(), op=st.sampled_from(OPS), keepdims=st.booleans(),
        ddof=st.sampled_from([0, 0, 1, 2, -1, 7]))
 def test_reductions_match_numpy(data, op, keepdims, ddof):
