@@ -180,17 +180,23 @@ def call(lib, op_code, arr, dtype_code, axes, keepdims, ddof, capacity=None, nul
 # ---------------------------------------------------------------------------------------------
 # References.
 
-def numpy_reduce(op, vals, axis_arg, keepdims, ddof):
-    """numpy's result (an ndarray) or the message of the error it raises."""
+def numpy_call(op, vals, axis_arg, keepdims, ddof):
+    """numpy's result as numpy gives it (a scalar or an array), or the error it raises."""
     kw = {"axis": axis_arg, "keepdims": keepdims}
     if op in ("var", "std"):
         kw["ddof"] = ddof
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return np.asarray(getattr(np, op)(vals, **kw)), None
+            return getattr(np, op)(vals, **kw), None
     except (ValueError, TypeError, np.AxisError) as e:
-        return None, str(e)
+        return None, e
+
+
+def numpy_reduce(op, vals, axis_arg, keepdims, ddof):
+    """numpy's result (an ndarray) or the message of the error it raises."""
+    result, error = numpy_call(op, vals, axis_arg, keepdims, ddof)
+    return (None, str(error)) if error is not None else (np.asarray(result), None)
 
 
 def result_code(op, in_code, ref):
