@@ -48,7 +48,8 @@ from corepy._corepy import (  # noqa: F401  (the public API)
 __version__ = "0.1.0"
 
 __all__ = [
-    "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "all", "any", "count_nonzero",
+    "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "all", "any",
+    "count_nonzero",
     "tensor_sum_f32", "tensor_sum_i32", "tensor_mean_f32", "tensor_all_bool", "tensor_any_bool",
     "configure", "settings", "arena_stats", "ArenaStats", "op_stats", "reset_op_stats",
     "statistics", "Statistics", "GIL_RELEASE_BYTES",

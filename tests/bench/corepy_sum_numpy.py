@@ -88,7 +88,8 @@ def main():
     print("vs numpy, vs ctypes: how many times faster corepy.sum is (higher is faster)")
 
     empty = np.zeros(0, np.float32)
-    floors = [("_floor_fastcall(ptr, count) (METH_FASTCALL)", lambda: _corepy._floor_fastcall(0, 0)),
+    floors = [("_floor_fastcall(ptr, count) (METH_FASTCALL)",
+               lambda: _corepy._floor_fastcall(0, 0)),
               ("_floor_pybind11(ptr, count) (pybind11)", lambda: _corepy._floor_pybind11(0, 0)),
               ("corepy.tensor_sum_f32(ptr, 0)", lambda: corepy.tensor_sum_f32(0, 0)),
               ("corepy.sum(empty float32 array)", lambda: corepy.sum(empty)),

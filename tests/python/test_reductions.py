@@ -6,13 +6,13 @@ memoryviews), axes (None, ints, tuples, negative, out of range, repeated), keepd
 Each result must have numpy's type, dtype and shape; integer, bool, min, max, argmin, argmax,
 all, any and count_nonzero results numpy's values exactly; float sums, products, means,
 variances and standard deviations numpy's values or the documented bound of a long-double
-reference (the bound tests/ops/reduce_numpy_test.py holds the C ABI to). Where numpy raises, corepy raises the same
-type (numpy.AxisError, ValueError, TypeError).
+reference (the bound tests/ops/reduce_numpy_test.py holds the C ABI to). Where numpy raises,
+corepy raises the same type (numpy.AxisError, ValueError, TypeError).
 """
 
 import numpy as np
 import pytest
-from hypothesis import assume, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import as_strided
