@@ -288,6 +288,37 @@ void reset_op_totals() {
   }
 }
 
+std::array<OpTotals, kOpCount> thread_op_counts() {
+  std::array<OpTotals, kOpCount> counts{};
+  const ThreadRuntime& r = runtime();
+  for (std::size_t i = 0; i < kOpCount; ++i) add(counts[i], r.tallies[i]);
+  return counts;
+}
+
+std::array<OpTotals, kOpCount> open_op_region() {
+  ThreadRuntime& r = runtime();
+  std::array<OpTotals, kOpCount> at_entry{};
+  Tallies& all = tallies();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    add(at_entry[i], r.tallies[i]);
+    all.retired[i].peak = std::max(all.retired[i].peak, at_entry[i].peak);
+    r.tallies[i].peak.store(0, std::memory_order_relaxed);
+  }
+  return at_entry;
+}
+
+void close_op_region(const std::array<OpTotals, kOpCount>& at_entry) noexcept {
+  ThreadRuntime* r = tls_state.runtime;
+  if (r == nullptr) return;  // the thread's runtime was destroyed meanwhile: its peaks retired
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    OpTally& t = r->tallies[i];
+    if (at_entry[i].peak > t.peak.load(std::memory_order_relaxed)) {
+      t.peak.store(at_entry[i].peak, std::memory_order_relaxed);
+    }
+  }
+}
+
 }  // namespace internal
 
 ArenaStats arena_stats() { return thread_arena().stats(); }

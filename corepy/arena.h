@@ -113,6 +113,14 @@ struct OpTotals {
 std::array<OpTotals, kOpCount> op_totals();                           // every thread's, summed
 void reset_op_totals();
 
+// A region of the calling thread's op counters (ThreadOpRegion, corepy/dispatch.h). Opening one
+// records the thread's peaks with the process totals (so op_totals() loses nothing) and zeroes
+// them, so that from then on they are the region's; it returns the counters at entry. Closing it
+// puts back the entry peaks where the region's are lower, which makes regions nest.
+std::array<OpTotals, kOpCount> open_op_region();
+std::array<OpTotals, kOpCount> thread_op_counts();  // the calling thread's counters
+void close_op_region(const std::array<OpTotals, kOpCount>& at_entry) noexcept;
+
 // One scope open on the calling thread, from entry (where the outermost scope brings the
 // runtime up to date) to exit (where it grows the thread's arena if self-tuning is on and the
 // scope spilled). A scope holds one of these and, declared after it, the ArenaRewinder of the

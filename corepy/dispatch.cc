@@ -121,6 +121,26 @@ std::vector<OpStats> op_stats() {
 
 void reset_op_stats() { internal::reset_op_totals(); }
 
+ThreadOpRegion::ThreadOpRegion() : at_entry_(internal::open_op_region()) {}
+
+ThreadOpRegion::~ThreadOpRegion() { internal::close_op_region(at_entry_); }
+
+std::vector<OpStats> ThreadOpRegion::stats() const {
+  const Settings s = settings();
+  const std::array<internal::OpTotals, kOpCount> now = internal::thread_op_counts();
+  std::vector<OpStats> out;
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    // Counters restart at 0 when reset_op_stats() runs inside the region.
+    const std::uint64_t calls =
+        now[i].calls >= at_entry_[i].calls ? now[i].calls - at_entry_[i].calls : now[i].calls;
+    const std::uint64_t spills =
+        now[i].spills >= at_entry_[i].spills ? now[i].spills - at_entry_[i].spills : now[i].spills;
+    out.push_back(
+        OpStats{std::string(kOpNames[i]), calls, now[i].peak, spills, s.op_arena_sizes[i]});
+  }
+  return out;
+}
+
 std::string op_stats_table() {
   std::string out = absl::StrFormat("%-20s %12s %14s %8s %12s\n", "op", "calls", "peak_scratch",
                                     "spills", "arena_size");

@@ -22,6 +22,7 @@
 #ifndef COREPY_COREPY_DISPATCH_H_
 #define COREPY_COREPY_DISPATCH_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -114,6 +115,28 @@ struct OpStats {
 
 std::vector<OpStats> op_stats();
 void reset_op_stats();
+
+// The calling thread's op counters over a region of code, as RMM's statistics() context: the
+// calls, the most scratch one call needed, and the spills of every op this thread dispatched
+// between construction and stats(). Regions nest (destroy them in reverse order, on the thread
+// that made them); op_stats() keeps counting everything meanwhile.
+//
+//   corepy::ThreadOpRegion region;
+//   ... ops ...
+//   for (const corepy::OpStats& s : region.stats()) ...  // calls, peak_scratch, spills
+class ThreadOpRegion {
+ public:
+  ThreadOpRegion();
+  ThreadOpRegion(const ThreadOpRegion&) = delete;
+  ThreadOpRegion& operator=(const ThreadOpRegion&) = delete;
+  ~ThreadOpRegion();
+
+  // One entry per op, as op_stats() (arena_size the op's configured size).
+  std::vector<OpStats> stats() const;
+
+ private:
+  std::array<internal::OpTotals, kOpCount> at_entry_;
+};
 std::string op_stats_table();  // aligned columns, a header line, one line per op
 std::string op_stats_json();   // [{"op":"sum_f32","calls":3,...}, ...]
 

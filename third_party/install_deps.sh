@@ -25,6 +25,14 @@ packages=(
   cmake                # the CMake build (CMakeLists.txt), .ci/run's CMake stage
   make
   pkg-config           # tests/consumers/pkgconfig
+  python3-dev          # the Python package (python/): CPython's headers, @python
+  pybind11-dev         # @python: pybind11's headers
+  python3-pybind11
+  python3-setuptools   # python/'s build backend (pip install --no-build-isolation ./python)
+  python3-venv
+  python3-pip
+  python3-pytest       # tests/python
+  python3-hypothesis
 )
 
 missing=()

@@ -87,6 +87,17 @@ SYSTEM_REPOSITORIES = {
         "libraries": ["libtbb.so"],
         "packages": ["libtbb-dev"],
     },
+    # Debian 12's Python (3.11): the headers of the interpreter its python3 package installs, for
+    # the Python package's native module (python/).
+    "python": {
+        "build_file": Label("//third_party:python.BUILD"),
+        "headers": ["pybind11/pybind11.h"],
+        "packages": ["python3-dev", "pybind11-dev", "python3-numpy"],
+        "symlinks": {
+            "/usr/include/python3.11": "python_include",
+            "/usr/lib/python3/dist-packages/numpy/core/include": "numpy_include",
+        },
+    },
     "valgrind": {
         "build_file": Label("//third_party:valgrind.BUILD"),
         "headers": ["valgrind/valgrind.h", "valgrind/memcheck.h"],

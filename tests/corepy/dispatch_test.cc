@@ -1,5 +1,5 @@
 // The dispatch entry points: results, bad input, the resource they hand kernels, per-op arena
-// sizes, per-op stats (table and JSON) and the debug log line.
+// sizes, per-op stats (table and JSON), a thread's op region and the debug log line.
 #include "corepy/dispatch.h"
 
 #include <cmath>
@@ -147,6 +147,54 @@ TEST_F(DispatchTest, PerOpStatsCountCallsPeakAndSpillsAndPrintAsTableAndJson) {
 
   reset_op_stats();
   EXPECT_EQ(op_stats()[0].calls, 0u);
+}
+
+TEST_F(DispatchTest, AThreadOpRegionCountsThisThreadsOpsInsideItNestsAndLosesNothing) {
+  Options o;
+  o.arena_size = 4096;
+  ASSERT_TRUE(configure(o).ok());
+  const std::vector<float> x(100, 1.0f);
+  {
+    OpScope scope(Op::kAnyBool);
+    (void)scope.resource()->allocate(2048, 8);  // a peak before the region
+  }
+  const auto by_name = [](const std::vector<OpStats>& stats, const std::string& name) {
+    for (const OpStats& s : stats) {
+      if (s.name == name) return s;
+    }
+    return OpStats{};
+  };
+  ThreadOpRegion outer;
+  EXPECT_EQ(by_name(outer.stats(), "any_bool").peak_scratch, 0u);
+  sum_f32_cpu_dispatch(x.data(), x.size());
+  {
+    ThreadOpRegion inner;
+    OpScope scope(Op::kAnyBool);
+    (void)scope.resource()->allocate(1024, 8);
+    std::thread([&x] { sum_f32_cpu_dispatch(x.data(), x.size()); }).join();  // not this thread
+  }
+  {
+    ThreadOpRegion inner;
+    {
+      OpScope scope(Op::kAnyBool);
+      (void)scope.resource()->allocate(10 << 10, 8);  // spills once
+    }
+    const OpStats any = by_name(inner.stats(), "any_bool");
+    EXPECT_EQ(any.calls, 1u);
+    EXPECT_EQ(any.spills, 1u);
+    EXPECT_GE(any.peak_scratch, 10u << 10);
+    EXPECT_EQ(by_name(inner.stats(), "sum_f32").calls, 0u);
+  }
+  const std::vector<OpStats> seen = outer.stats();
+  EXPECT_EQ(by_name(seen, "sum_f32").calls, 1u);
+  EXPECT_EQ(by_name(seen, "any_bool").calls, 2u);
+  EXPECT_EQ(by_name(seen, "any_bool").spills, 1u);
+  EXPECT_GE(by_name(seen, "any_bool").peak_scratch, 10u << 10);
+  // The process-wide stats count every call, the other thread's too, and keep the peak.
+  const std::vector<OpStats> all = op_stats();
+  EXPECT_EQ(by_name(all, "sum_f32").calls, 2u);
+  EXPECT_EQ(by_name(all, "any_bool").calls, 3u);
+  EXPECT_GE(by_name(all, "any_bool").peak_scratch, 10u << 10);
 }
 
 TEST_F(DispatchTest, DebugLogPrintsOneLinePerDispatch) {
