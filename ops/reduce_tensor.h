@@ -22,8 +22,9 @@
 //   identity"). var and std divide by max(n - ddof, 0), as numpy does.
 // - NaN: min and max propagate it; argmin and argmax give the first NaN's index. all and any
 //   count NaN as true and -0.0 as false.
-// - Accuracy: float sums are pairwise along every axis (numpy's are pairwise only along the
-//   contiguous one); mean divides that sum; var and std accumulate in float64 over two passes;
+// - Accuracy: float sums are pairwise along every axis over leaves of at most 32 sequential
+//   additions (numpy's are pairwise only along the contiguous axis, over leaves of 16, and
+//   sequential along the others); mean divides that sum; var and std accumulate in float64 over two passes;
 //   float products accumulate in float64. Integer results are exact (modulo 2^64).
 // - Zero strides: a broadcast reduced dimension of size k is not visited k times: sums are
 //   multiplied by k, products raised to the k-th power, the others need one visit. So the work

@@ -138,10 +138,28 @@ HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)
 // shape is a template, so the whole of it inlines into one function per block count: no calls
 // or stack frames per block; the pending left halves (AVX-512: at most 4 of 8 vectors each)
 // wait on the stack, one store and load per 4096 floats. Only the last block can be short.
+//
+// Where the lanes take more than 8 vectors (AVX2 and narrower), they do not all fit in
+// registers (AVX2 spills one accumulator per iteration: about 90% of the streaming read in L2,
+// where 64 lanes reached it), and a block inlined 1 + 2 + ... + 16 times in every ChunkSum<>
+// would double the object file and its compile time for nothing: there each block is one
+// out-of-line call. (Splitting the block into passes of 8 vectors was slower still on AVX2.)
+HWY_NOINLINE void BlockLanesOutOfLine(const float* HWY_RESTRICT x, std::size_t n, VF (&out)[kK]) {
+  VF acc[kK];  // local, so that the loop keeps what it can in registers (see AddGroup)
+  BlockLanes(x, n, acc);
+#pragma GCC unroll 128
+  for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
+}
+
 template <std::size_t kLo, std::size_t kHi>
 HWY_INLINE void TreeLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
   if constexpr (kHi - kLo == 1) {
-    BlockLanes(x + kLo * kBlock, std::min(kBlock, n - kLo * kBlock), acc);
+    const std::size_t len = std::min(kBlock, n - kLo * kBlock);
+    if constexpr (kK <= 8) {
+      BlockLanes(x + kLo * kBlock, len, acc);
+    } else {
+      BlockLanesOutOfLine(x + kLo * kBlock, len, acc);
+    }
   } else {
     constexpr std::size_t kMid = kLo + (kHi - kLo + 1) / 2;
     TreeLanes<kLo, kMid>(x, n, acc);

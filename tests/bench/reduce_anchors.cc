@@ -36,6 +36,19 @@ std::uint64_t stream_read(const void* p, std::size_t bytes) {
     a2 |= v2;
     a3 |= v3;
   }
+  // The tail a vector at a time, the last partial vector as the vector that ends the buffer:
+  // a byte loop here made the read slower than a sum below 64 KiB (155 ns for 4000 bytes).
+  for (; i + 64 <= bytes; i += 64) {
+    Words v;
+    std::memcpy(&v, c + i, 64);
+    a0 |= v;
+  }
+  if (i < bytes && bytes >= 64) {
+    Words v;
+    std::memcpy(&v, c + bytes - 64, 64);
+    a1 |= v;
+    i = bytes;
+  }
   const Words all = (a0 | a1) | (a2 | a3);
   std::uint64_t r = 0;
   for (int k = 0; k < 8; ++k) r |= all[k];

@@ -236,7 +236,8 @@ def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):
     one unit in the last place of the result dtype at |ref|:
       sum   L u S + ulp_out(ref)
       mean  max((L u S + ulp_out(sum)) / n, ulp_out(ref))
-      prod  (n + 1) 2^-53 |ref| + ulp_out(ref)
+      prod  (n + 1) 2^-53 |ref| + ulp_out(ref) + n 2^-1074 B, B the product of the factors
+            above 1 (each float64 partial product that underflows loses up to 2^-1075)
       var   2 ulp_out(ref) + n 2^-50 ssd + n delta^2 / max(n - ddof, 1), delta = L 2^-53 S / n
             (the float64 mean's error; this last term is not in the documented bound, see below)
       std   2 ulp_out(ref) + sqrt(v) - sqrt(max(v - e, 0)), e the var bound less its ulps
@@ -274,6 +275,10 @@ def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):
             small = np.prod(np.where(absx < 1, absx, 1), **kw)
             overflow = (big >= float(np.finfo(np.float64).max) / 4) | (
                 small <= float(np.finfo(np.float64).tiny) * 4)
+            # A partial product that underflows into float64's subnormals loses up to half of
+            # 2^-1074 whatever its order, and the later factors scale that loss by at most `big`:
+            # orders differ there (hypothesis: 5e-324 * 0.5 * 2 is 0 one way, 1e-323 another).
+            bound = bound + n * 2.0 ** -1074 * big
             return ref, bound, overflow
         # var, std: two passes in float64. The documented term n 2^-50 ssd covers the second
         # pass; the first pass's mean has an error delta up to the float64 mean's bound, which
