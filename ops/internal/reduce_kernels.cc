@@ -69,7 +69,7 @@ HWY_INLINE float FoldVector(D d, V v) {
 }
 #endif
 
-// Lane j += lane j + half, for half = 32, 16, ..., 1: first across vectors, then within one.
+// Lane j += lane j + half, for half = 64, 32, ..., 1: first across vectors, then within one.
 HWY_INLINE float FoldLanes(Lanes& acc) {
 #pragma GCC unroll 128
   for (std::size_t half = kK / 2; half >= 1; half /= 2) {
