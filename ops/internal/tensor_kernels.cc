@@ -13,9 +13,8 @@
 
 #include "ops/internal/parallel.h"
 #include "ops/internal/reduce_tree.h"
-#include "ops/internal/tensor_elements.h"
-
 #include "ops/internal/simd_targets.h"  // before foreach_target.h
+#include "ops/internal/tensor_elements.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/internal/tensor_kernels.cc"
@@ -623,6 +622,30 @@ class Reducer {
 
   // ---- one column tile: element (row r, column j) at p + decode(red, r) + j * cstride
 
+  // Rows a leaf adds per pass over its accumulators: each column still adds its rows one after
+  // the other, in order, but the accumulators are loaded and stored once per kRowGroup rows.
+  static constexpr int kRowGroup = 4;
+
+  // acc[j] = (kFirst ? f(row r)[j] : acc[j] + f(row r)[j]) + f(row r + 1)[j] + ..., over kRows
+  // rows from r, added left to right.
+  template <class S, bool kFirst, int kRows, class F>
+  void add_rows(const char* p, std::uint64_t r, std::int64_t cstride, std::size_t width,
+                S* HWY_RESTRICT acc, const F& f) const {
+    const char* q[kRows];
+    for (int k = 0; k < kRows; ++k) q[k] = row_at(p, r + k);
+    auto column = [&](std::size_t j, std::int64_t offset) {
+      S a = kFirst ? f(static_cast<S>(E::load(q[0] + offset)), j)
+                   : acc[j] + f(static_cast<S>(E::load(q[0] + offset)), j);
+      for (int k = 1; k < kRows; ++k) a += f(static_cast<S>(E::load(q[k] + offset)), j);
+      acc[j] = a;
+    };
+    if (cstride == static_cast<std::int64_t>(E::kSize)) {
+      for (std::size_t j = 0; j < width; ++j) column(j, static_cast<std::int64_t>(j * E::kSize));
+    } else {
+      for (std::size_t j = 0; j < width; ++j) column(j, static_cast<std::int64_t>(j) * cstride);
+    }
+  }
+
   // acc[0, width) = the f-transformed sums over rows [leaf_lo, leaf_hi) * kLeafRows in pairwise
   // order: rows one after the other in a leaf, leaves by pairwise_tree's shape; `levels` holds
   // tree_depth(leaf_hi - leaf_lo) * width accumulators.
@@ -633,14 +656,18 @@ class Reducer {
     if (leaf_hi - leaf_lo == 1) {
       const std::uint64_t r0 = leaf_lo * kLeafRows;
       const std::uint64_t r1 = std::min<std::uint64_t>(rows, r0 + kLeafRows);
-      for_columns<E>(
-          p + decode(g_.red, g_.nred, r0), cstride, width,
-          [&](std::size_t j, const char* q) { acc[j] = f(static_cast<S>(E::load(q)), j); });
-      for (std::uint64_t r = r0 + 1; r < r1; ++r) {
-        for_columns<E>(
-            p + decode(g_.red, g_.nred, r), cstride, width,
-            [&](std::size_t j, const char* q) { acc[j] += f(static_cast<S>(E::load(q)), j); });
+      std::uint64_t r = r0;
+      if (r1 - r0 >= kRowGroup) {
+        add_rows<S, true, kRowGroup>(p, r, cstride, width, acc, f);
+        r += kRowGroup;
+      } else {
+        add_rows<S, true, 1>(p, r, cstride, width, acc, f);
+        ++r;
       }
+      for (; r + kRowGroup <= r1; r += kRowGroup) {
+        add_rows<S, false, kRowGroup>(p, r, cstride, width, acc, f);
+      }
+      for (; r < r1; ++r) add_rows<S, false, 1>(p, r, cstride, width, acc, f);
       return;
     }
     const std::uint64_t mid = leaf_lo + (leaf_hi - leaf_lo + 1) / 2;
@@ -691,13 +718,37 @@ class Reducer {
     for (std::size_t j = 0; j < width; ++j) acc[j] += right[j];
   }
 
+  // out[j] = value(j) in the result dtype, for j < width: one loop per dtype, which the
+  // vectorizer can take (store_float() decides per element).
+  template <class V>
+  void store_floats(char* out, std::size_t width, const V& value) const {
+    switch (g_.out_dtype) {
+      case DType::kFloat32:
+        for (std::size_t j = 0; j < width; ++j) {
+          store_as<float>(out + j * 4, static_cast<float>(value(j)));
+        }
+        return;
+      case DType::kFloat64:
+        for (std::size_t j = 0; j < width; ++j) store_as<double>(out + j * 8, value(j));
+        return;
+      default:
+        for (std::size_t j = 0; j < width; ++j) store_float(out + j * 2, g_.out_dtype, value(j));
+    }
+  }
+
+  // Row r of the tile at p: reduced position r in C order (no division for one reduced dim).
+  const char* row_at(const char* p, std::uint64_t r) const {
+    if (g_.nred == 1) return p + static_cast<std::int64_t>(r) * g_.red[0].stride;
+    return p + decode(g_.red, g_.nred, r);
+  }
+
   // f(row, its index) for every reduced position in C order. argmin and argmax reduce one axis
   // here, whose positions are the indices.
   template <class F>
   void for_each_row(const char* p, const F& f) const {
     const std::uint64_t rows = g_.column_rows();
     for (std::uint64_t r = 0; r < rows; ++r) {
-      f(p + decode(g_.red, g_.nred, r), static_cast<std::int64_t>(r));
+      f(row_at(p, r), static_cast<std::int64_t>(r));
     }
   }
 
@@ -719,18 +770,19 @@ class Reducer {
         } else if (kIntegral) {  // integer means, in float64
           const double* acc =
               column_sum(p, cstride, width, reinterpret_cast<double*>(slot), Identity{}, scratch);
-          for (std::size_t j = 0; j < width; ++j) {
-            store_float(out + j * item, g_.out_dtype, acc[j] / static_cast<double>(g_.visited));
-          }
+          const double n = static_cast<double>(g_.visited);
+          store_floats(out, width, [&](std::size_t j) { return acc[j] / n; });
         } else {
           using S = FloatAcc<E>;
           const S* acc =
               column_sum(p, cstride, width, reinterpret_cast<S*>(slot), Identity{}, scratch);
-          for (std::size_t j = 0; j < width; ++j) {
-            const double sum = static_cast<double>(acc[j]);
-            store_float(
-                out + j * item, g_.out_dtype,
-                g_.reduction == Reduction::kSum ? sum * k : sum / static_cast<double>(g_.visited));
+          if (g_.reduction == Reduction::kSum) {
+            store_floats(out, width,
+                         [&](std::size_t j) { return static_cast<double>(acc[j]) * k; });
+          } else {
+            const double n = static_cast<double>(g_.visited);
+            store_floats(out, width,
+                         [&](std::size_t j) { return static_cast<double>(acc[j]) / n; });
           }
         }
         return;
@@ -743,10 +795,10 @@ class Reducer {
         column_sum(p, cstride, width, acc, SquaredDeviation{mean, true}, scratch);
         const double n =
             std::max(static_cast<double>(g_.reduced_count) - static_cast<double>(g_.ddof), 0.0);
-        for (std::size_t j = 0; j < width; ++j) {
-          const double var = acc[j] * k / n;
-          store_float(out + j * item, g_.out_dtype,
-                      g_.reduction == Reduction::kStd ? std::sqrt(var) : var);
+        if (g_.reduction == Reduction::kStd) {
+          store_floats(out, width, [&](std::size_t j) { return std::sqrt(acc[j] * k / n); });
+        } else {
+          store_floats(out, width, [&](std::size_t j) { return acc[j] * k / n; });
         }
         return;
       }
@@ -771,9 +823,8 @@ class Reducer {
               acc[j] *= static_cast<double>(E::load(q));
             });
           });
-          for (std::size_t j = 0; j < width; ++j) {
-            store_float(out + j * item, g_.out_dtype, float_pow(acc[j], g_.multiplicity));
-          }
+          store_floats(out, width,
+                       [&](std::size_t j) { return float_pow(acc[j], g_.multiplicity); });
         }
         return;
       case Reduction::kMin:

@@ -282,7 +282,7 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
       Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube), outer_and_inner);
   ASSERT_TRUE(packed.ok());
   EXPECT_EQ(packed->scratch_bytes(serial), 4096u * 4);
-  // Columns: a tile of min(cols, 1024) accumulators and the tree's levels over
+  // Columns: a tile of min(cols, 4096) accumulators and the tree's levels over
   // ceil(rows / 32) leaves of rows: (1 + ceil(log2(32))) * 1000 floats for the sum.
   EXPECT_EQ(scratch(f32, Reduction::kSum, {0}), (1 + 5) * 1000u * 4);
   EXPECT_EQ(scratch(f32, Reduction::kVar, {0}), (2 + 5) * 1000u * 8);
