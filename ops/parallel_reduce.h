@@ -1,6 +1,6 @@
 // Parallel forms of the reductions in reduce.h, on oneTBB. They return exactly what the serial
 // ones return, bit for bit, whatever the number of threads: the input is cut into fixed chunks
-// (64Ki elements; boundaries from n alone, never from the scheduler), each chunk is reduced by
+// (32Ki elements; boundaries from n alone, never from the scheduler), each chunk is reduced by
 // the serial kernel, and the chunks' results are combined by the same balanced tree the serial
 // code uses. Only which thread computes which chunk varies.
 //

@@ -4,9 +4,10 @@
 // propagate as IEEE addition does.
 //
 // The kernels are SIMD (Highway, the best target the CPU has, chosen at run time). Float sums
-// are pairwise, as numpy's are, so the error grows with log(n) rather than n: 64 interleaved
-// lanes per block of 4096 floats, the blocks combined lane by lane by a balanced tree, the lanes
-// of each 64Ki-float chunk folded, and the chunks combined by the same tree.
+// are pairwise, as numpy's are, so the error grows with log(n) rather than n: 128 interleaved
+// lanes per block of 2048 floats (16 to a lane, numpy's leaf), the blocks combined lane by lane
+// by a balanced tree, the lanes of each 32Ki-float chunk folded, and the chunks combined by the
+// same tree.
 // That order is fixed (ops/internal/reduce_kernels.h spells it out): every SIMD target, and the
 // parallel versions in parallel_reduce.h at any thread count, give bit-identical results.
 //
@@ -75,7 +76,7 @@ bool any_bool(absl::Span<const bool> x);                 // false when empty
 // In cache it is compute bound: Neumaier's step is about 10 vector instructions per vector of
 // input (4 of them additions, which two pipes serve), where the plain sum has one addition, so
 // it takes a few times the plain sum's time there (see the README's figures). 32 lanes each keep a running sum and the rounding
-// error it dropped; those terms live in `scratch` (256 bytes, plus 8 bytes per 64Ki-float
+// error it dropped; those terms live in `scratch` (256 bytes, plus 8 bytes per 32Ki-float
 // chunk for the chunks' results, which a balanced tree combines). An arena makes that
 // allocation nearly free. Null `scratch` means std::pmr::get_default_resource().
 // 0 when empty; Inf/NaN propagate like sum_f32's.
@@ -92,7 +93,7 @@ float mean_f32_compensated(absl::Span<const float> x,
 // with axis 0 gives cols zeros.
 //
 // Row sums (axis 1) are exactly sum_f32 of each row. Column sums (axis 0) are pairwise too:
-// 32 rows at a time, then a balanced tree over those groups; the order depends on rows only.
+// 16 rows at a time, then a balanced tree over those groups; the order depends on rows only.
 absl::StatusOr<std::pmr::vector<float>> sum_f32_axis(
     const float* data, std::size_t rows, std::size_t cols, int axis,
     std::pmr::memory_resource* resource = std::pmr::get_default_resource());
@@ -117,9 +118,9 @@ absl::StatusOr<std::pmr::vector<std::int64_t>> sum_i32_axis(
 //     is given back before the call returns, in the reverse order of allocation (an arena pops
 //     it). With rows > 0 and cols > 0 it is one allocation of
 //       rows:  min(rows, 4096) * sizeof(float) bytes (a tile of row results);
-//       cols:  (1 + D) * min(cols, T) * sizeof(float) bytes, where L = ceil(rows / 32) row
+//       cols:  (1 + D) * min(cols, T) * sizeof(float) bytes, where L = ceil(rows / 16) row
 //              groups, D = ceil(log2(L)) the depth of the tree over them (0 for L == 1), and
-//              T = 16384 columns when 8 < rows <= 32, else 1024 (the column tile);
+//              T = 16384 columns when 8 < rows <= 16, else 1024 (the column tile);
 //     with rows == 0 or cols == 0, none.
 // The means take the same memory as the sums. Errors as for the axis reductions.
 absl::StatusOr<std::pmr::vector<float>> sum_rows_f32(

@@ -22,7 +22,7 @@
 //   identity"). var and std divide by max(n - ddof, 0), as numpy does.
 // - NaN: min and max propagate it; argmin and argmax give the first NaN's index. all and any
 //   count NaN as true and -0.0 as false.
-// - Accuracy: float sums are pairwise along every axis over leaves of at most 32 sequential
+// - Accuracy: float sums are pairwise along every axis over leaves of at most 16 sequential
 //   additions (numpy's are pairwise only along the contiguous axis, over leaves of 16, and
 //   sequential along the others); mean divides that sum; var and std accumulate in float64 over two passes;
 //   float products accumulate in float64. Integer results are exact (modulo 2^64).

@@ -137,7 +137,7 @@ HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)
 // the balanced tree (pairwise_tree's shape: the left half takes the larger half). The tree's
 // shape is a template, so the whole of it inlines into one function per block count: no calls
 // or stack frames per block; the pending left halves (AVX-512: at most 4 of 8 vectors each)
-// wait on the stack, one store and load per 4096 floats. Only the last block can be short.
+// wait on the stack, one store and load per 2048 floats. Only the last block can be short.
 //
 // Where the lanes take more than 8 vectors (AVX2 and narrower), they do not all fit in
 // registers (AVX2 spills one accumulator per iteration: about 90% of the streaming read in L2,

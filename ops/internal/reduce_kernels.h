@@ -32,10 +32,11 @@ namespace corepy::ops::internal {
 
 // Logical accumulation lanes of the float kernels, on every target.
 inline constexpr std::size_t kLanes = 128;
-// Leaf of the pairwise tree: floats summed lane by lane, 32 to a lane (16 KiB).
-inline constexpr std::size_t kBlock = 4096;
-// Unit of the outer tree and of parallel work, in elements of 4 bytes (256 KiB).
-inline constexpr std::size_t kChunk = std::size_t{1} << 16;
+// Leaf of the pairwise tree: floats summed lane by lane, 16 to a lane (8 KiB), as numpy's
+// pairwise sum adds 16 to each of its 8 accumulators.
+inline constexpr std::size_t kBlock = 2048;
+// Unit of the outer tree and of parallel work, in elements of 4 bytes (128 KiB): 16 blocks.
+inline constexpr std::size_t kChunk = std::size_t{1} << 15;
 // The same, for the byte-sized bools of all/any (256 KiB).
 inline constexpr std::size_t kBoolChunk = std::size_t{1} << 18;
 
@@ -70,12 +71,13 @@ CompensatedSum fold_lanes(const float* sums, const float* comps);
 CompensatedSum compensated_chunk(const float* x, std::size_t n, float* terms);
 
 // Column sums of a row-major matrix, down the rows, in the order every axis-0 float sum uses:
-// leaves of kLeafRows rows are summed row by row; the leaves are combined by pairwise_tree().
+// leaves of kLeafRows rows are summed row by row (16, as numpy's pairwise leaves); the leaves are
+// combined by pairwise_tree().
 // The order depends on the number of rows only (not on tiling or threads), so a column's sum
 // is the same whichever way the columns are split up.
-inline constexpr std::size_t kLeafRows = 32;
+inline constexpr std::size_t kLeafRows = 16;
 // Columns are processed a tile at a time, the tile's sums kept in scratch: kTileCols, so that a
-// leaf's accumulators stay in L1 while its 32 rows stream past. With 9 to 32 rows (one leaf)
+// leaf's accumulators stay in L1 while its 16 rows stream past. With 9 to 16 rows (one leaf)
 // that tile would read a page from each row and jump, which the prefetchers follow badly, so it
 // takes tiles of up to kWideTileCols, long runs of each row. With 8 rows or fewer the kernel
 // streams the rows side by side anyway (column_sums_f32), and L1 tiles are best again. The tile

@@ -33,8 +33,9 @@
 namespace corepy::ops::internal {
 
 // Leaves of the float64 pairwise sum: kBlock64 elements in kLanes64 lanes (element i into lane
-// i % kLanes64), the lanes folded by halving; blocks combined by pairwise_tree.
-inline constexpr std::size_t kLanes64 = 16;
+// i % kLanes64: 16 to a lane, as the float32 blocks), the lanes folded by halving; blocks
+// combined by pairwise_tree.
+inline constexpr std::size_t kLanes64 = 128;
 inline constexpr std::size_t kBlock64 = 2048;
 // Elements a float32-accumulated run converts at a time into its buffer: one block of
 // sum_f32_range, summed by sum_f32_chunk.

@@ -151,9 +151,9 @@ class Session {
         return in_.u16() % 513;
       case 5:
       case 6:
-        return in_.u16() % 8193;  // a few 4096-float blocks
+        return in_.u16() % 8193;  // a few 2048-float blocks
       default:
-        return 65536 - 64 + in_.u8();  // around a 64Ki-float chunk
+        return 32768 - 64 + in_.u8();  // around a 32Ki-float chunk
     }
   }
 
@@ -200,7 +200,7 @@ class Session {
   }
 
   // What IEEE addition allows for a sum of these floats in any order, and the bound for the
-  // pairwise order of ops/reduce.h: each of 128 lanes sums its share of a 4096-float block in
+  // pairwise order of ops/reduce.h: each of 128 lanes sums its share of a 2048-float block in
   // sequence, then balanced trees.
   struct FloatReference {
     double sum = 0;      // of the finite values

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <memory_resource>
 #include <mutex>
 #include <new>
@@ -42,8 +42,7 @@ using ::corepy::ops::model::same_float;
 class TbbThreads : public ::testing::Environment {
  public:
   void SetUp() override {
-    limit_ = std::make_unique<tbb::global_control>(
-        tbb::global_control::max_allowed_parallelism, 4);
+    limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, 4);
   }
   void TearDown() override {
     limit_.reset();
@@ -98,8 +97,7 @@ TEST(ParallelReduceTest, FlatSumsAreBitIdenticalToSerialAtEveryThreadCount) {
     const float mean = mean_f32(x);
     const std::int64_t isum = sum_i32(xi);
     for (int threads : thread_counts()) {
-      SCOPED_TRACE(std::to_string(n) + " elements, threads " +
-                   std::to_string(threads));
+      SCOPED_TRACE(std::to_string(n) + " elements, threads " + std::to_string(threads));
       in_arena(threads, [&] {
         for (int run = 0; run < 2; ++run) {
           const float got = sum_f32_parallel(x, always());
@@ -127,7 +125,9 @@ class ParallelReduceTargetTest : public model::TargetTest {};
 COREPY_INSTANTIATE_FOR_EVERY_TARGET(ParallelReduceTargetTest);
 
 TEST_P(ParallelReduceTargetTest, TwoThreadsGiveTheSerialResultOnEveryTarget) {
-  const std::vector<float> data = random_floats(3 * kModelChunk + 777, 32);
+  // Enough floats for the flat sums and for the 1500 x 100 matrix below.
+  const std::vector<float> data =
+      random_floats(std::max<std::size_t>(3 * kModelChunk + 777, 1500 * 100), 32);
   const std::vector<std::int32_t> ints = model::random_ints(3 * kModelChunk + 777, 33);
   std::vector<unsigned char> bytes(3 * (std::size_t{1} << 18) + 5, 1);
   for (std::size_t n : {2 * kModelChunk + 1, 3 * kModelChunk + 777}) {
@@ -152,8 +152,8 @@ TEST_P(ParallelReduceTargetTest, TwoThreadsGiveTheSerialResultOnEveryTarget) {
     bytes[bytes.size() / 2] = 7;
     EXPECT_TRUE(any_bool_parallel(b, always()));
   });
-  auto m = sum_f32_axis_parallel(data.data(), 1500, 100, 0, std::pmr::get_default_resource(),
-                                 always());
+  auto m =
+      sum_f32_axis_parallel(data.data(), 1500, 100, 0, std::pmr::get_default_resource(), always());
   ASSERT_TRUE(m.ok());
   const std::vector<float> want = model::model_column_sums_f32(data.data(), 1500, 100);
   for (std::size_t c = 0; c < 100; ++c) EXPECT_TRUE(same_float((*m)[c], want[c])) << c;
@@ -202,9 +202,8 @@ struct AxisCase {
 };
 
 TEST(ParallelReduceTest, AxisSumsAreBitIdenticalToSerialAtEveryThreadCount) {
-  std::vector<AxisCase> cases = {{1, 1},       {3, 2 * kModelChunk + 5}, {40000, 3},
-                                 {3000, 100},  {100, 3000},             {70, 2048 + 5},
-                                 {0, 5},       {5, 0}};
+  std::vector<AxisCase> cases = {{1, 1},      {3, 2 * kModelChunk + 5}, {40000, 3}, {3000, 100},
+                                 {100, 3000}, {70, 2048 + 5},           {0, 5},     {5, 0}};
   if (!model::under_valgrind()) {
     cases.push_back({200000, 7});
     cases.push_back({2000, 1500});
@@ -225,9 +224,8 @@ TEST(ParallelReduceTest, AxisSumsAreBitIdenticalToSerialAtEveryThreadCount) {
           ASSERT_EQ(got->size(), serial->size());
           for (std::size_t i = 0; i < got->size(); ++i) {
             ASSERT_TRUE(same_float((*got)[i], (*serial)[i]))
-                << c.rows << "x" << c.cols << " axis " << axis << " threads " << threads
-                << " at " << i << ": " << describe((*got)[i]) << " vs "
-                << describe((*serial)[i]);
+                << c.rows << "x" << c.cols << " axis " << axis << " threads " << threads << " at "
+                << i << ": " << describe((*got)[i]) << " vs " << describe((*serial)[i]);
             ASSERT_TRUE(same_float((*got_mean)[i], (*serial_mean)[i]));
           }
         });

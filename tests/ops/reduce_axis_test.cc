@@ -41,8 +41,8 @@ struct Shape {
 };
 
 std::vector<Shape> shapes() {
-  std::vector<Shape> s = {{1, 1},    {1, 100},   {100, 1},  {3, 7},     {31, 5},
-                          {32, 5},   {33, 5},    {65, 17},  {64, 1024}, {33, 1025},
+  std::vector<Shape> s = {{1, 1},     {1, 100},  {100, 1},   {3, 7},     {31, 5},
+                          {32, 5},    {33, 5},   {65, 17},   {64, 1024}, {33, 1025},
                           {97, 2049}, {1000, 3}, {2, 70000}, {1025, 16}};
   if (!model::under_valgrind()) {
     s.push_back({4097, 33});
@@ -62,9 +62,8 @@ TEST_P(ReduceAxisTest, RowSumsAreSumF32OfEachRow) {
     ASSERT_EQ(got->size(), s.rows);
     for (std::size_t r = 0; r < s.rows; ++r) {
       const float want = sum_f32(absl::MakeConstSpan(m.data() + r * s.cols, s.cols));
-      ASSERT_TRUE(same_float((*got)[r], want))
-          << s.rows << "x" << s.cols << " row " << r << ": " << describe((*got)[r]) << " vs "
-          << describe(want);
+      ASSERT_TRUE(same_float((*got)[r], want)) << s.rows << "x" << s.cols << " row " << r << ": "
+                                               << describe((*got)[r]) << " vs " << describe(want);
     }
   }
 }
@@ -78,8 +77,8 @@ TEST_P(ReduceAxisTest, ColumnSumsFollowTheDocumentedTree) {
     const std::vector<float> want = model::model_column_sums_f32(m.data(), s.rows, s.cols);
     for (std::size_t c = 0; c < s.cols; ++c) {
       ASSERT_TRUE(same_float((*got)[c], want[c]))
-          << s.rows << "x" << s.cols << " column " << c << ": " << describe((*got)[c])
-          << " vs " << describe(want[c]);
+          << s.rows << "x" << s.cols << " column " << c << ": " << describe((*got)[c]) << " vs "
+          << describe(want[c]);
     }
   }
 }
@@ -93,10 +92,9 @@ TEST_P(ReduceAxisTest, ColumnSumsAreAccurate) {
   for (std::size_t c = 0; c < cols; ++c) {
     long double exact = 0;
     for (std::size_t r = 0; r < rows; ++r) exact += m[r * cols + c];
-    // 32 sequential additions per leaf, then log2(rows / 32) levels.
-    const long double bound =
-        (32 + std::log2(static_cast<double>(rows)) + 4) * std::numeric_limits<float>::epsilon() /
-        2 * exact;
+    // 16 sequential additions per leaf, then log2(rows / 16) levels.
+    const long double bound = (16 + std::log2(static_cast<double>(rows)) + 4) *
+                              std::numeric_limits<float>::epsilon() / 2 * exact;
     EXPECT_LE(std::fabs((*got)[c] - exact), bound) << "column " << c;
   }
 }
@@ -146,8 +144,7 @@ TEST(ReduceAxisArgumentsTest, EmptyAxesGiveZerosOrNaNsAndNullDataIsFineThen) {
   EXPECT_TRUE(rows->empty());
   auto zero_cols = sum_f32_axis(nullptr, 4, 0, 1);
   ASSERT_TRUE(zero_cols.ok());
-  EXPECT_EQ(std::vector<float>(zero_cols->begin(), zero_cols->end()),
-            std::vector<float>(4, 0.0f));
+  EXPECT_EQ(std::vector<float>(zero_cols->begin(), zero_cols->end()), std::vector<float>(4, 0.0f));
   auto ints = sum_i32_axis(nullptr, 4, 0, 1);
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(ints->size(), 4u);
@@ -245,9 +242,10 @@ TEST_P(ReduceAxisTest, NothingLeaksAtAnyAllocationFailure) {
 
 // ------------------------------------------------------------------ sum_rows_f32 and the like
 
-using MatrixReduction = absl::StatusOr<std::pmr::vector<float>> (*)(
-    const float*, std::size_t, std::size_t, std::pmr::memory_resource*,
-    std::pmr::memory_resource*);
+using MatrixReduction = absl::StatusOr<std::pmr::vector<float>> (*)(const float*, std::size_t,
+                                                                    std::size_t,
+                                                                    std::pmr::memory_resource*,
+                                                                    std::pmr::memory_resource*);
 
 struct Named {
   const char* name;
@@ -301,9 +299,9 @@ Naive naive(const std::vector<float>& m, std::size_t rows, std::size_t cols, boo
 // Relative bound on a float sum of `length` terms in the documented order, as a multiple of the
 // unit roundoff u = 2^-24 times the sum of magnitudes: no term takes part in more than h
 // roundings, and |error| <= h u / (1 - h u) sum|x| (Higham 4.2). Along a row (sum_f32's order):
-// 63 sequential additions per lane of a block, 4 levels of blocks in a chunk, 6 to fold the 64
-// lanes, ceil(log2(chunks)) levels of chunks. Down a column: 31 sequential additions per group
-// of 32 rows, ceil(log2(groups)) levels. One more u for the division of a mean, in double and
+// 15 sequential additions per lane of a block, 4 levels of blocks in a chunk, 7 to fold the 128
+// lanes, ceil(log2(chunks)) levels of chunks. Down a column: 15 sequential additions per group
+// of 16 rows, ceil(log2(groups)) levels. One more u for the division of a mean, in double and
 // rounded once to float.
 long double sum_bound(std::size_t length, bool per_row) {
   auto ceil_log2 = [](std::size_t n) {
@@ -312,8 +310,8 @@ long double sum_bound(std::size_t length, bool per_row) {
     return d;
   };
   const std::size_t h =
-      per_row ? 63 + 4 + 6 + ceil_log2((length + model::kModelChunk - 1) / model::kModelChunk)
-              : 31 + ceil_log2((length + model::kModelLeafRows - 1) / model::kModelLeafRows);
+      per_row ? 15 + 4 + 7 + ceil_log2((length + model::kModelChunk - 1) / model::kModelChunk)
+              : 15 + ceil_log2((length + model::kModelLeafRows - 1) / model::kModelLeafRows);
   const long double u = std::numeric_limits<float>::epsilon() / 2.0L;
   return h * u / (1 - h * u);
 }
@@ -326,9 +324,8 @@ TEST_P(ReduceAxisTest, NamedReductionsMatchANaiveLoopOnRandomShapes) {
       SCOPED_TRACE(::testing::Message() << f.name << " " << s.rows << "x" << s.cols);
       // Empty shapes are reduced without reading: null data is fine then.
       const float* data = m.empty() ? nullptr : m.data();
-      absl::StatusOr<std::pmr::vector<float>> got = f.reduce(data, s.rows, s.cols,
-                                                             std::pmr::get_default_resource(),
-                                                             nullptr);
+      absl::StatusOr<std::pmr::vector<float>> got =
+          f.reduce(data, s.rows, s.cols, std::pmr::get_default_resource(), nullptr);
       ASSERT_TRUE(got.ok()) << got.status();
       const Naive want = naive(m, s.rows, s.cols, f.per_row);
       ASSERT_EQ(got->size(), want.sum.size());
@@ -379,18 +376,18 @@ TEST(ReduceNamedArgumentsTest, BadArgumentsNameTheFunctionAndTheArgument) {
 std::size_t documented_scratch_bytes(std::size_t rows, std::size_t cols, bool per_row) {
   if (rows == 0 || cols == 0) return 0;
   if (per_row) return std::min<std::size_t>(rows, 4096) * sizeof(float);
-  const std::size_t groups = (rows + 31) / 32;
+  const std::size_t groups = (rows + 15) / 16;
   std::size_t depth = 0;
   while ((std::size_t{1} << depth) < groups) ++depth;
-  const std::size_t tile = rows > 8 && rows <= 32 ? 16384 : 1024;
+  const std::size_t tile = rows > 8 && rows <= 16 ? 16384 : 1024;
   return (1 + depth) * std::min(cols, tile) * sizeof(float);
 }
 
 // Shapes that reach every case of the formula: one row group and many, the wide tile (9 to 32
 // rows) and the narrow one, more columns than a tile, more rows than a row tile, empty ones.
 std::vector<Shape> scratch_shapes() {
-  return {{1, 1},       {1, 5000}, {5000, 1},  {8, 3000}, {9, 3000}, {32, 17000},
-          {33, 17000}, {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},    {10, 0}};
+  return {{1, 1},    {1, 5000},  {5000, 1}, {8, 3000}, {9, 3000}, {32, 17000}, {33, 17000},
+          {64, 100}, {65, 1500}, {1000, 7}, {4097, 3}, {0, 10},   {10, 0}};
 }
 
 TEST_P(ReduceAxisTest, ResultAndScratchComeFromTheirOwnStatsResources) {
@@ -403,8 +400,8 @@ TEST_P(ReduceAxisTest, ResultAndScratchComeFromTheirOwnStatsResources) {
       StatsResource result_stats;
       StatsResource scratch_stats;
       {
-        auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_stats,
-                            &scratch_stats);
+        auto got =
+            f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_stats, &scratch_stats);
         ASSERT_TRUE(got.ok()) << got.status();
         EXPECT_EQ(got->get_allocator().resource(), &result_stats);
         ASSERT_EQ(got->size(), results);
@@ -452,8 +449,8 @@ TEST_P(ReduceAxisTest, AnArenaServesTheScratchAndIsEmptyAfterwards) {
       // On the heap: ArenaResource is alignas(64), which ASan's fake stack frames do not honor.
       auto scratch = std::make_unique<ArenaResource>(std::size_t{1} << 20);
       auto results = std::make_unique<ArenaResource>(std::size_t{1} << 20);
-      auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, results.get(),
-                          scratch.get());
+      auto got =
+          f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, results.get(), scratch.get());
       ASSERT_TRUE(got.ok()) << got.status();
       const ArenaStats a = scratch->stats();
       EXPECT_EQ(a.used, 0u);  // popped
@@ -478,8 +475,8 @@ TEST_P(ReduceAxisTest, AResourceDefinedHereSeesExactlyTheDocumentedRequests) {
       const std::size_t result_bytes = (f.per_row ? s.rows : s.cols) * sizeof(float);
       const std::size_t scratch_bytes = documented_scratch_bytes(s.rows, s.cols, f.per_row);
       {
-        auto got = f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_log,
-                            &scratch_log);
+        auto got =
+            f.reduce(m.empty() ? nullptr : m.data(), s.rows, s.cols, &result_log, &scratch_log);
         ASSERT_TRUE(got.ok()) << got.status();
         std::vector<Event> want_scratch;
         if (scratch_bytes != 0) {

@@ -17,10 +17,10 @@
 namespace corepy::ops::model {
 
 inline constexpr std::size_t kModelLanes = 128;
-inline constexpr std::size_t kModelBlock = 4096;
-inline constexpr std::size_t kModelChunk = std::size_t{1} << 16;
+inline constexpr std::size_t kModelBlock = 2048;
+inline constexpr std::size_t kModelChunk = std::size_t{1} << 15;
 inline constexpr std::size_t kModelCompensatedLanes = 32;
-inline constexpr std::size_t kModelLeafRows = 32;
+inline constexpr std::size_t kModelLeafRows = 16;
 
 // Whether the test runs under Valgrind (slow: tests do less there).
 bool under_valgrind();
@@ -31,7 +31,7 @@ bool under_instrumentation();
 float model_sum_f32(const float* x, std::size_t n);
 // sum_f32_compensated as documented: 32 Neumaier lanes per chunk, folded and combined by TwoSum.
 float model_sum_f32_compensated(const float* x, std::size_t n);
-// Column sums of a rows x cols matrix: 32-row leaves, balanced tree over the leaves.
+// Column sums of a rows x cols matrix: 16-row leaves, balanced tree over the leaves.
 std::vector<float> model_column_sums_f32(const float* x, std::size_t rows, std::size_t cols);
 
 long double exact_sum(const float* x, std::size_t n);

@@ -221,11 +221,11 @@ LOG2 = {}
 
 def sum_levels(n):
     """L of the sum bound: the additions an element's rounding error passes through. Reductions
-    down a non-contiguous axis (columns) add up to 32 rows in sequence, then pairwise over those
-    leaves: min(n, 32) + ceil(log2(ceil(n / 32))) + 1 (tests/python found a column of 10 rows 8.4 u S
+    down a non-contiguous axis (columns) add up to 16 rows in sequence, then pairwise over those
+    leaves: min(n, 16) + ceil(log2(ceil(n / 16))) + 1 (tests/python found a column of 10 rows 8.4 u S
     off, past the pairwise ceil(log2 n) + 2 this bound was)."""
-    leaves = max(-(-n // 32), 1)
-    return min(max(n, 1), 32) + math.ceil(math.log2(leaves)) + 1
+    leaves = max(-(-n // 16), 1)
+    return min(max(n, 1), 16) + math.ceil(math.log2(leaves)) + 1
 
 
 def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):

@@ -269,8 +269,8 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   EXPECT_EQ(scratch(f32, Reduction::kMax, {1}), 0u);
   // A transposed view reduced along its contiguous axis: runs in place too.
   EXPECT_EQ(scratch(f32, Reduction::kSum, {0}, transposed), 0u);
-  // Runs converted a block at a time: 4096 floats, or 2048 doubles.
-  EXPECT_EQ(scratch(f16, Reduction::kSum, {1}), 4096u * 4);
+  // Runs converted a block at a time: 2048 floats, or 2048 doubles.
+  EXPECT_EQ(scratch(f16, Reduction::kSum, {1}), 2048u * 4);
   EXPECT_EQ(scratch(f32, Reduction::kVar, {1}), 2048u * 8);
   // Several short runs under each result, packed into blocks across runs.
   const std::int64_t cube[] = {100, 100, 100};
@@ -281,11 +281,12 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   absl::StatusOr<ReducePlan> packed = ReducePlan::make(
       Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube), outer_and_inner);
   ASSERT_TRUE(packed.ok());
-  EXPECT_EQ(packed->scratch_bytes(serial), 4096u * 4);
+  EXPECT_EQ(packed->scratch_bytes(serial), 2048u * 4);
   // Columns: a tile of min(cols, 4096) accumulators and the tree's levels over
-  // ceil(rows / 32) leaves of rows: (1 + ceil(log2(32))) * 1000 floats for the sum.
-  EXPECT_EQ(scratch(f32, Reduction::kSum, {0}), (1 + 5) * 1000u * 4);
-  EXPECT_EQ(scratch(f32, Reduction::kVar, {0}), (2 + 5) * 1000u * 8);
+  // ceil(rows / 16) leaves of rows: (1 + ceil(log2(63))) * 1000 floats for the sum, rounded up
+  // to 64 bytes.
+  EXPECT_EQ(scratch(f32, Reduction::kSum, {0}), (1 + 6) * 1000u * 4 + 32);
+  EXPECT_EQ(scratch(f32, Reduction::kVar, {0}), (2 + 6) * 1000u * 8);
   EXPECT_EQ(scratch(f32, Reduction::kMax, {0}), 4032u);  // 1000 floats, rounded up to 64 bytes
   EXPECT_EQ(scratch(f32, Reduction::kArgmax, {0}), 4032u + 1000u * 8);  // values, 64-aligned
 }

@@ -77,12 +77,12 @@ std::size_t ceil_log2(std::size_t n) {
 
 // The relative bound of sum_f32 of n floats against the exact sum: |error| <= gamma_h sum|x|,
 // gamma_h = h u / (1 - h u), u = 2^-24, where h bounds the roundings any one term takes part in
-// (Higham, Accuracy and Stability of Numerical Algorithms, 4.2): 31 sequential additions in its
-// lane of a block (32 terms from an exact -0.0), 4 levels of the tree over a chunk's 16 blocks,
+// (Higham, Accuracy and Stability of Numerical Algorithms, 4.2): 15 sequential additions in its
+// lane of a block (16 terms from an exact -0.0), 4 levels of the tree over a chunk's 16 blocks,
 // 7 halvings folding the 128 lanes, and ceil(log2(chunks)) levels over the chunks. For 2^20
-// terms that is h = 46: about 2.7e-6 of sum|x|, where a sequential float loop allows n u = 0.06.
+// terms that is h = 31: about 1.8e-6 of sum|x|, where a sequential float loop allows n u = 0.06.
 long double sum_bound(std::size_t n) {
-  const std::size_t h = 31 + 4 + 7 + ceil_log2((n + model::kModelChunk - 1) / model::kModelChunk);
+  const std::size_t h = 15 + 4 + 7 + ceil_log2((n + model::kModelChunk - 1) / model::kModelChunk);
   const long double u = unit_roundoff();
   return h * u / (1 - h * u);
 }
@@ -212,12 +212,12 @@ TEST_P(ReduceTest, TwoToThe25OnesSumExactly) {
 
 TEST_P(ReduceTest, SumF32IsPairwiseAccurate) {
   // Error bound of 128 lanes of sequential sums below a pairwise tree: each lane adds at most
-  // kBlock / 128 = 32 terms per block, then about log2(n) levels of the tree.
+  // kBlock / 128 = 16 terms per block, then about log2(n) levels of the tree.
   for (std::size_t n : {1000u, 100000u, 1000000u}) {
     if (model::under_valgrind() && n > 100000) continue;
     const std::vector<float> data = random_floats(n, 3, 0.0f, 1.0f);
     const long double exact = model::exact_sum(data.data(), n);
-    const long double bound = (32 + 2 * std::log2(static_cast<double>(n)) + 8) *
+    const long double bound = (16 + 2 * std::log2(static_cast<double>(n)) + 8) *
                               std::numeric_limits<float>::epsilon() / 2 *
                               model::abs_sum(data.data(), n);
     const float got = sum_f32(data);
@@ -416,12 +416,12 @@ TEST_P(ReduceTest, CompensatedSumSurvivesCancellation) {
   EXPECT_EQ(sum_f32_compensated(classic), 1000.0f);
 }
 
-// ops/reduce.h: 2 x 32 floats of lane terms, and one pair of floats per 64Ki-float chunk.
+// ops/reduce.h: 2 x 32 floats of lane terms, and one pair of floats per 32Ki-float chunk.
 std::size_t documented_compensated_scratch(std::size_t n) {
-  return n == 0 ? 0 : 64 * sizeof(float) + (n + 65535) / 65536 * 2 * sizeof(float);
+  return n == 0 ? 0 : 64 * sizeof(float) + (n + 32767) / 32768 * 2 * sizeof(float);
 }
 
-const std::size_t kScratchSizes[] = {1, 1000, 65536, 65537, 3 * 65536 + 5};
+const std::size_t kScratchSizes[] = {1, 1000, 32768, 32769, 65536, 65537, 3 * 65536 + 5};
 
 TEST_P(ReduceTest, CompensatedSumTakesExactlyItsDocumentedScratchFromAStatsResource) {
   const std::vector<float> data = random_floats(3 * model::kModelChunk + 5, 7);

@@ -115,7 +115,7 @@ std::vector<T> plain(const absl::StatusOr<std::pmr::vector<T>>& v) {
 }
 
 TEST_P(OpFailureTest, AxisReductions) {
-  // Tall enough for several levels of the column tree (32-row leaves), wide enough for tiles.
+  // Tall enough for several levels of the column tree (16-row leaves), wide enough for tiles.
   struct Shape {
     std::size_t rows, cols;
   };
