@@ -4,7 +4,9 @@
 #include "ops/internal/reduce_kernels.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "ops/internal/simd_targets.h"
@@ -151,20 +153,102 @@ HWY_NOINLINE void BlockLanesOutOfLine(const float* HWY_RESTRICT x, std::size_t n
   for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
 }
 
-template <std::size_t kLo, std::size_t kHi>
-HWY_INLINE void TreeLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
-  if constexpr (kHi - kLo == 1) {
-    const std::size_t len = std::min(kBlock, n - kLo * kBlock);
-    if constexpr (kK <= 8) {
-      BlockLanes(x + kLo * kBlock, len, acc);
-    } else {
-      BlockLanesOutOfLine(x + kLo * kBlock, len, acc);
+// ---- float16 and bfloat16: summed as the floats they convert to (exactly), in the same lanes
+// and order as float32, the conversion fused into the loads.
+
+struct BFloat16Bits {};
+struct Float16Bits {};
+
+// kN halves as floats. bfloat16 is the upper half of a float32; float16 widens exactly.
+template <class Half, class VH>
+HWY_INLINE VF HalvesToFloats(VH bits) {
+  const DF d;
+  if constexpr (std::is_same_v<Half, BFloat16Bits>) {
+    const hn::RebindToUnsigned<DF> du;
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, bits)));
+  } else {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(d, hn::BitCast(dh, bits));
+  }
+}
+
+template <class Half>
+HWY_INLINE VF LoadHalves(const std::uint16_t* HWY_RESTRICT p) {
+  const hn::Rebind<std::uint16_t, DF> dh;
+  return HalvesToFloats<Half>(hn::LoadU(dh, p));
+}
+
+// BlockLanes of the n <= kBlock floats the halves at x convert to. The last partial group is
+// masked (AVX-512), or copied into 128 halves of -0.0 (0x8000 in both formats) and added whole:
+// both are the padding with -0.0 that BlockLanes documents.
+template <class Half>
+HWY_NOINLINE void HalfBlockLanes(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
+                                 VF (&out)[kK]) {
+  VF acc[kK];
+  std::size_t i = 0;
+  if (n >= kLanes) {
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = LoadHalves<Half>(x + k * kN);
+    i = kLanes;
+  } else {
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(DF(), -0.0f);
+  }
+  for (; i + kLanes <= n; i += kLanes) {
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) {
+      acc[k] = hn::Add(acc[k], LoadHalves<Half>(x + i + k * kN));
     }
+  }
+  if (i < n) {
+    const std::size_t r = n - i;
+#if HWY_TARGET <= HWY_AVX3
+    // As AddTail: whole vectors, then one masked load, the lanes past r left alone.
+    const DF d;
+    const hn::Rebind<std::uint16_t, DF> dh;
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) {
+      if ((k + 1) * kN <= r) {
+        acc[k] = hn::Add(acc[k], LoadHalves<Half>(x + i + k * kN));
+      } else if (k * kN < r) {
+        const std::size_t rest = r - k * kN;
+        const VF v = HalvesToFloats<Half>(hn::MaskedLoad(hn::FirstN(dh, rest), dh, x + i + k * kN));
+        acc[k] = hn::IfThenElse(hn::FirstN(d, rest), hn::Add(acc[k], v), acc[k]);
+      }
+    }
+#else
+    std::uint16_t pad[kLanes];
+    std::fill(pad, pad + kLanes, std::uint16_t{0x8000});
+    std::memcpy(pad, x + i, r * sizeof(std::uint16_t));
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], LoadHalves<Half>(pad + k * kN));
+#endif
+  }
+#pragma GCC unroll 128
+  for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
+}
+
+// The lanes of block b of a chunk at x: float32 or halves (Src is float or a *Bits tag).
+template <class Src, class T>
+HWY_INLINE void BlockOf(const T* HWY_RESTRICT x, std::size_t len, VF (&acc)[kK]) {
+  if constexpr (!std::is_same_v<Src, float>) {
+    HalfBlockLanes<Src>(x, len, acc);
+  } else if constexpr (kK <= 8) {
+    BlockLanes(x, len, acc);
+  } else {
+    BlockLanesOutOfLine(x, len, acc);
+  }
+}
+
+template <class Src, std::size_t kLo, std::size_t kHi, class T>
+HWY_INLINE void TreeLanes(const T* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
+  if constexpr (kHi - kLo == 1) {
+    BlockOf<Src>(x + kLo * kBlock, std::min(kBlock, n - kLo * kBlock), acc);
   } else {
     constexpr std::size_t kMid = kLo + (kHi - kLo + 1) / 2;
-    TreeLanes<kLo, kMid>(x, n, acc);
+    TreeLanes<Src, kLo, kMid>(x, n, acc);
     VF right[kK];
-    TreeLanes<kMid, kHi>(x, n, right);
+    TreeLanes<Src, kMid, kHi>(x, n, right);
 #pragma GCC unroll 128
     for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], right[k]);
   }
@@ -181,49 +265,58 @@ HWY_INLINE float FoldAcc(VF (&acc)[kK]) {
   return FoldLanes(lanes);
 }
 
-template <std::size_t kBlocks>
-HWY_NOINLINE float ChunkSum(const float* HWY_RESTRICT x, std::size_t n) {
+template <class Src, std::size_t kBlocks, class T>
+HWY_NOINLINE float ChunkSum(const T* HWY_RESTRICT x, std::size_t n) {
   VF acc[kK];
-  TreeLanes<0, kBlocks>(x, n, acc);
+  TreeLanes<Src, 0, kBlocks>(x, n, acc);
   return FoldAcc(acc);
 }
 
 // 1 <= n <= kChunk: the chunk's blocks by the tree, its 128 lanes folded.
-float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n) {
+template <class Src, class T>
+float SumChunk(const T* HWY_RESTRICT x, std::size_t n) {
   switch (pieces(n, kBlock)) {
     case 1:
-      return ChunkSum<1>(x, n);
+      return ChunkSum<Src, 1>(x, n);
     case 2:
-      return ChunkSum<2>(x, n);
+      return ChunkSum<Src, 2>(x, n);
     case 3:
-      return ChunkSum<3>(x, n);
+      return ChunkSum<Src, 3>(x, n);
     case 4:
-      return ChunkSum<4>(x, n);
+      return ChunkSum<Src, 4>(x, n);
     case 5:
-      return ChunkSum<5>(x, n);
+      return ChunkSum<Src, 5>(x, n);
     case 6:
-      return ChunkSum<6>(x, n);
+      return ChunkSum<Src, 6>(x, n);
     case 7:
-      return ChunkSum<7>(x, n);
+      return ChunkSum<Src, 7>(x, n);
     case 8:
-      return ChunkSum<8>(x, n);
+      return ChunkSum<Src, 8>(x, n);
     case 9:
-      return ChunkSum<9>(x, n);
+      return ChunkSum<Src, 9>(x, n);
     case 10:
-      return ChunkSum<10>(x, n);
+      return ChunkSum<Src, 10>(x, n);
     case 11:
-      return ChunkSum<11>(x, n);
+      return ChunkSum<Src, 11>(x, n);
     case 12:
-      return ChunkSum<12>(x, n);
+      return ChunkSum<Src, 12>(x, n);
     case 13:
-      return ChunkSum<13>(x, n);
+      return ChunkSum<Src, 13>(x, n);
     case 14:
-      return ChunkSum<14>(x, n);
+      return ChunkSum<Src, 14>(x, n);
     case 15:
-      return ChunkSum<15>(x, n);
+      return ChunkSum<Src, 15>(x, n);
     default:
-      return ChunkSum<16>(x, n);
+      return ChunkSum<Src, 16>(x, n);
   }
+}
+
+float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n) { return SumChunk<float>(x, n); }
+float SumBF16Chunk(const std::uint16_t* HWY_RESTRICT x, std::size_t n) {
+  return SumChunk<BFloat16Bits>(x, n);
+}
+float SumF16Chunk(const std::uint16_t* HWY_RESTRICT x, std::size_t n) {
+  return SumChunk<Float16Bits>(x, n);
 }
 
 // 1 <= n <= kBlock: one block's lanes, folded.
@@ -588,6 +681,8 @@ namespace corepy::ops::internal {
 
 HWY_EXPORT(SumF32Range);
 HWY_EXPORT(SumF32Chunk);
+HWY_EXPORT(SumBF16Chunk);
+HWY_EXPORT(SumF16Chunk);
 HWY_EXPORT(RowSumsF32);
 HWY_EXPORT(ColumnSumsF32);
 HWY_EXPORT(AddF32);
@@ -604,6 +699,12 @@ float sum_f32_range(const float* x, std::size_t n) {
 }
 float sum_f32_chunk(const float* x, std::size_t n) {
   return HWY_DYNAMIC_DISPATCH(SumF32Chunk)(x, n);
+}
+float sum_bf16_chunk(const std::uint16_t* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SumBF16Chunk)(x, n);
+}
+float sum_f16_chunk(const std::uint16_t* x, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SumF16Chunk)(x, n);
 }
 void row_sums_f32(const float* x, std::size_t rows, std::size_t cols, float* out) {
   HWY_DYNAMIC_DISPATCH(RowSumsF32)(x, rows, cols, out);

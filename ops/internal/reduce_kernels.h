@@ -44,6 +44,10 @@ inline constexpr std::size_t kBoolChunk = std::size_t{1} << 18;
 float sum_f32_range(const float* x, std::size_t n);
 // One chunk's sum, 1 <= n <= kChunk: the leaf of the outer tree.
 float sum_f32_chunk(const float* x, std::size_t n);
+// sum_f32_chunk of the floats that the n bfloat16 / float16 values (their bits) at x convert to,
+// exactly: the conversion is fused into the loads, the lanes and order are the same.
+float sum_bf16_chunk(const std::uint16_t* x, std::size_t n);
+float sum_f16_chunk(const std::uint16_t* x, std::size_t n);
 // out[r] = sum_f32_range(row r) for the rows x cols row-major matrix at x; cols >= 1.
 void row_sums_f32(const float* x, std::size_t rows, std::size_t cols, float* out);
 // acc[j] = x[0][j] + x[1][j] + ... + x[rows-1][j] for j < width, in that order; rows >= 1.

@@ -271,9 +271,12 @@ class Reducer {
 
   // The leaves of a run: chunks of sum_f32_range when float32 is read in place (so the run's
   // sum is sum_f32_range's, bit for bit), else blocks converted into the buffer.
+  // float16 and bfloat16 runs read in place are summed as the float32 runs they convert to.
+  static constexpr bool kHalf = E::kFloat && E::kSize == 2;
   template <class S, class F>
   static constexpr bool kMayReadInPlace =
-      std::is_same_v<F, Identity>&& std::is_same_v<S, Value>&& E::kFloat&& E::kSize == sizeof(S);
+      std::is_same_v<F, Identity>&& std::is_same_v<S, Value>&& E::kFloat &&
+      (E::kSize == sizeof(S) || kHalf);
 
   template <class S, class F>
   std::size_t leaf_size() const {
@@ -291,7 +294,16 @@ class Reducer {
     const std::size_t m = std::min(size, static_cast<std::size_t>(run.size) - b * size);
     const char* q = p + static_cast<std::int64_t>(b * size) * run.stride;
     bool in_place = false;
-    if constexpr (kMayReadInPlace<S, F>) in_place = g_.runs_in_place();
+    if constexpr (kMayReadInPlace<S, F>) {
+      in_place = g_.runs_in_place();
+      if constexpr (kHalf) {
+        if (in_place) {
+          const auto* h = reinterpret_cast<const std::uint16_t*>(q);
+          return std::is_same_v<E, Element<DType::kBFloat16>> ? sum_bf16_chunk(h, m)
+                                                              : sum_f16_chunk(h, m);
+        }
+      }
+    }
     const S* x = reinterpret_cast<const S*>(q);
     if (!in_place) {
       S* buf = static_cast<S*>(buffer);
@@ -939,7 +951,8 @@ HWY_EXPORT(RunReduction);
 
 bool Geometry::runs_in_place() const {
   return aligned && run().stride == static_cast<std::int64_t>(itemsize) &&
-         (in == DType::kFloat32 || in == DType::kFloat64);
+         (in == DType::kFloat32 || in == DType::kFloat64 || in == DType::kFloat16 ||
+          in == DType::kBFloat16);
 }
 
 std::uint64_t Geometry::runs() const { return product(red, nred - 1); }

@@ -6,8 +6,9 @@
 //
 // Two strategies, chosen by the plan's geometry:
 //   - per output: each result reduces the elements under it, along runs of the innermost
-//     reduced dim (read in place when contiguous and aligned, else converted a block at a time
-//     into the thread's scratch buffer);
+//     reduced dim (read in place when contiguous and aligned, float16 and bfloat16 converted to
+//     float32 as they are loaded, with float32's order; else converted a block at a time into the
+//     thread's scratch buffer);
 //   - columns: when the innermost kept dim is closer in memory than the innermost reduced one
 //     (a reduction down non-contiguous axes), a tile of up to kTile results is reduced at once,
 //     row by row, its accumulators in scratch.

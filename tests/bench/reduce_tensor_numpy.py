@@ -17,46 +17,25 @@ a microsecond, under 1% of every case here (each reads 1 MB or more).
 """
 import argparse
 import ctypes
+import os
 import sys
 import time
 
 import numpy as np
 
-DTYPES = {"float32": 1, "float64": 2, "int32": 3, "int64": 4, "bool": 5, "float16": 6,
-          "bfloat16": 7}
-NUMPY_OF = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64, 5: np.bool_, 6: np.float16,
-            7: np.uint16}
+# The ctypes binding of corepy_reduce and the dtype codes are the differential test's
+# (tests/ops/reduce_numpy_test.py), not a second copy.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ops"))
+from reduce_numpy_test import (BF16, CODE_OF_NP, NP_DTYPE, Tensor,  # noqa: E402
+                               bf16_bits_to_f32, load)
+
 REDUCE_SUM = 1
 MAX_DIMS = 32
-
-
-class Tensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int32), ("ndim", ctypes.c_int32),
-                ("shape", ctypes.POINTER(ctypes.c_int64)),
-                ("strides", ctypes.POINTER(ctypes.c_int64))]
-
-
-def load(path):
-    lib = ctypes.CDLL(path)
-    lib.corepy_reduce.argtypes = [
-        ctypes.c_int32, ctypes.POINTER(Tensor), ctypes.POINTER(ctypes.c_int32), ctypes.c_int32,
-        ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32),
-        ctypes.POINTER(ctypes.c_int64)]
-    lib.corepy_reduce.restype = ctypes.c_int
-    lib.corepy_last_error.restype = ctypes.c_char_p
-    return lib
 
 
 def to_bfloat16(x):
     """The upper halves of float32 `x`: bfloat16 rounded toward zero, as uint16."""
     return (np.ascontiguousarray(x, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
-
-
-def from_bfloat16(h):
-    bits = np.atleast_1d(np.asarray(h).astype(np.uint32))
-    bits <<= np.uint32(16)
-    return bits.view(np.float32).reshape(np.shape(h))
 
 
 class Case:
@@ -70,13 +49,13 @@ class Case:
         if bfloat16:
             self.corepy_array = to_bfloat16(base)
             self.numpy_array = base  # float32 of the same count: numpy has no bfloat16
-            self.reference = from_bfloat16(self.corepy_array)
-            self.dtype = DTYPES["bfloat16"]
+            self.reference = bf16_bits_to_f32(self.corepy_array)
+            self.dtype = BF16
         else:
             self.corepy_array = view
             self.numpy_array = view
             self.reference = view
-            self.dtype = DTYPES[view.dtype.name]
+            self.dtype = CODE_OF_NP[view.dtype]
         self.nbytes = self.corepy_array.size * self.corepy_array.itemsize
 
     def numpy_call(self):
@@ -115,10 +94,10 @@ class CorepyCall:
             raise RuntimeError(f"{self.case.label}: corepy_reduce returned {rc}: "
                                f"{self.lib.corepy_last_error().decode()}")
         shape = tuple(self.out_shape[i] for i in range(self.out_ndim.value))
-        dtype = NUMPY_OF[self.out_dtype.value]
+        dtype = NP_DTYPE[self.out_dtype.value]
         count = int(np.prod(shape, dtype=np.int64))
         values = self.out[:count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
-        return from_bfloat16(values) if self.case.bfloat16 else values
+        return bf16_bits_to_f32(values) if self.case.bfloat16 else values
 
 
 def check(case, ours):
