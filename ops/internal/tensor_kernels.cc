@@ -344,13 +344,23 @@ class Reducer {
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(size, g_.visited - first));
     S* buf = static_cast<S*>(buffer);
+    // The run holding element `first`, then the next runs by an odometer over the outer reduced
+    // dims: one division per leaf, not per run.
+    const std::size_t outer = g_.nred - 1;
+    std::array<std::int64_t, kMaxDims> digit{};
+    std::uint64_t index = first / length;
+    const char* row = p;
+    for (std::size_t k = outer; k-- > 0;) {
+      const auto extent = static_cast<std::uint64_t>(g_.red[k].size);
+      digit[k] = static_cast<std::int64_t>(index % extent);
+      row += digit[k] * g_.red[k].stride;
+      index /= extent;
+    }
+    std::uint64_t offset = first % length;
     for (std::size_t filled = 0; filled < m;) {
-      const std::uint64_t e = first + filled;
-      const std::uint64_t offset = e % length;
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(length - offset, m - filled));
-      const char* q = p + decode(g_.red, g_.nred - 1, e / length) +
-                      static_cast<std::int64_t>(offset) * run.stride;
+      const char* q = row + static_cast<std::int64_t>(offset) * run.stride;
       S* to = buf + filled;
       if (run.stride == static_cast<std::int64_t>(E::kSize)) {
         for (std::size_t i = 0; i < n; ++i) to[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
@@ -360,6 +370,15 @@ class Reducer {
         }
       }
       filled += n;
+      offset = 0;
+      for (std::size_t k = outer; k-- > 0;) {  // the next run
+        if (++digit[k] < g_.red[k].size) {
+          row += g_.red[k].stride;
+          break;
+        }
+        row -= (g_.red[k].size - 1) * g_.red[k].stride;
+        digit[k] = 0;
+      }
     }
     if constexpr (std::is_same_v<S, float>) {
       return sum_f32_chunk(buf, m);
