@@ -61,6 +61,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   // Every request takes a multiple of this, and the bump pointer stays on it (see allocate()).
   // A caller's buffer that does not start on it loses the bytes before its first boundary.
   static constexpr std::size_t kGranule = 16;
+  // Larger requests go out of line (their rounding could pass PTRDIFF_MAX).
+  static constexpr std::size_t kMaxFastBytes = static_cast<std::size_t>(PTRDIFF_MAX) - kGranule;
   static constexpr std::size_t round_to_granule(std::size_t bytes) noexcept {
     return (bytes + kGranule - 1) & ~(kGranule - 1);
   }
@@ -104,13 +106,14 @@ class ArenaResource final : public std::pmr::memory_resource {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
     const std::size_t rounded = round_to_granule(bytes);
-    // One branch each: alignment a power of two (with a constant alignment these tests fold
-    // away), room left below fast_end_ (null under the annotations: every request goes out of
-    // line), and a size whose rounding did not wrap. `&` rather than `&&` gives a single jump.
-    const bool power_of_two = (alignment & (alignment - 1)) == 0;
+    // One branch each, `&` rather than `&&` giving a single jump: alignment a power of two and
+    // a size whose rounding cannot wrap (with constant arguments both fold away), and room
+    // left. The room is signed: negative when the bump pointer is past fast_end_ (a region's
+    // unaligned tail) or fast_end_ is null (the annotations: every request goes out of line).
+    const bool valid = ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes);
     if (alignment - 1 < kGranule) {
-      if (ABSL_PREDICT_TRUE(power_of_two & (cur <= end) & (rounded >= bytes) &
-                            (rounded <= end - cur))) {
+      if (ABSL_PREDICT_TRUE(valid & (static_cast<std::ptrdiff_t>(rounded) <=
+                                     static_cast<std::ptrdiff_t>(end - cur)))) {
         cur_ = reinterpret_cast<char*>(cur + rounded);
         return reinterpret_cast<void*>(cur);
       }
@@ -118,8 +121,9 @@ class ArenaResource final : public std::pmr::memory_resource {
       // Above kGranule, an explicit align (the rounding cannot wrap: user-space addresses are
       // far below 2^64 - kMaxFastAlignment).
       const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
-      if (ABSL_PREDICT_TRUE(power_of_two & (alignment - 1 < kMaxFastAlignment) & (aligned <= end) &
-                            (rounded >= bytes) & (rounded <= end - aligned))) {
+      if (ABSL_PREDICT_TRUE(valid & (alignment - 1 < kMaxFastAlignment) &
+                            (static_cast<std::ptrdiff_t>(rounded) <=
+                             static_cast<std::ptrdiff_t>(end - aligned)))) {
         cur_ = reinterpret_cast<char*>(aligned + rounded);
         return reinterpret_cast<void*>(aligned);
       }

@@ -3,7 +3,8 @@
 // for one allocator named on the command line. Run it at two round counts and divide the
 // difference by the allocations between them, so that start-up cancels out:
 //
-//   bazel build -c opt --copt=-DNVALGRIND --platform_suffix=nvg //tests/bench:allocation_count
+//   bazel build -c opt --copt=-DNVALGRIND --copt=-Wno-unused-parameter --platform_suffix=nvg
+//       //tests/bench:allocation_count
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null allocation_count arena 1000
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null allocation_count arena 5000
 //
