@@ -10,8 +10,10 @@
 // everything allocated after a point, spills included; `reset()` frees everything. It never fails
 // while the upstream can serve, and it gives every byte it took back to the upstream.
 //
-// The fast path (align, one likely-taken bounds check, bump) is inline, as in LLVM's
-// BumpPtrAllocator; everything else is out of line in allocate_slow(). Under AddressSanitizer and
+// The fast path (one likely-taken bounds check, bump) is inline, as in LLVM's BumpPtrAllocator;
+// everything else is out of line in allocate_slow(). As in protobuf's arena, the bump pointer
+// stays aligned (to kGranule, 16 bytes) and every request takes its size rounded up to it, so a
+// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`. Under AddressSanitizer and
 // Valgrind every allocation takes the slow path, which reports to the tool which bytes are live,
 // so a use after rewind is caught.
 //
