@@ -132,8 +132,10 @@ ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_re
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
     throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
-  begin_ = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
-  end_ = begin_ + size;
+  char* const start = buffer != nullptr ? static_cast<char*>(buffer) : g_empty_block;
+  end_ = start + size;
+  // The bump pointer stays on kGranule: the bytes before the buffer's first boundary go unused.
+  begin_ = start + std::min(padding(start, kGranule), size);
   init_block();
 }
 
@@ -174,11 +176,17 @@ void ArenaResource::enter_region(Chunk* region, char* cur) noexcept {
   cur_ = cur;
   floor_ = region == nullptr ? begin_ : region->data();
   region_end_ = region == nullptr ? end_ : region->end();
-  fast_end_ = annotate_ ? nullptr : region_end_;
+  fast_end_ = annotate_ ? nullptr : region_end_ - (address(region_end_) & (kGranule - 1));
 }
 
 char* ArenaResource::region_begin() const noexcept {
   return region_ == nullptr ? begin_ : region_->data();
+}
+
+// Where the bump pointer goes after serving `bytes` at `p` in the region: the size rounded up
+// to kGranule, or the region's end when the rounding does not fit.
+char* ArenaResource::bump_end(char* p, std::size_t bytes) const noexcept {
+  return p + std::min(round_to_granule(bytes), static_cast<std::size_t>(region_end_ - p));
 }
 
 const void* ArenaResource::region_pool() const noexcept {
@@ -210,7 +218,7 @@ void* ArenaResource::allocate_slow(std::size_t bytes, std::size_t alignment) {
     pad = padding(cur_, alignment);
   }
   char* p = cur_ + pad;
-  cur_ = p + bytes;
+  cur_ = bump_end(p, bytes);
   // A 0-byte allocation is not reported: it shares its address with the next allocation, and
   // Memcheck takes two chunks at one address for a corrupt pool (and frees the wrong one).
   if (annotate_ && bytes != 0) internal::pool_alloc(region_pool(), p, bytes);
@@ -268,8 +276,12 @@ std::size_t ArenaResource::pop_chunk() noexcept {
 
 void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alignment*/) noexcept {
   char* c = static_cast<char*>(p);
-  // Only the region's newest allocation, and never below the newest marker's point.
-  if (address(c) + bytes != address(cur_) || address(c) < address(floor_)) return;
+  // Only the region's newest allocation (the bump pointer is where serving it left it), and
+  // never below the newest marker's point.
+  if (address(c) < address(floor_) || address(c) > address(cur_) ||
+      bytes > static_cast<std::size_t>(cur_ - c) || bump_end(c, bytes) != cur_) {
+    return;
+  }
   if (region_ == nullptr) note_peak();
   if (annotate_ && bytes != 0) {  // 0-byte allocations are not reported (allocate_slow)
     internal::pool_free(region_pool(), c);

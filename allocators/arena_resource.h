@@ -10,8 +10,10 @@
 // everything allocated after a point, spills included; `reset()` frees everything. It never fails
 // while the upstream can serve, and it gives every byte it took back to the upstream.
 //
-// The fast path (align, one likely-taken bounds check, bump) is inline, as in LLVM's
-// BumpPtrAllocator; everything else is out of line in allocate_slow(). Under AddressSanitizer and
+// The fast path (one likely-taken bounds check, bump) is inline, as in LLVM's BumpPtrAllocator;
+// everything else is out of line in allocate_slow(). As in protobuf's arena, the bump pointer
+// stays aligned (to kGranule, 16 bytes) and every request takes its size rounded up to it, so a
+// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`. Under AddressSanitizer and
 // Valgrind every allocation takes the slow path, which reports to the tool which bytes are live,
 // so a use after rewind is caught.
 //
@@ -58,6 +60,14 @@ class ArenaResource final : public std::pmr::memory_resource {
   static constexpr std::size_t kMaxChunk = std::size_t{64} << 20;
   // Larger alignments are served too, by the out-of-line path.
   static constexpr std::size_t kMaxFastAlignment = 4096;
+  // Every request takes a multiple of this, and the bump pointer stays on it (see allocate()).
+  // A caller's buffer that does not start on it loses the bytes before its first boundary.
+  static constexpr std::size_t kGranule = 16;
+  // Larger requests go out of line (their rounding could pass PTRDIFF_MAX).
+  static constexpr std::size_t kMaxFastBytes = static_cast<std::size_t>(PTRDIFF_MAX) - kGranule;
+  static constexpr std::size_t round_to_granule(std::size_t bytes) noexcept {
+    return (bytes + kGranule - 1) & ~(kGranule - 1);
+  }
 
   // A point in the arena's history. Only an arena makes one; copy it freely. Markers nest:
   // rewinding to an outer marker ends every marker taken after it. A marker knows its arena:
@@ -88,24 +98,43 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The same as memory_resource::allocate, without the virtual call when the arena's type is
   // known. Alignment must be a power of two (else std::invalid_argument); a size whose
   // arithmetic overflows, or an upstream that refuses, throws corepy::AllocationError.
+  //
+  // The bump pointer stays on a kGranule boundary (or at its region's end), and each request
+  // takes its size rounded up to kGranule, so a request aligned to kGranule or less needs no
+  // alignment step: the rounding depends on the size only, and the bump pointer's dependency
+  // chain is one add. The rounding counts as padding in `used`.
   [[nodiscard]] ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* allocate(
       std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
-    const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
-    // One branch: alignment a power of two no larger than kMaxFastAlignment (so the rounding
-    // cannot wrap: user-space addresses are far below 2^64 - 4096), and room left. `&` rather
-    // than `&&` gives a single jump; with a constant alignment the first two tests fold away.
-    if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) &
-                          (alignment - 1 < kMaxFastAlignment) & (aligned <= end) &
-                          (bytes <= end - aligned))) {
-      cur_ = reinterpret_cast<char*>(aligned + bytes);
-      return reinterpret_cast<void*>(aligned);
+    const std::size_t rounded = round_to_granule(bytes);
+    // One branch each, `&` rather than `&&` giving a single jump: alignment a power of two and
+    // a size whose rounding cannot wrap (with constant arguments both fold away), and room
+    // left. The room is signed: negative when the bump pointer is past fast_end_ (a region's
+    // unaligned tail) or fast_end_ is null (the annotations: every request goes out of line).
+    const bool valid = ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes);
+    if (alignment - 1 < kGranule) {
+      if (ABSL_PREDICT_TRUE(valid & (static_cast<std::ptrdiff_t>(rounded) <=
+                                     static_cast<std::ptrdiff_t>(end - cur)))) {
+        cur_ = reinterpret_cast<char*>(cur + rounded);
+        return reinterpret_cast<void*>(cur);
+      }
+    } else {
+      // Above kGranule, an explicit align (the rounding cannot wrap: user-space addresses are
+      // far below 2^64 - kMaxFastAlignment).
+      const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
+      if (ABSL_PREDICT_TRUE(valid & (alignment - 1 < kMaxFastAlignment) &
+                            (static_cast<std::ptrdiff_t>(rounded) <=
+                             static_cast<std::ptrdiff_t>(end - aligned)))) {
+        cur_ = reinterpret_cast<char*>(aligned + rounded);
+        return reinterpret_cast<void*>(aligned);
+      }
     }
     return allocate_slow(bytes, alignment);
   }
-  // Gives back the bytes of the most recent allocation if no marker was taken since it was made
-  // (so a stack of temporaries pops cleanly); otherwise memory comes back at rewind/reset.
+  // Gives back the bytes of the most recent allocation, its rounding included, if no marker was
+  // taken since it was made (so a stack of temporaries pops cleanly); otherwise memory comes back
+  // at rewind/reset.
   void deallocate(void* p, std::size_t bytes,
                   std::size_t alignment = alignof(std::max_align_t)) noexcept {
     do_deallocate(p, bytes, alignment);
@@ -233,6 +262,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   void rewind_region(char* to) noexcept;
   bool rewind_slow(Marker m) noexcept;  // false: the marker is not this arena's
   char* region_begin() const noexcept;
+  char* bump_end(char* p, std::size_t bytes) const noexcept;
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
   void log_mark(Marker m) const;
@@ -242,13 +272,14 @@ class ArenaResource final : public std::pmr::memory_resource {
   // lines, wherever the arena lands).
   //
   // The region being bumped through: the own block (region_ null) or the newest regular spill
-  // chunk. fast_end_ is its end, or null when every allocation must take the slow path (ASan,
+  // chunk. cur_ is on a kGranule boundary or at the region's end. fast_end_ is the region's end
+  // rounded down to kGranule, or null when every allocation must take the slow path (ASan,
   // Valgrind) to be reported to the tool.
   char* cur_;
   char* fast_end_;
   Chunk* chunk_ = nullptr;  // spill chunks, newest first, regular and dedicated alike
   Chunk* region_ = nullptr;
-  char* begin_;  // the own block is [begin_, end_)
+  char* begin_;  // the own block is [begin_, end_); begin_ on kGranule (or at end_)
   // deallocate() never gives back bytes below the newest marker's point (or the region's
   // start), so every live marker stays at or below cur_ and rewinds exactly.
   mutable char* floor_;

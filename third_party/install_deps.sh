@@ -18,6 +18,8 @@ packages=(
   libtbb-dev           # @onetbb
   libmimalloc-dev      # @mimalloc
   libeigen3-dev        # @eigen (benchmark anchor)
+  llvm-14-dev          # @llvm: BumpPtrAllocator (benchmark anchor)
+  libprotobuf-dev      # @protobuf: Arena (benchmark anchor)
   valgrind             # @valgrind headers, --config=valgrind
   clang-14             # --config=fuzz (tests/fuzz/run_fuzz.sh)
   libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes, for --config=fuzz

@@ -75,6 +75,18 @@ SYSTEM_REPOSITORIES = {
         "headers": ["fp16.h", "fp16/fp16.h"],
         "packages": ["libfp16-dev"],
     },
+    # LLVM's BumpPtrAllocator, an anchor of tests/bench/allocators_benchmark.cc only.
+    "llvm": {
+        "build_file": Label("//third_party:llvm.BUILD"),
+        "headers": ["llvm/Support/Allocator.h"],
+        "include_dirs": ["/usr/lib/llvm-14/include"],
+        "libraries": ["libLLVM-14.so"],
+        "packages": ["llvm-14-dev"],
+        "symlinks": {
+            "/usr/lib/llvm-14/include/llvm": "llvm_include/llvm",
+            "/usr/lib/llvm-14/include/llvm-c": "llvm_include/llvm-c",
+        },
+    },
     "mimalloc": {
         "build_file": Label("//third_party:mimalloc.BUILD"),
         "headers": ["mimalloc.h"],
@@ -86,6 +98,13 @@ SYSTEM_REPOSITORIES = {
         "headers": ["oneapi/tbb/parallel_for.h"],
         "libraries": ["libtbb.so"],
         "packages": ["libtbb-dev"],
+    },
+    # protobuf's Arena, an anchor of tests/bench/allocators_benchmark.cc only.
+    "protobuf": {
+        "build_file": Label("//third_party:protobuf.BUILD"),
+        "headers": ["google/protobuf/arena.h"],
+        "libraries": ["libprotobuf.so"],
+        "packages": ["libprotobuf-dev"],
     },
     # Debian 12's Python (3.11): the headers of the interpreter its python3 package installs, for
     # the Python package's native module (python/).

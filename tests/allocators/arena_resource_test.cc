@@ -90,7 +90,7 @@ TEST_F(ArenaTest, AlignmentPastTheEndOfTheBlockSpills) {
   void* p = arena.allocate(8, 64);
   EXPECT_EQ(address(p) % 64, 0u);
   EXPECT_FALSE(in_range(p, buffer, sizeof(buffer)));
-  EXPECT_EQ(arena.stats().used, 90u);
+  EXPECT_EQ(arena.stats().used, 96u);
   EXPECT_EQ(arena.stats().overflow_count, 1u);
 }
 
@@ -108,9 +108,83 @@ TEST_F(ArenaTest, EveryPowerOfTwoAlignmentUpTo4096InBlockAndSpills) {
 
 TEST_F(ArenaTest, PaddingCountsAsUsed) {
   ArenaResource arena(1024, &upstream_);
-  (void)arena.allocate(1, 1);
-  (void)arena.allocate(8, 64);  // the block starts 64-aligned: 63 bytes of padding
-  EXPECT_EQ(arena.stats().used, 72u);
+  (void)arena.allocate(1, 1);   // 1 byte, rounded up to kGranule (16)
+  (void)arena.allocate(8, 64);  // the block starts 64-aligned: 48 bytes of padding, then 16
+  EXPECT_EQ(arena.stats().used, 80u);
+}
+
+// Issue 15: every request takes its size rounded up to kGranule, so the bump pointer stays on
+// that boundary; the rounding is padding in `used`, and deallocate() pops it with the request.
+TEST_F(ArenaTest, ARequestTakesItsSizeRoundedToTheGranuleAndPoppingGivesItAllBack) {
+  static_assert(ArenaResource::kGranule == 16);
+  ArenaResource arena(1024, &upstream_);
+  (void)arena.allocate(8, 8);
+  const std::size_t before = arena.used();
+  EXPECT_EQ(before, 16u);
+  void* a = arena.allocate(24, 8);
+  EXPECT_EQ(address(a) % 16, 0u);
+  EXPECT_EQ(arena.used(), before + 32);
+  void* b = arena.allocate(16, 16);
+  EXPECT_EQ(static_cast<char*>(b), static_cast<char*>(a) + 32);
+  EXPECT_EQ(arena.used(), before + 48);
+  arena.deallocate(b, 16, 16);
+  EXPECT_EQ(arena.used(), before + 32);
+  arena.deallocate(a, 24, 8);
+  EXPECT_EQ(arena.used(), before);
+  EXPECT_EQ(arena.stats().peak, before + 48);
+  // Every size from 0 to 64 at every alignment up to 64 lands on a 16-byte boundary, then
+  // pops exactly.
+  for (std::size_t alignment = 1; alignment <= 64; alignment *= 2) {
+    for (std::size_t bytes = 0; bytes <= 64; ++bytes) {
+      void* p = arena.allocate(bytes, alignment);
+      EXPECT_EQ(address(p) % std::max<std::size_t>(alignment, 16), 0u)
+          << bytes << ", " << alignment;
+      EXPECT_EQ(arena.used() % 16, 0u) << bytes << ", " << alignment;
+      arena.deallocate(p, bytes, alignment);
+      EXPECT_GE(arena.used(), before);
+      EXPECT_LT(arena.used(), before + std::max<std::size_t>(alignment, 16)) << bytes;
+    }
+  }
+  // Through memory_resource* too (the alignment is not a constant there).
+  std::pmr::memory_resource* resource = &arena;
+  arena.reset();
+  void* c = resource->allocate(24, 8);
+  void* d = resource->allocate(16, 16);
+  EXPECT_EQ(static_cast<char*>(d), static_cast<char*>(c) + 32);
+  resource->deallocate(d, 16, 16);
+  resource->deallocate(c, 24, 8);
+  EXPECT_EQ(arena.used(), 0u);
+}
+
+// The rounding never spills a request that fits: at the block's end, the bump pointer stops
+// at the end.
+TEST_F(ArenaTest, ARequestThatFitsOnlyWithoutItsRoundingStaysInTheBlock) {
+  alignas(64) unsigned char buffer[64];
+  ArenaResource arena(buffer, 40, &upstream_);
+  void* a = arena.allocate(16, 16);
+  void* b = arena.allocate(20, 1);  // 20 fit in the 24 left; 32 would not
+  EXPECT_EQ(static_cast<unsigned char*>(b), buffer + 16);
+  EXPECT_EQ(arena.used(), 40u);
+  EXPECT_EQ(arena.stats().overflow_count, 0u);
+  arena.deallocate(b, 20, 1);  // still the newest: popped
+  EXPECT_EQ(arena.used(), 16u);
+  arena.deallocate(a, 16, 16);
+  EXPECT_EQ(arena.used(), 0u);
+  EXPECT_EQ(upstream_.allocations_attempted(), 0u);
+}
+
+// A caller's buffer that does not start on 16 bytes: the arena starts at its first 16-byte
+// boundary, and its capacity says so.
+TEST_F(ArenaTest, ACallersBufferOffTheGranuleStartsAtItsFirstBoundary) {
+  alignas(64) unsigned char buffer[128];
+  ArenaResource arena(buffer + 3, 100, &upstream_);
+  EXPECT_EQ(arena.stats().capacity, 87u);
+  EXPECT_EQ(arena.used(), 0u);
+  EXPECT_EQ(arena.allocate(1, 1), buffer + 16);
+  ArenaResource tiny(buffer + 3, 5, &upstream_);  // no boundary inside: no room at all
+  EXPECT_EQ(tiny.stats().capacity, 0u);
+  EXPECT_EQ(tiny.allocate(0, 1), buffer + 8);
+  EXPECT_EQ(upstream_.allocations_attempted(), 0u);
 }
 
 TEST_F(ArenaTest, RequestLargerThanTheBlockGetsItsOwnChunkAndTheBlockKeepsServing) {
@@ -124,8 +198,8 @@ TEST_F(ArenaTest, RequestLargerThanTheBlockGetsItsOwnChunkAndTheBlockKeepsServin
   EXPECT_EQ(arena.stats().overflow_count, 1u);
   // The block still has room, and small requests still go there.
   void* next = arena.allocate(100, 8);
-  EXPECT_EQ(static_cast<char*>(next), static_cast<char*>(small) + 104);
-  EXPECT_EQ(arena.stats().used, 204u);
+  EXPECT_EQ(static_cast<char*>(next), static_cast<char*>(small) + 112);
+  EXPECT_EQ(arena.stats().used, 224u);
   arena.reset();
   EXPECT_EQ(arena.stats().overflow_bytes, 0u);
   EXPECT_EQ(upstream_.bytes_in_use(), 1024u);
@@ -138,17 +212,17 @@ TEST_F(ArenaTest, NestedMarkersRewindExactlyToTheirPoints) {
   (void)arena.allocate(100, 1);
   const Marker inner = arena.mark();
   void* p = arena.allocate(200, 1);
-  EXPECT_EQ(arena.stats().used, 310u);
+  EXPECT_EQ(arena.stats().used, 336u);
 
   arena.rewind(inner);
-  EXPECT_EQ(arena.stats().used, 110u);
+  EXPECT_EQ(arena.stats().used, 128u);
   EXPECT_EQ(arena.allocate(200, 1), p);  // the same bytes come back
   arena.rewind(inner);                    // a live marker can be rewound to again
-  EXPECT_EQ(arena.stats().used, 110u);
+  EXPECT_EQ(arena.stats().used, 128u);
 
   arena.rewind(outer);
-  EXPECT_EQ(arena.stats().used, 10u);
-  EXPECT_EQ(arena.stats().peak, 310u);  // peak is not lowered
+  EXPECT_EQ(arena.stats().used, 16u);
+  EXPECT_EQ(arena.stats().peak, 336u);  // peak is not lowered
 }
 
 TEST_F(ArenaTest, RewindAcrossSpillsReturnsExactlyTheChunksTakenAfterTheMarker) {
@@ -235,12 +309,12 @@ TEST_F(ArenaTest, DeallocatingTheNewestAllocationGivesItsBytesBack) {
   (void)arena.allocate(10, 1);
   void* p = arena.allocate(20, 1);
   arena.deallocate(p, 20, 1);
-  EXPECT_EQ(arena.stats().used, 10u);
-  EXPECT_EQ(arena.stats().peak, 30u);
+  EXPECT_EQ(arena.stats().used, 16u);
+  EXPECT_EQ(arena.stats().peak, 48u);
   void* q = arena.allocate(4, 1);
   arena.deallocate(arena.allocate(4, 1), 4, 1);
   arena.deallocate(q, 4, 1);  // now the newest again
-  EXPECT_EQ(arena.stats().used, 10u);
+  EXPECT_EQ(arena.stats().used, 16u);
 }
 
 TEST_F(ArenaTest, DeallocatingAnOlderAllocationWaitsForRewind) {
@@ -248,7 +322,7 @@ TEST_F(ArenaTest, DeallocatingAnOlderAllocationWaitsForRewind) {
   void* p = arena.allocate(20, 1);
   (void)arena.allocate(20, 1);
   arena.deallocate(p, 20, 1);
-  EXPECT_EQ(arena.stats().used, 40u);
+  EXPECT_EQ(arena.stats().used, 64u);
 }
 
 TEST_F(ArenaTest, DeallocateNeverGoesBelowTheNewestMarker) {
@@ -256,10 +330,10 @@ TEST_F(ArenaTest, DeallocateNeverGoesBelowTheNewestMarker) {
   void* p = arena.allocate(20, 1);
   const Marker m = arena.mark();
   arena.deallocate(p, 20, 1);  // made before the marker: kept
-  EXPECT_EQ(arena.stats().used, 20u);
+  EXPECT_EQ(arena.stats().used, 32u);
   void* q = arena.allocate(30, 1);
   arena.rewind(m);
-  EXPECT_EQ(arena.stats().used, 20u);
+  EXPECT_EQ(arena.stats().used, 32u);
   EXPECT_EQ(arena.allocate(30, 1), q);
 }
 
@@ -298,7 +372,7 @@ TEST_F(ArenaTest, SizeThatOverflowsThrowsAllocationErrorAndChangesNothing) {
       EXPECT_NE(std::string(e.what()).find("corepy::ArenaResource"), std::string::npos);
     }
   }
-  EXPECT_EQ(arena.stats().used, 10u);
+  EXPECT_EQ(arena.stats().used, 16u);
   EXPECT_EQ(arena.stats().overflow_bytes, 0u);
   EXPECT_NE(arena.allocate(8, 8), nullptr);
 }
@@ -441,7 +515,7 @@ TEST_F(ArenaTest, UpstreamRefusalThrowsAllocationErrorAndTheArenaStaysUsable) {
     EXPECT_STREQ(e.resource(), "corepy::ArenaResource");
   }
   upstream_.fail_never();
-  EXPECT_EQ(arena.stats().used, 100u);
+  EXPECT_EQ(arena.stats().used, 112u);
   EXPECT_EQ(arena.stats().overflow_count, 0u);
   EXPECT_NE(arena.allocate(1000, 8), nullptr);
   arena.rewind(m);
@@ -509,14 +583,14 @@ TEST_F(ArenaTest, WindowsReportPeaksOfTheirOwnStretchAndNest) {
     (void)arena.allocate(2000, 1);  // spills
     EXPECT_GE(arena.overflow_bytes_total() - total_before, 2000u);
     arena.rewind(inner);
-    EXPECT_EQ(arena.window_peak(), 900u);
+    EXPECT_EQ(arena.window_peak(), 928u);
     arena.close_window(middle);
   }
   arena.rewind(m);
-  EXPECT_EQ(arena.window_peak(), 900u);  // the inner window folded back in
+  EXPECT_EQ(arena.window_peak(), 928u);  // the inner window folded back in
   arena.close_window(outer);
   const std::size_t fresh = arena.open_window();
-  EXPECT_EQ(arena.window_peak(), 100u);  // a new window starts at the current level
+  EXPECT_EQ(arena.window_peak(), 112u);  // a new window starts at the current level
   arena.close_window(fresh);
   EXPECT_GE(arena.overflow_bytes_total(), 2000u);  // not lowered by rewind
   EXPECT_EQ(arena.overflow_bytes(), 0u);
@@ -666,10 +740,10 @@ TEST(ArenaRewinderTest, AnInnerScopesPeakCountsInTheEnclosingScopesPeak) {
   {
     ArenaRewinder inner(arena);
     (void)arena.allocate(1000, 8);
-    EXPECT_EQ(inner.stats().peak, 1000u);
+    EXPECT_EQ(inner.stats().peak, 1008u);
   }
   (void)arena.allocate(8, 8);
-  EXPECT_EQ(outer.stats().peak, 1064u);  // the inner scope's high point, though rewound
+  EXPECT_EQ(outer.stats().peak, 1072u);  // the inner scope's high point, though rewound
   EXPECT_FALSE(outer.spilled());
 }
 

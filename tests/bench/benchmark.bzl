@@ -9,7 +9,7 @@ load("@rules_cc//cc:defs.bzl", "cc_binary")
 load("@rules_shell//shell:sh_test.bzl", "sh_test")
 load("//:copts.bzl", "COREPY_TEST_COPTS")
 
-def corepy_benchmark(name, srcs, deps = [], copts = [], smoke_args = []):
+def corepy_benchmark(name, srcs, deps = [], copts = [], linkopts = [], smoke_args = []):
     """A benchmark binary `name` and its smoke test `name`_smoke, from the same sources.
 
     The sources define main(), usually as corepy::bench::run_with_comparisons(), so the run ends
@@ -20,6 +20,7 @@ def corepy_benchmark(name, srcs, deps = [], copts = [], smoke_args = []):
         testonly = True,
         srcs = srcs,
         copts = COREPY_TEST_COPTS + copts,
+        linkopts = linkopts,
         tags = ["benchmark"],
         deps = deps + [
             "//tests/bench:ratio_reporter",

@@ -105,16 +105,16 @@ TEST_F(DispatchKernelsTest, CompensatedEntryPointsGiveTheKernelsAnswer) {
 
 TEST_F(DispatchKernelsTest, CompensatedScratchIsWhatTheKernelTakesFromTheConfiguredResource) {
   const std::vector<float> x = ramp(5000);
-  // What the kernel takes when handed a StatsResource directly.
-  StatsResource direct(std::pmr::new_delete_resource());
+  // What the kernel takes when handed an arena directly.
+  ArenaResource direct(1 << 20);
   (void)ops::sum_f32_compensated(x, &direct);
-  ASSERT_GT(direct.counters().bytes.peak, 0u);
+  ASSERT_GT(direct.stats().peak, 0u);
 
   std::thread([&x] { (void)sum_f32_compensated_cpu_dispatch(x.data(), x.size()); }).join();
   const OpStats stats = op_stats()[static_cast<int>(Op::kSumF32Compensated)];
   EXPECT_EQ(stats.name, "sum_f32_compensated");
   EXPECT_EQ(stats.calls, 1u);
-  EXPECT_EQ(stats.peak_scratch, direct.counters().bytes.peak);
+  EXPECT_EQ(stats.peak_scratch, direct.stats().peak);
 
   // A user allocator named by configuration serves that scratch and gets it all back.
   RecordingResource recording;

@@ -20,8 +20,9 @@
 //     carry the caller's bytes and alignment, and leave the arena as it was (stats, cursor, the
 //     next pointer the model predicts, and an armed refusal not spent);
 //   - every pointer is aligned and is exactly the one the bump rule gives (in the block, and in
-//     a chunk after its 48-byte header and the alignment's padding), and every chunk has
-//     exactly the size the spill policy gives;
+//     a chunk after its 48-byte header and the alignment's padding; the cursor then moves by
+//     the size rounded up to 16, or to the region's end), and every chunk has exactly the size
+//     the spill policy gives;
 //   - live allocations never overlap, and each still holds the pattern written into it
 //     (all of it up to 64 KiB, its first and last 4 KiB beyond), checked before its memory is
 //     given back;
@@ -96,6 +97,15 @@ bool power_of_two(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
 // Bytes from `p` to the next multiple of `alignment` (a power of two).
 std::size_t padding(std::uintptr_t p, std::size_t alignment) { return (0 - p) & (alignment - 1); }
+
+// The bump rule's cursor after `n` bytes served at `p`: n rounded up to kGranule, or the
+// region's end when that does not fit.
+constexpr std::size_t kGranule = 16;
+static_assert(ArenaResource::kGranule == kGranule, "the model's bump rule assumes 16");
+char* bump_end(char* p, std::size_t n, char* region_end) {
+  const std::size_t rounded = (n + kGranule - 1) & ~(kGranule - 1);
+  return p + std::min(rounded, static_cast<std::size_t>(region_end - p));
+}
 
 // The upstream: records what it hands out (so the model knows each chunk), checks that every
 // deallocation matches an allocation, and refuses on demand or beyond its limits, without
@@ -245,8 +255,13 @@ class Walk {
       const std::size_t offset = in_.u8() % 64;
       buffer_.reset(new char[capacity + offset]);
       arena_ = std::make_unique<ArenaResource>(buffer_.get() + offset, capacity, &upstream_);
-      begin_ = buffer_.get() + offset;
+      // The block starts at the buffer's first kGranule boundary (or its end, if none).
+      char* const start = buffer_.get() + offset;
+      const std::size_t skip = std::min(padding(addr(start), kGranule), capacity);
+      begin_ = start + skip;
       owned_block_ = 0;
+      start_block(capacity - skip);
+      return;
       FUZZ_CHECK(upstream_.calls == calls_before,
                  "an arena in a caller's buffer called the upstream");
     } else {
@@ -457,7 +472,7 @@ class Walk {
       FUZZ_CHECK(p == cur_ + pad, request, " returned ", addr(p), ", the bump rule gives ",
                  addr(cur_ + pad));
       FUZZ_CHECK(upstream_.calls == calls_before, "a request that fits went to the upstream");
-      cur_ = p + n;
+      cur_ = bump_end(p, n, region_end());
     } else {
       spilled(p, n, alignment, chunk_size, dedicated, calls_before);
     }
@@ -488,7 +503,7 @@ class Walk {
     next_chunk_ = std::min(next_chunk_ * 2, ArenaResource::kMaxChunk);
     if (region_ < 0) block_cur_ = cur_;
     region_ = static_cast<int>(chunks_.size()) - 1;
-    cur_ = p + n;
+    cur_ = bump_end(p, n, region_end());
     floor_ = base;
   }
 
@@ -616,8 +631,12 @@ class Walk {
     stack_.pop_back();
     if (a.n > 0) live_.erase(addr(a.p));
     arena_->deallocate(a.p, a.n, 1);
-    // The region's newest bytes come back unless a marker was taken after them.
-    if (a.p + a.n == cur_ && a.p >= floor_) cur_ = a.p;
+    // The region's newest bytes (their rounding included) come back unless a marker was taken
+    // after them.
+    if (a.p >= floor_ && a.p <= cur_ && a.n <= static_cast<std::size_t>(cur_ - a.p) &&
+        bump_end(a.p, a.n, region_end()) == cur_) {
+      cur_ = a.p;
+    }
   }
 
   // reserve(capacity), any capacity: true without a change when the block is large enough;
