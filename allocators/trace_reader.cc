@@ -93,7 +93,7 @@ absl::StatusOr<Trace> parse_trace(absl::string_view bytes) {
   t.events.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t offset = c.pos();
-    std::uint64_t w[3];
+    std::uint64_t w[3] = {0, 0, 0};  // whole records remain: the reads below succeed
     c.read(w[0]);
     c.read(w[1]);
     c.read(w[2]);

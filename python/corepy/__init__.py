@@ -21,7 +21,7 @@ MemoryError. No C++ exception reaches Python.
 """
 import collections.abc as _abc
 import builtins as _builtins
-from typing import Dict, List, Mapping, NamedTuple, Optional, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from corepy import _corepy
 from corepy._corepy import (  # noqa: F401  (the public API)
