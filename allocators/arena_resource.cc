@@ -1,6 +1,7 @@
 #include "allocators/arena_resource.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -162,6 +163,7 @@ std::unique_ptr<ArenaResource::MarkerLog> ArenaResource::new_marker_log() {
 }
 
 ArenaResource::~ArenaResource() {
+  set_gauge(nullptr);
   while (chunk_ != nullptr) pop_chunk();
   if (annotate_) {
     internal::pool_destroy(this);
@@ -247,6 +249,10 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   ++overflow_count_;
   spill_bytes_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
+  if (gauge_ != nullptr) {
+    note_peak();
+    publish();
+  }
   if (annotate_) {
     internal::pool_create(chunk);
     internal::poison(chunk->data(), size - kChunkHeader);
@@ -317,6 +323,7 @@ bool ArenaResource::rewind_slow(Marker m) noexcept {
   if (chunk_ == m.chunk_) rewind_region(m.cur_);
   if (spilled && region_ == nullptr) end_spill_round(popped);
   floor_ = cur_;
+  if (gauge_ != nullptr) publish();
   return true;
 }
 
@@ -341,6 +348,7 @@ void ArenaResource::reset() noexcept {
   if (spilled) end_spill_round(popped);
   rewind_region(begin_);
   floor_ = begin_;
+  if (gauge_ != nullptr) publish();
 }
 
 // All regular chunks are gone: start the next round of spills with one chunk as large as this
@@ -358,11 +366,25 @@ bool ArenaResource::reserve(std::size_t capacity) {
   if (capacity <= this->capacity()) return true;
   if (used() != 0 || chunk_ != nullptr) return false;
   if (capacity > kMaxSize) throw_allocation_error(kName, capacity, kBlockAlignment, kTooLarge);
-  char* block = take_from_upstream(upstream_, capacity, kBlockAlignment,
-                                   Request{capacity, kBlockAlignment});  // may throw
+  replace_block(capacity);
+  return true;
+}
+
+bool ArenaResource::shrink(std::size_t capacity) {
+  if (capacity >= this->capacity()) return true;
+  if (used() != 0 || chunk_ != nullptr || !owns_block_) return false;
+  replace_block(capacity);
+  return true;
+}
+
+// A new block of `capacity` bytes (not above kMaxSize) for an arena that holds nothing.
+void ArenaResource::replace_block(std::size_t capacity) {
+  char* block = capacity == 0 ? g_empty_block
+                              : take_from_upstream(upstream_, capacity, kBlockAlignment,
+                                                   Request{capacity, kBlockAlignment});  // may throw
   if (annotate_) internal::unpoison(begin_, this->capacity());
   if (owns_block_) upstream_->deallocate(begin_, this->capacity(), kBlockAlignment);
-  owns_block_ = true;
+  owns_block_ = capacity != 0;
   begin_ = block;
   end_ = block + capacity;
   block_cur_ = begin_;
@@ -371,12 +393,32 @@ bool ArenaResource::reserve(std::size_t capacity) {
   next_chunk_size_ = first_chunk_size_;
   if (annotate_) internal::poison(begin_, capacity);
   if (log_ != nullptr) log_->clear();
-  return true;
+  if (gauge_ != nullptr) publish();
 }
 
 ArenaStats ArenaResource::stats() const noexcept {
   return ArenaStats{used(), capacity(), std::max(peak_, used()), overflow_count_,
                     spill_bytes_.value};
+}
+
+void ArenaResource::set_gauge(ArenaGauge* gauge) noexcept {
+  if (gauge_ != nullptr && gauge != gauge_) {
+    for (std::atomic<std::size_t>* f : {&gauge_->capacity, &gauge_->used, &gauge_->peak,
+                                        &gauge_->spill_chunks, &gauge_->spill_bytes}) {
+      f->store(0, std::memory_order_relaxed);
+    }
+  }
+  gauge_ = gauge;
+  if (gauge_ != nullptr) publish();
+}
+
+void ArenaResource::publish() const noexcept {
+  const ArenaStats s = stats();
+  gauge_->capacity.store(s.capacity, std::memory_order_relaxed);
+  gauge_->used.store(s.used, std::memory_order_relaxed);
+  gauge_->peak.store(s.peak, std::memory_order_relaxed);
+  gauge_->spill_chunks.store(s.overflow_count, std::memory_order_relaxed);
+  gauge_->spill_bytes.store(s.overflow_bytes, std::memory_order_relaxed);
 }
 
 void ArenaResource::log_mark(Marker m) const {

@@ -29,6 +29,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "allocators/arena_gauge.h"
 #include "allocators/counter.h"
 #include "corepy/internal/require_cxx17.h"
 
@@ -220,6 +221,16 @@ class ArenaResource final : public std::pmr::memory_resource {
   // AllocationError and leaves the arena as it was. Used to grow thread arenas that keep
   // spilling (corepy/arena.h).
   bool reserve(std::size_t capacity);
+  // Replaces the block with one of `capacity` bytes from the upstream, if that is smaller and
+  // the arena holds nothing; returns whether the block now has at most `capacity` bytes. A
+  // caller's buffer is never given back (false). Ends every marker, as reserve() does. An
+  // upstream that refuses the smaller block throws AllocationError and changes nothing. Used by
+  // trim() and the shrink policy (corepy/memory_stats.h).
+  bool shrink(std::size_t capacity);
+  // Copies the counters into `gauge` (null: stop) now and at every out-of-line event from
+  // then on (allocators/arena_gauge.h); the destructor zeroes it. The gauge must outlive the
+  // arena or be replaced first.
+  void set_gauge(ArenaGauge* gauge) noexcept;
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
   std::size_t overflow_count() const noexcept { return overflow_count_; }
   std::size_t overflow_bytes() const noexcept { return spill_bytes_.value; }
@@ -247,7 +258,10 @@ class ArenaResource final : public std::pmr::memory_resource {
       return false;
     }
     window_.observe(static_cast<std::size_t>(cur_ - begin_));
-    if (window_.peak > peak_) peak_ = window_.peak;
+    if (window_.peak > peak_) {
+      peak_ = window_.peak;
+      if (ABSL_PREDICT_FALSE(gauge_ != nullptr)) publish();  // only when the peak rises
+    }
     window_.close_region(outer);
     cur_ = m.cur_;
     floor_ = m.cur_;
@@ -266,6 +280,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
   void log_mark(Marker m) const;
+  void publish() const noexcept;  // to gauge_, which must be set
+  void replace_block(std::size_t capacity);
   static std::unique_ptr<MarkerLog> new_marker_log();
 
   // Together, after the vtable pointer: what an allocation and a scope touch (one or two cache
@@ -304,6 +320,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   std::size_t next_chunk_size_;
   std::pmr::memory_resource* upstream_;
   std::unique_ptr<MarkerLog> log_;  // live markers, kept by debug builds only
+  ArenaGauge* gauge_ = nullptr;     // set_gauge()
 };
 
 using Marker = ArenaResource::Marker;

@@ -14,7 +14,8 @@ namespace {
 constexpr int kMaxDepth = 32;
 
 bool is_word_char(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '/' ||
+         c == '-';
 }
 
 class Parser {

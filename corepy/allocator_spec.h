@@ -3,7 +3,7 @@
 //   spec  := word [ "(" [ arg { "," arg } ] ")" ]
 //   arg   := word "=" spec          a parameter: max=64MiB, upstream=mimalloc
 //          | spec                   an allocator this one wraps: stats(arena)
-//   word  := one or more of A-Z a-z 0-9 _ .
+//   word  := one or more of A-Z a-z 0-9 _ . / -   (so a file path is one word)
 //
 // Spaces around tokens are ignored. Examples: "arena", "arena(upstream=mimalloc)",
 // "stats(arena)", "limit(arena, max=64MiB)", "stats(limit(arena(size=4MiB), max=1GiB))".

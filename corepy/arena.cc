@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "corepy/internal/fork_guard.h"
+#include "corepy/internal/shrink_policy.h"
+#include "allocators/trace_resource.h"
 #include "corepy/registry.h"
 
 namespace corepy {
@@ -35,6 +37,10 @@ struct ThreadRuntime {
   std::array<std::unique_ptr<Scratch>, kOpCount> sized;  // ops with an arena of their own
   std::array<OpScratch, kOpCount> ops{};                  // what op_scratch() returns
   std::array<OpTally, kOpCount> tallies;
+  // What memory_stats() reads from other threads: one gauge per op arena, then the thread's.
+  std::array<ArenaGauge, kOpCount + 1> gauges;
+  std::atomic<unsigned>* requests = nullptr;  // the thread's ThreadState::requests
+  ShrinkPolicy shrink;
 };
 
 namespace {
@@ -65,7 +71,16 @@ void add(OpTotals& to, const OpTally& from) {
 // upstream, and keeps the thread's op counts.
 void destroy_runtime() noexcept {
   ThreadRuntime* r = tls_state.runtime;
-  tls_state = ThreadState{nullptr, 0, 0, true, nullptr, nullptr, nullptr, nullptr};
+  ThreadState& state = tls_state;
+  state.arena = nullptr;
+  state.generation = 0;
+  state.depth = 0;
+  state.exited = true;
+  state.runtime = nullptr;
+  state.ops = nullptr;
+  state.tallies = nullptr;
+  state.config = nullptr;
+  state.requests.store(0, std::memory_order_relaxed);
   if (r == nullptr) return;
   {
     Tallies& t = tallies();
@@ -138,6 +153,7 @@ ThreadRuntime& runtime() {
     (void)owner;
   }
   auto r = std::make_unique<ThreadRuntime>();
+  r->requests = &t.requests;  // before other threads can see it
   {
     Tallies& all = tallies();
     std::lock_guard<std::mutex> lock(all.mutex);
@@ -160,10 +176,14 @@ ArenaResource& rebuild() {
   r.ops = {};
   r.sized = {};
   r.main = std::move(main);
+  r.main.arena->set_gauge(&r.gauges[kOpCount]);
+  r.shrink = ShrinkPolicy();
+  tls_state.requests.fetch_and(~kShrinkWatch, std::memory_order_relaxed);
   r.config = std::move(config);
   tls_state.config = r.config.get();
   tls_state.arena = r.main.arena.get();
   tls_state.generation = r.config->generation;
+  tls_state.trace = r.config->strategy->trace.get();
   build_chain(strategy, r.main);
   r.ops = {};  // an op run by a factory saw the plain arena
   return *r.main.arena;
@@ -221,10 +241,97 @@ void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept {
   want = std::min(want, max_size);
   if (want <= arena.capacity()) return;
   try {
-    (void)arena.reserve(want);
+    if (!arena.reserve(want)) return;
   } catch (...) {
     // The upstream refused a larger block: keep the one we have, and keep spilling.
+    return;
   }
+  r->shrink.on_grow();
+  (void)arena.open_window();  // the shrink policy measures each outermost scope from here
+  tls_state.requests.fetch_or(kShrinkWatch, std::memory_order_relaxed);
+}
+
+namespace {
+
+// Gives the idle arenas of the calling thread's runtime back their configured size (trim()).
+void trim_runtime(ThreadRuntime& r) noexcept {
+  tls_state.requests.fetch_and(~(kTrimRequested | kShrinkWatch), std::memory_order_relaxed);
+  r.shrink = ShrinkPolicy();
+  if (r.config == nullptr) return;
+  auto shrink = [](ArenaResource& arena, std::size_t size) {
+    if (!holds_nothing(arena)) return;  // memory allocated outside any scope lives there
+    try {
+      (void)arena.shrink(size);
+    } catch (...) {
+      // The upstream refused the smaller block: keep the larger one.
+    }
+  };
+  if (r.main.arena != nullptr) shrink(*r.main.arena, r.config->strategy->arena_size);
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    if (r.sized[i] != nullptr) shrink(*r.sized[i]->arena, r.config->settings.op_arena_sizes[i]);
+  }
+}
+
+// One outermost scope of a grown block: the shrink policy's step.
+void watch_grown_block(ThreadRuntime& r) noexcept {
+  ArenaResource& arena = *r.main.arena;
+  const std::size_t base = r.config->strategy->arena_size;
+  const std::size_t peak = arena.window_peak();  // since the last outermost scope
+  (void)arena.open_window();
+  const std::size_t to =
+      r.shrink.after_scope(peak, arena.capacity(), base, r.config->settings.arena_shrink_after);
+  if (to != 0) {
+    try {
+      (void)arena.shrink(to);
+    } catch (...) {
+      // The upstream refused the smaller block: keep the larger one, and try again later.
+    }
+  }
+  if (arena.capacity() <= base) {
+    tls_state.requests.fetch_and(~kShrinkWatch, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+void after_outermost_scope(ArenaResource* tune, std::size_t peak) noexcept {
+  ThreadState& t = tls_state;
+  ThreadRuntime* r = t.runtime;
+  if (r == nullptr || r->config == nullptr) return;
+  if (tune != nullptr) after_spilling_scope(*tune, peak);
+  const unsigned requests = t.requests.load(std::memory_order_relaxed);
+  if ((requests & kTrimRequested) != 0) {
+    trim_runtime(*r);
+  } else if ((requests & kShrinkWatch) != 0 && tune == nullptr && r->main.arena != nullptr) {
+    watch_grown_block(*r);
+  }
+}
+
+void trace_scope(std::uint32_t op, bool open) {
+  corepy::trace_scope(static_cast<TraceFile*>(tls_state.trace), op, open);
+}
+
+void request_trim() {
+  ThreadState& self = tls_state;
+  {
+    Tallies& all = tallies();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    for (ThreadRuntime* r : all.live) {
+      if (r != self.runtime) r->requests->fetch_or(kTrimRequested, std::memory_order_relaxed);
+    }
+  }
+  if (self.runtime == nullptr) return;
+  if (self.depth == 0) {
+    trim_runtime(*self.runtime);
+  } else {
+    self.requests.fetch_or(kTrimRequested, std::memory_order_relaxed);
+  }
+}
+
+void visit_thread_gauges(const std::function<void(absl::Span<const ArenaGauge>)>& visit) {
+  Tallies& all = tallies();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  for (const ThreadRuntime* r : all.live) visit(r->gauges);
 }
 
 OpScratch op_scratch_slow(Op op) {
@@ -237,6 +344,7 @@ OpScratch op_scratch_slow(Op op) {
     if (r.sized[i] == nullptr) {
       r.sized[i] = std::make_unique<Scratch>(make_scratch(*r.config->strategy, size));
     }
+    r.sized[i]->arena->set_gauge(&r.gauges[i]);
     r.ops[i] = OpScratch{r.sized[i]->arena.get(), r.sized[i]->resource};
   }
   return r.ops[i];
@@ -249,6 +357,10 @@ std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* call
   // its open scope keeps alive for the whole op. Nothing of this thread's is involved, so a
   // worker never keeps a configuration alive for a task's sake.
   if (caller != nullptr && !caller->strategy->uses_arena) return caller->strategy->shared;
+  if (ABSL_PREDICT_FALSE((t.requests.load(std::memory_order_relaxed) & kTrimRequested) != 0) &&
+      t.arena != nullptr && holds_nothing(*t.runtime)) {
+    trim_runtime(*t.runtime);  // a worker opens no scope: it takes a trim() request here
+  }
   if (t.arena == nullptr) {
     rebuild();
   } else if (t.generation != config_generation() && holds_nothing(*t.runtime)) {

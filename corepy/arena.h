@@ -18,11 +18,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory_resource>
 #include <utility>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "absl/types/span.h"
+#include "allocators/arena_gauge.h"
 #include "allocators/arena_resource.h"
 #include "corepy/config.h"
 #include "corepy/internal/require_cxx17.h"
@@ -60,13 +63,22 @@ struct ThreadState {
   OpScratch* ops;            // kOpCount entries; arena null until the op first runs
   OpTally* tallies;          // kOpCount entries
   const Resolved* config;    // the configuration the runtime is in (current_config())
+  // Work for the thread's next outermost scope close (kTrimRequested, ...; memory_stats.h):
+  // set by any thread, so atomic; zero almost always, which the close tests with one load.
+  std::atomic<unsigned> requests;
+  void* trace;  // the thread's trace buffer while tracing (corepy/trace.h); null: off
 };
 // The default TLS model, not initial-exec: in a shared library that a process loads with
 // dlopen (Python's ctypes, say), initial-exec puts the library's whole TLS block in glibc's
 // small reserve of static TLS, and a second copy of the library (two packages that each ship
 // libcorepy.so) then fails to load. Executables and static links get the fixed-offset model
 // anyway; a shared library pays a __tls_get_addr call per op entry.
-inline thread_local ThreadState tls_state{nullptr, 0, 0, false, nullptr, nullptr, nullptr, nullptr};
+inline thread_local ThreadState tls_state{nullptr, 0,       0,       false,   nullptr,
+                                          nullptr, nullptr, nullptr, {0u},    nullptr};
+
+// Bits of ThreadState::requests.
+inline constexpr unsigned kTrimRequested = 1;  // trim(): shrink the thread's idle arenas
+inline constexpr unsigned kShrinkWatch = 2;    // the block grew: watch it for the shrink policy
 
 ArenaResource& make_thread_arena();
 // Makes or remakes the thread's arena for the current configuration, and counts the scope.
@@ -74,8 +86,21 @@ ArenaResource& enter_outermost_slow();
 // The outermost scope spilled, needing `peak` bytes at most: grow the arena toward that if
 // self-tuning is on.
 void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept;
+// The outermost scope closed with a spill to tune for (`tune`, else null) or a request pending.
+void after_outermost_scope(ArenaResource* tune, std::size_t peak) noexcept;
 
 OpScratch op_scratch_slow(Op op);
+
+// A scope of `op` (0: none, else the op's index + 1) opens or closes on a thread that traces
+// (ThreadState::trace; allocators/trace_resource.h).
+void trace_scope(std::uint32_t op, bool open);
+
+// For corepy/memory_stats.h. trim(): the calling thread's idle arenas now (or at its outermost
+// scope's close, inside one), every other thread's at its next outermost scope close.
+void request_trim();
+// Calls `visit` with the gauges of every live thread's arenas (op arenas, then the thread's),
+// under the lock that a thread's first scope and its exit take, never a scope or an allocation.
+void visit_thread_gauges(const std::function<void(absl::Span<const ArenaGauge>)>& visit);
 
 // The resource `op` uses on this thread, for a thread that runs part of an op with no scope of
 // its own open: a oneTBB worker running a task of a parallel kernel, for an op whose calling
@@ -131,8 +156,11 @@ class ScopeEntry {
   ScopeEntry(const ScopeEntry&) = delete;
   ScopeEntry& operator=(const ScopeEntry&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ScopeEntry() {
-    if (--tls_state.depth == 0 && ABSL_PREDICT_FALSE(tune_arena_ != nullptr)) {
-      after_spilling_scope(*tune_arena_, tune_peak_);
+    ThreadState& t = tls_state;
+    if (--t.depth == 0 &&
+        ABSL_PREDICT_FALSE((tune_arena_ != nullptr) |
+                           (t.requests.load(std::memory_order_relaxed) != 0))) {
+      after_outermost_scope(tune_arena_, tune_peak_);
     }
   }
 
@@ -173,10 +201,13 @@ inline ArenaResource& thread_arena() {
 // RAII form of with_arena, for code that cannot pass a lambda.
 class ArenaScope {
  public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ArenaScope() : rewind_(entry_.arena()) {}
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ArenaScope() : rewind_(entry_.arena()) {
+    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) internal::trace_scope(0, true);
+  }
   ArenaScope(const ArenaScope&) = delete;
   ArenaScope& operator=(const ArenaScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaScope() {
+    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) internal::trace_scope(0, false);
     if (ABSL_PREDICT_FALSE(rewind_.spilled())) {
       const ScopeStats s = rewind_.stats();
       entry_.spilled(rewind_.arena(), s.peak + s.spill_bytes);

@@ -19,6 +19,7 @@
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
+#include "corepy/memory_stats.h"
 #include "corepy/internal/text.h"
 #include "corepy/op_table.h"
 #include "corepy/tensor_dispatch.h"
@@ -138,6 +139,15 @@ std::string c_message(absl::string_view message) {
   constexpr absl::string_view kPrefix = "corepy::ops::";
   if (absl::StartsWith(message, kPrefix)) message.remove_prefix(kPrefix.size());
   return absl::StrCat("corepy_reduce: ", message);
+}
+
+// Copies `text` to buf (NUL-terminated, truncated to size); *needed gets its full length + 1.
+void copy_out(const std::string& text, char* buf, size_t size, size_t* needed) {
+  if (needed != nullptr) *needed = text.size() + 1;
+  if (size == 0) return;
+  const size_t n = text.size() < size - 1 ? text.size() : size - 1;
+  std::memcpy(buf, text.data(), n);
+  buf[n] = '\0';
 }
 
 }  // namespace
@@ -289,6 +299,10 @@ int corepy_configure(const char* key, const char* value) {
       (k == "arena_size" ? options.arena_size : options.arena_max_size) = *size;
     } else if (k == "op_arena_sizes") {
       options.op_arena_sizes = value;
+    } else if (k == "arena_shrink_after") {
+      absl::StatusOr<std::uint64_t> n = corepy::parse_shrink_after(value);
+      if (!n.ok()) throw std::invalid_argument(std::string(n.status().message()));
+      options.arena_shrink_after = *n;
     } else if (k == "log") {
       absl::StatusOr<bool> on = corepy::parse_log_level(value);
       if (!on.ok()) throw std::invalid_argument(std::string(on.status().message()));
@@ -296,7 +310,7 @@ int corepy_configure(const char* key, const char* value) {
     } else {
       throw std::invalid_argument("unknown configuration key " + corepy::internal::quoted(k) +
                                   "; accepted: allocator, arena_size, arena_max_size, "
-                                  "op_arena_sizes, log");
+                                  "op_arena_sizes, log, arena_shrink_after");
     }
     if (absl::Status s = corepy::configure(options); !s.ok()) {
       // An allocator that could not be built for want of memory is out of memory, not a bad
@@ -311,14 +325,29 @@ int corepy_op_stats_json(char* buf, size_t size, size_t* needed) {
   if (buf == nullptr && size != 0) {
     return fail(COREPY_ERROR_NULL_POINTER, "corepy_op_stats_json: buf is NULL but size is not 0");
   }
+  return guarded([&] { copy_out(corepy::op_stats_json(), buf, size, needed); });
+}
+
+int corepy_memory_stats(corepy_memory_stats_t* out, char* allocator, size_t size,
+                        size_t* needed) {
+  if (out == nullptr) return fail(COREPY_ERROR_NULL_POINTER, "corepy_memory_stats: out is NULL");
+  if (allocator == nullptr && size != 0) {
+    return fail(COREPY_ERROR_NULL_POINTER,
+                "corepy_memory_stats: allocator is NULL but size is not 0");
+  }
   return guarded([&] {
-    const std::string json = corepy::op_stats_json();
-    if (needed != nullptr) *needed = json.size() + 1;
-    if (size == 0) return;
-    const size_t n = json.size() < size - 1 ? json.size() : size - 1;
-    std::memcpy(buf, json.data(), n);
-    buf[n] = '\0';
+    const corepy::MemoryStats m = corepy::memory_stats();
+    auto figure = [](const corepy::MemoryFigure& f) {
+      return corepy_memory_figure_t{f.sum, f.max_per_thread};
+    };
+    copy_out(m.allocator, allocator, size, needed);
+    *out = corepy_memory_stats_t{m.threads,         figure(m.capacity),     figure(m.used),
+                                 figure(m.peak),    figure(m.spill_chunks), figure(m.spill_bytes)};
   });
+}
+
+int corepy_trim(void) {
+  return guarded([] { corepy::trim(); });
 }
 
 const char* corepy_version(void) { return COREPY_VERSION_STRING; }

@@ -39,6 +39,22 @@ typedef struct corepy_arena_stats_t {
   size_t overflow_bytes; /* bytes currently held from the upstream */
 } corepy_arena_stats_t;
 
+/* One figure of corepy_memory_stats: summed over every live thread, and the largest one thread
+ * has (a thread's own arena plus its per-op arenas). */
+typedef struct corepy_memory_figure_t {
+  size_t sum;
+  size_t max_per_thread;
+} corepy_memory_figure_t;
+
+typedef struct corepy_memory_stats_t {
+  size_t threads;                      /* live threads with a corepy runtime */
+  corepy_memory_figure_t capacity;     /* bytes of arena blocks */
+  corepy_memory_figure_t used;         /* bytes of them in use (corepy/memory_stats.h) */
+  corepy_memory_figure_t peak;         /* high-water marks of used */
+  corepy_memory_figure_t spill_chunks; /* spill chunks ever taken from the upstream */
+  corepy_memory_figure_t spill_bytes;  /* bytes held from the upstream for spills now */
+} corepy_memory_stats_t;
+
 COREPY_API int corepy_sum_f32(const float* data, size_t count, float* out);
 COREPY_API int corepy_sum_i32(const int32_t* data, size_t count, int64_t* out);
 COREPY_API int corepy_mean_f32(const float* data, size_t count, float* out);
@@ -120,9 +136,20 @@ COREPY_API int corepy_sum_f32_kernel(const float* data, size_t count, float* out
 /* The calling thread's arena. */
 COREPY_API int corepy_arena_stats(corepy_arena_stats_t* out);
 
+/* Every live thread's arenas (corepy::memory_stats(), corepy/memory_stats.h). The allocator
+ * spec in force goes to `allocator` (NUL-terminated, truncated to size; NULL with size 0 skips
+ * it), *needed (if not NULL) gets its full length including the NUL. */
+COREPY_API int corepy_memory_stats(corepy_memory_stats_t* out, char* allocator, size_t size,
+                                   size_t* needed);
+
+/* corepy::trim(): self-tuned arenas back to their configured size; other threads' at their
+ * next outermost scope. */
+COREPY_API int corepy_trim(void);
+
 /* Sets one configuration key, as corepy::configure() does: "allocator" (a spec such as
  * "arena", "system", "stats(arena)"), "arena_size", "arena_max_size" (sizes such as "4MiB"),
- * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off", as COREPY_LOG). */
+ * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off", as COREPY_LOG),
+ * "arena_shrink_after" (a count, as COREPY_ARENA_SHRINK_AFTER). */
 COREPY_API int corepy_configure(const char* key, const char* value);
 
 /* Per-op stats as JSON, written to buf (NUL-terminated, truncated to size); *needed (if not

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -22,7 +23,15 @@
 namespace corepy {
 namespace {
 
-enum Key : int { kAllocator, kArenaSize, kArenaMaxSize, kOpArenaSizes, kLog, kKeyCount };
+enum Key : int {
+  kAllocator,
+  kArenaSize,
+  kArenaMaxSize,
+  kOpArenaSizes,
+  kLog,
+  kArenaShrinkAfter,
+  kKeyCount
+};
 
 struct KeySources {
   const char* env;
@@ -37,6 +46,7 @@ constexpr KeySources kKeys[kKeyCount] = {
     {"COREPY_ARENA_MAX_SIZE", "corepy_arena_max_size", "arena_max_size", "0 (no self-tuning)"},
     {"COREPY_OP_ARENA_SIZES", "corepy_op_arena_sizes", "op_arena_sizes", "none"},
     {"COREPY_LOG", "corepy_log", "log", "off"},
+    {"COREPY_ARENA_SHRINK_AFTER", "corepy_arena_shrink_after", "arena_shrink_after", "64"},
 };
 
 std::atomic<internal::FlagReader> g_flag_reader{nullptr};
@@ -108,6 +118,7 @@ void reset_to_default(Sourced& src, Key key) {
     case kArenaMaxSize: src.settings.arena_max_size = defaults.arena_max_size; break;
     case kOpArenaSizes: src.settings.op_arena_sizes = defaults.op_arena_sizes; break;
     case kLog: src.settings.debug_log = defaults.debug_log; break;
+    case kArenaShrinkAfter: src.settings.arena_shrink_after = defaults.arena_shrink_after; break;
     case kKeyCount: break;
   }
   src.origin[key].clear();
@@ -147,6 +158,13 @@ void apply_text(Sourced& src, Key key, absl::string_view value, const std::strin
         s.debug_log = *on;
       } else {
         error = on.status();
+      }
+      break;
+    case kArenaShrinkAfter:
+      if (absl::StatusOr<std::uint64_t> n = parse_shrink_after(value); n.ok()) {
+        s.arena_shrink_after = *n;
+      } else {
+        error = n.status();
       }
       break;
     case kKeyCount:
@@ -190,6 +208,7 @@ Sourced settings_from(const Options& code) {
   if (code.arena_max_size) s.arena_max_size = *code.arena_max_size, set(kArenaMaxSize);
   if (code.op_arena_sizes) s.op_arena_sizes = *parse_op_arena_sizes(*code.op_arena_sizes), set(kOpArenaSizes);
   if (code.debug_log) s.debug_log = *code.debug_log, set(kLog);
+  if (code.arena_shrink_after) s.arena_shrink_after = *code.arena_shrink_after, set(kArenaShrinkAfter);
   return src;
 }
 
@@ -244,15 +263,33 @@ std::optional<ArenaProblem> check_arenas(const Sourced& src, const internal::Str
 absl::StatusOr<std::shared_ptr<internal::Resolved>> build_resolved(Sourced src, bool& refused) {
   BuildingScope building;
   refused = src.allocator_refused;
+  // COREPY_TRACE=PATH: trace(<the allocator>, file=PATH), unless the allocator traces already.
+  const char* trace_path = std::getenv("COREPY_TRACE");
+  bool wrap_trace = trace_path != nullptr && *trace_path != '\0';
   for (;;) {
     absl::StatusOr<std::shared_ptr<const internal::Strategy>> strategy;
-    if (absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(src.settings.allocator);
-        spec.ok()) {
-      strategy = internal::make_strategy(*spec, src.settings.arena_size,
-                                         src.settings.arena_max_size);
+    std::string allocator = src.settings.allocator;
+    if (absl::StatusOr<AllocatorSpec> spec = parse_allocator_spec(allocator); spec.ok()) {
+      if (wrap_trace && internal::find_trace(*spec) == nullptr) {
+        allocator = absl::StrCat("trace(", allocator, ",file=", trace_path, ")");
+        spec = parse_allocator_spec(allocator);
+      }
+      strategy = spec.ok() ? internal::make_strategy(*spec, src.settings.arena_size,
+                                                     src.settings.arena_max_size)
+                           : absl::StatusOr<std::shared_ptr<const internal::Strategy>>(
+                                 spec.status());
     } else {
       strategy = spec.status();
     }
+    if (!strategy.ok() && allocator != src.settings.allocator) {
+      // The trace could not be set up: say so once, and run untraced.
+      internal::report_once(absl::StrCat("corepy: ignoring COREPY_TRACE=",
+                                         internal::quoted(trace_path), ": ",
+                                         strategy.status().message(), "; not tracing"));
+      wrap_trace = false;
+      continue;
+    }
+    if (strategy.ok()) src.settings.allocator = allocator;
     std::optional<ArenaProblem> problem;
     if (!strategy.ok()) {
       problem = ArenaProblem{kAllocator, strategy.status()};
@@ -345,6 +382,17 @@ void on_allocator_registered(absl::string_view name) {
 
 }  // namespace
 
+absl::StatusOr<std::uint64_t> parse_shrink_after(absl::string_view text) {
+  const absl::string_view v = absl::StripAsciiWhitespace(text);
+  std::uint64_t n = 0;
+  if (!absl::SimpleAtoi(v, &n) || v.empty() || v[0] == '-' || v[0] == '+' || n > kMaxShrinkAfter) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid arena_shrink_after ", internal::quoted(text),
+        "; accepted: a count of outermost scopes from 0 (never shrink) to ", kMaxShrinkAfter));
+  }
+  return n;
+}
+
 absl::StatusOr<bool> parse_log_level(absl::string_view text) {
   const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
   if (v == "debug") return true;
@@ -388,6 +436,9 @@ absl::Status configure(const Options& options) {
     if (!a.ok()) return a.status();
     checked.allocator = *a;
   }
+  if (options.arena_shrink_after && *options.arena_shrink_after > kMaxShrinkAfter) {
+    return parse_shrink_after(std::to_string(*options.arena_shrink_after)).status();
+  }
   if (options.op_arena_sizes) {
     if (auto sizes = parse_op_arena_sizes(*options.op_arena_sizes); !sizes.ok()) {
       return sizes.status();
@@ -401,6 +452,7 @@ absl::Status configure(const Options& options) {
     if (checked.arena_max_size) code.arena_max_size = checked.arena_max_size;
     if (checked.op_arena_sizes) code.op_arena_sizes = checked.op_arena_sizes;
     if (checked.debug_log) code.debug_log = checked.debug_log;
+    if (checked.arena_shrink_after) code.arena_shrink_after = checked.arena_shrink_after;
   });
 }
 

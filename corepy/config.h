@@ -4,13 +4,14 @@
 // Sources, highest first:
 //   1. code:        corepy::configure(options)
 //   2. Abseil flags: --corepy_allocator, --corepy_arena_size, --corepy_arena_max_size,
-//                    --corepy_op_arena_sizes, --corepy_log, in C++ binaries that link the
+//                    --corepy_op_arena_sizes, --corepy_log, --corepy_arena_shrink_after, in C++ binaries that link the
 //                    opt-in target //corepy:flags (once the program has parsed its flags).
 //                    The libraries define no flag: flags belong to binaries, and two copies of
 //                    a library that defined them could not be loaded into one process.
 //   3. environment: COREPY_ALLOCATOR, COREPY_ARENA_SIZE, COREPY_ARENA_MAX_SIZE,
-//                    COREPY_OP_ARENA_SIZES, COREPY_LOG
-//   4. defaults:    allocator "arena", arena size 1 MiB, no self-tuning, no per-op sizes, no log
+//                    COREPY_OP_ARENA_SIZES, COREPY_LOG, COREPY_ARENA_SHRINK_AFTER
+//   4. defaults:    allocator "arena", arena size 1 MiB, no self-tuning, no per-op sizes, no log,
+//                    shrink after 64 quiet scopes (only a self-tuned block ever shrinks)
 //
 // A bad value in a flag or the environment is named once on stderr, with what was wrong, what
 // is accepted and which value stays in force; the runtime goes on. That includes an arena size
@@ -53,6 +54,9 @@ struct Options {
   std::optional<std::size_t> arena_max_size;  // self-tuning: grow toward the peak up to this; 0 off
   std::optional<std::string> op_arena_sizes;  // "sum_f32=64KiB,mean_f32=256KiB"
   std::optional<bool> debug_log;              // one line per dispatch on stderr
+  // The shrink policy (corepy/memory_stats.h): a self-tuned block halves after this many
+  // outermost scopes in a row that used under a quarter of it; 0: never.
+  std::optional<std::uint64_t> arena_shrink_after;
 };
 
 // The settings in force.
@@ -62,6 +66,7 @@ struct Settings {
   std::size_t arena_max_size = 0;
   std::array<std::size_t, kOpCount> op_arena_sizes{};  // 0: the op uses the thread arena
   bool debug_log = false;
+  std::uint64_t arena_shrink_after = 64;
 };
 
 // Checks every field, then applies them all over earlier configure() calls; on error returns
@@ -76,6 +81,10 @@ Settings settings();
 
 // "sum_f32=64KiB, mean_f32=256KiB" -> sizes by op; names an unknown op or a bad size.
 absl::StatusOr<std::array<std::size_t, kOpCount>> parse_op_arena_sizes(absl::string_view text);
+
+// arena_shrink_after's values: a count from 0 to kMaxShrinkAfter, in decimal.
+inline constexpr std::uint64_t kMaxShrinkAfter = std::uint64_t{1} << 32;
+absl::StatusOr<std::uint64_t> parse_shrink_after(absl::string_view text);
 
 // COREPY_LOG's values, in any case: "debug" -> true; "off", "none", "0" or "" -> false.
 absl::StatusOr<bool> parse_log_level(absl::string_view text);

@@ -16,6 +16,9 @@ ABSL_FLAG(std::string, corepy_arena_max_size, "",
 ABSL_FLAG(std::string, corepy_op_arena_sizes, "",
           "corepy: arena room per op, e.g. sum_f32=64KiB,mean_f32=256KiB");
 ABSL_FLAG(std::string, corepy_log, "", "corepy: 'debug' prints one line per dispatch");
+ABSL_FLAG(std::string, corepy_arena_shrink_after, "",
+          "corepy: halve a self-tuned arena after this many outermost scopes using under a "
+          "quarter of it (0: never)");
 
 namespace corepy::internal {
 namespace {
@@ -26,6 +29,7 @@ std::string read_flag(absl::string_view name) {
   if (name == "corepy_arena_max_size") return absl::GetFlag(FLAGS_corepy_arena_max_size);
   if (name == "corepy_op_arena_sizes") return absl::GetFlag(FLAGS_corepy_op_arena_sizes);
   if (name == "corepy_log") return absl::GetFlag(FLAGS_corepy_log);
+  if (name == "corepy_arena_shrink_after") return absl::GetFlag(FLAGS_corepy_arena_shrink_after);
   return "";
 }
 

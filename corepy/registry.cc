@@ -14,10 +14,12 @@
 #include "absl/strings/str_join.h"
 #include "allocators/limit_resource.h"
 #include "allocators/stats_resource.h"
+#include "allocators/trace_resource.h"
 #include "allocators/upstream_resources.h"
 #include "corepy/byte_size.h"
 #include "corepy/internal/fork_guard.h"
 #include "corepy/internal/text.h"
+#include "corepy/op_table.h"
 
 namespace corepy {
 namespace internal {
@@ -28,7 +30,7 @@ std::atomic<RegistrationListener> g_registration_listener{nullptr};
 
 namespace {
 
-enum class Kind { kArena, kUpstream, kStats, kLimit, kUser };
+enum class Kind { kArena, kUpstream, kStats, kLimit, kTrace, kUser };
 
 struct Entry {
   Kind kind;
@@ -47,6 +49,7 @@ class Registry {
     entries_["mimalloc"] = {Kind::kUpstream, std::string(kMimallocUpstream), nullptr};
     entries_["stats"] = {Kind::kStats, "", nullptr};
     entries_["limit"] = {Kind::kLimit, "", nullptr};
+    entries_["trace"] = {Kind::kTrace, "", nullptr};
   }
 
   absl::Status add(absl::string_view name, AllocatorFactory factory) {
@@ -134,6 +137,13 @@ class Validator {
         if (spec.param("max") == nullptr) return error("limit(...) needs max=<size>, e.g. limit(arena, max=64MiB)");
         if (absl::Status s = size_param(spec, "max"); !s.ok()) return s;
         return check(spec.inner[0], in_upstream);
+      case Kind::kTrace:
+        if (absl::Status s = arity(spec, 1, 1); !s.ok()) return s;
+        if (absl::Status s = known_params(spec, {"file"}); !s.ok()) return s;
+        if (spec.param("file") == nullptr) {
+          return error("trace(...) needs file=<path>, e.g. trace(arena, file=/tmp/ops.trace)");
+        }
+        return check(spec.inner[0], in_upstream);
       case Kind::kUser:
         if (absl::Status s = arity(spec, 0, 1); !s.ok()) return s;
         return spec.inner.empty() ? absl::OkStatus() : check(spec.inner[0], in_upstream);
@@ -211,6 +221,12 @@ absl::StatusOr<std::pmr::memory_resource*> build_node(const AllocatorSpec& spec,
         absl::StatusOr<std::size_t> max = args.size_param("max", 0);
         if (!max.ok()) return max.status();
         made = std::make_shared<LimitResource>(*max, inner);
+        break;
+      }
+      case Kind::kTrace: {
+        absl::StatusOr<std::shared_ptr<TraceFile>> file = internal::open_trace_file(spec);
+        if (!file.ok()) return file.status();
+        made = std::make_shared<TraceResource>(*std::move(file), inner);
         break;
       }
       case Kind::kUser:
@@ -297,6 +313,23 @@ const AllocatorSpec* find_arena(const AllocatorSpec& spec) {
   return nullptr;
 }
 
+const AllocatorSpec* find_trace(const AllocatorSpec& spec) {
+  if (spec.name == "trace") return &spec;
+  for (const AllocatorSpec& inner : spec.inner) {
+    if (const AllocatorSpec* trace = find_trace(inner)) return trace;
+  }
+  for (const auto& param : spec.params) {
+    if (const AllocatorSpec* trace = find_trace(param.second)) return trace;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<TraceFile>> open_trace_file(const AllocatorSpec& trace) {
+  std::vector<std::string> names;
+  for (absl::string_view name : kOpNames) names.emplace_back(name);
+  return TraceFile::open(trace.param("file")->to_string(), names);
+}
+
 std::pmr::memory_resource* Strategy::arena_upstream() const {
   return uses_arena ? shared : new_delete_upstream();
 }
@@ -311,6 +344,12 @@ absl::StatusOr<std::shared_ptr<const Strategy>> make_strategy(const AllocatorSpe
   if (absl::Status s = validate_allocator_spec(spec); !s.ok()) return s;
   auto strategy = std::make_shared<Strategy>();
   strategy->spec = spec;
+  if (const AllocatorSpec* trace = find_trace(spec)) {
+    // Opened here, so a path that cannot be written is refused before anything changes.
+    absl::StatusOr<std::shared_ptr<TraceFile>> file = open_trace_file(*trace);
+    if (!file.ok()) return file.status();
+    strategy->trace = *std::move(file);
+  }
   const AllocatorSpec* arena_node = find_arena(spec);
   strategy->uses_arena = arena_node != nullptr;
   absl::StatusOr<std::pmr::memory_resource*> shared;

@@ -9,6 +9,9 @@
 //   mimalloc                  mimalloc (loaded on first use)
 //   stats(<spec>)             a StatsResource over <spec>
 //   limit(<spec>, max=<size>) a LimitResource over <spec>
+//   trace(<spec>, file=<path>) a TraceResource over <spec>: an allocation trace in <path>
+//                             (allocators/trace_resource.h); a path that cannot be written is
+//                             refused with the OS error
 //
 // Anything that wraps `arena`, directly or not, is built once per thread, like the arena; the
 // rest is built once per configuration and shared by all threads, so it must be thread-safe
@@ -30,6 +33,8 @@
 #include "corepy/internal/require_cxx17.h"
 
 namespace corepy {
+
+class TraceFile;
 
 // What a factory is given: the spec node it is built for (its parameters, as text) and the
 // resource built for the allocator it wraps, if the spec gives one.
@@ -70,11 +75,16 @@ struct Strategy {
   // The shared part: the arena's upstream when uses_arena, else the resource ops use.
   std::pmr::memory_resource* shared = nullptr;
   std::vector<std::shared_ptr<std::pmr::memory_resource>> owned;
+  std::shared_ptr<TraceFile> trace;  // the trace file when the spec has trace(...)
 
   // What a thread's (or an op's) arena takes its block and spills from: `shared` when the
   // strategy has an arena, else new/delete (the plain arena every thread keeps).
   std::pmr::memory_resource* arena_upstream() const;
 };
+
+// The first `trace` node of a spec, or null; and the file it names, opened.
+const AllocatorSpec* find_trace(const AllocatorSpec& spec);
+absl::StatusOr<std::shared_ptr<TraceFile>> open_trace_file(const AllocatorSpec& trace);
 
 // The `arena` node of a spec (a validated spec has at most one), or null.
 const AllocatorSpec* find_arena(const AllocatorSpec& spec);

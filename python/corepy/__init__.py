@@ -21,7 +21,7 @@ MemoryError. No C++ exception reaches Python.
 """
 import collections.abc as _abc
 import builtins as _builtins
-from typing import Dict, List, Mapping, NamedTuple, Optional, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from corepy import _corepy
 from corepy._corepy import (  # noqa: F401  (the public API)
@@ -52,6 +52,7 @@ __all__ = [
     "count_nonzero",
     "tensor_sum_f32", "tensor_sum_i32", "tensor_mean_f32", "tensor_all_bool", "tensor_any_bool",
     "configure", "settings", "arena_stats", "ArenaStats", "op_stats", "reset_op_stats",
+    "memory_stats", "trim",
     "statistics", "Statistics", "GIL_RELEASE_BYTES",
 ]
 
@@ -143,6 +144,19 @@ def op_stats() -> List[Dict[str, Union[str, int]]]:
     """Per-op stats of every thread: one dict per op with op, calls, peak_scratch (the most
     scratch one call needed), spills and arena_size (0: the op shares the thread's arena)."""
     return _corepy.op_stats()
+
+
+def memory_stats() -> Dict[str, Any]:
+    """Every live thread's arenas (corepy::memory_stats()): threads; capacity, used, peak,
+    spill_chunks and spill_bytes, each a dict {"sum": over all threads, "max_per_thread": the
+    largest one thread has}; allocator, the spec in force. Safe to call from any thread."""
+    return _corepy.memory_stats()
+
+
+def trim() -> None:
+    """Gives self-tuned arenas back their configured size (corepy::trim()): the calling thread's
+    now, every other thread's at its next outermost scope (its next corepy call)."""
+    _corepy.trim()
 
 
 def reset_op_stats() -> None:

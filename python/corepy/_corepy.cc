@@ -40,6 +40,7 @@
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
+#include "corepy/memory_stats.h"
 #include "corepy/op_table.h"
 #include "corepy/tensor_dispatch.h"
 #include "ops/reduce_tensor.h"
@@ -713,6 +714,32 @@ PYBIND11_MODULE(_corepy, m) {
     return std::make_tuple(s.used, s.capacity, s.peak, s.overflow_count, s.overflow_bytes);
   });
   m.def("op_stats", [] { return cp::stats_list(corepy::op_stats()); });
+  m.def("memory_stats", [] {
+    corepy::MemoryStats s;
+    {
+      py::gil_scoped_release release;  // takes corepy's thread-list lock
+      s = corepy::memory_stats();
+    }
+    auto figure = [](const corepy::MemoryFigure& f) {
+      py::dict d;
+      d["sum"] = f.sum;
+      d["max_per_thread"] = f.max_per_thread;
+      return d;
+    };
+    py::dict out;
+    out["threads"] = s.threads;
+    out["capacity"] = figure(s.capacity);
+    out["used"] = figure(s.used);
+    out["peak"] = figure(s.peak);
+    out["spill_chunks"] = figure(s.spill_chunks);
+    out["spill_bytes"] = figure(s.spill_bytes);
+    out["allocator"] = s.allocator;
+    return out;
+  });
+  m.def("trim", [] {
+    py::gil_scoped_release release;  // takes corepy's thread-list lock
+    corepy::trim();
+  });
   m.def("reset_op_stats", &corepy::reset_op_stats);
   py::class_<cp::Region>(m, "_Region")
       .def(py::init<>())

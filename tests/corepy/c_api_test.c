@@ -169,6 +169,19 @@ static void test_configuration_and_stats(void) {
   CHECK(strstr(big, "{\"op\":\"sum_f32\",\"calls\":") != NULL);
   CHECK(corepy_op_stats_json(NULL, 0, &needed) == COREPY_OK && needed == strlen(big) + 1);
   CHECK(corepy_op_stats_json(NULL, 5, NULL) == COREPY_ERROR_NULL_POINTER);
+
+  corepy_memory_stats_t m;
+  char spec[64];
+  CHECK(corepy_memory_stats(&m, spec, sizeof spec, &needed) == COREPY_OK);
+  CHECK(m.threads >= 1 && m.capacity.sum >= 65536 && m.capacity.max_per_thread >= 65536);
+  CHECK(strcmp(spec, "arena") == 0 && needed == 6);
+  CHECK(corepy_memory_stats(&m, NULL, 0, NULL) == COREPY_OK);
+  CHECK(corepy_memory_stats(NULL, spec, sizeof spec, NULL) == COREPY_ERROR_NULL_POINTER);
+  CHECK(corepy_memory_stats(&m, NULL, 4, NULL) == COREPY_ERROR_NULL_POINTER);
+  CHECK(corepy_configure("arena_shrink_after", "many") == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "invalid arena_shrink_after \"many\"") != NULL);
+  CHECK(corepy_configure("arena_shrink_after", "8") == COREPY_OK);
+  CHECK(corepy_trim() == COREPY_OK);
 }
 
 /* corepy_reduce from C: a column sum written straight into out with numpy's result dtype and

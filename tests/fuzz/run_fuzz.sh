@@ -7,7 +7,9 @@
 #
 # Usage: tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (what CI runs)
-#   TARGET              config_fuzzer, arena_fuzzer, c_api_fuzzer, reduce_fuzzer (default: all)
+#   TARGET              config_fuzzer, arena_fuzzer, c_api_fuzzer, reduce_fuzzer,
+#                       trace_reader_fuzzer
+#                       (default: all)
 # Environment: FUZZ_OUTPUT_BASE (Bazel --output_base, default ~/.cache/bazel_fuzz),
 #   FUZZ_WORKDIR (where corpora and artifacts go, default a new directory under /tmp),
 #   FUZZ_JOBS (parallel fuzzing processes per target, default 1).
@@ -24,7 +26,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config_fuzzer arena_fuzzer c_api_fuzzer reduce_fuzzer)
+((${#targets[@]})) || targets=(config_fuzzer arena_fuzzer c_api_fuzzer reduce_fuzzer trace_reader_fuzzer)
 output_base=${FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel_fuzz}
 jobs=${FUZZ_JOBS:-1}
 bazel_fuzz() { bazel --output_base="$output_base" "$@"; }

@@ -1,0 +1,173 @@
+// The allocation trace: what TraceResource writes, what the reader gives back, a trace from the
+// runtime (trace(x, file=PATH) and scopes with op names), a path that cannot be written, a write
+// that fails midway, and truncated or corrupted files.
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "allocators/trace_reader.h"
+#include "allocators/trace_resource.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+#include "gtest/gtest.h"
+
+namespace corepy {
+namespace {
+
+using trace_format::Kind;
+
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(TraceTest, EveryEventComesBackWithItsSizeAlignmentAddressAndOp) {
+  const std::string path = temp_path("round_trip.trace");
+  {
+    absl::StatusOr<std::shared_ptr<TraceFile>> file = TraceFile::open(path, {"sum", "mean"});
+    ASSERT_TRUE(file.ok()) << file.status();
+    TraceResource traced(*file, std::pmr::new_delete_resource());
+    trace_scope(file->get(), 2, true);
+    void* p = traced.allocate(100, 64);
+    void* q = traced.allocate(8, 8);
+    traced.deallocate(q, 8, 8);
+    trace_scope(file->get(), 2, false);
+    traced.deallocate(p, 100, 64);
+    (*file)->flush_thread();
+    absl::StatusOr<Trace> t = read_trace(path);
+    ASSERT_TRUE(t.ok()) << t.status();
+    ASSERT_EQ(t->events.size(), 6u);
+    EXPECT_EQ(t->op_names, (std::vector<std::string>{"sum", "mean"}));
+    const auto& e = t->events;
+    EXPECT_EQ(e[0].kind, Kind::kScopeOpen);
+    EXPECT_EQ(t->op_name(e[0].op), "mean");
+    EXPECT_EQ(e[1].kind, Kind::kAllocate);
+    EXPECT_EQ(e[1].size, 100u);
+    EXPECT_EQ(e[1].alignment, 64u);
+    EXPECT_EQ(e[1].address, reinterpret_cast<std::uintptr_t>(p));
+    EXPECT_EQ(t->op_name(e[1].op), "mean");  // inside the scope
+    EXPECT_EQ(e[3].kind, Kind::kDeallocate);
+    EXPECT_EQ(e[3].address, reinterpret_cast<std::uintptr_t>(q));
+    EXPECT_EQ(e[4].kind, Kind::kScopeClose);
+    EXPECT_EQ(t->op_name(e[5].op), "none");  // after it
+    for (std::size_t i = 1; i < e.size(); ++i) EXPECT_GE(e[i].time, e[i - 1].time);
+    EXPECT_EQ(t->threads, 1u);
+  }
+}
+
+TEST(TraceTest, ATruncatedOrCorruptedFileIsAClearErrorNeverACrash) {
+  const std::string path = temp_path("corrupt.trace");
+  {
+    absl::StatusOr<std::shared_ptr<TraceFile>> file = TraceFile::open(path, {"sum"});
+    ASSERT_TRUE(file.ok());
+    TraceResource traced(*file, std::pmr::new_delete_resource());
+    traced.deallocate(traced.allocate(32, 16), 32, 16);
+    (*file)->flush_thread();
+  }
+  const std::string good = file_bytes(path);
+  ASSERT_TRUE(parse_trace(good).ok());
+  const std::size_t header = good.size() - 2 * 24;  // two records: allocate, deallocate
+  for (std::size_t n = 0; n < good.size(); ++n) {  // every truncation
+    const absl::StatusOr<Trace> t = parse_trace(good.substr(0, n));
+    const bool whole = n >= header && (n - header) % 24 == 0;  // whole records are a trace
+    EXPECT_EQ(t.ok(), whole) << n;
+  }
+  EXPECT_NE(parse_trace(good.substr(0, good.size() - 5)).status().message().find("truncated"),
+            std::string::npos);
+  EXPECT_NE(parse_trace("GIF89a").status().message().find("CPYTRACE"), std::string::npos);
+  std::string bad_version = good;
+  bad_version[8] = 7;
+  EXPECT_NE(parse_trace(bad_version).status().message().find("version 7"), std::string::npos);
+  std::string bad_op = good;
+  bad_op[bad_op.size() - 24 + 16 + 6] = 9;  // the last record's op byte: past the one name
+  EXPECT_NE(parse_trace(bad_op).status().message().find("op 9"), std::string::npos);
+  EXPECT_FALSE(read_trace(temp_path("no_such.trace")).ok());
+}
+
+TEST(TraceTest, AnUnwritablePathIsRefusedByConfigureWithThePathAndTheOsError) {
+  const Settings before = settings();
+  Options o;
+  o.allocator = "trace(arena, file=/nonexistent-dir/x.trace)";
+  const absl::Status s = configure(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent-dir/x.trace"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("No such file or directory"), std::string::npos) << s;
+  EXPECT_EQ(settings().allocator, before.allocator);
+  o.allocator = "trace(arena)";
+  EXPECT_NE(configure(o).message().find("needs file="), std::string::npos);
+}
+
+TEST(TraceTest, TheRuntimeTracesScopesWithOpNamesAndTheirAllocationsOnEveryThread) {
+  const std::string path = temp_path("runtime.trace");
+  Options o;
+  o.allocator = "trace(arena, file=" + path + ")";
+  ASSERT_TRUE(configure(o).ok());
+  std::vector<float> x(5000, 1.0f);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&x] {
+      for (int r = 0; r < 10; ++r) (void)sum_f32_compensated_cpu_dispatch(x.data(), x.size());
+    });
+  }
+  for (std::thread& t : threads) t.join();  // each thread's buffer is written at its exit
+  reset_configuration();
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::set<std::uint32_t> threads_seen;
+  std::size_t opens = 0, allocations = 0;
+  for (const trace_format::Event& e : t->events) {
+    threads_seen.insert(e.thread);
+    if (e.kind == Kind::kScopeOpen) {
+      ++opens;
+      EXPECT_EQ(t->op_name(e.op), "sum_f32_compensated");
+    }
+    if (e.kind == Kind::kAllocate) {
+      ++allocations;
+      EXPECT_EQ(t->op_name(e.op), "sum_f32_compensated");
+    }
+  }
+  EXPECT_EQ(threads_seen.size(), 3u);
+  EXPECT_EQ(opens, 30u);
+  EXPECT_GE(allocations, 30u);
+}
+
+TEST(TraceTest, AWriteThatFailsMidwaySaysSoOnceAndTracingStops) {
+  const std::string path = temp_path("full.trace");
+  absl::StatusOr<std::shared_ptr<TraceFile>> file = TraceFile::open(path, {});
+  ASSERT_TRUE(file.ok());
+  TraceResource traced(*file, std::pmr::new_delete_resource());
+  // A file size limit stands in for a full disk: writes past it fail (EFBIG).
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 5000; ++i) traced.deallocate(traced.allocate(16, 8), 16, 8);
+  (*file)->flush_thread();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  setrlimit(RLIMIT_FSIZE, &old);
+  EXPECT_TRUE((*file)->failed());
+  EXPECT_NE(err.find("write failed"), std::string::npos) << err;
+  EXPECT_EQ(err.find("write failed"), err.rfind("write failed"));  // one line
+}
+
+}  // namespace
+}  // namespace corepy

@@ -1,0 +1,74 @@
+// The cost of tracing (trace(x, file=PATH), allocators/trace_resource.h) per event, on the
+// workload of the 32-thread stress test (tests/reliability/thread_stress_test.cc): 32 threads,
+// each opening op scopes and making allocations of random sizes (up to twice the 64 KiB thread
+// arena, so some spill) and alignments inside them. BM_Traced runs it under
+// trace(arena, file=...), BM_Untraced, the anchor, under plain arena, in the same run; items are
+// events (scope opens and closes, allocations), so the difference of the two times per item is
+// the tracing cost per event. Every event is 24 bytes of file (trace_format.h).
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "corepy/config.h"
+#include "corepy/dispatch.h"
+#include "tests/bench/ratio_reporter.h"
+
+namespace corepy {
+namespace {
+
+constexpr int kAllocationsPerScope = 8;
+
+void configure_for(benchmark::State& state, const std::string& allocator) {
+  if (state.thread_index() != 0) return;
+  Options o;
+  o.allocator = allocator;
+  o.arena_size = std::size_t{64} << 10;
+  o.arena_max_size = 0;
+  if (!configure(o).ok()) state.SkipWithError("configure failed");
+}
+
+void workload(benchmark::State& state) {
+  std::mt19937_64 rng(static_cast<std::uint64_t>(state.thread_index()) * 7919 + 1);
+  std::int64_t events = 0;
+  for (auto _ : state) {
+    OpScope scope(Op::kSumF32);
+    std::pmr::memory_resource* r = scope.resource();
+    for (int i = 0; i < kAllocationsPerScope; ++i) {
+      const std::size_t size = (rng() % 16 == 0) ? (rng() % (128u << 10)) : (rng() % 2048);
+      const std::size_t alignment = std::size_t{1} << (rng() % 7);
+      benchmark::DoNotOptimize(r->allocate(size, alignment));
+    }
+    events += 2 + kAllocationsPerScope;
+  }
+  state.SetItemsProcessed(events);
+}
+
+std::string trace_path() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/corepy_trace_benchmark.trace";
+}
+
+void BM_Untraced(benchmark::State& state) {
+  configure_for(state, "arena");
+  workload(state);
+}
+
+void BM_Traced(benchmark::State& state) {
+  configure_for(state, "trace(arena, file=" + trace_path() + ")");
+  workload(state);
+}
+
+BENCHMARK(BM_Untraced)->Threads(32)->UseRealTime();
+BENCHMARK(BM_Traced)->Threads(32)->UseRealTime();
+
+}  // namespace
+}  // namespace corepy
+
+int main(int argc, char** argv) {
+  const int rc = corepy::bench::run_with_comparisons(
+      argc, argv, {{"BM_Traced/real_time/threads:32", "BM_Untraced/real_time/threads:32", 0}});
+  corepy::reset_configuration();
+  return rc;
+}
