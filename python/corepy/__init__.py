@@ -74,7 +74,8 @@ def _size_text(key: str, value: Size) -> str:
 def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None,
               arena_max_size: Optional[Size] = None,
               op_arena_sizes: Union[None, str, Mapping[str, Size]] = None,
-              log: Union[None, bool, str] = None) -> None:
+              log: Union[None, bool, str] = None,
+              arena_shrink_after: Optional[int] = None) -> None:
     """Sets corepy's configuration, as corepy::configure() in C++; None keeps a setting.
 
     allocator: an allocator spec ("arena", "system", "stats(arena)", "limit(arena, max=64MiB)").
@@ -82,6 +83,8 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
         ints of bytes or text ("4MiB").
     op_arena_sizes: an arena of its own per op, as "sum=64KiB,var=1MiB" or {"sum": "64KiB"}.
     log: True or "debug" for one stderr line per dispatch; False or "off" for none.
+    arena_shrink_after: a self-tuned block halves after this many outermost scopes in a row that
+        used under a quarter of it (0: never; 0 to 2^32).
 
     Everything is checked first: a bad value is a ValueError carrying corepy's message, and
     nothing changes; an arena the allocator cannot serve is a MemoryError, and nothing changes.
@@ -111,18 +114,23 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
         log_text = "debug" if log else "off"
     else:
         raise TypeError(f"corepy.configure: log must be a bool or a str, not {type(log).__name__}")
+    if arena_shrink_after is not None and (isinstance(arena_shrink_after, bool) or
+                                           not isinstance(arena_shrink_after, int)):
+        raise TypeError(f"corepy.configure: arena_shrink_after must be an int, not "
+                        f"{type(arena_shrink_after).__name__}")
     _corepy.configure(
         allocator,
         None if arena_size is None else _size_text("arena_size", arena_size),
         None if arena_max_size is None else _size_text("arena_max_size", arena_max_size),
         sizes_text,
         log_text,
+        None if arena_shrink_after is None else str(arena_shrink_after),
     )
 
 
 def settings() -> dict:
     """The settings in force: allocator, arena_size, arena_max_size, op_arena_sizes (the ops that
-    have an arena of their own), log."""
+    have an arena of their own), log, arena_shrink_after."""
     return _corepy.settings()
 
 

@@ -608,7 +608,8 @@ std::size_t parse_size(const char* key, const std::string& text) {
 // Sizes arrive as text (python/corepy/__init__.py turns ints into it).
 void configure_native(std::optional<std::string> allocator, std::optional<std::string> arena_size,
                       std::optional<std::string> arena_max_size,
-                      std::optional<std::string> op_arena_sizes, std::optional<std::string> log) {
+                      std::optional<std::string> op_arena_sizes, std::optional<std::string> log,
+                      std::optional<std::string> arena_shrink_after) {
   Options options;
   options.allocator = std::move(allocator);
   if (arena_size) options.arena_size = parse_size("arena_size", *arena_size);
@@ -618,6 +619,13 @@ void configure_native(std::optional<std::string> allocator, std::optional<std::s
     absl::StatusOr<bool> on = parse_log_level(*log);
     if (!on.ok()) throw_python(PyExc_ValueError, absl::StrCat("log: ", on.status().message()));
     options.debug_log = *on;
+  }
+  if (arena_shrink_after) {
+    absl::StatusOr<std::uint64_t> n = parse_shrink_after(*arena_shrink_after);
+    if (!n.ok()) {
+      throw_python(PyExc_ValueError, absl::StrCat("arena_shrink_after: ", n.status().message()));
+    }
+    options.arena_shrink_after = *n;
   }
   const absl::Status status = configure(options);
   if (status.ok()) return;
@@ -639,6 +647,7 @@ py::dict settings_native() {
   out["arena_max_size"] = s.arena_max_size;
   out["op_arena_sizes"] = op_sizes;
   out["log"] = s.debug_log;
+  out["arena_shrink_after"] = s.arena_shrink_after;
   return out;
 }
 
@@ -707,7 +716,8 @@ PYBIND11_MODULE(_corepy, m) {
       "_floor_pybind11", [](std::uintptr_t, std::size_t) {},
       "The floor through pybind11: tensor_sum_f32's arguments converted, nothing done.");
   m.def("configure", &cp::configure_native, py::arg("allocator"), py::arg("arena_size"),
-        py::arg("arena_max_size"), py::arg("op_arena_sizes"), py::arg("log"));
+        py::arg("arena_max_size"), py::arg("op_arena_sizes"), py::arg("log"),
+        py::arg("arena_shrink_after"));
   m.def("settings", &cp::settings_native);
   m.def("arena_stats", [] {
     corepy::ArenaStats s = corepy::arena_stats();

@@ -40,6 +40,16 @@ def test_op_arena_sizes_as_a_mapping_or_text():
     assert corepy.settings()["op_arena_sizes"] == {}
 
 
+def test_arena_shrink_after_round_trips():
+    assert corepy.settings()["arena_shrink_after"] == 64
+    corepy.configure(arena_shrink_after=0)
+    assert corepy.settings()["arena_shrink_after"] == 0
+    corepy.configure(arena_shrink_after=2**32)
+    assert corepy.settings()["arena_shrink_after"] == 2**32
+    corepy.configure(arena_size="64KiB")  # None keeps it
+    assert corepy.settings()["arena_shrink_after"] == 2**32
+
+
 def test_allocators_and_log(capfd):
     for spec in ("system", "stats(arena)", "arena(upstream=pool)", "limit(arena, max=64MiB)"):
         corepy.configure(allocator=spec)
@@ -63,6 +73,8 @@ def test_allocators_and_log(capfd):
     (dict(op_arena_sizes={"sum": "1KiB", "mean": "big"}), ["big"]),
     (dict(op_arena_sizes="sum=1KiB,sum=2KiB"), ['"sum" is given more than once']),
     (dict(log="loud"), ["loud"]),
+    (dict(arena_shrink_after=-1), ["arena_shrink_after", "-1"]),
+    (dict(arena_shrink_after=2**32 + 1), ["arena_shrink_after", "4294967297"]),
     (dict(arena_size=-1), ["arena_size is -1"]),
     (dict(arena_size="2MiB", allocator="nosuch"), ["nosuch"]),
 ])
@@ -77,7 +89,9 @@ def test_a_bad_value_is_a_value_error_with_corepys_message_and_changes_nothing(k
 
 @pytest.mark.parametrize("kwargs", [dict(arena_size=1.5), dict(arena_size=True),
                                     dict(allocator=3), dict(op_arena_sizes=[("sum", 1)]),
-                                    dict(op_arena_sizes={1: 2}), dict(log=1)])
+                                    dict(op_arena_sizes={1: 2}), dict(log=1),
+                                    dict(arena_shrink_after=2.0),
+                                    dict(arena_shrink_after=True)])
 def test_a_value_of_the_wrong_type_is_a_type_error(kwargs):
     before = corepy.settings()
     with pytest.raises(TypeError):
