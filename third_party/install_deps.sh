@@ -35,6 +35,7 @@ packages=(
   python3-pip
   python3-pytest       # tests/python
   python3-hypothesis
+  python3-matplotlib   # tools/timeline_plot.py: the memory timeline as a PNG
 )
 
 missing=()

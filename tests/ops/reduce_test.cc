@@ -421,7 +421,12 @@ std::size_t documented_compensated_scratch(std::size_t n) {
   return n == 0 ? 0 : 64 * sizeof(float) + (n + 32767) / 32768 * 2 * sizeof(float);
 }
 
-const std::size_t kScratchSizes[] = {1, 1000, 32768, 32769, 65536, 65537, 3 * 65536 + 5};
+const std::size_t kScratchSizes[] = {1,
+                                     1000,
+                                     model::kModelChunk,
+                                     model::kModelChunk + 1,
+                                     2 * model::kModelChunk + 1,
+                                     3 * model::kModelChunk + 5};
 
 TEST_P(ReduceTest, CompensatedSumTakesExactlyItsDocumentedScratchFromAStatsResource) {
   const std::vector<float> data = random_floats(3 * model::kModelChunk + 5, 7);
