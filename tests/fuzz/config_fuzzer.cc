@@ -74,7 +74,9 @@ bool is_space(char c) {
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_word_char(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
+  // '/' and '-' too, since trace(x, file=PATH) takes paths (corepy/allocator_spec.cc).
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
+         c == '/' || c == '-';
 }
 
 absl::string_view trim(absl::string_view s) {
