@@ -87,9 +87,8 @@ int reduce(const char* name, const T* data, size_t count, R* out, Dispatch dispa
 // The rows x cols reductions. The result vector is built straight in `out`, through a buffer
 // resource over it that can serve one vector of `length` results and nothing more: the kernel
 // writes each result there once, with no copy. The dispatch checks the shape before it makes
-// that vector, and the serial kernels take their scratch before they write the first result,
-// so a bad call or a refused allocation leaves `out` untouched (see c_api.h for the one case
-// that does not hold: a parallel kernel whose task cannot get its scratch).
+// that vector, and the kernels, serial or split over threads, take all their scratch before they
+// write the first result, so a bad call or a refused allocation leaves `out` untouched.
 template <class T, class R, class Dispatch>
 int reduce_matrix(const char* name, const T* data, size_t rows, size_t cols, bool per_row, R* out,
                   Dispatch dispatch) {

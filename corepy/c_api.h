@@ -70,8 +70,8 @@ COREPY_API int corepy_mean_f32_compensated(const float* data, size_t count, floa
  * out[0, rows), *_cols_* one per column to out[0, cols), each result straight into out (no
  * copy). NULL data unless rows * cols == 0, or a NULL out, is COREPY_ERROR_NULL_POINTER; a shape
  * no array can hold is COREPY_ERROR_INVALID_ARGUMENT; out is untouched then, and when the
- * scratch of a serial call cannot be had. A parallel call (an input of 512 KiB or more) whose
- * task cannot get its scratch returns COREPY_ERROR_OUT_OF_MEMORY with out partly written. */
+ * scratch cannot be had (COREPY_ERROR_OUT_OF_MEMORY): serial or split over threads (an input of
+ * 512 KiB or more), a call takes all its scratch in one allocation before it writes a result. */
 COREPY_API int corepy_sum_rows_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_sum_cols_f32(const float* data, size_t rows, size_t cols, float* out);
 COREPY_API int corepy_mean_rows_f32(const float* data, size_t rows, size_t cols, float* out);

@@ -31,7 +31,8 @@ int main() {
   if (!r.ok() || *r != std::pmr::vector<float>{6, 15}) return 1;
 
   // oneTBB: bit for bit the serial answer at any thread count; each worker's scratch from
-  // options.per_thread_scratch() on its own thread (a thread-local arena by default).
+  // options.per_thread_scratch() on its own thread (a thread-local arena by default). Matrix
+  // reductions split over threads take all theirs in one allocation before writing a result.
   float p = ops::sum_f32_parallel(x, ops::ParallelOptions{});
   if (p != s) return 1;
   return 0;

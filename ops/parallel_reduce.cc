@@ -4,6 +4,7 @@
 #include <atomic>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "allocators/arena_resource.h"
@@ -14,6 +15,8 @@
 #include "ops/internal/reduce_kernels.h"
 #include "ops/internal/reduce_tree.h"
 #include "ops/reduce.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
 
 namespace corepy::ops {
 namespace {
@@ -47,8 +50,7 @@ class ScratchScope {
 };
 
 bool go_parallel(std::size_t bytes, std::size_t chunks, const ParallelOptions& options) {
-  return chunks >= 2 && bytes >= options.min_parallel_bytes &&
-         internal::tbb_max_concurrency() > 1;
+  return chunks >= 2 && bytes >= options.min_parallel_bytes && internal::tbb_max_concurrency() > 1;
 }
 
 using internal::divide;
@@ -66,27 +68,6 @@ float sum_range_parallel(const float* x, std::size_t n, const ParallelOptions& o
     }
   });
   return internal::pairwise_sum(0, chunks, [&](std::size_t c) { return partials[c]; });
-}
-
-// Column sums of columns [0, width) over leaves [lo, hi) into acc, in column_tree_f32's order,
-// its two halves in parallel while they are big enough.
-void column_tree_parallel(const float* x, std::size_t rows, std::size_t stride,
-                          std::size_t width, std::size_t lo, std::size_t hi, float* acc,
-                          const ParallelOptions& options) {
-  const std::size_t elements = std::min(rows, hi * internal::kLeafRows) * width -
-                               lo * internal::kLeafRows * width;
-  ScratchScope scope(options);
-  if (hi - lo == 1 || elements < 2 * kChunk) {
-    ScratchBuffer<float> levels(scope.resource(), internal::tree_depth(hi - lo) * width);
-    internal::column_tree_f32(x, rows, stride, width, lo, hi, acc, levels.data());
-    return;
-  }
-  const std::size_t mid = lo + (hi - lo + 1) / 2;
-  ScratchBuffer<float> right(scope.resource(), width);
-  internal::parallel_pair(
-      [&] { column_tree_parallel(x, rows, stride, width, lo, mid, acc, options); },
-      [&] { column_tree_parallel(x, rows, stride, width, mid, hi, right.data(), options); });
-  internal::add_f32(acc, right.data(), width);
 }
 
 }  // namespace
@@ -152,19 +133,17 @@ bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest&
 bool all_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options) {
   const std::size_t n = x.size();
   if (!go_parallel(n, pieces(n, internal::kBoolChunk), options)) return all_bool(x);
-  return !find_chunk_parallel(reinterpret_cast<const unsigned char*>(x.data()), n,
-                              [](const unsigned char* p, std::size_t m) {
-                                return !internal::all_nonzero(p, m);
-                              });
+  return !find_chunk_parallel(
+      reinterpret_cast<const unsigned char*>(x.data()), n,
+      [](const unsigned char* p, std::size_t m) { return !internal::all_nonzero(p, m); });
 }
 
 bool any_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options) {
   const std::size_t n = x.size();
   if (!go_parallel(n, pieces(n, internal::kBoolChunk), options)) return any_bool(x);
-  return find_chunk_parallel(reinterpret_cast<const unsigned char*>(x.data()), n,
-                             [](const unsigned char* p, std::size_t m) {
-                               return internal::any_nonzero(p, m);
-                             });
+  return find_chunk_parallel(
+      reinterpret_cast<const unsigned char*>(x.data()), n,
+      [](const unsigned char* p, std::size_t m) { return internal::any_nonzero(p, m); });
 }
 
 float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOptions& options) {
@@ -182,8 +161,8 @@ float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpti
     ScratchBuffer<float> terms(task_scope.resource(), 2 * internal::kCompensatedLanes);
     for (std::size_t c = begin_r; c != end_r; ++c) {
       const std::size_t begin = c * kChunk;
-      partials[c] = internal::compensated_chunk(x.data() + begin, std::min(kChunk, n - begin),
-                                                terms.data());
+      partials[c] =
+          internal::compensated_chunk(x.data() + begin, std::min(kChunk, n - begin), terms.data());
     }
   });
   return internal::finish(internal::pairwise_tree<CompensatedSum>(
@@ -198,56 +177,44 @@ float mean_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpt
 
 namespace {
 
-// The sums along `axis` of the checked matrix x, appended to `out`: serially below
-// options.min_parallel_bytes, else on the task arena's threads.
-void axis_sums(const MatrixView<float>& x, int axis, std::pmr::vector<float>& out,
-               std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  const float* data = x.data();
+// The sums (or means) along `axis` of the checked matrix x, appended to `out`: serially below
+// options.min_parallel_bytes, else by the N-D engine on the task arena's threads, with all its
+// scratch in one allocation from `scratch` (null: the calling thread's provider) taken before
+// `out` grows. So a scratch that cannot be had leaves `out` as it was.
+void axis_reduce(Reduction reduction, const MatrixView<float>& x, int axis,
+                 std::pmr::vector<float>& out, std::pmr::memory_resource* scratch,
+                 const ParallelOptions& options) {
   const std::size_t rows = x.rows();
   const std::size_t cols = x.cols();
-  const std::size_t n = rows * cols;
-  // Enough work for two threads: two chunks' worth. (Shapes are checked, n cannot overflow.)
+  const std::size_t n = rows * cols;  // checked: cannot overflow
+  const std::size_t count = axis == 0 ? cols : rows;
   if (!go_parallel(n * sizeof(float), pieces(n, kChunk), options)) {
-    internal::matrix_sums_f32(data, rows, cols, axis, out,
+    const std::size_t first = out.size();
+    internal::matrix_sums_f32(x.data(), rows, cols, axis, out,
                               scratch != nullptr ? scratch : out.get_allocator().resource());
+    if (reduction == Reduction::kMean)
+      internal::divide_in_place(out, first, axis == 0 ? rows : cols);
     return;
   }
-  const std::size_t first = out.size();
-  out.resize(first + (axis == 0 ? cols : rows));
-  float* result = out.data() + first;
-  if (axis == 1) {
-    if (cols >= 2 * kChunk) {
-      // Wide rows: each one's chunks in parallel too (nested parallelism is fine in TBB).
-      internal::parallel_ranges(0, rows, 1, [&](std::size_t begin_r, std::size_t end_r) {
-        for (std::size_t i = begin_r; i != end_r; ++i) {
-          result[i] = sum_range_parallel(data + i * cols, cols, options);
-        }
-      });
-    } else {
-      const std::size_t grain = std::max<std::size_t>(1, kChunk / cols);
-      internal::parallel_ranges(0, rows, grain, [&](std::size_t begin_r, std::size_t end_r) {
-        internal::row_sums_f32(data + begin_r * cols, end_r - begin_r, cols, result + begin_r);
-      });
-    }
-    return;
-  }
-  const std::size_t tile = internal::column_tile(rows);
-  const std::size_t tiles = pieces(cols, tile);
-  const std::size_t leaves = pieces(rows, internal::kLeafRows);
-  internal::parallel_ranges(0, tiles, 1, [&](std::size_t begin_r, std::size_t end_r) {
-    for (std::size_t t = begin_r; t != end_r; ++t) {
-      const std::size_t c0 = t * tile;
-      column_tree_parallel(data + c0, rows, cols, std::min(tile, cols - c0), 0, leaves, result + c0,
-                           options);
-    }
-  });
-}
-
-void axis_means(const MatrixView<float>& x, int axis, std::pmr::vector<float>& out,
-                std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  const std::size_t first = out.size();
-  axis_sums(x, axis, out, scratch, options);
-  internal::divide_in_place(out, first, axis == 0 ? x.rows() : x.cols());
+  const std::int64_t shape[] = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
+  const std::int64_t axes[] = {axis};
+  ReduceOptions reduce_options;
+  reduce_options.all_axes = false;
+  reduce_options.axes = axes;
+  absl::StatusOr<ReducePlan> plan =
+      ReducePlan::make(reduction, TensorView(x.data(), DType::kFloat32, shape), reduce_options);
+  // A MatrixView is a valid (rows, cols) view by construction.
+  if (!plan.ok()) throw std::logic_error(plan.status().ToString());
+  std::optional<ScratchScope> own;
+  if (scratch == nullptr) scratch = own.emplace(options).resource();
+  execute_into(
+      *plan,
+      [&]() -> void* {
+        if (out.capacity() - out.size() < count) out.reserve(out.size() + count);
+        out.resize(out.size() + count);
+        return out.data() + out.size() - count;
+      },
+      scratch, options);
 }
 
 // The older entry points: (data, rows, cols, axis) checked here, the result on `resource`.
@@ -262,7 +229,7 @@ absl::StatusOr<std::pmr::vector<float>> axis_parallel(const char* function, cons
   absl::StatusOr<MatrixView<float>> x = MatrixView<float>::make(function, data, rows, cols);
   if (!x.ok()) return x.status();
   std::pmr::vector<float> out(resource != nullptr ? resource : std::pmr::get_default_resource());
-  (mean ? axis_means : axis_sums)(*x, axis, out, nullptr, options);
+  axis_reduce(mean ? Reduction::kMean : Reduction::kSum, *x, axis, out, nullptr, options);
   return out;
 }
 
@@ -276,31 +243,32 @@ absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(const float* data,
                        resource, options);
 }
 
-absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
-    const float* data, std::size_t rows, std::size_t cols, int axis,
-    std::pmr::memory_resource* resource, const ParallelOptions& options) {
+absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(const float* data, std::size_t rows,
+                                                               std::size_t cols, int axis,
+                                                               std::pmr::memory_resource* resource,
+                                                               const ParallelOptions& options) {
   return axis_parallel("corepy::ops::mean_f32_axis_parallel", data, rows, cols, axis, true,
                        resource, options);
 }
 
 void sum_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
                   std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  axis_sums(x, 1, result, scratch, options);
+  axis_reduce(Reduction::kSum, x, 1, result, scratch, options);
 }
 
 void sum_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
                   std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  axis_sums(x, 0, result, scratch, options);
+  axis_reduce(Reduction::kSum, x, 0, result, scratch, options);
 }
 
 void mean_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
                    std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  axis_means(x, 1, result, scratch, options);
+  axis_reduce(Reduction::kMean, x, 1, result, scratch, options);
 }
 
 void mean_cols_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
                    std::pmr::memory_resource* scratch, const ParallelOptions& options) {
-  axis_means(x, 0, result, scratch, options);
+  axis_reduce(Reduction::kMean, x, 0, result, scratch, options);
 }
 
 }  // namespace corepy::ops

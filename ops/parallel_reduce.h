@@ -9,14 +9,16 @@
 // with one chunk only, or with one thread available, the call runs serially on the calling
 // thread and makes no TBB call.
 //
-// Scratch: whatever a task needs (the compensated sum's lane terms, a column sum's partial
-// rows, the chunks' results) comes from ParallelOptions::per_thread_scratch(), called on the
-// thread that uses the memory, and is given back on that same thread before the task ends — so
-// a thread-local arena serves it with no lock and nothing shared between threads. When the
+// Scratch: whatever a task of a 1-D reduction needs (the compensated sum's lane terms, the
+// chunks' results) comes from ParallelOptions::per_thread_scratch(), called on the thread that
+// uses the memory, and is given back on that same thread before the task ends — so a
+// thread-local arena serves it with no lock and nothing shared between threads. When the
 // resource is a corepy::ArenaResource, each task marks it when it starts and rewinds it when it
 // ends (what with_arena does: spill chunks come back too); tasks nest strictly on a thread, so
 // that rewind frees only what the task, and tasks it ran while waiting, took. Any other resource
-// gets plain deallocate calls, in LIFO order.
+// gets plain deallocate calls, in LIFO order. The matrix reductions split by the N-D engine
+// (reduce_tensor.h) instead: all their scratch is one allocation on the calling thread, taken
+// before the first result is written, which each thread uses a slice of.
 // The default is a thread-local corepy::ArenaResource private to //ops
 // (default_thread_scratch()); the runtime passes its own thread arenas instead:
 //   std::pmr::memory_resource* runtime_scratch(const void*) { return &corepy::thread_arena(); }
@@ -40,37 +42,16 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "corepy/internal/require_cxx17.h"
+#include "ops/parallel_options.h"
 #include "ops/reduce.h"
 
 namespace corepy::ops {
-
-// Returns the calling thread's scratch resource; `context` is ParallelOptions::scratch_context
-// (what the caller wants the provider to know: the runtime passes its caller's configuration).
-// Called on worker threads: must be safe to call concurrently from several threads (each
-// getting its own resource).
-using ScratchProvider = std::pmr::memory_resource* (*)(const void* context);
 
 // The default provider: a corepy::ArenaResource per thread (kDefaultThreadScratchBytes block,
 // made on the thread's first call, spilling to global operator new beyond that, destroyed when
 // the thread exits). Memory given back in LIFO order is reused at once.
 std::pmr::memory_resource* default_thread_scratch();
 inline constexpr std::size_t kDefaultThreadScratchBytes = std::size_t{64} << 10;
-
-// Inputs smaller than this run serially: two chunks (512 KiB of floats), the smallest input
-// that can be split at all. Forced splits measured against the serial kernel (the README's
-// figures, //tests/bench:reduce_benchmark) found no size at which splitting loses, so the
-// threshold is where splitting becomes possible. Callers can set their own.
-inline constexpr std::size_t kParallelMinBytes = std::size_t{512} << 10;
-
-struct ParallelOptions {
-  // Input bytes below which the call stays on the calling thread. 0: always split (when there
-  // are two chunks or more).
-  std::size_t min_parallel_bytes = kParallelMinBytes;
-  // Null means default_thread_scratch().
-  ScratchProvider per_thread_scratch = nullptr;
-  // Passed to per_thread_scratch on every call.
-  const void* scratch_context = nullptr;
-};
 
 float sum_f32_parallel(absl::Span<const float> x, const ParallelOptions& options = {});
 std::int64_t sum_i32_parallel(absl::Span<const std::int32_t> x,
@@ -79,10 +60,8 @@ float mean_f32_parallel(absl::Span<const float> x, const ParallelOptions& option
 // Chunks stop being examined once one decides the answer (a zero for all, a nonzero for any).
 bool all_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options = {});
 bool any_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options = {});
-float sum_f32_compensated_parallel(absl::Span<const float> x,
-                                   const ParallelOptions& options = {});
-float mean_f32_compensated_parallel(absl::Span<const float> x,
-                                    const ParallelOptions& options = {});
+float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOptions& options = {});
+float mean_f32_compensated_parallel(absl::Span<const float> x, const ParallelOptions& options = {});
 
 // Waits until oneTBB's worker threads have exited, which also destroys their thread-local
 // scratch (default_thread_scratch's arenas). For a clean exit under leak checkers (Valgrind
@@ -92,9 +71,11 @@ float mean_f32_compensated_parallel(absl::Span<const float> x,
 // scheduler). A later parallel call starts workers again.
 bool finalize_parallel_workers();
 
-// As reduce.h's: the result on `resource` (allocated on the calling thread); the scratch from
-// the per-thread provider. Axis 1 splits the rows (a wide row is itself summed in parallel);
-// axis 0 splits the columns into tiles and each tile's tree of row groups.
+// As reduce.h's: the result on `resource` (allocated on the calling thread). Split, they are
+// the N-D engine's (ops::execute_into of a (rows, cols) view): axis 1 shares out the rows; axis 0
+// the column tiles, or, with too few tiles for the threads, each tile's rows. The scratch is one
+// allocation from the per-thread provider of the calling thread, taken before the result vector
+// grows: when it cannot be had, the exception propagates and nothing was written or kept.
 absl::StatusOr<std::pmr::vector<float>> sum_f32_axis_parallel(
     const float* data, std::size_t rows, std::size_t cols, int axis,
     std::pmr::memory_resource* resource = std::pmr::get_default_resource(),
@@ -115,8 +96,10 @@ absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
 // Matrix entries append their results (rows results for *_rows_*, cols for *_cols_*) to
 // `result`, reserving room on its resource first if it has too little: one allocation of
 // exactly the results' size on an empty vector, none when the caller reserved it. `scratch`
-// serves the serial path (as reduce.h's sum_rows_f32 and the like describe); the parallel path
-// takes its scratch from options.per_thread_scratch on each thread.
+// serves the serial path (as reduce.h's sum_rows_f32 and the like describe) and, for the matrix
+// entries, the split one too, in one allocation taken before `result` grows (null: the calling
+// thread's options.per_thread_scratch); the 1-D entries' tasks take theirs from
+// options.per_thread_scratch on each thread.
 inline float sum_f32(absl::Span<const float> x, std::pmr::memory_resource* /*scratch*/,
                      const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) return sum_f32(x);

@@ -416,20 +416,28 @@ std::size_t ReducePlan::scratch_bytes(const ParallelOptions& parallel) const {
   return internal::schedule(g, parallel).bytes();
 }
 
-void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scratch,
-             const ParallelOptions& parallel) {
+void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& parallel) {
   internal::Geometry g = ReduceRunner::geometry(plan);
-  if (g.result_size == 0) return;
-  char* o = static_cast<char*>(out);
+  if (g.result_size == 0) {
+    place();
+    return;
+  }
   if (g.reduced_count == 0) {
-    fill_empty(g, o);
+    fill_empty(g, static_cast<char*>(place()));
     return;
   }
   const internal::Schedule s = internal::schedule(g, parallel);
-  // Taken before anything is written: when it throws, `out` is untouched.
+  // Taken before anything is written: when it throws, `place` was not called.
   internal::ScratchBuffer<char> buffer(
       scratch != nullptr ? scratch : std::pmr::get_default_resource(), s.bytes());
-  internal::run_reduction(g, s, o, buffer.data());
+  internal::run_reduction(g, s, static_cast<char*>(place()), buffer.data());
+}
+
+void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scratch,
+             const ParallelOptions& parallel) {
+  execute_into(
+      plan, [out] { return out; }, scratch, parallel);
 }
 
 absl::StatusOr<Tensor> reduce(Reduction reduction, const TensorView& input,

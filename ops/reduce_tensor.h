@@ -24,8 +24,8 @@
 //   count NaN as true and -0.0 as false.
 // - Accuracy: float sums are pairwise along every axis over leaves of at most 16 sequential
 //   additions (numpy's are pairwise only along the contiguous axis, over leaves of 16, and
-//   sequential along the others); mean divides that sum; var and std accumulate in float64 over two passes;
-//   float products accumulate in float64. Integer results are exact (modulo 2^64).
+//   sequential along the others); mean divides that sum; var and std accumulate in float64 over two
+//   passes; float products accumulate in float64. Integer results are exact (modulo 2^64).
 // - Zero strides: a broadcast reduced dimension of size k is not visited k times: sums are
 //   multiplied by k, products raised to the k-th power, the others need one visit. So the work
 //   is proportional to the memory the view spans and the result, not to its broadcast size.
@@ -50,12 +50,13 @@
 #include <memory_resource>
 #include <optional>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "corepy/internal/require_cxx17.h"
-#include "ops/parallel_reduce.h"
+#include "ops/parallel_options.h"
 #include "ops/reductions.h"
 #include "ops/tensor.h"
 
@@ -141,6 +142,13 @@ class ReducePlan {
 // and the exception propagates.
 void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scratch,
              const ParallelOptions& parallel = {});
+
+// execute(), for a caller that makes room for the results only once the scratch is held (to
+// leave its output untouched when the scratch cannot be had): `place` is called once, after the
+// scratch allocation succeeded, and returns where the plan.result_bytes() of results go. When the
+// scratch resource throws, `place` is not called.
+void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
+                  std::pmr::memory_resource* scratch, const ParallelOptions& parallel = {});
 
 // Plans, builds the result on `result` (null: the default resource) and computes it. The
 // scratch comes from `scratch` (null: `result`). Bad input is an InvalidArgumentError naming it;

@@ -18,6 +18,7 @@ _ABSL_PACKAGES = {
     "absl/cleanup": ["cleanup"],
     "absl/container": ["fixed_array", "flat_hash_map", "flat_hash_set", "inlined_vector", "node_hash_map"],
     "absl/debugging": ["failure_signal_handler", "stacktrace", "symbolize"],
+    "absl/functional": ["function_ref"],
     "absl/flags": ["flag", "parse", "usage"],
     "absl/hash": ["hash"],
     "absl/memory": ["memory"],

@@ -351,6 +351,45 @@ TEST(ParallelReduceTest, AScratchFailureInAWorkerReachesTheCallerWithNothingLeak
   EXPECT_EQ(ThreadScratch::wrong_thread.load(), 0);
 }
 
+// The ops entries append to the caller's vector: split over threads, the scratch is one
+// allocation taken before the vector grows, so at every failure point the vector is as it was
+// (its length and every element), and nothing is leaked; past them, the serial result.
+TEST(ParallelReduceTest, AMatrixEntryWhoseScratchFailsLeavesTheResultAsItWas) {
+  const std::size_t rows = 3000;
+  const std::size_t cols = 70;
+  const std::vector<float> m = random_floats(rows * cols, 32);
+  absl::StatusOr<MatrixView<float>> x = MatrixView<float>::make("test", m.data(), rows, cols);
+  ASSERT_TRUE(x.ok());
+  using Entry = void (*)(const MatrixView<float>&, std::pmr::vector<float>&,
+                         std::pmr::memory_resource*, const ParallelOptions&);
+  const Entry entries[] = {&sum_rows_f32, &sum_cols_f32, &mean_rows_f32, &mean_cols_f32};
+  for (int threads : {1, 2, 4}) {
+    for (Entry entry : entries) {
+      std::pmr::vector<float> serial;
+      entry(*x, serial, std::pmr::new_delete_resource(), ParallelOptions{});
+      ::corepy::testing::FailingResource scratch(std::pmr::new_delete_resource());
+      const int points = ::corepy::testing::for_each_failure_point(scratch, [&](int) {
+        std::pmr::vector<float> result = {1.0f, 2.0f, 3.0f};
+        try {
+          in_arena(threads, [&] { entry(*x, result, &scratch, always()); });
+        } catch (const std::bad_alloc&) {
+          EXPECT_EQ(result, (std::pmr::vector<float>{1.0f, 2.0f, 3.0f}));
+          EXPECT_EQ(scratch.bytes_in_use(), 0u);
+          throw;
+        }
+        ASSERT_EQ(result.size(), 3 + serial.size());
+        EXPECT_TRUE(std::equal(serial.begin(), serial.end(), result.begin() + 3, same_float))
+            << threads << " threads";
+      });
+      // Column sums always take scratch, so they have a failure point at least.
+      if (entry == entries[1] || entry == entries[3]) {
+        EXPECT_GE(points, 2);
+      }
+      EXPECT_EQ(scratch.bytes_in_use(), 0u);
+    }
+  }
+}
+
 TEST(ParallelReduceTest, TheResultOfAnAxisSumLivesOnTheGivenResource) {
   const std::vector<float> m = random_floats(3000 * 100, 29);
   ::corepy::testing::FailingResource result_resource;
