@@ -182,9 +182,8 @@ HWY_INLINE VF LoadHalves(const std::uint16_t* HWY_RESTRICT p) {
 // masked (AVX-512), or copied into 128 halves of -0.0 (0x8000 in both formats) and added whole:
 // both are the padding with -0.0 that BlockLanes documents.
 template <class Half>
-HWY_NOINLINE void HalfBlockLanes(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
-                                 VF (&out)[kK]) {
-  VF acc[kK];
+HWY_INLINE void HalfBlockLanesInline(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
+                                     VF (&acc)[kK]) {
   std::size_t i = 0;
   if (n >= kLanes) {
 #pragma GCC unroll 128
@@ -224,6 +223,14 @@ HWY_NOINLINE void HalfBlockLanes(const std::uint16_t* HWY_RESTRICT x, std::size_
     for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], LoadHalves<Half>(pad + k * kN));
 #endif
   }
+}
+
+// Out of line where a chunk's tree takes its blocks (as BlockLanesOutOfLine).
+template <class Half>
+HWY_NOINLINE void HalfBlockLanes(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
+                                 VF (&out)[kK]) {
+  VF acc[kK];  // local, so that the loop keeps what it can in registers
+  HalfBlockLanesInline<Half>(x, n, acc);
 #pragma GCC unroll 128
   for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
 }
@@ -364,14 +371,134 @@ HWY_INLINE bool NarrowRowSums(const float* HWY_RESTRICT x, std::size_t rows, std
   return ((cols == C + 1 ? (NarrowRows<C + 1>(x, rows, out), true) : false) || ...);
 }
 
+// The lanes of the kN elements at p as floats: float32, or halves (Src a *Bits tag) converted.
+template <class Src, class T>
+HWY_INLINE VF LoadLanes(const T* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<Src, float>) {
+    return hn::LoadU(DF(), p);
+  } else {
+    return LoadHalves<Src>(p);
+  }
+}
+
+// The first 0 < r < kN elements at p in lanes [0, r), -0.0 in the others: a masked load where
+// it cannot fault (AVX-512), else a copy into a vector's worth of -0.0 (0x8000 as halves).
+template <class Src, class T>
+HWY_INLINE VF LoadFirstLanes(const T* HWY_RESTRICT p, std::size_t r) {
+  const DF d;
+#if HWY_TARGET <= HWY_AVX3
+  const hn::Rebind<T, DF> dt;
+  VF v;
+  if constexpr (std::is_same_v<Src, float>) {
+    v = hn::MaskedLoad(hn::FirstN(d, r), d, p);
+  } else {
+    v = HalvesToFloats<Src>(hn::MaskedLoad(hn::FirstN(dt, r), dt, p));
+  }
+  return hn::IfThenElse(hn::FirstN(d, r), v, hn::Set(d, -0.0f));
+#else
+  T pad[kN];
+  if constexpr (std::is_same_v<Src, float>) {
+    std::fill(pad, pad + kN, -0.0f);
+  } else {
+    std::fill(pad, pad + kN, std::uint16_t{0x8000});
+  }
+  std::memcpy(pad, p, r * sizeof(T));
+  (void)d;
+  return LoadLanes<Src>(pad);
+#endif
+}
+
+// A row of n <= kP elements (kP a power of two, kN <= kP <= 128), as its block's fold gives it:
+// element j in lane j and -0.0 in the other lanes, which adding changes nothing, so FoldLanes's
+// halving from kP lanes down makes the same additions, without the vectors of -0.0.
+template <class Src, std::size_t kP, class T>
+HWY_INLINE float ShortRowSum(const T* HWY_RESTRICT x, std::size_t n) {
+  constexpr std::size_t kV = kP / kN;
+  VF acc[kV];
+#pragma GCC unroll 128
+  for (std::size_t k = 0; k < kV; ++k) {
+    if ((k + 1) * kN <= n) {
+      acc[k] = LoadLanes<Src>(x + k * kN);
+    } else if (k * kN < n) {
+      acc[k] = LoadFirstLanes<Src>(x + k * kN, n - k * kN);
+    } else {
+      acc[k] = hn::Set(DF(), -0.0f);
+    }
+  }
+#pragma GCC unroll 128
+  for (std::size_t half = kV / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < half; ++k) acc[k] = hn::Add(acc[k], acc[k + half]);
+  }
+  return FoldVector(DF(), acc[0]);
+}
+
+template <class Src, std::size_t kP, class T>
+HWY_NOINLINE void ShortRows(const T* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                            float* HWY_RESTRICT out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = ShortRowSum<Src, kP>(x + r * cols, cols);
+}
+
+// Rows of at most 128 elements by ShortRowSum, the lanes' count chosen once per call.
+template <class Src, class T>
+HWY_INLINE bool ShortRowSums(const T* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                             float* HWY_RESTRICT out) {
+  if (cols <= 16) {
+    ShortRows<Src, std::max<std::size_t>(16, kN)>(x, rows, cols, out);
+  } else if (cols <= 32) {
+    ShortRows<Src, std::max<std::size_t>(32, kN)>(x, rows, cols, out);
+  } else if (cols <= 64) {
+    ShortRows<Src, std::max<std::size_t>(64, kN)>(x, rows, cols, out);
+  } else if (cols <= kLanes) {
+    ShortRows<Src, kLanes>(x, rows, cols, out);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void RowSumsF32(const float* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
                 float* HWY_RESTRICT out) {
   if (cols <= kBlock) {
     if (NarrowRowSums(x, rows, cols, out, std::make_index_sequence<16>())) return;
+    if (ShortRowSums<float>(x, rows, cols, out)) return;
     for (std::size_t r = 0; r < rows; ++r) out[r] = BlockSum(x + r * cols, cols);
   } else {
     for (std::size_t r = 0; r < rows; ++r) out[r] = SumF32Range(x + r * cols, cols);
   }
+}
+
+// As RowSumsF32, of the floats the halves convert to: each row as sum_bf16_chunk's (or
+// sum_f16_chunk's) chunks combined by the pairwise tree, which is what sum_f32_range does.
+template <class Half>
+void RowSumsHalf(const std::uint16_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                 float* HWY_RESTRICT out) {
+  if (ShortRowSums<Half>(x, rows, cols, out)) return;
+  if (cols <= kBlock) {  // SumChunk's one block, inlined
+    for (std::size_t r = 0; r < rows; ++r) {
+      VF acc[kK];
+      HalfBlockLanesInline<Half>(x + r * cols, cols, acc);
+      out[r] = FoldAcc(acc);
+    }
+    return;
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint16_t* row = x + r * cols;
+    out[r] = cols <= kChunk ? SumChunk<Half>(row, cols)
+                            : pairwise_sum(0, pieces(cols, kChunk), [row, cols](std::size_t c) {
+                                const std::size_t begin = c * kChunk;
+                                return SumChunk<Half>(row + begin, std::min(kChunk, cols - begin));
+                              });
+  }
+}
+
+void RowSumsBF16(const std::uint16_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                 float* HWY_RESTRICT out) {
+  RowSumsHalf<BFloat16Bits>(x, rows, cols, out);
+}
+void RowSumsF16(const std::uint16_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
+                float* HWY_RESTRICT out) {
+  RowSumsHalf<Float16Bits>(x, rows, cols, out);
 }
 
 // acc[j] += row[j] for j < width: elementwise, so vector and scalar code agree exactly.
@@ -684,6 +811,8 @@ HWY_EXPORT(SumF32Chunk);
 HWY_EXPORT(SumBF16Chunk);
 HWY_EXPORT(SumF16Chunk);
 HWY_EXPORT(RowSumsF32);
+HWY_EXPORT(RowSumsBF16);
+HWY_EXPORT(RowSumsF16);
 HWY_EXPORT(ColumnSumsF32);
 HWY_EXPORT(AddF32);
 HWY_EXPORT(NeumaierF32);
@@ -708,6 +837,12 @@ float sum_f16_chunk(const std::uint16_t* x, std::size_t n) {
 }
 void row_sums_f32(const float* x, std::size_t rows, std::size_t cols, float* out) {
   HWY_DYNAMIC_DISPATCH(RowSumsF32)(x, rows, cols, out);
+}
+void row_sums_bf16(const std::uint16_t* x, std::size_t rows, std::size_t cols, float* out) {
+  HWY_DYNAMIC_DISPATCH(RowSumsBF16)(x, rows, cols, out);
+}
+void row_sums_f16(const std::uint16_t* x, std::size_t rows, std::size_t cols, float* out) {
+  HWY_DYNAMIC_DISPATCH(RowSumsF16)(x, rows, cols, out);
 }
 void column_sums_f32(const float* x, std::size_t rows, std::size_t stride, std::size_t width,
                      float* acc) {

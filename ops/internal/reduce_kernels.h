@@ -50,6 +50,10 @@ float sum_bf16_chunk(const std::uint16_t* x, std::size_t n);
 float sum_f16_chunk(const std::uint16_t* x, std::size_t n);
 // out[r] = sum_f32_range(row r) for the rows x cols row-major matrix at x; cols >= 1.
 void row_sums_f32(const float* x, std::size_t rows, std::size_t cols, float* out);
+// The same of bfloat16 / float16 rows: out[r] is the float32 sum_f32_range of row r's values,
+// as sum_bf16_chunk / sum_f16_chunk and the pairwise tree over chunks give it.
+void row_sums_bf16(const std::uint16_t* x, std::size_t rows, std::size_t cols, float* out);
+void row_sums_f16(const std::uint16_t* x, std::size_t rows, std::size_t cols, float* out);
 // acc[j] = x[0][j] + x[1][j] + ... + x[rows-1][j] for j < width, in that order; rows >= 1.
 // Row r starts at x + r * stride.
 void column_sums_f32(const float* x, std::size_t rows, std::size_t stride, std::size_t width,

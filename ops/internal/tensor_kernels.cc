@@ -465,36 +465,63 @@ class Reducer {
     }
   }
 
-  // ---- float32 row sums of a matrix: results whose runs lie back to back (one reduced dim,
-  // contiguous, in place) go to row_sums_f32 a line at a time, which sums each row exactly as
-  // sum_f32_range does, so as one_output() would, with less overhead per row.
+  // ---- row sums of a matrix: float32, float16 or bfloat16 results whose runs lie back to back
+  // (one reduced dim, contiguous, in place) go to row_sums_* a line at a time, which sums each
+  // row exactly as one_output() would (sum_f32_range's order, the halves as the floats they
+  // convert to), with less overhead per row.
+
+  static constexpr bool kRowKernel = std::is_same_v<E, Element<DType::kFloat32>> || kHalf;
 
   bool rows_of_a_matrix() const {
-    if constexpr (!std::is_same_v<E, Element<DType::kFloat32>>) {
+    if constexpr (!kRowKernel) {
       return false;
     } else {
       return (g_.reduction == Reduction::kSum || g_.reduction == Reduction::kMean) &&
              g_.nred == 1 && g_.nkept >= 1 && g_.runs_in_place() && g_.multiplicity == 1 &&
              g_.kept[g_.nkept - 1].stride == g_.run().size * static_cast<std::int64_t>(E::kSize) &&
-             reinterpret_cast<std::uintptr_t>(out_) % alignof(float) == 0;
+             (kHalf || reinterpret_cast<std::uintptr_t>(out_) % alignof(float) == 0);
+    }
+  }
+
+  // rows x cols elements at p, summed into out[0, rows) as floats.
+  void row_sums(const char* p, std::size_t rows, std::size_t cols, float* out) const {
+    if constexpr (std::is_same_v<E, Element<DType::kBFloat16>>) {
+      row_sums_bf16(reinterpret_cast<const std::uint16_t*>(p), rows, cols, out);
+    } else if constexpr (kHalf) {
+      row_sums_f16(reinterpret_cast<const std::uint16_t*>(p), rows, cols, out);
+    } else {
+      row_sums_f32(reinterpret_cast<const float*>(p), rows, cols, out);
     }
   }
 
   void matrix_rows(std::size_t lo, std::size_t hi) const {
     const auto width = static_cast<std::size_t>(g_.kept[g_.nkept - 1].size);
     const auto cols = static_cast<std::size_t>(g_.run().size);
-    auto* out = reinterpret_cast<float*>(out_);
+    const bool mean = g_.reduction == Reduction::kMean;
+    const auto visited = static_cast<double>(g_.visited);
+    // Halves' sums go through a tile of floats into the result dtype, as finish_pairwise()
+    // stores them.
+    constexpr std::size_t kRowTile = kHalf ? 256 : std::numeric_limits<std::size_t>::max();
+    float tile[kHalf ? kRowTile : 1];
     for (std::size_t o = lo; o < hi;) {
       const std::size_t line = o / width;
       const std::size_t j = o % width;
-      const std::size_t rows = std::min(hi - o, width - j);
+      const std::size_t rows = std::min({hi - o, width - j, kRowTile});
       const char* p = g_.base + decode(g_.kept, g_.nkept - 1, line) +
                       static_cast<std::int64_t>(j) * g_.kept[g_.nkept - 1].stride;
-      row_sums_f32(reinterpret_cast<const float*>(p), rows, cols, out + o);
-      if (g_.reduction == Reduction::kMean) {
-        for (std::size_t r = o; r < o + rows; ++r) {
-          out[r] =
-              static_cast<float>(static_cast<double>(out[r]) / static_cast<double>(g_.visited));
+      if constexpr (kHalf) {
+        row_sums(p, rows, cols, tile);
+        store_floats(out_ + o * g_.out_item, rows, [&](std::size_t r) {
+          const auto sum = static_cast<double>(tile[r]);
+          return mean ? sum / visited : sum;
+        });
+      } else {
+        auto* out = reinterpret_cast<float*>(out_) + o;
+        row_sums(p, rows, cols, out);
+        if (mean) {
+          for (std::size_t r = 0; r < rows; ++r) {
+            out[r] = static_cast<float>(static_cast<double>(out[r]) / visited);
+          }
         }
       }
       o += rows;

@@ -177,6 +177,45 @@ TEST_P(ReduceTensorTargetTest, EveryResultIsTheSameBitsAsOnTheFirstTarget) {
   }
 }
 
+// Rows that lie back to back go to the row kernels (row_sums_f32, row_sums_bf16,
+// row_sums_f16); the same rows with a gap after each are summed one result at a time. Both must
+// give the same bits, on every target, at every row length the row kernels tell apart: up to
+// 16, 32, 64 and 128 elements (the short rows' lanes), a block, a chunk and beyond.
+TEST_P(ReduceTensorTargetTest, RowsBackToBackGiveTheBitsOfTheSameRowsApart) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  constexpr std::int64_t kGap = 3;
+  for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+    const auto item = static_cast<std::int64_t>(dtype_size(dtype));
+    for (std::int64_t cols : {1,  5,  15,  16,  17,  31,  32,   33,   50,   63,
+                              64, 65, 100, 127, 128, 129, 1000, 2048, 2049, 40000}) {
+      const std::int64_t rows = cols > 2048 ? 2 : 7;
+      const Data packed(dtype, static_cast<std::size_t>(rows * cols), 11);
+      std::vector<char> apart(static_cast<std::size_t>(rows * (cols + kGap) * item));
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::memcpy(apart.data() + r * (cols + kGap) * item, packed.bytes.data() + r * cols * item,
+                    static_cast<std::size_t>(cols * item));
+      }
+      const std::int64_t shape[] = {rows, cols};
+      const std::int64_t apart_strides[] = {(cols + kGap) * item, item};
+      ReduceOptions along_rows;
+      along_rows.all_axes = false;
+      const std::int64_t axis1[] = {1};
+      along_rows.axes = axis1;
+      for (Reduction r : {Reduction::kSum, Reduction::kMean}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " cols " + std::to_string(cols) + " " +
+                     std::string(reduction_name(r)));
+        absl::StatusOr<Tensor> back_to_back =
+            reduce(r, packed.view(shape), along_rows, std::pmr::new_delete_resource());
+        absl::StatusOr<Tensor> one_by_one =
+            reduce(r, TensorView(apart.data(), dtype, shape, apart_strides), along_rows,
+                   std::pmr::new_delete_resource());
+        ASSERT_TRUE(back_to_back.ok() && one_by_one.ok());
+        EXPECT_EQ(bytes_of(*back_to_back), bytes_of(*one_by_one));
+      }
+    }
+  }
+}
+
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
   ParallelOptions serial;
   serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
