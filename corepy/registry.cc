@@ -129,7 +129,8 @@ class Validator {
         return absl::OkStatus();
       case Kind::kStats:
         if (absl::Status s = arity(spec, 1, 1); !s.ok()) return s;
-        if (absl::Status s = known_params(spec, {}); !s.ok()) return s;
+        if (absl::Status s = known_params(spec, {"stacks"}); !s.ok()) return s;
+        if (absl::Status s = bool_param(spec, "stacks"); !s.ok()) return s;
         return check(spec.inner[0], in_upstream);
       case Kind::kLimit:
         if (absl::Status s = arity(spec, 1, 1); !s.ok()) return s;
@@ -188,6 +189,13 @@ class Validator {
     }
     return absl::OkStatus();
   }
+  absl::Status bool_param(const AllocatorSpec& spec, absl::string_view key) {
+    if (absl::StatusOr<bool> b = AllocatorArgs{&spec, nullptr}.bool_param(key, false); !b.ok()) {
+      return error(absl::StrCat(internal::quoted(spec.name), " parameter ", key, ": ",
+                                b.status().message()));
+    }
+    return absl::OkStatus();
+  }
   absl::Status error(absl::string_view what) const {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid allocator spec ", root_, ": ", what));
@@ -214,9 +222,14 @@ absl::StatusOr<std::pmr::memory_resource*> build_node(const AllocatorSpec& spec,
         return absl::InternalError("corepy: an arena is not built by build_node");
       case Kind::kUpstream:
         return upstream_by_name(entry->upstream_name);
-      case Kind::kStats:
-        made = std::make_shared<StatsResource>(inner);
+      case Kind::kStats: {
+        absl::StatusOr<bool> stacks = args.bool_param("stacks", false);
+        if (!stacks.ok()) return stacks.status();
+        StatsResource::Options options;
+        options.record_stacks = *stacks;
+        made = std::make_shared<StatsResource>(inner, options);
         break;
+      }
       case Kind::kLimit: {
         absl::StatusOr<std::size_t> max = args.size_param("max", 0);
         if (!max.ok()) return max.status();
@@ -279,6 +292,15 @@ absl::StatusOr<std::size_t> AllocatorArgs::size_param(absl::string_view key,
   const AllocatorSpec* value = spec == nullptr ? nullptr : spec->param(key);
   if (value == nullptr) return fallback;
   return parse_byte_size(value->to_string());
+}
+
+absl::StatusOr<bool> AllocatorArgs::bool_param(absl::string_view key, bool fallback) const {
+  const AllocatorSpec* value = spec == nullptr ? nullptr : spec->param(key);
+  if (value == nullptr) return fallback;
+  const std::string text = value->to_string();
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return absl::InvalidArgumentError(absl::StrCat(internal::quoted(text), " is not true or false"));
 }
 
 absl::Status register_allocator(absl::string_view name, AllocatorFactory factory) {

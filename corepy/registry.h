@@ -7,7 +7,8 @@
 //   system (or new_delete)    global operator new/delete, no arena
 //   pool                      a process-wide synchronized pool over new/delete
 //   mimalloc                  mimalloc (loaded on first use)
-//   stats(<spec>)             a StatsResource over <spec>
+//   stats(<spec>)             a StatsResource over <spec>; stats(<spec>, stacks=true) records
+//                             the stack of each live allocation for its leak_report()
 //   limit(<spec>, max=<size>) a LimitResource over <spec>
 //   trace(<spec>, file=<path>) a TraceResource over <spec>: an allocation trace in <path>
 //                             (allocators/trace_resource.h); a path that cannot be written is
@@ -44,6 +45,8 @@ struct AllocatorArgs {
 
   // Parameter `key` as a byte size ("64KiB"), or `fallback` when absent.
   absl::StatusOr<std::size_t> size_param(absl::string_view key, std::size_t fallback) const;
+  // Parameter `key` as `true` or `false`, or `fallback` when absent.
+  absl::StatusOr<bool> bool_param(absl::string_view key, bool fallback) const;
 };
 
 // Returns the resource to use. Return null or throw to refuse; corepy then reports it once and

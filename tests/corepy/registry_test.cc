@@ -10,6 +10,8 @@
 #include <vector>
 #include <cstdlib>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "allocators/limit_resource.h"
 #include "allocators/stats_resource.h"
 #include "corepy/allocator_spec.h"
@@ -219,6 +221,58 @@ TEST_F(RegistryTest, StatsAndLimitWrapTheThreadArena) {
     EXPECT_THROW((void)scope.resource()->allocate(2 << 20, 8), std::bad_alloc);
     scope.resource()->deallocate(p, 100, 8);
   }).join();
+}
+
+ABSL_ATTRIBUTE_NOINLINE void* allocate_in_named_op(std::pmr::memory_resource* r) {
+  void* p = r->allocate(72, 8);
+  ABSL_BLOCK_TAIL_CALL_OPTIMIZATION();
+  return p;
+}
+
+// This binary does not call absl::InitializeSymbolizer (gtest_main's main): on Linux the names
+// are found without it, as stats_resource.h says.
+TEST_F(RegistryTest, StatsStacksTrueRecordsWhereEachLiveAllocationWasMade) {
+  for (const char* ok : {"stats(arena, stacks=true)", "stats(arena, stacks=false)",
+                         "arena(upstream=stats(pool, stacks=true))"}) {
+    EXPECT_TRUE(valid(ok)) << ok;
+  }
+  EXPECT_EQ(validation_error("stats(arena, stacks=yes)"),
+            "invalid allocator spec \"stats(arena,stacks=yes)\": \"stats\" parameter stacks: "
+            "\"yes\" is not true or false");
+  EXPECT_NE(validation_error("stats(arena, stacks=true(pool))").find("is not true or false"),
+            std::string::npos);
+  EXPECT_NE(validation_error("stats(arena, frames=8)")
+                .find("\"stats\" has no parameter \"frames\"; it takes stacks"),
+            std::string::npos);
+  EXPECT_NE(validation_error("stats(arena, stacks=true, stacks=false)").find("more than once"),
+            std::string::npos);
+
+  for (const char* spec : {"stats(arena, stacks=true)", "stats(arena)"}) {
+    SCOPED_TRACE(spec);
+    Options o;
+    o.allocator = spec;
+    ASSERT_TRUE(configure(o).ok());
+    const bool on = std::string(spec).find("stacks=true") != std::string::npos;
+    std::thread([on] {
+      OpScope scope(Op::kSumF32);
+      auto* stats = dynamic_cast<StatsResource*>(scope.resource());
+      ASSERT_NE(stats, nullptr);
+      EXPECT_EQ(stats->records_stacks(), on);
+      void* p = allocate_in_named_op(scope.resource());
+      const std::string report = stats->leak_report();
+      EXPECT_EQ(report.find("allocate_in_named_op") != std::string::npos, on) << report;
+      scope.resource()->deallocate(p, 72, 8);
+      EXPECT_EQ(stats->leak_report(), "no live allocations");
+    }).join();
+  }
+  // A bad value from configure() is refused and changes nothing.
+  Options bad;
+  bad.allocator = "stats(arena, stacks=1)";
+  const absl::Status s = configure(bad);
+  EXPECT_NE(std::string(s.message()).find("\"stats\" parameter stacks: \"1\" is not true or false"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(settings().allocator, "stats(arena)");
 }
 
 // Issue 10, defect 10: an allocator the environment named before it was registered stayed

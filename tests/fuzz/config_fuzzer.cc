@@ -296,7 +296,8 @@ class RefValidator {
       return spec.inner.empty() && spec.params.empty();
     }
     if (n == "stats") {
-      return spec.inner.size() == 1 && spec.params.empty() && valid(spec.inner[0], in_upstream);
+      return spec.inner.size() == 1 && params_ok(spec, {"stacks"}) &&
+             bool_ok(spec.param("stacks")) && valid(spec.inner[0], in_upstream);
     }
     if (n == "limit") {
       return spec.inner.size() == 1 && params_ok(spec, {"max"}) && spec.param("max") != nullptr &&
@@ -315,6 +316,9 @@ class RefValidator {
       if (!seen.insert(key).second) return false;
     }
     return true;
+  }
+  static bool bool_ok(const AllocatorSpec* value) {
+    return value == nullptr || value->to_string() == "true" || value->to_string() == "false";
   }
   static bool size_ok(const AllocatorSpec* value) {
     return value == nullptr || ref_byte_size(value->to_string()).has_value();
