@@ -622,6 +622,7 @@ class Session {
     bool builds = false;  // whether the value changes what is built
     if (key == "allocator") {
       const auto parsed = parse_allocator_spec(value);
+      if (parsed.ok() && opens_a_file(*parsed)) return;
       good = parsed.ok() && validate_allocator_spec(*parsed).ok();
       if (good) spec = *parsed, builds = true;
     } else if (key == "arena_size" || key == "arena_max_size") {

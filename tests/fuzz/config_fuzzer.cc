@@ -299,6 +299,10 @@ class RefValidator {
       return spec.inner.size() == 1 && params_ok(spec, {"stacks"}) &&
              bool_ok(spec.param("stacks")) && valid(spec.inner[0], in_upstream);
     }
+    if (n == "trace") {
+      return spec.inner.size() == 1 && params_ok(spec, {"file"}) && spec.param("file") != nullptr &&
+             valid(spec.inner[0], in_upstream);
+    }
     if (n == "limit") {
       return spec.inner.size() == 1 && params_ok(spec, {"max"}) && spec.param("max") != nullptr &&
              size_ok(spec.param("max")) && valid(spec.inner[0], in_upstream);
@@ -597,6 +601,11 @@ void fuzz_configure(Input& in) {
   Settings want = before;
   std::optional<std::string> bad_text;  // what a refusal must quote
   if (o.allocator) {
+    const absl::StatusOr<AllocatorSpec> spec_read = parse_allocator_spec(*o.allocator);
+    if (spec_read.ok() && opens_a_file(*spec_read)) {
+      (void)check_spec(*o.allocator);
+      return;
+    }
     if (std::optional<std::string> a = check_spec(*o.allocator)) {
       want.allocator = *a;
     } else {

@@ -37,22 +37,27 @@ inline void collect_arena_sizes(const AllocatorSpec& spec, std::vector<std::size
   for (const AllocatorSpec& i : spec.inner) collect_arena_sizes(i, sizes);
 }
 
-inline bool contains_limit(const AllocatorSpec& spec) {
-  if (spec.name == "limit") return true;
+// Whether `spec` names the allocator `name` anywhere: itself, what it wraps, its params.
+inline bool contains_allocator(const AllocatorSpec& spec, absl::string_view name) {
+  if (spec.name == name) return true;
   for (const AllocatorSpec& i : spec.inner) {
-    if (contains_limit(i)) return true;
+    if (contains_allocator(i, name)) return true;
   }
   for (const auto& param : spec.params) {
-    if (contains_limit(param.second)) return true;
+    if (contains_allocator(param.second, name)) return true;
   }
   return false;
 }
+
+// trace(x, file=PATH) creates or truncates PATH when configured: a fuzzer never configures one,
+// since its path is fuzzed too (it still parses and validates them).
+inline bool opens_a_file(const AllocatorSpec& spec) { return contains_allocator(spec, "trace"); }
 
 // Whether an arena in `spec` takes its blocks through a limit, which may refuse any block.
 inline bool arena_upstream_limited(const AllocatorSpec& spec) {
   if (spec.name == "arena") {
     const AllocatorSpec* up = spec.param("upstream");
-    return up != nullptr && contains_limit(*up);
+    return up != nullptr && contains_allocator(*up, "limit");
   }
   return std::any_of(spec.inner.begin(), spec.inner.end(), arena_upstream_limited);
 }
