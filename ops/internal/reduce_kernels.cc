@@ -439,11 +439,15 @@ HWY_NOINLINE void ShortRows(const T* HWY_RESTRICT x, std::size_t rows, std::size
   for (std::size_t r = 0; r < rows; ++r) out[r] = ShortRowSum<Src, kP>(x + r * cols, cols);
 }
 
-// Rows of at most 128 elements by ShortRowSum, the lanes' count chosen once per call.
+// Rows of at most 128 elements by ShortRowSum, the lanes' count chosen once per call. Only
+// where 128 lanes are at most 16 vectors (AVX2, AVX-512): narrower targets would unroll up to 128
+// vectors per row length for little gain, and take the block's path (the same bits).
 template <class Src, class T>
 HWY_INLINE bool ShortRowSums(const T* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
                              float* HWY_RESTRICT out) {
-  if (cols <= 16) {
+  if constexpr (kK > 16) {
+    return false;
+  } else if (cols <= 16) {
     ShortRows<Src, std::max<std::size_t>(16, kN)>(x, rows, cols, out);
   } else if (cols <= 32) {
     ShortRows<Src, std::max<std::size_t>(32, kN)>(x, rows, cols, out);
@@ -474,10 +478,14 @@ template <class Half>
 void RowSumsHalf(const std::uint16_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
                  float* HWY_RESTRICT out) {
   if (ShortRowSums<Half>(x, rows, cols, out)) return;
-  if (cols <= kBlock) {  // SumChunk's one block, inlined
+  if (cols <= kBlock) {  // SumChunk's one block, inlined where its lanes fit in registers
     for (std::size_t r = 0; r < rows; ++r) {
       VF acc[kK];
-      HalfBlockLanesInline<Half>(x + r * cols, cols, acc);
+      if constexpr (kK <= 8) {
+        HalfBlockLanesInline<Half>(x + r * cols, cols, acc);
+      } else {
+        HalfBlockLanes<Half>(x + r * cols, cols, acc);
+      }
       out[r] = FoldAcc(acc);
     }
     return;
