@@ -35,6 +35,8 @@
 
 namespace corepy {
 
+struct ThreadTraceBuffer;
+
 class TraceFile : public std::enable_shared_from_this<TraceFile> {
  public:
   // Opens (creating or truncating) `path` and writes the header; `op_names` are the names
@@ -60,6 +62,10 @@ class TraceFile : public std::enable_shared_from_this<TraceFile> {
   friend struct ThreadTraceBuffer;
   TraceFile(std::string path, int fd, std::uint64_t header_size);
   void append(const void* data, std::size_t bytes);
+  // The calling thread's buffer, made or switched to this file (null after the thread's exit).
+  ThreadTraceBuffer* attach_thread();
+  void record_after_exit(trace_format::Kind kind, std::uint64_t size, std::size_t alignment,
+                         const void* address);
   std::uint64_t now() const;
 
   const std::string path_;
