@@ -260,17 +260,24 @@ void trace_scope(TraceFile* file, std::uint32_t op, bool open) {
 }
 
 TraceResource::TraceResource(std::shared_ptr<TraceFile> file, std::pmr::memory_resource* upstream)
-    : file_(std::move(file)), upstream_(upstream) {}
+    : file_(std::move(file)),
+      upstream_(upstream),
+      arena_(dynamic_cast<ArenaResource*>(upstream)) {}
 
 void* TraceResource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  void* p = upstream_->allocate(bytes, alignment);
+  void* p = arena_ != nullptr ? arena_->allocate(bytes, alignment)
+                              : upstream_->allocate(bytes, alignment);
   file_->record(Kind::kAllocate, 0, bytes, alignment, p);
   return p;
 }
 
 void TraceResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignment) {
   file_->record(Kind::kDeallocate, 0, bytes, alignment, p);
-  upstream_->deallocate(p, bytes, alignment);
+  if (arena_ != nullptr) {
+    arena_->deallocate(p, bytes, alignment);
+  } else {
+    upstream_->deallocate(p, bytes, alignment);
+  }
 }
 
 }  // namespace corepy

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "allocators/arena_resource.h"
 #include "allocators/trace_format.h"
 #include "corepy/internal/require_cxx17.h"
 
@@ -94,6 +95,9 @@ class TraceResource final : public std::pmr::memory_resource {
 
   std::shared_ptr<TraceFile> file_;
   std::pmr::memory_resource* upstream_;
+  // upstream_ when it is an arena (trace(arena), the usual chain): its inline bump is then called
+  // directly, not through a second virtual call.
+  ArenaResource* arena_;
 };
 
 }  // namespace corepy
