@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -46,9 +46,9 @@ std::uint64_t ticks_per_second() {
     const std::uint64_t c0 = ticks();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const std::uint64_t c1 = ticks();
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     return ns > 0 ? static_cast<std::uint64_t>((c1 - c0) * 1e9 / static_cast<double>(ns)) : 1;
 #else
     return std::uint64_t{1000000000};
@@ -131,14 +131,15 @@ thread_local BufferOwner t_owner;
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<TraceFile>> TraceFile::open(    const std::string& path, const std::vector<std::string>& op_names) {
+absl::StatusOr<std::shared_ptr<TraceFile>> TraceFile::open(
+    const std::string& path, const std::vector<std::string>& op_names) {
   std::lock_guard<std::mutex> lock(open_files_mutex());
   if (std::shared_ptr<TraceFile> f = open_files()[path].lock()) return f;
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int error = errno;
-    return absl::InvalidArgumentError(absl::StrCat("cannot open trace file \"", path,
-                                                   "\" for writing: ", std::strerror(error)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open trace file \"", path, "\" for writing: ", std::strerror(error)));
   }
   std::string header(trace_format::kMagic, sizeof trace_format::kMagic);
   put(header, trace_format::kVersion);
@@ -153,8 +154,8 @@ absl::StatusOr<std::shared_ptr<TraceFile>> TraceFile::open(    const std::string
   if (::pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) {
     const int error = errno;
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("cannot write trace file \"", path,
-                                                   "\": ", std::strerror(error)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write trace file \"", path, "\": ", std::strerror(error)));
   }
   std::shared_ptr<TraceFile> f(new TraceFile(path, fd, header.size()));
   open_files()[path] = f;
@@ -216,9 +217,9 @@ void TraceFile::record_after_exit(Kind kind, std::uint64_t size, std::size_t ali
     t_exited_thread = next_thread_.fetch_add(1, std::memory_order_relaxed);
   }
   std::uint64_t words[3];
-  trace_format::encode({now(), t_exited_thread,
-                        reinterpret_cast<std::uintptr_t>(address), size, 0, kind, alignment},
-                       words);
+  trace_format::encode(
+      {now(), t_exited_thread, reinterpret_cast<std::uintptr_t>(address), size, 0, kind, alignment},
+      words);
   append(words, sizeof words);
 }
 
@@ -239,13 +240,8 @@ void TraceFile::record(Kind kind, std::uint32_t op, std::uint64_t size, std::siz
   } else {
     op = b->op();
   }
-  trace_format::Event e{now(),
-                        b->thread,
-                        reinterpret_cast<std::uintptr_t>(address),
-                        size,
-                        op,
-                        kind,
-                        alignment};
+  trace_format::Event e{now(), b->thread, reinterpret_cast<std::uintptr_t>(address), size, op,
+                        kind,  alignment};
   trace_format::encode(e, &b->words[b->n * 3]);
   if (++b->n == kBufferRecords) b->flush();
 }
@@ -260,9 +256,7 @@ void trace_scope(TraceFile* file, std::uint32_t op, bool open) {
 }
 
 TraceResource::TraceResource(std::shared_ptr<TraceFile> file, std::pmr::memory_resource* upstream)
-    : file_(std::move(file)),
-      upstream_(upstream),
-      arena_(dynamic_cast<ArenaResource*>(upstream)) {}
+    : file_(std::move(file)), upstream_(upstream), arena_(dynamic_cast<ArenaResource*>(upstream)) {}
 
 void* TraceResource::do_allocate(std::size_t bytes, std::size_t alignment) {
   void* p = arena_ != nullptr ? arena_->allocate(bytes, alignment)

@@ -9,11 +9,14 @@
 // TraceFile
 //   One open trace file, shared by every resource and thread that writes to it. open() refuses
 //   a path it cannot create, naming the path and the OS error. Each thread writes its records
-//   into a buffer of its own (no lock) and, when that is full or the thread exits, appends it to
-//   the file with one atomic add (its place) and one pwrite: no lock is shared between threads.
-//   What a thread still running when the process exits has buffered is lost; the main thread's
-//   buffer is written at exit. A write that fails (a full disk) prints one line on stderr and
-//   stops the tracing; the program goes on.
+//   into a buffer of its own (8192 records, 192 KiB, made at its first event; no lock) and, when
+//   that is full or the thread exits, appends it to the file with one atomic add (its place) and
+//   one pwrite: no lock is shared between threads in corepy (the kernel serializes writes to one
+//   file on its inode lock, once per chunk). An event after the thread's buffer was written at
+//   its exit (a later thread_local's destructor) is written on its own. What a thread still
+//   running when the process exits has buffered is lost; the main thread's buffer is written at
+//   exit. A write that fails (a full disk) prints one line on stderr and stops the tracing; the
+//   program goes on.
 //
 // Scope events: corepy's scopes (corepy/dispatch.h, corepy/arena.h) call trace_scope() when
 // the thread's configuration traces; allocation events between them carry the op's name.

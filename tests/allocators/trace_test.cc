@@ -83,7 +83,7 @@ TEST(TraceTest, ATruncatedOrCorruptedFileIsAClearErrorNeverACrash) {
   const std::string good = file_bytes(path);
   ASSERT_TRUE(parse_trace(good).ok());
   const std::size_t header = good.size() - 2 * 24;  // two records: allocate, deallocate
-  for (std::size_t n = 0; n < good.size(); ++n) {  // every truncation
+  for (std::size_t n = 0; n < good.size(); ++n) {   // every truncation
     const absl::StatusOr<Trace> t = parse_trace(good.substr(0, n));
     const bool whole = n >= header && (n - header) % 24 == 0;  // whole records are a trace
     EXPECT_EQ(t.ok(), whole) << n;
