@@ -3,6 +3,7 @@
 // that fails midway, and truncated or corrupted files.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -238,6 +239,36 @@ TEST(TraceTest, AnEventAfterTheThreadsBufferIsWrittenAtExitIsKept) {
   EXPECT_EQ(t->events[1].address, reinterpret_cast<std::uintptr_t>(p));
   EXPECT_EQ(t->events[1].thread, t->events[0].thread);
   EXPECT_EQ(t->threads, 1u);
+}
+
+// Complete at exit: a process whose thread traces and then calls exit() with its events still in
+// its buffer (far fewer than a chunk) finds every one of them in the file.
+TEST(TraceTest, TheExitingThreadsBufferIsWrittenAtExit) {
+  const std::string path = temp_path("exit.trace");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Options o;
+    o.allocator = "trace(arena, file=" + path + ")";
+    if (!configure(o).ok()) std::_Exit(2);
+    std::vector<float> x(1000, 1.0f);
+    for (int i = 0; i < 100; ++i) (void)sum_f32_compensated_cpu_dispatch(x.data(), x.size());
+    std::exit(0);  // no flush_thread(): the exit writes the buffer
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::size_t opens = 0, closes = 0, allocations = 0;
+  for (const trace_format::Event& e : t->events) {
+    opens += e.kind == Kind::kScopeOpen;
+    closes += e.kind == Kind::kScopeClose;
+    allocations += e.kind == Kind::kAllocate;
+  }
+  EXPECT_EQ(opens, 100u);
+  EXPECT_EQ(closes, 100u);
+  EXPECT_GE(allocations, 100u);
 }
 
 TEST(TraceTest, AWriteThatFailsMidwaySaysSoOnceAndTracingStops) {
