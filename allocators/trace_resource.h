@@ -9,11 +9,14 @@
 // TraceFile
 //   One open trace file, shared by every resource and thread that writes to it. open() refuses
 //   a path it cannot create, naming the path and the OS error. Each thread writes its records
-//   into a buffer of its own (no lock) and, when that is full or the thread exits, appends it to
-//   the file with one atomic add (its place) and one pwrite: no lock is shared between threads.
-//   What a thread still running when the process exits has buffered is lost; the main thread's
-//   buffer is written at exit. A write that fails (a full disk) prints one line on stderr and
-//   stops the tracing; the program goes on.
+//   into a buffer of its own (8192 records, 192 KiB, made at its first event; no lock) and, when
+//   that is full or the thread exits, appends it to the file with one atomic add (its place) and
+//   one pwrite: no lock is shared between threads in corepy (the kernel serializes writes to one
+//   file on its inode lock, once per chunk). An event after the thread's buffer was written at
+//   its exit (a later thread_local's destructor) is written on its own. What a thread still
+//   running when the process exits has buffered is lost; the main thread's buffer is written at
+//   exit. A write that fails (a full disk) prints one line on stderr and stops the tracing; the
+//   program goes on.
 //
 // Scope events: corepy's scopes (corepy/dispatch.h, corepy/arena.h) call trace_scope() when
 // the thread's configuration traces; allocation events between them carry the op's name.
@@ -30,10 +33,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "allocators/arena_resource.h"
 #include "allocators/trace_format.h"
 #include "corepy/internal/require_cxx17.h"
 
 namespace corepy {
+
+struct ThreadTraceBuffer;
 
 class TraceFile : public std::enable_shared_from_this<TraceFile> {
  public:
@@ -60,6 +66,10 @@ class TraceFile : public std::enable_shared_from_this<TraceFile> {
   friend struct ThreadTraceBuffer;
   TraceFile(std::string path, int fd, std::uint64_t header_size);
   void append(const void* data, std::size_t bytes);
+  // The calling thread's buffer, made or switched to this file (null after the thread's exit).
+  ThreadTraceBuffer* attach_thread();
+  void record_after_exit(trace_format::Kind kind, std::uint64_t size, std::size_t alignment,
+                         const void* address);
   std::uint64_t now() const;
 
   const std::string path_;
@@ -88,6 +98,9 @@ class TraceResource final : public std::pmr::memory_resource {
 
   std::shared_ptr<TraceFile> file_;
   std::pmr::memory_resource* upstream_;
+  // upstream_ when it is an arena (trace(arena), the usual chain): its inline bump is then called
+  // directly, not through a second virtual call.
+  ArenaResource* arena_;
 };
 
 }  // namespace corepy

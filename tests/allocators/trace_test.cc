@@ -3,6 +3,7 @@
 // that fails midway, and truncated or corrupted files.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -83,7 +84,7 @@ TEST(TraceTest, ATruncatedOrCorruptedFileIsAClearErrorNeverACrash) {
   const std::string good = file_bytes(path);
   ASSERT_TRUE(parse_trace(good).ok());
   const std::size_t header = good.size() - 2 * 24;  // two records: allocate, deallocate
-  for (std::size_t n = 0; n < good.size(); ++n) {  // every truncation
+  for (std::size_t n = 0; n < good.size(); ++n) {   // every truncation
     const absl::StatusOr<Trace> t = parse_trace(good.substr(0, n));
     const bool whole = n >= header && (n - header) % 24 == 0;  // whole records are a trace
     EXPECT_EQ(t.ok(), whole) << n;
@@ -145,6 +146,129 @@ TEST(TraceTest, TheRuntimeTracesScopesWithOpNamesAndTheirAllocationsOnEveryThrea
   EXPECT_EQ(threads_seen.size(), 3u);
   EXPECT_EQ(opens, 30u);
   EXPECT_GE(allocations, 30u);
+}
+
+// The stress test's shape with tracing on (also run under TSan): 32 threads, each writing more
+// events than one chunk holds, so chunks of different threads interleave in the file. Every
+// event comes back, each thread's in its order, with the size and alignment it was made with.
+TEST(TraceTest, ThirtyTwoThreadsTraceEveryEventAcrossChunks) {
+  const std::string path = temp_path("threads32.trace");
+  Options o;
+  o.allocator = "trace(arena, file=" + path + ")";
+  o.arena_size = std::size_t{64} << 10;
+  ASSERT_TRUE(configure(o).ok());
+  constexpr int kThreads = 32;
+  constexpr int kScopes = 1000;  // 10 events each: 10000 events a thread, past a 8192-record chunk
+  constexpr int kAllocations = 8;
+  auto size_of = [](int i) { return static_cast<std::size_t>((i * 37) % 3000 + 1); };
+  auto alignment_of = [](int i) { return std::size_t{1} << (i % 7); };
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kThreads; ++k) {
+    threads.emplace_back([&] {
+      for (int s = 0; s < kScopes; ++s) {
+        OpScope scope(Op::kSumF32);
+        for (int a = 0; a < kAllocations; ++a) {
+          const int i = s * kAllocations + a;
+          (void)scope.resource()->allocate(size_of(i), alignment_of(i));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  reset_configuration();
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->events.size(), std::size_t{kThreads} * kScopes * (2 + kAllocations));
+  std::vector<std::vector<const trace_format::Event*>> by_thread(t->threads);
+  for (const trace_format::Event& e : t->events) by_thread.at(e.thread).push_back(&e);
+  std::size_t seen = 0;
+  for (const auto& events : by_thread) {
+    if (events.empty()) continue;
+    ++seen;
+    ASSERT_EQ(events.size(), std::size_t{kScopes} * (2 + kAllocations));
+    for (std::size_t j = 0; j < events.size(); ++j) {
+      const trace_format::Event& e = *events[j];
+      if (j > 0) {
+        ASSERT_GE(e.time, events[j - 1]->time) << j;
+      }
+      EXPECT_EQ(t->op_name(e.op), "sum_f32");
+      const std::size_t in_scope = j % (2 + kAllocations);
+      if (in_scope == 0) {
+        ASSERT_EQ(e.kind, Kind::kScopeOpen) << j;
+      } else if (in_scope == 1 + kAllocations) {
+        ASSERT_EQ(e.kind, Kind::kScopeClose) << j;
+      } else {
+        const int i = static_cast<int>(j / (2 + kAllocations)) * kAllocations +
+                      static_cast<int>(in_scope) - 1;
+        ASSERT_EQ(e.kind, Kind::kAllocate) << j;
+        ASSERT_EQ(e.size, size_of(i)) << j;
+        ASSERT_EQ(e.alignment, alignment_of(i)) << j;
+      }
+    }
+  }
+  EXPECT_EQ(seen, std::size_t{kThreads});
+}
+
+// An event after the thread's own buffer was written at its exit: a thread_local destroyed
+// later that gives memory back through a trace. It is written on its own, as the same thread.
+struct FreedAtThreadExit {
+  TraceResource* traced = nullptr;
+  void* p = nullptr;
+  ~FreedAtThreadExit() {
+    if (p != nullptr) traced->deallocate(p, 24, 8);
+  }
+};
+
+TEST(TraceTest, AnEventAfterTheThreadsBufferIsWrittenAtExitIsKept) {
+  const std::string path = temp_path("late.trace");
+  absl::StatusOr<std::shared_ptr<TraceFile>> file = TraceFile::open(path, {});
+  ASSERT_TRUE(file.ok());
+  TraceResource traced(*file, std::pmr::new_delete_resource());
+  void* p = nullptr;
+  std::thread([&] {
+    // Made before the thread's first event, so destroyed after the thread's trace buffer.
+    thread_local FreedAtThreadExit late;
+    late.traced = &traced;
+    late.p = p = traced.allocate(24, 8);
+  }).join();
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->events.size(), 2u);
+  EXPECT_EQ(t->events[0].kind, Kind::kAllocate);
+  EXPECT_EQ(t->events[1].kind, Kind::kDeallocate);
+  EXPECT_EQ(t->events[1].address, reinterpret_cast<std::uintptr_t>(p));
+  EXPECT_EQ(t->events[1].thread, t->events[0].thread);
+  EXPECT_EQ(t->threads, 1u);
+}
+
+// Complete at exit: a process whose thread traces and then calls exit() with its events still in
+// its buffer (far fewer than a chunk) finds every one of them in the file.
+TEST(TraceTest, TheExitingThreadsBufferIsWrittenAtExit) {
+  const std::string path = temp_path("exit.trace");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Options o;
+    o.allocator = "trace(arena, file=" + path + ")";
+    if (!configure(o).ok()) std::_Exit(2);
+    std::vector<float> x(1000, 1.0f);
+    for (int i = 0; i < 100; ++i) (void)sum_f32_compensated_cpu_dispatch(x.data(), x.size());
+    std::exit(0);  // no flush_thread(): the exit writes the buffer
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::size_t opens = 0, closes = 0, allocations = 0;
+  for (const trace_format::Event& e : t->events) {
+    opens += e.kind == Kind::kScopeOpen;
+    closes += e.kind == Kind::kScopeClose;
+    allocations += e.kind == Kind::kAllocate;
+  }
+  EXPECT_EQ(opens, 100u);
+  EXPECT_EQ(closes, 100u);
+  EXPECT_GE(allocations, 100u);
 }
 
 TEST(TraceTest, AWriteThatFailsMidwaySaysSoOnceAndTracingStops) {

@@ -92,9 +92,13 @@ void RatioReporter::Finalize() {
       header = true;
     }
     const double overhead = (s->second - a->second) / b->second;
-    std::printf("%-22s %-22s %9.3f  %-24s %10.3f %8.3f%% %7.2f%% %s\n", c.subject.c_str(),
-                c.anchor.c_str(), s->second - a->second, c.base.c_str(), b->second,
-                100 * overhead, 100 * c.target, overhead <= c.target ? "met" : "MISSED");
+    std::printf("%-22s %-22s %9.3f  %-24s %10.3f %8.3f%% ", c.subject.c_str(), c.anchor.c_str(),
+                s->second - a->second, c.base.c_str(), b->second, 100 * overhead);
+    if (c.target > 0) {
+      std::printf("%7.2f%% %s\n", 100 * c.target, overhead <= c.target ? "met" : "MISSED");
+    } else {
+      std::printf("%8s\n", "-");  // context, not a goal
+    }
   }
   std::fflush(stdout);
 }
