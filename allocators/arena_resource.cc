@@ -296,6 +296,16 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   cur_ = c;
 }
 
+void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) {
+  return allocate(bytes, alignment);
+}
+
+void ArenaResource::close_frame_slow(Marker start, std::size_t outer, char* outer_floor) noexcept {
+  // The floor was in the marker's region, where the rewind leaves the arena.
+  if (rewind_slow(start)) floor_ = outer_floor;
+  close_window(outer);
+}
+
 bool ArenaResource::rewind_slow(Marker m) noexcept {
   if (m.arena_ != this) {
     // Following it would free this arena's live spill chunks: a release build ignores the
@@ -358,8 +368,8 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
 }
 
 void ArenaResource::note_peak() noexcept {
-  window_.observe(used());
-  peak_ = std::max(peak_, window_.peak);
+  high_ = Counter::peak_of(high_, used());
+  peak_ = std::max(peak_, high_);
 }
 
 bool ArenaResource::reserve(std::size_t capacity) {
@@ -421,7 +431,8 @@ void ArenaResource::publish() const noexcept {
   gauge_->spill_bytes.store(s.overflow_bytes, std::memory_order_relaxed);
 }
 
-void ArenaResource::log_mark(Marker m) const {
+void ArenaResource::log_mark(char* cur, Chunk* chunk) const {
+  const Marker m(cur, chunk, this);
 #ifdef ABSL_HAVE_EXCEPTIONS
   try {
     log_->on_mark(m);
