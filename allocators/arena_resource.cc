@@ -300,9 +300,10 @@ void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) 
   return allocate(bytes, alignment);
 }
 
-void ArenaResource::close_frame_slow(Marker start, std::size_t outer, char* outer_floor) noexcept {
+void ArenaResource::close_frame_slow(char* cur, Chunk* chunk, std::size_t outer,
+                                     char* outer_floor) noexcept {
   // The floor was in the marker's region, where the rewind leaves the arena.
-  if (rewind_slow(start)) floor_ = outer_floor;
+  if (rewind_slow(Marker(cur, chunk, this))) floor_ = outer_floor;
   close_window(outer);
 }
 

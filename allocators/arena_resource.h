@@ -109,14 +109,10 @@ class ArenaResource final : public std::pmr::memory_resource {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
     if (alignment - 1 < kGranule) {
-      // Alignment a power of two, and the request within the room left. The room is signed:
-      // negative when the bump pointer is past fast_end_ (a region's unaligned tail) or
-      // fast_end_ is null (the annotations: every request goes out of line). Otherwise it is a
-      // multiple of kGranule, so a size that fits has a rounding that fits, and no size needs
-      // an overflow test. One branch each, taken together.
-      const auto room = static_cast<std::ptrdiff_t>(end - cur);
-      if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) & (room >= 0) &
-                            (bytes <= static_cast<std::size_t>(room)))) {
+      // Alignment a power of two, and the request within the room left (fits()). One branch
+      // each, taken together.
+      if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) &
+                            fits(bytes, static_cast<std::ptrdiff_t>(end - cur)))) {
         cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
         return reinterpret_cast<void*>(cur);
       }
@@ -173,10 +169,14 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The peak of `used` over one stretch of use, for scopes that report what happened inside
   // them. Windows nest: open_window() starts one at the current level and returns the enclosing
   // window's peak, which close_window() folds back together with this one's.
+  //
+  // A window starts with high_ at 0, not at the current level: the level never drops without
+  // being compared first (deallocate, rewind, reset and a spill note it), so the level at the
+  // start counts in the window's peak by itself, and in the enclosing one's when the window
+  // closes.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t open_window() noexcept {
-    const std::size_t now = used();
-    const std::size_t outer = Counter::peak_of(high_, now);
-    high_ = now;
+    const std::size_t outer = high_;
+    high_ = 0;
     return outer;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t window_peak() const noexcept {
@@ -192,8 +192,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   // cleanly after scopes ran above it).
   //
   // What a frame costs is what a scope costs, so both ends stay short: the open saves the
-  // bump pointer, the floor and the window's peak and starts a window at the current level (two
-  // stores); the close tests in one branch that nothing out of the ordinary happened (no spill
+  // bump pointer, the floor and the window's peak and starts a window (two stores); the close tests in one branch that nothing out of the ordinary happened (no spill
   // chunk, no tool or marker log, the marker still inside the block's used part), folds the
   // window's peak into the arena's and the enclosing window's, and puts back the bump pointer
   // and the floor (three stores). The window's peak is the larger of high_ and the bump pointer,
@@ -211,12 +210,12 @@ class ArenaResource final : public std::pmr::memory_resource {
 #endif
     Chunk* const chunk = chunk_;
     char* const outer_floor = floor_;
-    const std::size_t now = static_cast<std::size_t>((region_ == nullptr ? cur : block_cur_) - begin_);
-    const std::size_t outer = Counter::peak_of(high_, now);
+    const std::size_t used_now =
+        static_cast<std::size_t>((region_ == nullptr ? cur : block_cur_) - begin_);
     floor_ = cur;
-    high_ = now;
+    const std::size_t outer = open_window();
     if (ABSL_PREDICT_FALSE(log_ != nullptr)) log_mark(cur, chunk);
-    return Frame{Marker(cur, chunk, this), outer, outer_floor, now};
+    return Frame{Marker(cur, chunk, this), outer, outer_floor, used_now};
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
     if (ABSL_PREDICT_TRUE(f.start.arena_ == this &&
@@ -224,7 +223,9 @@ class ArenaResource final : public std::pmr::memory_resource {
                                        f.outer_floor))) {
       return;
     }
-    close_frame_slow(f.start, f.outer_window, f.outer_floor);
+    // Scalars, not the marker: a struct argument would make the caller keep the frame in
+    // memory for this call's sake on the inline path too.
+    close_frame_slow(f.start.cur_, f.start.chunk_, f.outer_window, f.outer_floor);
   }
 
   // rewind(m) then close_window(outer), fused: one pass over the peaks.
@@ -263,18 +264,28 @@ class ArenaResource final : public std::pmr::memory_resource {
   }
 
  private:
+  // Whether a request of `bytes` at an alignment up to kGranule fits `room`, fast_end_ - cur_.
+  // The room is negative when the bump pointer is past fast_end_ (a region's unaligned tail) or
+  // fast_end_ is null (the annotations: every request goes out of line); otherwise it is a
+  // multiple of kGranule, so a size that fits has a rounding that fits and no size needs an
+  // overflow test. For a constant size, one signed compare.
+  static constexpr bool fits(std::size_t bytes, std::ptrdiff_t room) noexcept {
+    return (static_cast<std::ptrdiff_t>(bytes) >= 0) & (static_cast<std::ptrdiff_t>(bytes) <= room);
+  }
   // Through a memory_resource*, the alignment is not a constant: the same fast path as
   // allocate(), with the explicit align of larger alignments out of line.
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    // Separate early returns, so that each test is a compare and a branch (combined with `&`,
+    // as allocate() does for constant arguments, they become flag arithmetic here).
+    if (ABSL_PREDICT_FALSE(alignment - 1 >= kGranule)) return allocate_aligned(bytes, alignment);
+    if (ABSL_PREDICT_FALSE((alignment & (alignment - 1)) != 0)) {
+      return allocate_aligned(bytes, alignment);
+    }
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto room = static_cast<std::ptrdiff_t>(reinterpret_cast<std::uintptr_t>(fast_end_) - cur);
-    if (ABSL_PREDICT_TRUE(alignment - 1 < kGranule) &&
-        ABSL_PREDICT_TRUE((alignment & (alignment - 1)) == 0) && ABSL_PREDICT_TRUE(room >= 0) &&
-        ABSL_PREDICT_TRUE(bytes <= static_cast<std::size_t>(room))) {
-      cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
-      return reinterpret_cast<void*>(cur);
-    }
-    return allocate_aligned(bytes, alignment);
+    if (ABSL_PREDICT_FALSE(!fits(bytes, room))) return allocate_aligned(bytes, alignment);
+    cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
+    return reinterpret_cast<void*>(cur);
   }
   void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept override;
   bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
@@ -310,7 +321,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
   void* allocate_aligned(std::size_t bytes, std::size_t alignment);  // allocate(), out of line
-  void close_frame_slow(Marker start, std::size_t outer, char* outer_floor) noexcept;
+  void close_frame_slow(char* cur, Chunk* chunk, std::size_t outer, char* outer_floor) noexcept;
   Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
   void enter_region(Chunk* region, char* cur) noexcept;
   std::size_t pop_chunk() noexcept;
@@ -342,7 +353,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   // start), so every live marker stays at or below cur_ and rewinds exactly.
   mutable char* floor_;
   // The current window's peak (open_window): the most the block held in it, up to the last
-  // time it was compared (a rewind, a spill, a pop); window_peak() adds the bump pointer's level.
+  // time it was compared (a rewind, a spill, a pop), 0 at its start; window_peak() adds the bump
+  // pointer's level.
   std::size_t high_ = 0;
 
   // Second line: what a scope reads once, and a rewind writes. spill_bytes_: value is what the
@@ -401,9 +413,18 @@ class ArenaRewinder {
 
   // Since the rewinder was made; valid until it is destroyed.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ScopeStats stats() const noexcept {
-    return ScopeStats{arena_.window_peak() - frame_.used,
-                      arena_.overflow_count() - spills_at_start_,
-                      arena_.overflow_bytes_total() - spill_bytes_at_start_};
+    return ScopeStats{peak(), spills(), spill_bytes()};
+  }
+  // The fields of stats() one by one, for a scope that reads the spill bytes only when there
+  // were spills.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t peak() const noexcept {
+    return arena_.window_peak() - frame_.used;
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spills() const noexcept {
+    return arena_.overflow_count() - spills_at_start_;
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spill_bytes() const noexcept {
+    return arena_.overflow_bytes_total() - spill_bytes_at_start_;
   }
   // Whether a spill chunk was taken since (cheaper than stats()).
   bool spilled() const noexcept { return arena_.overflow_count() != spills_at_start_; }

@@ -1,0 +1,64 @@
+// Instructions per scope and per dispatch, counted by callgrind: a fixed number of empty
+// `with_arena` scopes, empty `sum_f32_cpu_dispatch` calls, or their anchors (the same loop with
+// no scope; the kernel called directly on an empty span), named on the command line. As
+// allocation_count.cc does, run it at two round counts and divide the difference by the rounds
+// between them, so that start-up (the thread's arena, the configuration) cancels out;
+// tests/bench/count.sh does that for every mode here:
+//
+//   valgrind --tool=callgrind --callgrind-out-file=/dev/null scope_count empty_scope 100000
+//
+// Built -DNVALGRIND, as count.sh builds it, so the arena takes its production path rather than
+// reporting every allocation to Valgrind.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/types/span.h"
+#include "corepy/arena.h"
+#include "corepy/dispatch.h"
+#include "ops/reduce.h"
+
+namespace {
+
+template <class Body>
+__attribute__((noinline)) void rounds(long n, Body body) {
+  for (long r = 0; r < n; ++r) body();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s no_scope|empty_scope|empty_kernel|empty_dispatch ROUNDS\n",
+                 argv[0]);
+    return 2;
+  }
+  const char* which = argv[1];
+  char* end = nullptr;
+  const long n = std::strtol(argv[2], &end, 10);
+  if (end == argv[2] || *end != '\0' || n < 0) {
+    std::fprintf(stderr, "%s: ROUNDS must be a count, not \"%s\"\n", argv[0], argv[2]);
+    return 2;
+  }
+  int work = 0;
+  const float x = 0.0f;
+  if (std::strcmp(which, "no_scope") == 0) {
+    rounds(n, [&] { asm volatile("" : "+r"(work)); });
+  } else if (std::strcmp(which, "empty_scope") == 0) {
+    rounds(n, [&] { corepy::with_arena([&](corepy::ArenaResource&) { asm volatile("" : "+r"(work)); }); });
+  } else if (std::strcmp(which, "empty_kernel") == 0) {
+    rounds(n, [&] {
+      float s = corepy::ops::sum_f32(absl::Span<const float>(&x, 0));
+      asm volatile("" : "+x"(s));
+    });
+  } else if (std::strcmp(which, "empty_dispatch") == 0) {
+    rounds(n, [&] {
+      float s = corepy::sum_f32_cpu_dispatch(&x, 0);
+      asm volatile("" : "+x"(s));
+    });
+  } else {
+    std::fprintf(stderr, "%s: unknown mode \"%s\"\n", argv[0], which);
+    return 2;
+  }
+  return 0;
+}
