@@ -300,10 +300,11 @@ void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) 
   return allocate(bytes, alignment);
 }
 
-void ArenaResource::close_frame_slow(char* cur, Chunk* chunk, std::size_t outer,
-                                     char* outer_floor) noexcept {
-  // The floor was in the marker's region, where the rewind leaves the arena.
-  if (rewind_slow(Marker(cur, chunk, this))) floor_ = outer_floor;
+void ArenaResource::close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena,
+                                     std::size_t outer, char* outer_floor) noexcept {
+  // The floor was in the marker's region, where the rewind leaves the arena. A frame of another
+  // arena stays another arena's: rewind_slow() refuses it.
+  if (rewind_slow(Marker(cur, chunk, arena))) floor_ = outer_floor;
   close_window(outer);
 }
 

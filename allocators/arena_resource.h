@@ -225,7 +225,7 @@ class ArenaResource final : public std::pmr::memory_resource {
     }
     // Scalars, not the marker: a struct argument would make the caller keep the frame in
     // memory for this call's sake on the inline path too.
-    close_frame_slow(f.start.cur_, f.start.chunk_, f.outer_window, f.outer_floor);
+    close_frame_slow(f.start.cur_, f.start.chunk_, f.start.arena_, f.outer_window, f.outer_floor);
   }
 
   // rewind(m) then close_window(outer), fused: one pass over the peaks.
@@ -321,7 +321,8 @@ class ArenaResource final : public std::pmr::memory_resource {
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
   void* allocate_aligned(std::size_t bytes, std::size_t alignment);  // allocate(), out of line
-  void close_frame_slow(char* cur, Chunk* chunk, std::size_t outer, char* outer_floor) noexcept;
+  void close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena, std::size_t outer,
+                        char* outer_floor) noexcept;
   Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
   void enter_region(Chunk* region, char* cur) noexcept;
   std::size_t pop_chunk() noexcept;
