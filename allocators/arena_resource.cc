@@ -60,7 +60,8 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
     p = upstream->allocate(bytes, alignment);
   } catch (const std::bad_alloc& e) {
     p = nullptr;
-    if (dynamic_cast<const AllocationError*>(&e) != nullptr) detail = absl::StrCat(" (", e.what(), ")");
+    if (dynamic_cast<const AllocationError*>(&e) != nullptr)
+      detail = absl::StrCat(" (", e.what(), ")");
   }
 #else
   p = upstream->allocate(bytes, alignment);
@@ -68,9 +69,10 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
   if (p == nullptr) {
     throw_allocation_error(
         kName, request.bytes, request.alignment,
-        absl::StrCat("the upstream refused",
-                     bytes != request.bytes ? absl::StrCat(" a spill chunk of ", bytes, " bytes") : "",
-                     detail));
+        absl::StrCat(
+            "the upstream refused",
+            bytes != request.bytes ? absl::StrCat(" a spill chunk of ", bytes, " bytes") : "",
+            detail));
   }
   return static_cast<char*>(p);
 }
@@ -78,11 +80,11 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
 }  // namespace
 
 struct ArenaResource::Chunk {
-  Chunk* prev;          // the chunk taken before this one
-  Chunk* prev_region;   // regular chunks: the region before this one (null: the block)
-  char* prev_cur;       // regular chunks: that region's cursor when this one took over
-  std::size_t size;     // bytes taken from the upstream, this header included
-  bool dedicated;       // holds one oversized request; never a region
+  Chunk* prev;         // the chunk taken before this one
+  Chunk* prev_region;  // regular chunks: the region before this one (null: the block)
+  char* prev_cur;      // regular chunks: that region's cursor when this one took over
+  std::size_t size;    // bytes taken from the upstream, this header included
+  bool dedicated;      // holds one oversized request; never a region
   char* data() { return reinterpret_cast<char*>(this) + kChunkHeader; }
   char* end() { return reinterpret_cast<char*>(this) + size; }
 };
@@ -129,7 +131,8 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
 ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_resource* upstream)
     : owns_block_(false), upstream_(upstream), log_(new_marker_log()) {
   if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
-  if (buffer == nullptr && size != 0) throw_invalid_argument(kName, "the buffer is null but its size is not 0");
+  if (buffer == nullptr && size != 0)
+    throw_invalid_argument(kName, "the buffer is null but its size is not 0");
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
     throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
@@ -391,9 +394,10 @@ bool ArenaResource::shrink(std::size_t capacity) {
 
 // A new block of `capacity` bytes (not above kMaxSize) for an arena that holds nothing.
 void ArenaResource::replace_block(std::size_t capacity) {
-  char* block = capacity == 0 ? g_empty_block
-                              : take_from_upstream(upstream_, capacity, kBlockAlignment,
-                                                   Request{capacity, kBlockAlignment});  // may throw
+  char* block = capacity == 0
+                    ? g_empty_block
+                    : take_from_upstream(upstream_, capacity, kBlockAlignment,
+                                         Request{capacity, kBlockAlignment});  // may throw
   if (annotate_) internal::unpoison(begin_, this->capacity());
   if (owns_block_) upstream_->deallocate(begin_, this->capacity(), kBlockAlignment);
   owns_block_ = capacity != 0;

@@ -13,9 +13,9 @@
 // The fast path (one likely-taken bounds check, bump) is inline, as in LLVM's BumpPtrAllocator;
 // everything else is out of line in allocate_slow(). As in protobuf's arena, the bump pointer
 // stays aligned (to kGranule, 16 bytes) and every request takes its size rounded up to it, so a
-// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`. Under AddressSanitizer and
-// Valgrind every allocation takes the slow path, which reports to the tool which bytes are live,
-// so a use after rewind is caught.
+// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`.
+// Under AddressSanitizer and Valgrind every allocation takes the slow path, which reports to the
+// tool which bytes are live, so a use after rewind is caught.
 //
 // Not thread-safe: an arena belongs to one thread at a time (corepy/arena.h gives each thread its
 // own).
@@ -122,10 +122,10 @@ class ArenaResource final : public std::pmr::memory_resource {
     // far below 2^64 - kMaxFastAlignment).
     const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
     const std::size_t rounded = round_to_granule(bytes);
-    if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes) &
-                          (alignment - 1 < kMaxFastAlignment) &
-                          (static_cast<std::ptrdiff_t>(rounded) <=
-                           static_cast<std::ptrdiff_t>(end - aligned)))) {
+    if (ABSL_PREDICT_TRUE(
+            ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes) &
+            (alignment - 1 < kMaxFastAlignment) &
+            (static_cast<std::ptrdiff_t>(rounded) <= static_cast<std::ptrdiff_t>(end - aligned)))) {
       cur_ = reinterpret_cast<char*>(aligned + rounded);
       return reinterpret_cast<void*>(aligned);
     }
@@ -192,11 +192,12 @@ class ArenaResource final : public std::pmr::memory_resource {
   // cleanly after scopes ran above it).
   //
   // What a frame costs is what a scope costs, so both ends stay short: the open saves the
-  // bump pointer, the floor and the window's peak and starts a window (two stores); the close tests in one branch that nothing out of the ordinary happened (no spill
-  // chunk, no tool or marker log, the marker still inside the block's used part), folds the
-  // window's peak into the arena's and the enclosing window's, and puts back the bump pointer
-  // and the floor (three stores). The window's peak is the larger of high_ and the bump pointer,
-  // compared at the close only: the bump path keeps nothing.
+  // bump pointer, the floor and the window's peak and starts a window (two stores); the close tests
+  // in one branch that nothing out of the ordinary happened (no spill chunk, no tool or marker log,
+  // the marker still inside the block's used part), folds the window's peak into the arena's and
+  // the enclosing window's, and puts back the bump pointer and the floor (three stores). The
+  // window's peak is the larger of high_ and the bump pointer, compared at the close only: the bump
+  // path keeps nothing.
   struct Frame {
     Marker start;
     std::size_t outer_window;  // the enclosing window's peak
@@ -218,9 +219,8 @@ class ArenaResource final : public std::pmr::memory_resource {
     return Frame{Marker(cur, chunk, this), outer, outer_floor, used_now};
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
-    if (ABSL_PREDICT_TRUE(f.start.arena_ == this &&
-                          rewind_plain(f.start.cur_, f.start.chunk_, f.outer_window,
-                                       f.outer_floor))) {
+    if (ABSL_PREDICT_TRUE(f.start.arena_ == this && rewind_plain(f.start.cur_, f.start.chunk_,
+                                                                 f.outer_window, f.outer_floor))) {
       return;
     }
     // Scalars, not the marker: a struct argument would make the caller keep the frame in
@@ -282,7 +282,8 @@ class ArenaResource final : public std::pmr::memory_resource {
       return allocate_aligned(bytes, alignment);
     }
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
-    const auto room = static_cast<std::ptrdiff_t>(reinterpret_cast<std::uintptr_t>(fast_end_) - cur);
+    const auto room =
+        static_cast<std::ptrdiff_t>(reinterpret_cast<std::uintptr_t>(fast_end_) - cur);
     if (ABSL_PREDICT_FALSE(!fits(bytes, room))) return allocate_aligned(bytes, alignment);
     cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
     return reinterpret_cast<void*>(cur);
@@ -298,10 +299,10 @@ class ArenaResource final : public std::pmr::memory_resource {
   // part): folds the window's peak into the arena's and `outer`, moves the bump pointer back and
   // sets the floor. Returns false, having changed nothing, when the out-of-line path must do it.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool rewind_plain(char* to, const Chunk* chunk,
-                                                        std::size_t outer,
-                                                        char* floor) noexcept {
+                                                        std::size_t outer, char* floor) noexcept {
     const auto begin = reinterpret_cast<std::uintptr_t>(begin_);
-    const std::size_t now = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(cur_) - begin);
+    const std::size_t now =
+        static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(cur_) - begin);
     // One unsigned compare puts `to` in [begin_, cur_].
     if (!((reinterpret_cast<std::uintptr_t>(chunk) | reinterpret_cast<std::uintptr_t>(chunk_)) ==
           0) ||

@@ -17,6 +17,7 @@
 #include "corepy/arena.h"
 #include "corepy/dispatch.h"
 #include "ops/reduce.h"
+#include "tests/bench/count_args.h"
 
 namespace {
 
@@ -28,24 +29,20 @@ __attribute__((noinline)) void rounds(long n, Body body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s no_scope|empty_scope|empty_kernel|empty_dispatch ROUNDS\n",
-                 argv[0]);
+  long n = 0;
+  if (!corepy::bench::parse_count_args(argc, argv,
+                                       "no_scope|empty_scope|empty_kernel|empty_dispatch", n)) {
     return 2;
   }
   const char* which = argv[1];
-  char* end = nullptr;
-  const long n = std::strtol(argv[2], &end, 10);
-  if (end == argv[2] || *end != '\0' || n < 0) {
-    std::fprintf(stderr, "%s: ROUNDS must be a count, not \"%s\"\n", argv[0], argv[2]);
-    return 2;
-  }
   int work = 0;
   const float x = 0.0f;
   if (std::strcmp(which, "no_scope") == 0) {
     rounds(n, [&] { asm volatile("" : "+r"(work)); });
   } else if (std::strcmp(which, "empty_scope") == 0) {
-    rounds(n, [&] { corepy::with_arena([&](corepy::ArenaResource&) { asm volatile("" : "+r"(work)); }); });
+    rounds(n, [&] {
+      corepy::with_arena([&](corepy::ArenaResource&) { asm volatile("" : "+r"(work)); });
+    });
   } else if (std::strcmp(which, "empty_kernel") == 0) {
     rounds(n, [&] {
       float s = corepy::ops::sum_f32(absl::Span<const float>(&x, 0));
