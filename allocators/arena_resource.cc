@@ -60,7 +60,8 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
     p = upstream->allocate(bytes, alignment);
   } catch (const std::bad_alloc& e) {
     p = nullptr;
-    if (dynamic_cast<const AllocationError*>(&e) != nullptr) detail = absl::StrCat(" (", e.what(), ")");
+    if (dynamic_cast<const AllocationError*>(&e) != nullptr)
+      detail = absl::StrCat(" (", e.what(), ")");
   }
 #else
   p = upstream->allocate(bytes, alignment);
@@ -68,9 +69,10 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
   if (p == nullptr) {
     throw_allocation_error(
         kName, request.bytes, request.alignment,
-        absl::StrCat("the upstream refused",
-                     bytes != request.bytes ? absl::StrCat(" a spill chunk of ", bytes, " bytes") : "",
-                     detail));
+        absl::StrCat(
+            "the upstream refused",
+            bytes != request.bytes ? absl::StrCat(" a spill chunk of ", bytes, " bytes") : "",
+            detail));
   }
   return static_cast<char*>(p);
 }
@@ -78,11 +80,11 @@ char* take_from_upstream(std::pmr::memory_resource* upstream, std::size_t bytes,
 }  // namespace
 
 struct ArenaResource::Chunk {
-  Chunk* prev;          // the chunk taken before this one
-  Chunk* prev_region;   // regular chunks: the region before this one (null: the block)
-  char* prev_cur;       // regular chunks: that region's cursor when this one took over
-  std::size_t size;     // bytes taken from the upstream, this header included
-  bool dedicated;       // holds one oversized request; never a region
+  Chunk* prev;         // the chunk taken before this one
+  Chunk* prev_region;  // regular chunks: the region before this one (null: the block)
+  char* prev_cur;      // regular chunks: that region's cursor when this one took over
+  std::size_t size;    // bytes taken from the upstream, this header included
+  bool dedicated;      // holds one oversized request; never a region
   char* data() { return reinterpret_cast<char*>(this) + kChunkHeader; }
   char* end() { return reinterpret_cast<char*>(this) + size; }
 };
@@ -129,7 +131,8 @@ ArenaResource::ArenaResource(std::size_t capacity, std::pmr::memory_resource* up
 ArenaResource::ArenaResource(void* buffer, std::size_t size, std::pmr::memory_resource* upstream)
     : owns_block_(false), upstream_(upstream), log_(new_marker_log()) {
   if (upstream == nullptr) throw_invalid_argument(kName, "the upstream resource is null");
-  if (buffer == nullptr && size != 0) throw_invalid_argument(kName, "the buffer is null but its size is not 0");
+  if (buffer == nullptr && size != 0)
+    throw_invalid_argument(kName, "the buffer is null but its size is not 0");
   if (size > kMaxSize || address(buffer) + size < address(buffer)) {
     throw_invalid_argument(kName, "the buffer's size runs past the end of the address space");
   }
@@ -296,6 +299,18 @@ void ArenaResource::do_deallocate(void* p, std::size_t bytes, std::size_t /*alig
   cur_ = c;
 }
 
+void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) {
+  return allocate(bytes, alignment);
+}
+
+void ArenaResource::close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena,
+                                     std::size_t outer, char* outer_floor) noexcept {
+  // The floor was in the marker's region, where the rewind leaves the arena. A frame of another
+  // arena stays another arena's: rewind_slow() refuses it.
+  if (rewind_slow(Marker(cur, chunk, arena))) floor_ = outer_floor;
+  close_window(outer);
+}
+
 bool ArenaResource::rewind_slow(Marker m) noexcept {
   if (m.arena_ != this) {
     // Following it would free this arena's live spill chunks: a release build ignores the
@@ -358,8 +373,8 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
 }
 
 void ArenaResource::note_peak() noexcept {
-  window_.observe(used());
-  peak_ = std::max(peak_, window_.peak);
+  high_ = Counter::peak_of(high_, used());
+  peak_ = std::max(peak_, high_);
 }
 
 bool ArenaResource::reserve(std::size_t capacity) {
@@ -379,9 +394,10 @@ bool ArenaResource::shrink(std::size_t capacity) {
 
 // A new block of `capacity` bytes (not above kMaxSize) for an arena that holds nothing.
 void ArenaResource::replace_block(std::size_t capacity) {
-  char* block = capacity == 0 ? g_empty_block
-                              : take_from_upstream(upstream_, capacity, kBlockAlignment,
-                                                   Request{capacity, kBlockAlignment});  // may throw
+  char* block = capacity == 0
+                    ? g_empty_block
+                    : take_from_upstream(upstream_, capacity, kBlockAlignment,
+                                         Request{capacity, kBlockAlignment});  // may throw
   if (annotate_) internal::unpoison(begin_, this->capacity());
   if (owns_block_) upstream_->deallocate(begin_, this->capacity(), kBlockAlignment);
   owns_block_ = capacity != 0;
@@ -421,7 +437,8 @@ void ArenaResource::publish() const noexcept {
   gauge_->spill_bytes.store(s.overflow_bytes, std::memory_order_relaxed);
 }
 
-void ArenaResource::log_mark(Marker m) const {
+void ArenaResource::log_mark(char* cur, Chunk* chunk) const {
+  const Marker m(cur, chunk, this);
 #ifdef ABSL_HAVE_EXCEPTIONS
   try {
     log_->on_mark(m);

@@ -13,9 +13,9 @@
 // The fast path (one likely-taken bounds check, bump) is inline, as in LLVM's BumpPtrAllocator;
 // everything else is out of line in allocate_slow(). As in protobuf's arena, the bump pointer
 // stays aligned (to kGranule, 16 bytes) and every request takes its size rounded up to it, so a
-// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`. Under AddressSanitizer and
-// Valgrind every allocation takes the slow path, which reports to the tool which bytes are live,
-// so a use after rewind is caught.
+// request aligned to 16 or less needs no align step; the rounding counts as padding in `used`.
+// Under AddressSanitizer and Valgrind every allocation takes the slow path, which reports to the
+// tool which bytes are live, so a use after rewind is caught.
 //
 // Not thread-safe: an arena belongs to one thread at a time (corepy/arena.h gives each thread its
 // own).
@@ -108,28 +108,26 @@ class ArenaResource final : public std::pmr::memory_resource {
       std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const auto end = reinterpret_cast<std::uintptr_t>(fast_end_);
-    const std::size_t rounded = round_to_granule(bytes);
-    // One branch each, `&` rather than `&&` giving a single jump: alignment a power of two and
-    // a size whose rounding cannot wrap (with constant arguments both fold away), and room
-    // left. The room is signed: negative when the bump pointer is past fast_end_ (a region's
-    // unaligned tail) or fast_end_ is null (the annotations: every request goes out of line).
-    const bool valid = ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes);
     if (alignment - 1 < kGranule) {
-      if (ABSL_PREDICT_TRUE(valid & (static_cast<std::ptrdiff_t>(rounded) <=
-                                     static_cast<std::ptrdiff_t>(end - cur)))) {
-        cur_ = reinterpret_cast<char*>(cur + rounded);
+      // Alignment a power of two, and the request within the room left (fits()). One branch
+      // each, taken together.
+      if (ABSL_PREDICT_TRUE(((alignment & (alignment - 1)) == 0) &
+                            fits(bytes, static_cast<std::ptrdiff_t>(end - cur)))) {
+        cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
         return reinterpret_cast<void*>(cur);
       }
-    } else {
-      // Above kGranule, an explicit align (the rounding cannot wrap: user-space addresses are
-      // far below 2^64 - kMaxFastAlignment).
-      const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
-      if (ABSL_PREDICT_TRUE(valid & (alignment - 1 < kMaxFastAlignment) &
-                            (static_cast<std::ptrdiff_t>(rounded) <=
-                             static_cast<std::ptrdiff_t>(end - aligned)))) {
-        cur_ = reinterpret_cast<char*>(aligned + rounded);
-        return reinterpret_cast<void*>(aligned);
-      }
+      return allocate_slow(bytes, alignment);
+    }
+    // Above kGranule, an explicit align (the rounding cannot wrap: user-space addresses are
+    // far below 2^64 - kMaxFastAlignment).
+    const std::uintptr_t aligned = (cur + alignment - 1) & ~(alignment - 1);
+    const std::size_t rounded = round_to_granule(bytes);
+    if (ABSL_PREDICT_TRUE(
+            ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes) &
+            (alignment - 1 < kMaxFastAlignment) &
+            (static_cast<std::ptrdiff_t>(rounded) <= static_cast<std::ptrdiff_t>(end - aligned)))) {
+      cur_ = reinterpret_cast<char*>(aligned + rounded);
+      return reinterpret_cast<void*>(aligned);
     }
     return allocate_slow(bytes, alignment);
   }
@@ -150,7 +148,7 @@ class ArenaResource final : public std::pmr::memory_resource {
 #endif
     floor_ = cur;
     const Marker m(cur, chunk_, this);
-    if (log_ != nullptr) log_mark(m);
+    if (ABSL_PREDICT_FALSE(log_ != nullptr)) log_mark(cur, m.chunk_);
     return m;
   }
   // Frees everything allocated after `m`, spills included. Rewinding to a marker that an earlier
@@ -158,7 +156,9 @@ class ArenaResource final : public std::pmr::memory_resource {
   // never followed: debug builds abort with "marker from another arena", release builds ignore
   // the call. Inline for the common case of a scope that did not spill.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void rewind(const Marker& m) noexcept {
-    if (ABSL_PREDICT_TRUE(rewind_plain(m, window_.peak))) return;
+    if (ABSL_PREDICT_TRUE(m.arena_ == this && rewind_plain(m.cur_, m.chunk_, high_, m.cur_))) {
+      return;
+    }
     rewind_slow(m);
   }
   void reset() noexcept;
@@ -169,46 +169,71 @@ class ArenaResource final : public std::pmr::memory_resource {
   // The peak of `used` over one stretch of use, for scopes that report what happened inside
   // them. Windows nest: open_window() starts one at the current level and returns the enclosing
   // window's peak, which close_window() folds back together with this one's.
+  //
+  // A window starts with high_ at 0, not at the current level: the level never drops without
+  // being compared first (deallocate, rewind, reset and a spill note it), so the level at the
+  // start counts in the window's peak by itself, and in the enclosing one's when the window
+  // closes.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t open_window() noexcept {
-    window_.observe(used());
-    return window_.open_region();
+    const std::size_t outer = high_;
+    high_ = 0;
+    return outer;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline std::size_t window_peak() const noexcept {
-    return window_.peak > used() ? window_.peak : used();
+    return Counter::peak_of(high_, used());
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_window(std::size_t outer) noexcept {
-    window_.observe(used());
-    window_.close_region(outer);
+    high_ = Counter::peak_of(Counter::peak_of(high_, used()), outer);
   }
   // A scope's start (corepy/arena.h): its marker, the enclosing window's peak, and the
   // deallocation floor in force before it. close_frame() rewinds to the marker, closes the
   // window and puts that floor back, so once the scope has ended, memory allocated before it
   // can again be given back by deallocate() (a stack of temporaries outside any scope pops
   // cleanly after scopes ran above it).
+  //
+  // What a frame costs is what a scope costs, so both ends stay short: the open saves the
+  // bump pointer, the floor and the window's peak and starts a window (two stores); the close tests
+  // in one branch that nothing out of the ordinary happened (no spill chunk, no tool or marker log,
+  // the marker still inside the block's used part), folds the window's peak into the arena's and
+  // the enclosing window's, and puts back the bump pointer and the floor (three stores). The
+  // window's peak is the larger of high_ and the bump pointer, compared at the close only: the bump
+  // path keeps nothing.
   struct Frame {
     Marker start;
-    std::size_t outer_window;
+    std::size_t outer_window;  // the enclosing window's peak
     char* outer_floor;
+    std::size_t used;  // used() at the open: where the frame's window starts
   };
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline Frame open_frame() noexcept {
+    char* cur = cur_;
+#if defined(__GNUC__)
+    asm("" : "+r"(cur));  // as in mark(): no 16-byte load of cur_ and the next field
+#endif
+    Chunk* const chunk = chunk_;
     char* const outer_floor = floor_;
-    const Marker m = mark();
-    return Frame{m, open_window(), outer_floor};
+    const std::size_t used_now =
+        static_cast<std::size_t>((region_ == nullptr ? cur : block_cur_) - begin_);
+    floor_ = cur;
+    const std::size_t outer = open_window();
+    if (ABSL_PREDICT_FALSE(log_ != nullptr)) log_mark(cur, chunk);
+    return Frame{Marker(cur, chunk, this), outer, outer_floor, used_now};
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
-    if (ABSL_PREDICT_TRUE(rewind_plain(f.start, f.outer_window))) {
-      floor_ = f.outer_floor;
+    if (ABSL_PREDICT_TRUE(f.start.arena_ == this && rewind_plain(f.start.cur_, f.start.chunk_,
+                                                                 f.outer_window, f.outer_floor))) {
       return;
     }
-    // The floor was in the marker's region, where the rewind leaves the arena.
-    if (rewind_slow(f.start)) floor_ = f.outer_floor;
-    close_window(f.outer_window);
+    // Scalars, not the marker: a struct argument would make the caller keep the frame in
+    // memory for this call's sake on the inline path too.
+    close_frame_slow(f.start.cur_, f.start.chunk_, f.start.arena_, f.outer_window, f.outer_floor);
   }
 
   // rewind(m) then close_window(outer), fused: one pass over the peaks.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void rewind_and_close_window(const Marker& m,
                                                                    std::size_t outer) noexcept {
-    if (ABSL_PREDICT_TRUE(rewind_plain(m, outer))) return;
+    if (ABSL_PREDICT_TRUE(m.arena_ == this && rewind_plain(m.cur_, m.chunk_, outer, m.cur_))) {
+      return;
+    }
     rewind_slow(m);
     close_window(outer);
   }
@@ -239,36 +264,66 @@ class ArenaResource final : public std::pmr::memory_resource {
   }
 
  private:
+  // Whether a request of `bytes` at an alignment up to kGranule fits `room`, fast_end_ - cur_.
+  // The room is negative when the bump pointer is past fast_end_ (a region's unaligned tail) or
+  // fast_end_ is null (the annotations: every request goes out of line); otherwise it is a
+  // multiple of kGranule, so a size that fits has a rounding that fits and no size needs an
+  // overflow test. For a constant size, one signed compare.
+  static constexpr bool fits(std::size_t bytes, std::ptrdiff_t room) noexcept {
+    return (static_cast<std::ptrdiff_t>(bytes) >= 0) & (static_cast<std::ptrdiff_t>(bytes) <= room);
+  }
+  // Through a memory_resource*, the alignment is not a constant: the same fast path as
+  // allocate(), with the explicit align of larger alignments out of line.
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-    return allocate(bytes, alignment);
+    // Separate early returns, so that each test is a compare and a branch (combined with `&`,
+    // as allocate() does for constant arguments, they become flag arithmetic here).
+    if (ABSL_PREDICT_FALSE(alignment - 1 >= kGranule)) return allocate_aligned(bytes, alignment);
+    if (ABSL_PREDICT_FALSE((alignment & (alignment - 1)) != 0)) {
+      return allocate_aligned(bytes, alignment);
+    }
+    const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
+    const auto room =
+        static_cast<std::ptrdiff_t>(reinterpret_cast<std::uintptr_t>(fast_end_) - cur);
+    if (ABSL_PREDICT_FALSE(!fits(bytes, room))) return allocate_aligned(bytes, alignment);
+    cur_ = reinterpret_cast<char*>(cur + round_to_granule(bytes));
+    return reinterpret_cast<void*>(cur);
   }
   void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept override;
   bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
     return this == &other;
   }
 
-  // The inline rewind of a scope that did not spill (no spill chunk then or now, so the block
-  // is the region; nothing to report to a tool or to the debug marker log; the marker inside
-  // the block's used part, taken by this arena): updates the peaks, closes the window, moves the bump pointer back.
-  // Returns false, having changed nothing, when the out-of-line path must do it.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool rewind_plain(const Marker& m,
-                                                        std::size_t outer) noexcept {
-    if (!((m.chunk_ == nullptr) & (chunk_ == nullptr) & plain_ & (m.arena_ == this) &
-          (m.cur_ <= cur_) & (m.cur_ >= begin_))) {
+  // The inline rewind to the point `to` (with `chunk` the newest spill chunk when it was
+  // taken) of a scope that did not spill (no spill chunk then or now, so the block is the
+  // region; nothing to report to a tool or to the debug marker log; `to` inside the block's used
+  // part): folds the window's peak into the arena's and `outer`, moves the bump pointer back and
+  // sets the floor. Returns false, having changed nothing, when the out-of-line path must do it.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool rewind_plain(char* to, const Chunk* chunk,
+                                                        std::size_t outer, char* floor) noexcept {
+    const auto begin = reinterpret_cast<std::uintptr_t>(begin_);
+    const std::size_t now =
+        static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(cur_) - begin);
+    // One unsigned compare puts `to` in [begin_, cur_].
+    if (!((reinterpret_cast<std::uintptr_t>(chunk) | reinterpret_cast<std::uintptr_t>(chunk_)) ==
+          0) ||
+        !plain_ || !(reinterpret_cast<std::uintptr_t>(to) - begin <= now)) {
       return false;
     }
-    window_.observe(static_cast<std::size_t>(cur_ - begin_));
-    if (window_.peak > peak_) {
-      peak_ = window_.peak;
-      if (ABSL_PREDICT_FALSE(gauge_ != nullptr)) publish();  // only when the peak rises
+    const std::size_t high = Counter::peak_of(high_, now);
+    if (ABSL_PREDICT_FALSE(high > peak_)) {
+      peak_ = high;
+      if (gauge_ != nullptr) publish();  // only when the peak rises
     }
-    window_.close_region(outer);
-    cur_ = m.cur_;
-    floor_ = m.cur_;
+    high_ = Counter::peak_of(high, outer);
+    cur_ = to;
+    floor_ = floor;
     return true;
   }
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
+  void* allocate_aligned(std::size_t bytes, std::size_t alignment);  // allocate(), out of line
+  void close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena, std::size_t outer,
+                        char* outer_floor) noexcept;
   Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
   void enter_region(Chunk* region, char* cur) noexcept;
   std::size_t pop_chunk() noexcept;
@@ -279,7 +334,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   char* bump_end(char* p, std::size_t bytes) const noexcept;
   const void* region_pool() const noexcept;
   void note_peak() noexcept;
-  void log_mark(Marker m) const;
+  void log_mark(char* cur, Chunk* chunk) const;
   void publish() const noexcept;  // to gauge_, which must be set
   void replace_block(std::size_t capacity);
   static std::unique_ptr<MarkerLog> new_marker_log();
@@ -299,9 +354,10 @@ class ArenaResource final : public std::pmr::memory_resource {
   // deallocate() never gives back bytes below the newest marker's point (or the region's
   // start), so every live marker stays at or below cur_ and rewinds exactly.
   mutable char* floor_;
-  // The current window (open_window): peak is the most the block held in it; value is used()
-  // when last observed (the bump path counts nothing); total is not kept.
-  Counter window_;
+  // The current window's peak (open_window): the most the block held in it, up to the last
+  // time it was compared (a rewind, a spill, a pop), 0 at its start; window_peak() adds the bump
+  // pointer's level.
+  std::size_t high_ = 0;
 
   // Second line: what a scope reads once, and a rewind writes. spill_bytes_: value is what the
   // spill chunks now hold, total every chunk ever taken.
@@ -349,7 +405,6 @@ class ArenaRewinder {
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ArenaRewinder(ArenaResource& arena) noexcept
       : arena_(arena),
         frame_(arena.open_frame()),
-        used_at_start_(arena.used()),
         spills_at_start_(arena.overflow_count()),
         spill_bytes_at_start_(arena.overflow_bytes_total()) {}
   ArenaRewinder(const ArenaRewinder&) = delete;
@@ -360,9 +415,18 @@ class ArenaRewinder {
 
   // Since the rewinder was made; valid until it is destroyed.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ScopeStats stats() const noexcept {
-    return ScopeStats{arena_.window_peak() - used_at_start_,
-                      arena_.overflow_count() - spills_at_start_,
-                      arena_.overflow_bytes_total() - spill_bytes_at_start_};
+    return ScopeStats{peak(), spills(), spill_bytes()};
+  }
+  // The fields of stats() one by one, for a scope that reads the spill bytes only when there
+  // were spills.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t peak() const noexcept {
+    return arena_.window_peak() - frame_.used;
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spills() const noexcept {
+    return arena_.overflow_count() - spills_at_start_;
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spill_bytes() const noexcept {
+    return arena_.overflow_bytes_total() - spill_bytes_at_start_;
   }
   // Whether a spill chunk was taken since (cheaper than stats()).
   bool spilled() const noexcept { return arena_.overflow_count() != spills_at_start_; }
@@ -370,7 +434,6 @@ class ArenaRewinder {
  private:
   ArenaResource& arena_;
   ArenaResource::Frame frame_;
-  std::size_t used_at_start_;
   std::size_t spills_at_start_;
   std::size_t spill_bytes_at_start_;
 };

@@ -61,6 +61,13 @@ struct Counter {
     if (outer_peak > peak) peak = outer_peak;
   }
 
+  // The peak of a region whose peak was `peak` when last compared and whose value is now
+  // `value`: for a counter kept as its peak alone, whose value is elsewhere (an arena's window,
+  // whose value is the bump pointer's level). close_region()'s fold is the same comparison.
+  static constexpr std::size_t peak_of(std::size_t peak, std::size_t value) noexcept {
+    return value > peak ? value : peak;
+  }
+
   // RMM's name for the same fold, for a counter kept relative to the region's start (value and
   // peak above that start, total inside it).
   constexpr void add_counters_from_tracked_sub_block(const Counter& sub) noexcept {

@@ -86,13 +86,16 @@ class OpScope {
   OpScope& operator=(const OpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~OpScope() {
     if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) trace(false);
-    const ScopeStats s = rewind_.stats();
-    // Scratch the op needed at most: the block above the start, and every spill chunk taken.
-    const std::size_t peak = s.peak + s.spill_bytes;
-    internal::record_op(op_, peak, s.spills);
-    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled()))
-      log(op_, rewind_.arena(), peak, s.spills);
-    if (ABSL_PREDICT_FALSE(s.spills != 0)) entry_.spilled(rewind_.arena(), peak);
+    // Scratch the op needed at most: the block above the start, and every spill chunk taken
+    // (whose bytes are read only when there was one).
+    const std::size_t spills = rewind_.spills();
+    std::size_t peak = rewind_.peak();
+    if (ABSL_PREDICT_FALSE(spills != 0)) {
+      peak += rewind_.spill_bytes();
+      entry_.spilled(rewind_.arena(), peak);
+    }
+    internal::record_op(op_, peak, spills);
+    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(op_, rewind_.arena(), peak, spills);
   }
 
   std::pmr::memory_resource* resource() const { return scratch_.resource; }

@@ -156,6 +156,82 @@ TEST_F(ArenaTest, ARequestTakesItsSizeRoundedToTheGranuleAndPoppingGivesItAllBac
   EXPECT_EQ(arena.used(), 0u);
 }
 
+// do_allocate() has a fast path of its own (the alignment is not a constant there): every
+// request through memory_resource* lands where the concrete call puts it in an arena that went
+// through the same requests, and every bad one fails the same way, in a block, at a caller's
+// buffer's unaligned tail, and with no room left.
+TEST_F(ArenaTest, ThroughAMemoryResourcePointerEveryRequestMatchesTheConcreteCall) {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  constexpr auto kPtrdiffMax = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+  const std::pair<std::size_t, std::size_t> requests[] = {
+      {0, 1},
+      {1, 1},
+      {15, 2},
+      {16, 4},
+      {17, 8},
+      {24, 16},
+      {0, 16},
+      {33, 3},
+      {8, 0},
+      {8, 5},
+      {8, 12},
+      {kMax, 1},
+      {kMax - 15, 16},
+      {kPtrdiffMax, 8},
+      {kPtrdiffMax + 1, 1},
+      {1000, 8},
+      {64, 16},
+      {48, 16},
+      {7, 1},
+      {9, 1},
+      {0, 8},
+      {31, 16},
+      {2, 2},
+      // Last: above 16, where a request lands in a spill chunk depends on the chunk's address
+      // (only 16-aligned), so nothing after it could be compared across the two arenas.
+      {8, 32},
+      {40, 64},
+  };
+  // What one request did: the offset from the arena's start (or the exception's type), and the
+  // stats after.
+  auto run = [&](void* buffer, std::size_t size, bool through_pointer) {
+    ArenaResource arena(buffer, size, &upstream_);
+    std::pmr::memory_resource* resource = &arena;
+    const auto base = address(arena.allocate(0, 1));
+    std::vector<std::string> seen;
+    for (const auto& [bytes, alignment] : requests) {
+      std::string what;
+      try {
+        void* p = through_pointer ? resource->allocate(bytes, alignment)
+                                  : arena.allocate(bytes, alignment);
+        what = in_range(p, buffer, size) ? std::to_string(address(p) - base) : "spilled";
+        EXPECT_EQ(address(p) % std::max<std::size_t>(alignment, 1), 0u)
+            << bytes << ", " << alignment;
+      } catch (const std::invalid_argument&) {
+        what = "invalid_argument";
+      } catch (const AllocationError&) {
+        what = "AllocationError";
+      }
+      const ArenaStats s = arena.stats();
+      seen.push_back(what + " used=" + std::to_string(s.used) + " peak=" + std::to_string(s.peak) +
+                     " spills=" + std::to_string(s.overflow_count));
+    }
+    arena.reset();
+    return seen;
+  };
+  alignas(64) static unsigned char buffer[2048 + 64];
+  for (const std::size_t size : {std::size_t{2048}, std::size_t{1000}, std::size_t{1203}}) {
+    const std::vector<std::string> concrete = run(buffer, size, false);
+    const std::vector<std::string> virtual_call = run(buffer, size, true);
+    ASSERT_EQ(concrete.size(), virtual_call.size());
+    for (std::size_t i = 0; i < concrete.size(); ++i) {
+      EXPECT_EQ(virtual_call[i], concrete[i]) << "request " << i << " (" << requests[i].first
+                                              << ", " << requests[i].second << "), buffer " << size;
+    }
+  }
+  EXPECT_EQ(upstream_.bytes_in_use(), 0u);
+}
+
 // The rounding never spills a request that fits: at the block's end, the bump pointer stops
 // at the end.
 TEST_F(ArenaTest, ARequestThatFitsOnlyWithoutItsRoundingStaysInTheBlock) {

@@ -21,6 +21,7 @@
 #include "allocators/arena_resource.h"
 #include "google/protobuf/arena.h"
 #include "llvm/Support/Allocator.h"
+#include "tests/bench/count_args.h"
 
 namespace {
 
@@ -42,18 +43,12 @@ __attribute__((noinline)) void rounds(long n, Allocate allocate, Reset reset) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s arena|arena_virtual|monotonic_virtual|llvm|protobuf ROUNDS\n",
-                 argv[0]);
+  long n = 0;
+  if (!corepy::bench::parse_count_args(argc, argv,
+                                       "arena|arena_virtual|monotonic_virtual|llvm|protobuf", n)) {
     return 2;
   }
   const char* which = argv[1];
-  char* end = nullptr;
-  const long n = std::strtol(argv[2], &end, 10);
-  if (end == argv[2] || *end != '\0' || n < 0) {
-    std::fprintf(stderr, "%s: ROUNDS must be a count, not \"%s\"\n", argv[0], argv[2]);
-    return 2;
-  }
   if (std::strcmp(which, "arena") == 0) {
     corepy::ArenaResource arena(kRoom);
     rounds(
