@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corepy/c_api.h"
@@ -130,6 +131,11 @@ static void test_compensated_and_matrix(void) {
  * scratch is one allocation on the calling thread, taken before the first result is written, so
  * a refused scratch leaves out untouched here too. Small integers keep the sums exact. */
 static void test_parallel_matrix(void) {
+  /* Under memcheck (--config=valgrind sets COREPY_VALGRIND), oneTBB's workers, still running at
+   * exit, would be reported as possibly lost: the C++ tests wait for them with
+   * ops::finalize_parallel_workers(), which the C ABI does not offer. parallel_reduce_test checks
+   * the same path under memcheck at every failure point. */
+  if (getenv("COREPY_VALGRIND") != NULL) return;
   enum { kRows = 1024, kCols = 256 };
   static float m[kRows * kCols];
   static float out[kRows];
