@@ -601,15 +601,12 @@ void fuzz_configure(Input& in) {
   Settings want = before;
   std::optional<std::string> bad_text;  // what a refusal must quote
   if (o.allocator) {
-    const absl::StatusOr<AllocatorSpec> spec_read = parse_allocator_spec(*o.allocator);
-    if (spec_read.ok() && opens_a_file(*spec_read)) {
-      (void)check_spec(*o.allocator);
-      return;
-    }
-    if (std::optional<std::string> a = check_spec(*o.allocator)) {
-      want.allocator = *a;
+    const absl::StatusOr<AllocatorSpec> parsed = parse_allocator_spec(*o.allocator);
+    const std::optional<std::string> checked = check_spec(*o.allocator);
+    if (parsed.ok() && opens_a_file(*parsed)) return;
+    if (checked) {
+      want.allocator = *checked;
     } else {
-      const absl::StatusOr<AllocatorSpec> parsed = parse_allocator_spec(*o.allocator);
       bad_text = parsed.ok() ? parsed->to_string() : *o.allocator;
     }
   }
