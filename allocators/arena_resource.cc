@@ -150,6 +150,7 @@ void ArenaResource::init_block() {
   first_chunk_size_ = std::clamp(capacity(), kMinChunk, kMaxChunk);
   next_chunk_size_ = first_chunk_size_;
   plain_ = !annotate_ && log_ == nullptr;
+  quiet_ = plain_ && chunk_ == nullptr;
   if (annotate_) {
     internal::pool_create(this);
     internal::poison(begin_, capacity());
@@ -249,6 +250,7 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   char* base = take_from_upstream(upstream_, size, kChunkAlignment, Request{bytes, alignment});
   Chunk* chunk = new (base) Chunk{chunk_, nullptr, nullptr, size, dedicated};
   chunk_ = chunk;
+  quiet_ = false;
   ++overflow_count_;
   spill_bytes_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
@@ -269,6 +271,7 @@ std::size_t ArenaResource::pop_chunk() noexcept {
   Chunk* c = chunk_;
   const std::size_t regular_size = c->dedicated ? 0 : c->size;
   chunk_ = c->prev;
+  quiet_ = plain_ && chunk_ == nullptr;
   if (c == region_) {
     if (c->prev_region == nullptr) block_cur_ = c->prev_cur;
     enter_region(c->prev_region, c->prev_cur);
@@ -303,11 +306,11 @@ void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) 
   return allocate(bytes, alignment);
 }
 
-void ArenaResource::close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena,
+void ArenaResource::close_frame_slow(char* start, Chunk* chunk, const ArenaResource* arena,
                                      std::size_t outer, char* outer_floor) noexcept {
   // The floor was in the marker's region, where the rewind leaves the arena. A frame of another
   // arena stays another arena's: rewind_slow() refuses it.
-  if (rewind_slow(Marker(cur, chunk, arena))) floor_ = outer_floor;
+  if (rewind_slow(Marker(start, chunk, arena))) floor_ = outer_floor;
   close_window(outer);
 }
 

@@ -185,47 +185,85 @@ class ArenaResource final : public std::pmr::memory_resource {
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_window(std::size_t outer) noexcept {
     high_ = Counter::peak_of(Counter::peak_of(high_, used()), outer);
   }
-  // A scope's start (corepy/arena.h): its marker, the enclosing window's peak, and the
-  // deallocation floor in force before it. close_frame() rewinds to the marker, closes the
-  // window and puts that floor back, so once the scope has ended, memory allocated before it
-  // can again be given back by deallocate() (a stack of temporaries outside any scope pops
-  // cleanly after scopes ran above it).
+  // A scope's start (corepy/arena.h): the bump pointer, the enclosing window's peak, the
+  // deallocation floor in force before it, and the counters its stats are measured from.
+  // close_frame() rewinds to the start, closes the window and puts that floor back, so once the
+  // scope has ended, memory allocated before it can again be given back by deallocate() (a stack
+  // of temporaries outside any scope pops cleanly after scopes ran above it).
   //
-  // What a frame costs is what a scope costs, so both ends stay short: the open saves the
-  // bump pointer, the floor and the window's peak and starts a window (two stores); the close tests
-  // in one branch that nothing out of the ordinary happened (no spill chunk, no tool or marker log,
-  // the marker still inside the block's used part), folds the window's peak into the arena's and
-  // the enclosing window's, and puts back the bump pointer and the floor (three stores). The
-  // window's peak is the larger of high_ and the bump pointer, compared at the close only: the bump
-  // path keeps nothing.
+  // What a frame costs is what a scope costs, so both ends stay short. A frame opened in the
+  // block with no spill chunk live and nothing to report to a tool or a marker log (quiet_) is
+  // inline: the open saves the bump pointer, the floor, the window's peak and the spill
+  // counters, and starts a window; the close tests in one branch that nothing out of the ordinary
+  // happened since (no spill, the start still inside the block's used part), folds the window's
+  // peak into the arena's and the enclosing window's, and puts back the bump pointer and the
+  // floor. The window's peak is the larger of high_ and the bump pointer, compared at the close
+  // only: the bump path keeps nothing. Any other frame opens and closes out of line.
   struct Frame {
-    Marker start;
-    std::size_t outer_window;  // the enclosing window's peak
+    char* start;                 // where the close rewinds to
+    const ArenaResource* arena;  // the arena that opened it
+    Chunk* chunk;                // the newest spill chunk at the open
+    std::size_t outer_window;    // the enclosing window's peak
     char* outer_floor;
-    std::size_t used;  // used() at the open: where the frame's window starts
+    std::size_t used;         // used() at the open: where the frame's window starts
+    std::size_t spills;       // overflow_count() at the open
+    std::size_t spill_bytes;  // overflow_bytes_total() at the open
+    bool inline_close;        // opened inline, so it may close inline
+
+    Marker marker() const noexcept { return Marker(start, chunk, arena); }  // to the start
   };
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline Frame open_frame() noexcept {
     char* cur = cur_;
 #if defined(__GNUC__)
     asm("" : "+r"(cur));  // as in mark(): no 16-byte load of cur_ and the next field
 #endif
-    Chunk* const chunk = chunk_;
-    char* const outer_floor = floor_;
-    const std::size_t used_now =
-        static_cast<std::size_t>((region_ == nullptr ? cur : block_cur_) - begin_);
+    const bool quiet = quiet_;
+    Frame f{cur,
+            this,
+            nullptr,
+            high_,
+            floor_,
+            static_cast<std::size_t>(cur - begin_),
+            overflow_count_,
+            spill_bytes_.total,
+            quiet};
+    if (ABSL_PREDICT_FALSE(!quiet)) {
+      // Scalars in and out, not the frame: its address would make the caller keep it in memory.
+      f.chunk = chunk_;
+      f.used = used();
+      if (log_ != nullptr) log_mark(cur, f.chunk);
+    }
     floor_ = cur;
-    const std::size_t outer = open_window();
-    if (ABSL_PREDICT_FALSE(log_ != nullptr)) log_mark(cur, chunk);
-    return Frame{Marker(cur, chunk, this), outer, outer_floor, used_now};
+    high_ = 0;
+    return f;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
-    if (ABSL_PREDICT_TRUE(f.start.arena_ == this && rewind_plain(f.start.cur_, f.start.chunk_,
-                                                                 f.outer_window, f.outer_floor))) {
-      return;
+    if (ABSL_PREDICT_TRUE(f.inline_close && f.arena == this && f.spills == overflow_count_)) {
+      // No spill since the open (so no chunk: there was none then). Nothing allocated and
+      // nothing given back inside the frame (the bump pointer where it started, no drop noted
+      // in the window) leaves nothing to fold: the level at the start is compared when it drops.
+      char* const cur = cur_;
+      if (ABSL_PREDICT_TRUE(cur == f.start && high_ == 0)) {
+        high_ = f.outer_window;
+        floor_ = f.outer_floor;
+        return;
+      }
+      // The start inside the block's used part (a reset, a new block since: out of line).
+      const auto begin = reinterpret_cast<std::uintptr_t>(begin_);
+      const auto now = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(cur) - begin);
+      if (ABSL_PREDICT_TRUE(reinterpret_cast<std::uintptr_t>(f.start) - begin <= now)) {
+        const std::size_t high = Counter::peak_of(high_, now);
+        if (ABSL_PREDICT_FALSE(high > peak_)) {
+          peak_ = high;
+          if (gauge_ != nullptr) publish();  // only when the peak rises
+        }
+        high_ = Counter::peak_of(high, f.outer_window);
+        cur_ = f.start;
+        floor_ = f.outer_floor;
+        return;
+      }
     }
-    // Scalars, not the marker: a struct argument would make the caller keep the frame in
-    // memory for this call's sake on the inline path too.
-    close_frame_slow(f.start.cur_, f.start.chunk_, f.start.arena_, f.outer_window, f.outer_floor);
+    close_frame_slow(f.start, f.chunk, f.arena, f.outer_window, f.outer_floor);
   }
 
   // rewind(m) then close_window(outer), fused: one pass over the peaks.
@@ -322,7 +360,9 @@ class ArenaResource final : public std::pmr::memory_resource {
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
   void* allocate_aligned(std::size_t bytes, std::size_t alignment);  // allocate(), out of line
-  void close_frame_slow(char* cur, Chunk* chunk, const ArenaResource* arena, std::size_t outer,
+  // Scalars, not the frame: a struct argument would make the caller keep the frame in memory
+  // for this call's sake on the inline path too.
+  void close_frame_slow(char* start, Chunk* chunk, const ArenaResource* arena, std::size_t outer,
                         char* outer_floor) noexcept;
   Chunk* take_chunk(std::size_t bytes, std::size_t alignment, bool dedicated);
   void enter_region(Chunk* region, char* cur) noexcept;
@@ -365,6 +405,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   std::size_t overflow_count_ = 0;
   Counter spill_bytes_;
   bool plain_;  // neither annotations nor a marker log: rewind may take its inline path
+  bool quiet_;  // plain_, and no spill chunk live: a frame may open inline
   bool owns_block_;
   bool annotate_;  // report allocations to ASan / Valgrind
 
@@ -403,10 +444,7 @@ struct ScopeStats {
 class ArenaRewinder {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ArenaRewinder(ArenaResource& arena) noexcept
-      : arena_(arena),
-        frame_(arena.open_frame()),
-        spills_at_start_(arena.overflow_count()),
-        spill_bytes_at_start_(arena.overflow_bytes_total()) {}
+      : arena_(arena), frame_(arena.open_frame()) {}
   ArenaRewinder(const ArenaRewinder&) = delete;
   ArenaRewinder& operator=(const ArenaRewinder&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaRewinder() { arena_.close_frame(frame_); }
@@ -423,19 +461,17 @@ class ArenaRewinder {
     return arena_.window_peak() - frame_.used;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spills() const noexcept {
-    return arena_.overflow_count() - spills_at_start_;
+    return arena_.overflow_count() - frame_.spills;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE std::size_t spill_bytes() const noexcept {
-    return arena_.overflow_bytes_total() - spill_bytes_at_start_;
+    return arena_.overflow_bytes_total() - frame_.spill_bytes;
   }
   // Whether a spill chunk was taken since (cheaper than stats()).
-  bool spilled() const noexcept { return arena_.overflow_count() != spills_at_start_; }
+  bool spilled() const noexcept { return arena_.overflow_count() != frame_.spills; }
 
  private:
   ArenaResource& arena_;
   ArenaResource::Frame frame_;
-  std::size_t spills_at_start_;
-  std::size_t spill_bytes_at_start_;
 };
 
 }  // namespace corepy

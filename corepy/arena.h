@@ -73,8 +73,8 @@ struct ThreadState {
 // small reserve of static TLS, and a second copy of the library (two packages that each ship
 // libcorepy.so) then fails to load. Executables and static links get the fixed-offset model
 // anyway; a shared library pays a __tls_get_addr call per op entry.
-inline thread_local ThreadState tls_state{nullptr, 0,       0,       false,   nullptr,
-                                          nullptr, nullptr, nullptr, {0u},    nullptr};
+inline thread_local ThreadState tls_state{nullptr, 0,       0,       false, nullptr,
+                                          nullptr, nullptr, nullptr, {0u},  nullptr};
 
 // Bits of ThreadState::requests.
 inline constexpr unsigned kTrimRequested = 1;  // trim(): shrink the thread's idle arenas
@@ -135,7 +135,7 @@ struct OpTotals {
   std::size_t peak = 0;
   std::uint64_t spills = 0;
 };
-std::array<OpTotals, kOpCount> op_totals();                           // every thread's, summed
+std::array<OpTotals, kOpCount> op_totals();  // every thread's, summed
 void reset_op_totals();
 
 // A region of the calling thread's op counters (ThreadOpRegion, corepy/dispatch.h). Opening one
@@ -150,16 +150,27 @@ void close_op_region(const std::array<OpTotals, kOpCount>& at_entry) noexcept;
 // runtime up to date) to exit (where it grows the thread's arena if self-tuning is on and the
 // scope spilled). A scope holds one of these and, declared after it, the ArenaRewinder of the
 // arena it uses: the arena is rewound before the scope counts as left.
+//
+// A thread that traces records the scope's open and close events here (`trace_op`: 0 for a
+// plain scope, else the op's index + 1), outside the frame: the out-of-line call then comes
+// before the frame's fields are read and after they are done with, so they need not be kept
+// across it (a call between them cost the inline scope a quarter of its time).
 class ScopeEntry {
  public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ScopeEntry() : arena_(enter()) {}
+  ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ScopeEntry(std::uint32_t trace_op)
+      : trace_op_(trace_op), depth_(tls_state.depth), arena_(enter(depth_)) {
+    if (ABSL_PREDICT_FALSE(tls_state.trace != nullptr)) trace_scope(trace_op_, true);
+  }
   ScopeEntry(const ScopeEntry&) = delete;
   ScopeEntry& operator=(const ScopeEntry&) = delete;
+  // Puts back the depth it found rather than decrementing: the next scope's load of it then
+  // waits on one store, not on a load and a store, in a loop of scopes.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ScopeEntry() {
     ThreadState& t = tls_state;
-    if (--t.depth == 0 &&
-        ABSL_PREDICT_FALSE((tune_arena_ != nullptr) |
-                           (t.requests.load(std::memory_order_relaxed) != 0))) {
+    if (ABSL_PREDICT_FALSE(t.trace != nullptr)) trace_scope(trace_op_, false);
+    t.depth = depth_;
+    if (depth_ == 0 && ABSL_PREDICT_FALSE((tune_arena_ != nullptr) |
+                                          (t.requests.load(std::memory_order_relaxed) != 0))) {
       after_outermost_scope(tune_arena_, tune_peak_);
     }
   }
@@ -174,16 +185,20 @@ class ScopeEntry {
   }
 
  private:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter() {
+  // `depth`: the scopes open before this one.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter(unsigned depth) {
     ThreadState& t = tls_state;
-    if (ABSL_PREDICT_TRUE(t.arena != nullptr &&
-                          (t.depth != 0 || t.generation == config_generation()))) {
-      ++t.depth;
-      return *t.arena;
+    ArenaResource* const arena = t.arena;
+    if (ABSL_PREDICT_TRUE(arena != nullptr &&
+                          (depth != 0 || t.generation == config_generation()))) {
+      t.depth = depth + 1;
+      return *arena;
     }
     return enter_outermost_slow();
   }
 
+  std::uint32_t trace_op_;
+  unsigned depth_;
   ArenaResource& arena_;
   ArenaResource* tune_arena_ = nullptr;
   std::size_t tune_peak_ = 0;
@@ -201,13 +216,10 @@ inline ArenaResource& thread_arena() {
 // RAII form of with_arena, for code that cannot pass a lambda.
 class ArenaScope {
  public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ArenaScope() : rewind_(entry_.arena()) {
-    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) internal::trace_scope(0, true);
-  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ArenaScope() : entry_(0), rewind_(entry_.arena()) {}
   ArenaScope(const ArenaScope&) = delete;
   ArenaScope& operator=(const ArenaScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaScope() {
-    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) internal::trace_scope(0, false);
     if (ABSL_PREDICT_FALSE(rewind_.spilled())) {
       const ScopeStats s = rewind_.stats();
       entry_.spilled(rewind_.arena(), s.peak + s.spill_bytes);

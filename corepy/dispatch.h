@@ -79,13 +79,13 @@ COREPY_MATRIX_OPS(COREPY_DECLARE_MATRIX_DISPATCH)
 class OpScope {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit OpScope(Op op)
-      : op_(op), scratch_(internal::op_scratch(op)), rewind_(*scratch_.arena) {
-    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) trace(true);
-  }
+      : op_(op),
+        entry_(static_cast<std::uint32_t>(op) + 1),
+        scratch_(internal::op_scratch(op)),
+        rewind_(*scratch_.arena) {}
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~OpScope() {
-    if (ABSL_PREDICT_FALSE(internal::tls_state.trace != nullptr)) trace(false);
     // Scratch the op needed at most: the block above the start, and every spill chunk taken
     // (whose bytes are read only when there was one).
     const std::size_t spills = rewind_.spills();
@@ -104,7 +104,6 @@ class OpScope {
  private:
   // Static, so the scope's address does not escape and its fields can stay in registers.
   static void log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills);
-  void trace(bool open) const { internal::trace_scope(static_cast<std::uint32_t>(op_) + 1, open); }
 
   Op op_;
   internal::ScopeEntry entry_;  // keeps the runtime current; left after the rewind below

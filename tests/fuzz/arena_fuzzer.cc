@@ -696,7 +696,7 @@ class Walk {
       }
       char* const outer_floor = floor_;
       frames_.push_back(arena_->open_frame());
-      real_markers_.push_back(frames_.back().start);
+      real_markers_.push_back(frames_.back().marker());
       marked();
       windows_.push_back(
           Window{frames_.back().outer_window, used(), true, marker_ids_, outer_floor});
