@@ -208,7 +208,6 @@ class ArenaResource final : public std::pmr::memory_resource {
     std::size_t used;         // used() at the open: where the frame's window starts
     std::size_t spills;       // overflow_count() at the open
     std::size_t spill_bytes;  // overflow_bytes_total() at the open
-    bool inline_close;        // opened inline, so it may close inline
 
     Marker marker() const noexcept { return Marker(start, chunk, arena); }  // to the start
   };
@@ -217,7 +216,6 @@ class ArenaResource final : public std::pmr::memory_resource {
 #if defined(__GNUC__)
     asm("" : "+r"(cur));  // as in mark(): no 16-byte load of cur_ and the next field
 #endif
-    const bool quiet = quiet_;
     Frame f{cur,
             this,
             nullptr,
@@ -225,9 +223,8 @@ class ArenaResource final : public std::pmr::memory_resource {
             floor_,
             static_cast<std::size_t>(cur - begin_),
             overflow_count_,
-            spill_bytes_.total,
-            quiet};
-    if (ABSL_PREDICT_FALSE(!quiet)) {
+            spill_bytes_.total};
+    if (ABSL_PREDICT_FALSE(!quiet_)) {
       // Scalars in and out, not the frame: its address would make the caller keep it in memory.
       f.chunk = chunk_;
       f.used = used();
@@ -238,8 +235,10 @@ class ArenaResource final : public std::pmr::memory_resource {
     return f;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline void close_frame(const Frame& f) noexcept {
-    if (ABSL_PREDICT_TRUE(f.inline_close && f.arena == this && f.spills == overflow_count_)) {
-      // No spill since the open (so no chunk: there was none then). Nothing allocated and
+    // Quiet now and no spill since the open: no chunk was live at the open either (or it was
+    // given back since, leaving the start outside the block, which the tests below catch).
+    if (ABSL_PREDICT_TRUE(quiet_ && f.arena == this && f.spills == overflow_count_)) {
+      // Nothing allocated and
       // nothing given back inside the frame (the bump pointer where it started, no drop noted
       // in the window) leaves nothing to fold: the level at the start is compared when it drops.
       char* const cur = cur_;

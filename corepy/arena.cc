@@ -1,5 +1,7 @@
 #include "corepy/arena.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -7,13 +9,12 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <pthread.h>
 #include <string>
 #include <vector>
 
+#include "allocators/trace_resource.h"
 #include "corepy/internal/fork_guard.h"
 #include "corepy/internal/shrink_policy.h"
-#include "allocators/trace_resource.h"
 #include "corepy/registry.h"
 
 namespace corepy {
@@ -35,11 +36,12 @@ struct ThreadRuntime {
   std::shared_ptr<const Resolved> config;  // keeps the strategy and its upstreams alive
   Scratch main;
   std::array<std::unique_ptr<Scratch>, kOpCount> sized;  // ops with an arena of their own
-  std::array<OpScratch, kOpCount> ops{};                  // what op_scratch() returns
+  std::array<OpScratch, kOpCount> ops{};                 // what op_scratch() returns
   std::array<OpTally, kOpCount> tallies;
   // What memory_stats() reads from other threads: one gauge per op arena, then the thread's.
   std::array<ArenaGauge, kOpCount + 1> gauges;
-  std::atomic<unsigned>* requests = nullptr;  // the thread's ThreadState::requests
+  std::atomic<unsigned>* requests = nullptr;           // the thread's ThreadState::requests
+  std::atomic<ArenaResource*>* scope_arena = nullptr;  // its ThreadState::scope_arena
   ShrinkPolicy shrink;
 };
 
@@ -81,6 +83,8 @@ void destroy_runtime() noexcept {
   state.tallies = nullptr;
   state.config = nullptr;
   state.requests.store(0, std::memory_order_relaxed);
+  state.scope_arena.store(nullptr, std::memory_order_relaxed);
+  state.tune_arena = nullptr;
   if (r == nullptr) return;
   {
     Tallies& t = tallies();
@@ -143,6 +147,33 @@ Scratch make_scratch(const Strategy& strategy, std::size_t capacity) {
   return s;
 }
 
+// Lets scopes enter and leave inline (ThreadState::scope_arena) when nothing is out of the
+// ordinary on the thread: its arena made for the configuration in force, no trace, no tuning or
+// request pending. Another thread that posts a request, or publishes a configuration, sets the
+// bit or the generation and then nulls scope_arena, both sequentially consistent, as the store
+// and the loads here are: either a load here sees the change, or that null comes after the
+// store, so nothing is missed.
+void refresh_scope_arena() noexcept {
+  ThreadState& t = tls_state;
+  if (t.arena == nullptr || t.trace != nullptr || t.tune_arena != nullptr) {
+    t.scope_arena.store(nullptr, std::memory_order_relaxed);
+    return;
+  }
+  t.scope_arena.store(t.arena, std::memory_order_seq_cst);
+  if (t.requests.load(std::memory_order_seq_cst) != 0 ||
+      t.generation != g_config_generation.load(std::memory_order_seq_cst)) {
+    t.scope_arena.store(nullptr, std::memory_order_relaxed);
+  }
+}
+
+// A new configuration is in force (g_on_new_config): every thread's next scope goes out of line
+// and, when outermost, picks it up.
+void send_scopes_out_of_line() {
+  Tallies& all = tallies();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  for (ThreadRuntime* r : all.live) r->scope_arena->store(nullptr, std::memory_order_seq_cst);
+}
+
 ThreadRuntime& runtime() {
   ThreadState& t = tls_state;
   if (t.runtime != nullptr) return *t.runtime;
@@ -154,6 +185,8 @@ ThreadRuntime& runtime() {
   }
   auto r = std::make_unique<ThreadRuntime>();
   r->requests = &t.requests;  // before other threads can see it
+  r->scope_arena = &t.scope_arena;
+  g_on_new_config.store(&send_scopes_out_of_line, std::memory_order_seq_cst);
   {
     Tallies& all = tallies();
     std::lock_guard<std::mutex> lock(all.mutex);
@@ -184,6 +217,7 @@ ArenaResource& rebuild() {
   tls_state.arena = r.main.arena.get();
   tls_state.generation = r.config->generation;
   tls_state.trace = r.config->strategy->trace.get();
+  refresh_scope_arena();
   build_chain(strategy, r.main);
   r.ops = {};  // an op run by a factory saw the plain arena
   return *r.main.arena;
@@ -208,12 +242,12 @@ ArenaResource& make_thread_arena() {
   return rebuild();
 }
 
-ArenaResource& enter_outermost_slow() {
+ArenaResource& enter_scope_slow(unsigned depth, std::uint32_t trace_op) {
   ThreadState& t = tls_state;
-  ArenaResource* arena = t.arena;
+  ArenaResource* arena = t.arena;  // not null inside a scope
   if (arena == nullptr) {
     arena = &rebuild();
-  } else if (t.depth == 0 && t.generation != config_generation()) {
+  } else if (depth == 0 && t.generation != config_generation()) {
     if (holds_nothing(*arena)) {
       arena = &rebuild();  // a new configuration, and nothing lives in the old arena: switch
     } else {
@@ -226,10 +260,16 @@ ArenaResource& enter_outermost_slow() {
           "effect on that thread at its first outermost scope after that memory is given back");
     }
   }
-  ++t.depth;
+  t.depth = depth + 1;
+  if (t.trace != nullptr) trace_scope(static_cast<TraceFile*>(t.trace), trace_op, true);
+  refresh_scope_arena();
   return *arena;
 }
 
+namespace {
+
+// The outermost scope spilled, needing `peak` bytes at most: grow the arena toward that if
+// self-tuning is on.
 void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept {
   ThreadRuntime* r = tls_state.runtime;
   if (r == nullptr || r->config == nullptr || &arena != r->main.arena.get()) return;
@@ -249,9 +289,8 @@ void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept {
   r->shrink.on_grow();
   (void)arena.open_window();  // the shrink policy measures each outermost scope from here
   tls_state.requests.fetch_or(kShrinkWatch, std::memory_order_relaxed);
+  tls_state.scope_arena.store(nullptr, std::memory_order_relaxed);
 }
-
-namespace {
 
 // Gives the idle arenas of the calling thread's runtime back their configured size (trim()).
 void trim_runtime(ThreadRuntime& r) noexcept {
@@ -292,8 +331,7 @@ void watch_grown_block(ThreadRuntime& r) noexcept {
   }
 }
 
-}  // namespace
-
+// The outermost scope closed with a spill to tune for (`tune`, else null) or a request pending.
 void after_outermost_scope(ArenaResource* tune, std::size_t peak) noexcept {
   ThreadState& t = tls_state;
   ThreadRuntime* r = t.runtime;
@@ -307,8 +345,24 @@ void after_outermost_scope(ArenaResource* tune, std::size_t peak) noexcept {
   }
 }
 
-void trace_scope(std::uint32_t op, bool open) {
-  corepy::trace_scope(static_cast<TraceFile*>(tls_state.trace), op, open);
+}  // namespace
+
+void leave_scope_slow(unsigned depth, std::uint32_t trace_op) noexcept {
+  ThreadState& t = tls_state;
+  if (t.trace != nullptr) trace_scope(static_cast<TraceFile*>(t.trace), trace_op, false);
+  if (depth == 0) {
+    ArenaResource* const tune = t.tune_arena;
+    t.tune_arena = nullptr;
+    after_outermost_scope(tune, t.tune_peak);
+  }
+  refresh_scope_arena();
+}
+
+void scope_spilled(ArenaResource& arena, std::size_t peak) noexcept {
+  ThreadState& t = tls_state;
+  t.tune_arena = &arena;
+  t.tune_peak = peak;
+  t.scope_arena.store(nullptr, std::memory_order_relaxed);  // to the outermost close
 }
 
 void request_trim() {
@@ -317,7 +371,9 @@ void request_trim() {
     Tallies& all = tallies();
     std::lock_guard<std::mutex> lock(all.mutex);
     for (ThreadRuntime* r : all.live) {
-      if (r != self.runtime) r->requests->fetch_or(kTrimRequested, std::memory_order_relaxed);
+      if (r == self.runtime) continue;
+      r->requests->fetch_or(kTrimRequested, std::memory_order_seq_cst);
+      r->scope_arena->store(nullptr, std::memory_order_seq_cst);  // see refresh_scope_arena()
     }
   }
   if (self.runtime == nullptr) return;
@@ -325,6 +381,7 @@ void request_trim() {
     trim_runtime(*self.runtime);
   } else {
     self.requests.fetch_or(kTrimRequested, std::memory_order_relaxed);
+    self.scope_arena.store(nullptr, std::memory_order_relaxed);
   }
 }
 
@@ -335,7 +392,7 @@ void visit_thread_gauges(const std::function<void(absl::Span<const ArenaGauge>)>
 }
 
 OpScratch op_scratch_slow(Op op) {
-  ThreadRuntime& r = *tls_state.runtime;  // inside a scope: made by enter_outermost_slow()
+  ThreadRuntime& r = *tls_state.runtime;  // inside a scope: made by enter_scope_slow()
   const std::size_t i = static_cast<std::size_t>(op);
   const std::size_t size = r.config->settings.op_arena_sizes[i];
   if (size == 0 || !r.config->strategy->uses_arena) {

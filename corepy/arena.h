@@ -67,33 +67,40 @@ struct ThreadState {
   // set by any thread, so atomic; zero almost always, which the close tests with one load.
   std::atomic<unsigned> requests;
   void* trace;  // the thread's trace buffer while tracing (corepy/trace.h); null: off
+  // The arena a scope may enter and leave inline: `arena` while nothing is out of the ordinary,
+  // null while the thread traces, its configuration is not the one in force, a request is
+  // pending (`requests`), or a spilling scope left work for the outermost close (`tune_*`).
+  // Other threads null it (a new configuration, trim()): hence atomic. A scope that finds it
+  // null enters or leaves out of line (enter_scope_slow, leave_scope_slow).
+  std::atomic<ArenaResource*> scope_arena;
+  ArenaResource* tune_arena;  // a scope spilled this arena, needing tune_peak bytes at most
+  std::size_t tune_peak;
 };
 // The default TLS model, not initial-exec: in a shared library that a process loads with
 // dlopen (Python's ctypes, say), initial-exec puts the library's whole TLS block in glibc's
 // small reserve of static TLS, and a second copy of the library (two packages that each ship
 // libcorepy.so) then fails to load. Executables and static links get the fixed-offset model
 // anyway; a shared library pays a __tls_get_addr call per op entry.
-inline thread_local ThreadState tls_state{nullptr, 0,       0,       false, nullptr,
-                                          nullptr, nullptr, nullptr, {0u},  nullptr};
+inline thread_local ThreadState tls_state{
+    nullptr, 0, 0, false, nullptr, nullptr, nullptr, nullptr, {0u}, nullptr, {nullptr}, nullptr, 0};
 
 // Bits of ThreadState::requests.
 inline constexpr unsigned kTrimRequested = 1;  // trim(): shrink the thread's idle arenas
 inline constexpr unsigned kShrinkWatch = 2;    // the block grew: watch it for the shrink policy
 
 ArenaResource& make_thread_arena();
-// Makes or remakes the thread's arena for the current configuration, and counts the scope.
-ArenaResource& enter_outermost_slow();
-// The outermost scope spilled, needing `peak` bytes at most: grow the arena toward that if
-// self-tuning is on.
-void after_spilling_scope(ArenaResource& arena, std::size_t peak) noexcept;
-// The outermost scope closed with a spill to tune for (`tune`, else null) or a request pending.
-void after_outermost_scope(ArenaResource* tune, std::size_t peak) noexcept;
+// A scope (of `trace_op`, as ScopeEntry takes it) opens with `depth` scopes open before it and
+// ThreadState::scope_arena null: makes or remakes the thread's arena for the current
+// configuration when outermost, counts the scope, traces it.
+ArenaResource& enter_scope_slow(unsigned depth, std::uint32_t trace_op);
+// The scope has left its frame and put back `depth`; scope_arena is null: traces the close,
+// and at the outermost scope does the work pending (tuning after a spill, trim, shrink).
+void leave_scope_slow(unsigned depth, std::uint32_t trace_op) noexcept;
+// A scope spilled `arena`, needing `peak` bytes (block and spills) at most: on leaving the
+// outermost scope, grow the arena toward that if it is the thread's and self-tuning is on.
+void scope_spilled(ArenaResource& arena, std::size_t peak) noexcept;
 
 OpScratch op_scratch_slow(Op op);
-
-// A scope of `op` (0: none, else the op's index + 1) opens or closes on a thread that traces
-// (ThreadState::trace; allocators/trace_resource.h).
-void trace_scope(std::uint32_t op, bool open);
 
 // For corepy/memory_stats.h. trim(): the calling thread's idle arenas now (or at its outermost
 // scope's close, inside one), every other thread's at its next outermost scope close.
@@ -147,61 +154,49 @@ std::array<OpTotals, kOpCount> thread_op_counts();  // the calling thread's coun
 void close_op_region(const std::array<OpTotals, kOpCount>& at_entry) noexcept;
 
 // One scope open on the calling thread, from entry (where the outermost scope brings the
-// runtime up to date) to exit (where it grows the thread's arena if self-tuning is on and the
-// scope spilled). A scope holds one of these and, declared after it, the ArenaRewinder of the
-// arena it uses: the arena is rewound before the scope counts as left.
+// runtime up to date) to exit (where the outermost scope does the thread's pending work: growing
+// its arena after a spill if self-tuning is on, trim, shrink). A scope holds one of these and,
+// declared after it, the ArenaRewinder of the arena it uses: the arena is rewound before the
+// scope counts as left.
 //
-// A thread that traces records the scope's open and close events here (`trace_op`: 0 for a
-// plain scope, else the op's index + 1), outside the frame: the out-of-line call then comes
-// before the frame's fields are read and after they are done with, so they need not be kept
-// across it (a call between them cost the inline scope a quarter of its time).
+// Inline, an entry reads the thread's scope_arena and depth and counts itself; an exit puts the
+// depth back and tests scope_arena once. Everything else (the first scope, a new
+// configuration, tracing (`trace_op`: 0 for a plain scope, else the op's index + 1), pending
+// work) makes scope_arena null, and goes out of line.
 class ScopeEntry {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ScopeEntry(std::uint32_t trace_op)
-      : trace_op_(trace_op), depth_(tls_state.depth), arena_(enter(depth_)) {
-    if (ABSL_PREDICT_FALSE(tls_state.trace != nullptr)) trace_scope(trace_op_, true);
-  }
+      : trace_op_(trace_op), depth_(tls_state.depth), arena_(enter(depth_, trace_op)) {}
   ScopeEntry(const ScopeEntry&) = delete;
   ScopeEntry& operator=(const ScopeEntry&) = delete;
   // Puts back the depth it found rather than decrementing: the next scope's load of it then
   // waits on one store, not on a load and a store, in a loop of scopes.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ScopeEntry() {
     ThreadState& t = tls_state;
-    if (ABSL_PREDICT_FALSE(t.trace != nullptr)) trace_scope(trace_op_, false);
     t.depth = depth_;
-    if (depth_ == 0 && ABSL_PREDICT_FALSE((tune_arena_ != nullptr) |
-                                          (t.requests.load(std::memory_order_relaxed) != 0))) {
-      after_outermost_scope(tune_arena_, tune_peak_);
+    if (ABSL_PREDICT_FALSE(t.scope_arena.load(std::memory_order_relaxed) == nullptr)) {
+      leave_scope_slow(depth_, trace_op_);
     }
   }
 
   // The thread's arena.
   ArenaResource& arena() const { return arena_; }
-  // The scope spilled `arena`, needing `peak` bytes (block and spills) at most: on leaving the
-  // outermost scope, grow the arena toward that if it is the thread's and self-tuning is on.
-  void spilled(ArenaResource& arena, std::size_t peak) noexcept {
-    tune_arena_ = &arena;
-    tune_peak_ = peak;
-  }
 
  private:
   // `depth`: the scopes open before this one.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter(unsigned depth) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter(unsigned depth, std::uint32_t trace_op) {
     ThreadState& t = tls_state;
-    ArenaResource* const arena = t.arena;
-    if (ABSL_PREDICT_TRUE(arena != nullptr &&
-                          (depth != 0 || t.generation == config_generation()))) {
+    ArenaResource* const arena = t.scope_arena.load(std::memory_order_relaxed);
+    if (ABSL_PREDICT_TRUE(arena != nullptr)) {
       t.depth = depth + 1;
       return *arena;
     }
-    return enter_outermost_slow();
+    return enter_scope_slow(depth, trace_op);
   }
 
   std::uint32_t trace_op_;
   unsigned depth_;
   ArenaResource& arena_;
-  ArenaResource* tune_arena_ = nullptr;
-  std::size_t tune_peak_ = 0;
 };
 
 }  // namespace internal
@@ -222,7 +217,7 @@ class ArenaScope {
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ArenaScope() {
     if (ABSL_PREDICT_FALSE(rewind_.spilled())) {
       const ScopeStats s = rewind_.stats();
-      entry_.spilled(rewind_.arena(), s.peak + s.spill_bytes);
+      internal::scope_spilled(rewind_.arena(), s.peak + s.spill_bytes);
     }
   }
 

@@ -324,7 +324,16 @@ void publish(State& st, std::shared_ptr<internal::Resolved> resolved) noexcept {
   resolved->generation = internal::g_config_generation.load(std::memory_order_relaxed) + 1;
   internal::g_debug_log.store(resolved->settings.debug_log, std::memory_order_relaxed);
   st.resolved = std::move(resolved);
-  internal::g_config_generation.store(st.resolved->generation, std::memory_order_release);
+  // Sequentially consistent, as the runtime's own check of it after re-arming a thread's inline
+  // scopes (corepy/arena.cc, refresh_scope_arena()): a thread either sees this generation there
+  // or is sent out of line by tell_runtime() after it.
+  internal::g_config_generation.store(st.resolved->generation, std::memory_order_seq_cst);
+}
+
+// After publish(), with the lock released (the runtime takes its own: locks here are leaves,
+// corepy/internal/fork_guard.h).
+void tell_runtime() {
+  if (void (*notify)() = internal::g_on_new_config.load(std::memory_order_seq_cst)) notify();
 }
 
 // Rebuilds the configuration from `update(code)` over the latest code options and puts it in
@@ -346,12 +355,15 @@ absl::Status rebuild_and_publish(Update update) {
     absl::StatusOr<std::shared_ptr<internal::Resolved>> resolved =
         build_resolved(settings_from(code), refused);
     if (!resolved.ok()) return resolved.status();
-    std::lock_guard<std::mutex> lock(st.mutex);
-    if (st.code_version != version) continue;
-    st.code = std::move(code);
-    ++st.code_version;
-    st.allocator_refused = refused;
-    publish(st, *std::move(resolved));
+    {
+      std::lock_guard<std::mutex> lock(st.mutex);
+      if (st.code_version != version) continue;
+      st.code = std::move(code);
+      ++st.code_version;
+      st.allocator_refused = refused;
+      publish(st, *std::move(resolved));
+    }
+    tell_runtime();
     return absl::OkStatus();
   }
 }
@@ -527,7 +539,7 @@ std::shared_ptr<const Resolved> resolved() {
     if (st.resolved != nullptr) return st.resolved;  // another thread was first
     if (st.code_version != version) continue;
     st.allocator_refused = refused;
-    publish(st, *std::move(built));
+    publish(st, *std::move(built));  // the first: no thread's scopes run inline before it
     return st.resolved;
   }
 }

@@ -111,9 +111,14 @@ std::shared_ptr<const Resolved> resolved();
 void report_once(const std::string& message);
 inline constexpr std::size_t kMaxReportedMessages = 1024;
 
-// Read on every outermost scope entry, so inline: a new value means "look again".
+// A new value means "look again" (the runtime is also told: g_on_new_config below).
 inline std::atomic<std::uint64_t> g_config_generation{0};
 inline std::atomic<bool> g_debug_log{false};
+
+// Called, when set, after each new configuration is published (with g_config_generation
+// already raised): the runtime (corepy/arena.cc) sends every thread's scopes out of line there,
+// where they pick the configuration up.
+inline std::atomic<void (*)()> g_on_new_config{nullptr};
 
 inline std::uint64_t config_generation() noexcept {
   return g_config_generation.load(std::memory_order_acquire);

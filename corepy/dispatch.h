@@ -92,7 +92,7 @@ class OpScope {
     std::size_t peak = rewind_.peak();
     if (ABSL_PREDICT_FALSE(spills != 0)) {
       peak += rewind_.spill_bytes();
-      entry_.spilled(rewind_.arena(), peak);
+      internal::scope_spilled(rewind_.arena(), peak);
     }
     internal::record_op(op_, peak, spills);
     if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(op_, rewind_.arena(), peak, spills);

@@ -165,6 +165,35 @@ TEST_F(ArenaScopeTest, ANewConfigurationTakesEffectAtTheNextOutermostScope) {
   }).join();
 }
 
+// A thread whose scopes run inline (its arena made, nothing pending) is told of another
+// thread's configure(): whatever it was doing meanwhile, its first outermost scope after it
+// learns of the call (here through `stop`) is in the new configuration.
+TEST_F(ArenaScopeTest, AnotherThreadsNewConfigurationReachesAThreadWhoseScopesRunInline) {
+  std::atomic<bool> started{false};
+  std::atomic<bool> stop{false};
+  std::size_t last_capacity = 0;
+  std::thread worker([&] {
+    with_arena([](ArenaResource& arena) { EXPECT_EQ(arena.capacity(), 4096u); });
+    started.store(true);
+    while (!stop.load()) {
+      with_arena([](ArenaResource& arena) {
+        with_arena([&arena](ArenaResource& inner) { EXPECT_EQ(&inner, &arena); });
+        void* p = arena.allocate(64);
+        EXPECT_NE(p, nullptr);
+      });
+    }
+    with_arena([&](ArenaResource& arena) { last_capacity = arena.capacity(); });
+  });
+  while (!started.load()) std::this_thread::yield();
+  for (int i = 0; i < 100; ++i) {
+    configure_arena("arena(upstream=counted)", i % 2 == 0 ? 8192 : 4096, 0);
+  }
+  configure_arena("arena(upstream=counted)", 16384, 0);
+  stop.store(true);
+  worker.join();
+  EXPECT_EQ(last_capacity, 16384u);
+}
+
 TEST_F(ArenaScopeTest, SelfTuningGrowsASpillingArenaUntilItStopsSpilling) {
   configure_arena("arena(upstream=counted)", 4096, 1 << 20);
   std::thread([] {
