@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "ops/internal/parallel.h"
 #include "ops/internal/reduce_tree.h"
@@ -153,6 +154,7 @@ std::size_t slot_bytes(const Geometry& g) {
 HWY_BEFORE_NAMESPACE();
 namespace corepy::ops::internal {
 namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
 template <class S>
 S add(S a, S b) {
@@ -711,6 +713,12 @@ class Reducer {
   void column_tree(const char* p, std::int64_t cstride, std::size_t width, std::uint64_t rows,
                    std::uint64_t leaf_lo, std::uint64_t leaf_hi, S* acc, S* levels,
                    const F& f) const {
+    if constexpr (kRegisterLeaves<S, F>) {
+      if (in_registers(width, leaf_lo, leaf_hi) && g_.aligned &&
+          cstride == static_cast<std::int64_t>(E::kSize)) {
+        return register_leaves(p, width, rows, leaf_lo, leaf_hi, acc);
+      }
+    }
     if (leaf_hi - leaf_lo == 1) {
       const std::uint64_t r0 = leaf_lo * kLeafRows;
       const std::uint64_t r1 = std::min<std::uint64_t>(rows, r0 + kLeafRows);
@@ -732,6 +740,105 @@ class Reducer {
     column_tree<S>(p, cstride, width, rows, leaf_lo, mid, acc, levels, f);
     column_tree<S>(p, cstride, width, rows, mid, leaf_hi, levels, levels + width, f);
     for (std::size_t j = 0; j < width; ++j) acc[j] += levels[j];
+  }
+
+  // ---- narrow float32 tiles on AVX-512: a tile of at most kRegisterColumns columns keeps a leaf's
+  // sums in registers (at most 8 vectors, the last one masked) while its rows stream past, instead
+  // of loading and storing them once per kRowGroup rows; and a node of two leaves, or of four
+  // where their sums fit in the 32 registers (up to 7 vectors), sums them side by side (more
+  // independent additions and more reads in flight) and adds them in registers as the tree does:
+  // (left + right), ((l0 + l1) + (l2 + l3)). Each column still adds a leaf's rows one after the
+  // other, in order: the same additions, so the same bits. Only AVX-512 has the masked loads that
+  // cannot fault; narrower targets take column_tree's loops.
+#if HWY_TARGET <= HWY_AVX3
+  static constexpr std::size_t kRegisterVectors = 8;
+  template <class S, class F>
+  static constexpr bool kRegisterLeaves = std::is_same_v<E, Element<DType::kFloat32>>&&
+      std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+#else
+  static constexpr std::size_t kRegisterVectors = 1;
+  template <class S, class F>
+  static constexpr bool kRegisterLeaves = false;
+#endif
+  using DR = hn::CappedTag<float, 16>;
+  static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
+
+  // Whether column_tree's node [leaf_lo, leaf_hi) of a tile `width` columns wide is summed by
+  // register_leaves().
+  static bool in_registers(std::size_t width, std::uint64_t leaf_lo, std::uint64_t leaf_hi) {
+    const std::uint64_t leaves = leaf_hi - leaf_lo;
+    return width <= kRegisterColumns &&
+           (leaves <= 2 || (leaves == 4 && pieces(width, hn::MaxLanes(DR())) <= 7));
+  }
+
+  // acc[0, width) = the sum of leaves [leaf_lo, leaf_hi) (1, 2 or 4 of them) of the tile at p in
+  // column_tree's order, in_registers() being true.
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
+                       std::uint64_t leaf_hi, float* acc) const {
+    constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();
+    switch (leaf_hi - leaf_lo) {
+      case 1:
+        return register_leaves<1>(p, width, rows, leaf_lo, acc, kVectors);
+      case 2:
+        return register_leaves<2>(p, width, rows, leaf_lo, acc, kVectors);
+      default:  // 4 leaves of at most 7 vectors: 28 registers of sums
+        return register_leaves<4>(p, width, rows, leaf_lo, acc, std::make_index_sequence<7>());
+    }
+  }
+
+  template <std::size_t kLeaves, std::size_t... kV>
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
+                       float* acc, std::index_sequence<kV...>) const {
+    const std::size_t vectors = pieces(width, hn::MaxLanes(DR()));
+    (void)((vectors == kV + 1 ? (register_leaves<kLeaves, kV + 1>(p, width, rows, leaf, acc), true)
+                              : false) ||
+           ...);
+  }
+
+  template <std::size_t kLeaves, std::size_t kV>
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
+                       float* acc) const {
+    const DR d;
+    constexpr std::size_t kN = hn::MaxLanes(DR());
+    const auto last = hn::FirstN(d, width - (kV - 1) * kN);
+    auto load = [&](const char* row, std::size_t k) {
+      const float* x = reinterpret_cast<const float*>(row) + k * kN;
+      return k + 1 < kV ? hn::LoadU(d, x) : hn::MaskedLoad(last, d, x);
+    };
+    // Leaf l's rows start at r0 + l * kLeafRows; all but the last leaf are whole.
+    const std::uint64_t r0 = leaf * kLeafRows;
+    const std::uint64_t last_rows =
+        std::min<std::uint64_t>(rows - (r0 + (kLeaves - 1) * kLeafRows), kLeafRows);
+    hn::Vec<DR> sums[kLeaves][kV];
+#pragma GCC unroll 4
+    for (std::size_t l = 0; l < kLeaves; ++l) {
+      const char* q = row_at(p, r0 + l * kLeafRows);
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kV; ++k) sums[l][k] = load(q, k);
+    }
+    for (std::uint64_t i = 1; i < kLeafRows; ++i) {
+#pragma GCC unroll 4
+      for (std::size_t l = 0; l < kLeaves; ++l) {
+        if (l + 1 < kLeaves || i < last_rows) {
+          const char* q = row_at(p, r0 + l * kLeafRows + i);
+#pragma GCC unroll 8
+          for (std::size_t k = 0; k < kV; ++k) sums[l][k] = hn::Add(sums[l][k], load(q, k));
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t k = 0; k < kV; ++k) {
+      auto sum = sums[0][k];
+      if constexpr (kLeaves == 2) sum = hn::Add(sum, sums[1][k]);
+      if constexpr (kLeaves == 4) {
+        sum = hn::Add(hn::Add(sum, sums[1][k]), hn::Add(sums[2][k], sums[3][k]));
+      }
+      if (k + 1 < kV) {
+        hn::StoreU(sum, d, acc + k * kN);
+      } else {
+        hn::BlendedStore(sum, last, d, acc + k * kN);
+      }
+    }
   }
 
   // acc[0, width) = the f-transformed column sums of the tile at p, in column_tree's order.
