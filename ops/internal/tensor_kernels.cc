@@ -334,6 +334,126 @@ class Reducer {
         [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
   }
 
+  // Vectors of the float32 kernels here: 16 lanes at most, as reduce_kernels.cc's.
+  using DR = hn::CappedTag<float, 16>;
+
+  // The runs under a result at p in C order, from run `index` on: an odometer over the outer
+  // reduced dims, one division when it starts, none per run.
+  struct RunCursor {
+    const Geometry& g;
+    const char* row;  // the current run's first element
+    std::array<std::int64_t, kMaxDims> digit{};
+
+    RunCursor(const Geometry& geometry, const char* p, std::uint64_t index) : g(geometry), row(p) {
+      for (std::size_t k = g.nred - 1; k-- > 0;) {
+        const auto extent = static_cast<std::uint64_t>(g.red[k].size);
+        digit[k] = static_cast<std::int64_t>(index % extent);
+        row += digit[k] * g.red[k].stride;
+        index /= extent;
+      }
+    }
+    // The next run; after the last one, the first one again. Inline, so that a caller's vector
+    // registers need not be saved around it.
+    HWY_INLINE void next() {
+      for (std::size_t k = g.nred - 1; k-- > 0;) {
+        if (++digit[k] < g.red[k].size) {
+          row += g.red[k].stride;
+          return;
+        }
+        row -= (g.red[k].size - 1) * g.red[k].stride;
+        digit[k] = 0;
+      }
+    }
+  };
+
+  // ---- packed float32 leaves read in place on AVX-512: the leaf's block lanes (element i of the
+  // leaf into lane i % 128, as sum_f32_chunk's one block) are built from the runs directly, a
+  // vector of 16 lanes at a time, one load, or two masked loads where the vector straddles two
+  // runs (runs of at least 16 elements), instead of converting the elements into the buffer first
+  // (a load and a store each, then the block's loads). The partial last vectors leave the lanes
+  // past the leaf alone, as the block's padding with -0.0 does; the 128 lanes go through
+  // sum_f32_chunk, whose one full group makes them its lanes, and its fold. The same lanes, the
+  // same additions in each, the same fold: the same bits.
+#if HWY_TARGET <= HWY_AVX3
+  template <class S, class F>
+  static constexpr bool kPackedInPlace = std::is_same_v<E, Element<DType::kFloat32>>&&
+      std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+#else
+  template <class S, class F>
+  static constexpr bool kPackedInPlace = false;
+#endif
+
+  // The sum of elements [first, first + m) of the result at p, m <= kGather, as packed_leaf<float>
+  // gives it. Flattened: `next` inline, its cursor in registers.
+  HWY_FLATTEN float packed_leaf_in_place(const char* p, std::uint64_t first, std::size_t m) const {
+    const DR d;
+    using V = hn::Vec<DR>;
+    constexpr std::size_t kN = hn::MaxLanes(DR());
+    constexpr std::size_t kK = kLanes / kN;
+    const auto length = static_cast<std::size_t>(g_.run().size);
+    RunCursor runs(g_, p, first / length);
+    const float* q = reinterpret_cast<const float*>(runs.row) + first % length;
+    std::size_t rest = length - first % length;  // elements left in the current run
+    // The next `count` <= kN elements in lanes [0, count) (the others 0): from the current run, or
+    // its last `rest` ones and the next run's first. A masked load reads no masked-off lane (and
+    // cannot fault there), so the straddling vector's second load starts `rest` elements before
+    // the next run's first, in lanes that are masked off.
+    auto next = [&](std::size_t count) -> V {
+      if (rest >= kN) {
+        const V v = count == kN ? hn::LoadU(d, q) : hn::MaskedLoad(hn::FirstN(d, count), d, q);
+        q += kN;
+        rest -= kN;
+        if (rest == 0) {
+          runs.next();
+          q = reinterpret_cast<const float*>(runs.row);
+          rest = length;
+        }
+        return v;
+      }
+      const auto head = hn::FirstN(d, rest);
+      const auto wanted = hn::FirstN(d, count);
+      const V v = hn::MaskedLoad(hn::And(head, wanted), d, q);
+      runs.next();
+      const auto* r = reinterpret_cast<const float*>(runs.row);
+      const auto tail = hn::AndNot(head, wanted);
+      const V w = hn::MaskedLoad(
+          tail, d, reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(r) - rest * 4));
+      q = r + (kN - rest);
+      rest = length - (kN - rest);
+      return hn::IfThenElse(head, v, w);
+    };
+    V acc[kK];
+    std::size_t i = 0;
+    if (m >= kLanes) {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = next(kN);
+      i = kLanes;
+    } else {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
+    }
+    for (; i + kLanes <= m; i += kLanes) {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], next(kN));
+    }
+    if (i < m) {
+      const std::size_t r = m - i;
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) {
+        if ((k + 1) * kN <= r) {
+          acc[k] = hn::Add(acc[k], next(kN));
+        } else if (k * kN < r) {
+          const std::size_t count = r - k * kN;
+          acc[k] = hn::IfThenElse(hn::FirstN(d, count), hn::Add(acc[k], next(count)), acc[k]);
+        }
+      }
+    }
+    float lanes[kLanes];
+#pragma GCC unroll 8
+    for (std::size_t k = 0; k < kK; ++k) hn::StoreU(acc[k], d, lanes + k * kN);
+    return sum_f32_chunk(lanes, kLanes);
+  }
+
   // Leaf b of the elements under p packed across runs (Geometry::packs_runs()): elements
   // [b * size, (b + 1) * size) in C order of the reduced dims, converted into `buffer` from as
   // many runs as they span, then summed as one block.
@@ -345,24 +465,19 @@ class Reducer {
     const std::uint64_t first = b * size;
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(size, g_.visited - first));
-    S* buf = static_cast<S*>(buffer);
-    // The run holding element `first`, then the next runs by an odometer over the outer reduced
-    // dims: one division per leaf, not per run.
-    const std::size_t outer = g_.nred - 1;
-    std::array<std::int64_t, kMaxDims> digit{};
-    std::uint64_t index = first / length;
-    const char* row = p;
-    for (std::size_t k = outer; k-- > 0;) {
-      const auto extent = static_cast<std::uint64_t>(g_.red[k].size);
-      digit[k] = static_cast<std::int64_t>(index % extent);
-      row += digit[k] * g_.red[k].stride;
-      index /= extent;
+    if constexpr (kPackedInPlace<S, F>) {
+      if (g_.aligned && run.stride == static_cast<std::int64_t>(E::kSize) &&
+          run.size >= static_cast<std::int64_t>(hn::MaxLanes(DR()))) {
+        return packed_leaf_in_place(p, first, m);
+      }
     }
+    S* buf = static_cast<S*>(buffer);
+    RunCursor runs(g_, p, first / length);
     std::uint64_t offset = first % length;
     for (std::size_t filled = 0; filled < m;) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(length - offset, m - filled));
-      const char* q = row + static_cast<std::int64_t>(offset) * run.stride;
+      const char* q = runs.row + static_cast<std::int64_t>(offset) * run.stride;
       S* to = buf + filled;
       if (run.stride == static_cast<std::int64_t>(E::kSize)) {
         for (std::size_t i = 0; i < n; ++i) to[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
@@ -373,14 +488,7 @@ class Reducer {
       }
       filled += n;
       offset = 0;
-      for (std::size_t k = outer; k-- > 0;) {  // the next run
-        if (++digit[k] < g_.red[k].size) {
-          row += g_.red[k].stride;
-          break;
-        }
-        row -= (g_.red[k].size - 1) * g_.red[k].stride;
-        digit[k] = 0;
-      }
+      runs.next();
     }
     if constexpr (std::is_same_v<S, float>) {
       return sum_f32_chunk(buf, m);
@@ -760,7 +868,6 @@ class Reducer {
   template <class S, class F>
   static constexpr bool kRegisterLeaves = false;
 #endif
-  using DR = hn::CappedTag<float, 16>;
   static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
 
   // Whether column_tree's node [leaf_lo, leaf_hi) of a tile `width` columns wide is summed by

@@ -284,6 +284,45 @@ TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
   }
 }
 
+// Runs of 16 to 1023 float32 elements, several under each result, are packed into leaves of 2048
+// elements; on AVX-512 a leaf's lanes are loaded from the runs in place (a vector straddling two
+// runs takes two masked loads), elsewhere the elements are converted into a buffer first. Runs
+// around the vectors' and the lanes' edges, leaves that start and end inside runs, one and two
+// outer reduced dims and kept dims between them give the same sums and means on every target.
+TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheSameBitsAsOnTheFirstTarget) {
+  struct Shape {
+    std::vector<std::int64_t> shape, axes;
+  };
+  std::vector<Shape> shapes;
+  for (const std::int64_t run : {16, 17, 31, 100, 127, 128, 129, 1000, 1023}) {
+    shapes.push_back({{2, 3, run}, {0, 2}});
+    shapes.push_back({{37, 3, run}, {0, 2}});
+    shapes.push_back({{5, 2, 7, run}, {0, 2, 3}});
+  }
+  shapes.push_back({{300, 2, 100}, {0, 2}});
+  for (const Shape& shape : shapes) {
+    std::size_t n = 1;
+    for (std::int64_t e : shape.shape) n *= static_cast<std::size_t>(e);
+    const Data data(DType::kFloat32, n, 17);
+    ReduceOptions options;
+    options.all_axes = false;
+    options.axes = shape.axes;
+    for (Reduction r : {Reduction::kSum, Reduction::kMean}) {
+      SCOPED_TRACE(std::string(reduction_name(r)) + " run " + std::to_string(shape.shape.back()) +
+                   " dims " + std::to_string(shape.shape.size()) + " outer " +
+                   std::to_string(shape.shape.front()));
+      hwy::SetSupportedTargetsForTest(model::first_target());
+      absl::StatusOr<Tensor> first =
+          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
+      hwy::SetSupportedTargetsForTest(GetParam());
+      absl::StatusOr<Tensor> here =
+          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
+      ASSERT_TRUE(first.ok() && here.ok());
+      EXPECT_EQ(bytes_of(*here), bytes_of(*first));
+    }
+  }
+}
+
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
   ParallelOptions serial;
   serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
