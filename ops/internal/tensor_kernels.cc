@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "ops/internal/parallel.h"
 #include "ops/internal/reduce_tree.h"
@@ -153,6 +154,7 @@ std::size_t slot_bytes(const Geometry& g) {
 HWY_BEFORE_NAMESPACE();
 namespace corepy::ops::internal {
 namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
 template <class S>
 S add(S a, S b) {
@@ -332,6 +334,126 @@ class Reducer {
         [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
   }
 
+  // Vectors of the float32 kernels here: 16 lanes at most, as reduce_kernels.cc's.
+  using DR = hn::CappedTag<float, 16>;
+
+  // The runs under a result at p in C order, from run `index` on: an odometer over the outer
+  // reduced dims, one division when it starts, none per run.
+  struct RunCursor {
+    const Geometry& g;
+    const char* row;  // the current run's first element
+    std::array<std::int64_t, kMaxDims> digit{};
+
+    RunCursor(const Geometry& geometry, const char* p, std::uint64_t index) : g(geometry), row(p) {
+      for (std::size_t k = g.nred - 1; k-- > 0;) {
+        const auto extent = static_cast<std::uint64_t>(g.red[k].size);
+        digit[k] = static_cast<std::int64_t>(index % extent);
+        row += digit[k] * g.red[k].stride;
+        index /= extent;
+      }
+    }
+    // The next run; after the last one, the first one again. Inline, so that a caller's vector
+    // registers need not be saved around it.
+    HWY_INLINE void next() {
+      for (std::size_t k = g.nred - 1; k-- > 0;) {
+        if (++digit[k] < g.red[k].size) {
+          row += g.red[k].stride;
+          return;
+        }
+        row -= (g.red[k].size - 1) * g.red[k].stride;
+        digit[k] = 0;
+      }
+    }
+  };
+
+  // ---- packed float32 leaves read in place on AVX-512: the leaf's block lanes (element i of the
+  // leaf into lane i % 128, as sum_f32_chunk's one block) are built from the runs directly, a
+  // vector of 16 lanes at a time, one load, or two masked loads where the vector straddles two
+  // runs (runs of at least 16 elements), instead of converting the elements into the buffer first
+  // (a load and a store each, then the block's loads). The partial last vectors leave the lanes
+  // past the leaf alone, as the block's padding with -0.0 does; the 128 lanes go through
+  // sum_f32_chunk, whose one full group makes them its lanes, and its fold. The same lanes, the
+  // same additions in each, the same fold: the same bits.
+#if HWY_TARGET <= HWY_AVX3
+  template <class S, class F>
+  static constexpr bool kPackedInPlace = std::is_same_v<E, Element<DType::kFloat32>>&&
+      std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+#else
+  template <class S, class F>
+  static constexpr bool kPackedInPlace = false;
+#endif
+
+  // The sum of elements [first, first + m) of the result at p, m <= kGather, as packed_leaf<float>
+  // gives it. Flattened: `next` inline, its cursor in registers.
+  HWY_FLATTEN float packed_leaf_in_place(const char* p, std::uint64_t first, std::size_t m) const {
+    const DR d;
+    using V = hn::Vec<DR>;
+    constexpr std::size_t kN = hn::MaxLanes(DR());
+    constexpr std::size_t kK = kLanes / kN;
+    const auto length = static_cast<std::size_t>(g_.run().size);
+    RunCursor runs(g_, p, first / length);
+    const float* q = reinterpret_cast<const float*>(runs.row) + first % length;
+    std::size_t rest = length - first % length;  // elements left in the current run
+    // The next `count` <= kN elements in lanes [0, count) (the others 0): from the current run, or
+    // its last `rest` ones and the next run's first. A masked load reads no masked-off lane (and
+    // cannot fault there), so the straddling vector's second load starts `rest` elements before
+    // the next run's first, in lanes that are masked off.
+    auto next = [&](std::size_t count) -> V {
+      if (rest >= kN) {
+        const V v = count == kN ? hn::LoadU(d, q) : hn::MaskedLoad(hn::FirstN(d, count), d, q);
+        q += kN;
+        rest -= kN;
+        if (rest == 0) {
+          runs.next();
+          q = reinterpret_cast<const float*>(runs.row);
+          rest = length;
+        }
+        return v;
+      }
+      const auto head = hn::FirstN(d, rest);
+      const auto wanted = hn::FirstN(d, count);
+      const V v = hn::MaskedLoad(hn::And(head, wanted), d, q);
+      runs.next();
+      const auto* r = reinterpret_cast<const float*>(runs.row);
+      const auto tail = hn::AndNot(head, wanted);
+      const V w = hn::MaskedLoad(
+          tail, d, reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(r) - rest * 4));
+      q = r + (kN - rest);
+      rest = length - (kN - rest);
+      return hn::IfThenElse(head, v, w);
+    };
+    V acc[kK];
+    std::size_t i = 0;
+    if (m >= kLanes) {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = next(kN);
+      i = kLanes;
+    } else {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
+    }
+    for (; i + kLanes <= m; i += kLanes) {
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], next(kN));
+    }
+    if (i < m) {
+      const std::size_t r = m - i;
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kK; ++k) {
+        if ((k + 1) * kN <= r) {
+          acc[k] = hn::Add(acc[k], next(kN));
+        } else if (k * kN < r) {
+          const std::size_t count = r - k * kN;
+          acc[k] = hn::IfThenElse(hn::FirstN(d, count), hn::Add(acc[k], next(count)), acc[k]);
+        }
+      }
+    }
+    float lanes[kLanes];
+#pragma GCC unroll 8
+    for (std::size_t k = 0; k < kK; ++k) hn::StoreU(acc[k], d, lanes + k * kN);
+    return sum_f32_chunk(lanes, kLanes);
+  }
+
   // Leaf b of the elements under p packed across runs (Geometry::packs_runs()): elements
   // [b * size, (b + 1) * size) in C order of the reduced dims, converted into `buffer` from as
   // many runs as they span, then summed as one block.
@@ -343,24 +465,19 @@ class Reducer {
     const std::uint64_t first = b * size;
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(size, g_.visited - first));
-    S* buf = static_cast<S*>(buffer);
-    // The run holding element `first`, then the next runs by an odometer over the outer reduced
-    // dims: one division per leaf, not per run.
-    const std::size_t outer = g_.nred - 1;
-    std::array<std::int64_t, kMaxDims> digit{};
-    std::uint64_t index = first / length;
-    const char* row = p;
-    for (std::size_t k = outer; k-- > 0;) {
-      const auto extent = static_cast<std::uint64_t>(g_.red[k].size);
-      digit[k] = static_cast<std::int64_t>(index % extent);
-      row += digit[k] * g_.red[k].stride;
-      index /= extent;
+    if constexpr (kPackedInPlace<S, F>) {
+      if (g_.aligned && run.stride == static_cast<std::int64_t>(E::kSize) &&
+          run.size >= static_cast<std::int64_t>(hn::MaxLanes(DR()))) {
+        return packed_leaf_in_place(p, first, m);
+      }
     }
+    S* buf = static_cast<S*>(buffer);
+    RunCursor runs(g_, p, first / length);
     std::uint64_t offset = first % length;
     for (std::size_t filled = 0; filled < m;) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(length - offset, m - filled));
-      const char* q = row + static_cast<std::int64_t>(offset) * run.stride;
+      const char* q = runs.row + static_cast<std::int64_t>(offset) * run.stride;
       S* to = buf + filled;
       if (run.stride == static_cast<std::int64_t>(E::kSize)) {
         for (std::size_t i = 0; i < n; ++i) to[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
@@ -371,14 +488,7 @@ class Reducer {
       }
       filled += n;
       offset = 0;
-      for (std::size_t k = outer; k-- > 0;) {  // the next run
-        if (++digit[k] < g_.red[k].size) {
-          row += g_.red[k].stride;
-          break;
-        }
-        row -= (g_.red[k].size - 1) * g_.red[k].stride;
-        digit[k] = 0;
-      }
+      runs.next();
     }
     if constexpr (std::is_same_v<S, float>) {
       return sum_f32_chunk(buf, m);
@@ -711,6 +821,12 @@ class Reducer {
   void column_tree(const char* p, std::int64_t cstride, std::size_t width, std::uint64_t rows,
                    std::uint64_t leaf_lo, std::uint64_t leaf_hi, S* acc, S* levels,
                    const F& f) const {
+    if constexpr (kRegisterLeaves<S, F>) {
+      if (in_registers(width, leaf_lo, leaf_hi) && g_.aligned &&
+          cstride == static_cast<std::int64_t>(E::kSize)) {
+        return register_leaves(p, width, rows, leaf_lo, leaf_hi, acc);
+      }
+    }
     if (leaf_hi - leaf_lo == 1) {
       const std::uint64_t r0 = leaf_lo * kLeafRows;
       const std::uint64_t r1 = std::min<std::uint64_t>(rows, r0 + kLeafRows);
@@ -732,6 +848,104 @@ class Reducer {
     column_tree<S>(p, cstride, width, rows, leaf_lo, mid, acc, levels, f);
     column_tree<S>(p, cstride, width, rows, mid, leaf_hi, levels, levels + width, f);
     for (std::size_t j = 0; j < width; ++j) acc[j] += levels[j];
+  }
+
+  // ---- narrow float32 tiles on AVX-512: a tile of at most kRegisterColumns columns keeps a leaf's
+  // sums in registers (at most 8 vectors, the last one masked) while its rows stream past, instead
+  // of loading and storing them once per kRowGroup rows; and a node of two leaves, or of four
+  // where their sums fit in the 32 registers (up to 7 vectors), sums them side by side (more
+  // independent additions and more reads in flight) and adds them in registers as the tree does:
+  // (left + right), ((l0 + l1) + (l2 + l3)). Each column still adds a leaf's rows one after the
+  // other, in order: the same additions, so the same bits. Only AVX-512 has the masked loads that
+  // cannot fault; narrower targets take column_tree's loops.
+#if HWY_TARGET <= HWY_AVX3
+  static constexpr std::size_t kRegisterVectors = 8;
+  template <class S, class F>
+  static constexpr bool kRegisterLeaves = std::is_same_v<E, Element<DType::kFloat32>>&&
+      std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+#else
+  static constexpr std::size_t kRegisterVectors = 1;
+  template <class S, class F>
+  static constexpr bool kRegisterLeaves = false;
+#endif
+  static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
+
+  // Whether column_tree's node [leaf_lo, leaf_hi) of a tile `width` columns wide is summed by
+  // register_leaves().
+  static bool in_registers(std::size_t width, std::uint64_t leaf_lo, std::uint64_t leaf_hi) {
+    const std::uint64_t leaves = leaf_hi - leaf_lo;
+    return width <= kRegisterColumns &&
+           (leaves <= 2 || (leaves == 4 && pieces(width, hn::MaxLanes(DR())) <= 7));
+  }
+
+  // acc[0, width) = the sum of leaves [leaf_lo, leaf_hi) (1, 2 or 4 of them) of the tile at p in
+  // column_tree's order, in_registers() being true.
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
+                       std::uint64_t leaf_hi, float* acc) const {
+    constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();
+    switch (leaf_hi - leaf_lo) {
+      case 1:
+        return register_leaves<1>(p, width, rows, leaf_lo, acc, kVectors);
+      case 2:
+        return register_leaves<2>(p, width, rows, leaf_lo, acc, kVectors);
+      default:  // 4 leaves of at most 7 vectors: 28 registers of sums
+        return register_leaves<4>(p, width, rows, leaf_lo, acc, std::make_index_sequence<7>());
+    }
+  }
+
+  template <std::size_t kLeaves, std::size_t... kV>
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
+                       float* acc, std::index_sequence<kV...>) const {
+    const std::size_t vectors = pieces(width, hn::MaxLanes(DR()));
+    (void)((vectors == kV + 1 ? (register_leaves<kLeaves, kV + 1>(p, width, rows, leaf, acc), true)
+                              : false) ||
+           ...);
+  }
+
+  template <std::size_t kLeaves, std::size_t kV>
+  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
+                       float* acc) const {
+    const DR d;
+    constexpr std::size_t kN = hn::MaxLanes(DR());
+    const auto last = hn::FirstN(d, width - (kV - 1) * kN);
+    auto load = [&](const char* row, std::size_t k) {
+      const float* x = reinterpret_cast<const float*>(row) + k * kN;
+      return k + 1 < kV ? hn::LoadU(d, x) : hn::MaskedLoad(last, d, x);
+    };
+    // Leaf l's rows start at r0 + l * kLeafRows; all but the last leaf are whole.
+    const std::uint64_t r0 = leaf * kLeafRows;
+    const std::uint64_t last_rows =
+        std::min<std::uint64_t>(rows - (r0 + (kLeaves - 1) * kLeafRows), kLeafRows);
+    hn::Vec<DR> sums[kLeaves][kV];
+#pragma GCC unroll 4
+    for (std::size_t l = 0; l < kLeaves; ++l) {
+      const char* q = row_at(p, r0 + l * kLeafRows);
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < kV; ++k) sums[l][k] = load(q, k);
+    }
+    for (std::uint64_t i = 1; i < kLeafRows; ++i) {
+#pragma GCC unroll 4
+      for (std::size_t l = 0; l < kLeaves; ++l) {
+        if (l + 1 < kLeaves || i < last_rows) {
+          const char* q = row_at(p, r0 + l * kLeafRows + i);
+#pragma GCC unroll 8
+          for (std::size_t k = 0; k < kV; ++k) sums[l][k] = hn::Add(sums[l][k], load(q, k));
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t k = 0; k < kV; ++k) {
+      auto sum = sums[0][k];
+      if constexpr (kLeaves == 2) sum = hn::Add(sum, sums[1][k]);
+      if constexpr (kLeaves == 4) {
+        sum = hn::Add(hn::Add(sum, sums[1][k]), hn::Add(sums[2][k], sums[3][k]));
+      }
+      if (k + 1 < kV) {
+        hn::StoreU(sum, d, acc + k * kN);
+      } else {
+        hn::BlendedStore(sum, last, d, acc + k * kN);
+      }
+    }
   }
 
   // acc[0, width) = the f-transformed column sums of the tile at p, in column_tree's order.

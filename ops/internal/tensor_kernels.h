@@ -15,10 +15,14 @@
 // Float sums are pairwise in both: runs of leaves (chunks of sum_f32_range, or blocks) combined
 // by pairwise_tree, or, when a result has several runs shorter than kPackRunsBelow, leaves of
 // kGather (kBlock64) elements packed across runs in C order; columns in leaves of kLeafRows rows
-// combined by the same tree. Float32,
-// float16 and bfloat16 sums and means accumulate in float32; float64 sums, integer means and
-// var/std in float64; integer sums and products in wrapping 64-bit integers; float products in
-// float64.
+// combined by the same tree. Float32, float16 and bfloat16 sums and means accumulate in float32;
+// float64 sums, integer means and var/std in float64; integer sums and products in wrapping
+// 64-bit integers; float products in float64.
+//
+// Two float32 loops have an AVX-512 form that makes the same additions with fewer loads and
+// stores (masked loads, which cannot fault on the lanes they leave out): a packed leaf of runs of
+// 16 elements or more builds its block's lanes from the runs in place, not from a copy; and a
+// column tile of up to 128 results keeps one, two or four sibling leaves' sums in registers.
 //
 // Visibility: //ops only.
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_

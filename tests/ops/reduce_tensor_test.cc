@@ -216,6 +216,113 @@ TEST_P(ReduceTensorTargetTest, RowsBackToBackGiveTheBitsOfTheSameRowsApart) {
   }
 }
 
+// A float32 column sum in the documented order: leaves of kLeafRows (16) rows added one after the
+// other, the leaves combined by the pairwise tree (the left half takes the larger half).
+float column_sum_model(const float* x, std::int64_t rows, std::int64_t stride, std::int64_t lo,
+                       std::int64_t hi) {
+  if (hi - lo == 1) {
+    float s = x[lo * 16 * stride];
+    for (std::int64_t r = lo * 16 + 1; r < std::min(rows, lo * 16 + 16); ++r) s += x[r * stride];
+    return s;
+  }
+  const std::int64_t mid = lo + (hi - lo + 1) / 2;
+  return column_sum_model(x, rows, stride, lo, mid) + column_sum_model(x, rows, stride, mid, hi);
+}
+
+// Column tiles of up to 128 float32 columns are summed with a leaf's sums in registers on AVX-512
+// (two or four sibling leaves side by side, the last vector masked), in column_tree's loops
+// elsewhere: every width around the vectors' edges, every row count around the leaves', the
+// pairs' and the fours' edges, one reduced dim and two, aligned and not, give the documented
+// order's bits on every target, and the means the same bits as on the first target.
+TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
+  for (const std::int64_t width : {2, 5, 15, 16, 17, 100, 127, 128, 129}) {
+    for (const std::int64_t rows : {2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 113}) {
+      const std::size_t n = static_cast<std::size_t>(rows * width);
+      std::vector<float> x(n);
+      std::memcpy(x.data(), Data(DType::kFloat32, n, 13).bytes.data(), n * 4);
+      std::vector<char> unaligned(n * 4 + 2);
+      std::memcpy(unaligned.data() + 2, x.data(), n * 4);
+      std::vector<std::uint32_t> expected(static_cast<std::size_t>(width));
+      for (std::int64_t j = 0; j < width; ++j) {
+        const float e = column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
+        std::memcpy(&expected[static_cast<std::size_t>(j)], &e, 4);
+      }
+      struct View {
+        std::string name;
+        const void* data;
+        std::vector<std::int64_t> shape, strides, axes;
+      };
+      const std::int64_t w4 = width * 4;
+      std::vector<View> views = {{"one reduced dim", x.data(), {rows, width}, {w4, 4}, {0}},
+                                 {"unaligned", unaligned.data() + 2, {rows, width}, {w4, 4}, {0}}};
+      if (rows % 3 == 0) {
+        views.push_back(
+            {"two reduced dims", x.data(), {3, rows / 3, width}, {rows / 3 * w4, w4, 4}, {0, 1}});
+      }
+      for (const View& v : views) {
+        SCOPED_TRACE(v.name + " width " + std::to_string(width) + " rows " + std::to_string(rows));
+        const TensorView view(v.data, DType::kFloat32, v.shape, v.strides);
+        ReduceOptions options;
+        options.all_axes = false;
+        options.axes = v.axes;
+        absl::StatusOr<Tensor> sum =
+            reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource());
+        ASSERT_TRUE(sum.ok()) << sum.status();
+        std::vector<std::uint32_t> got(static_cast<std::size_t>(width));
+        std::memcpy(got.data(), sum->data(), got.size() * 4);
+        EXPECT_EQ(got, expected);
+        hwy::SetSupportedTargetsForTest(model::first_target());
+        absl::StatusOr<Tensor> first =
+            reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
+        hwy::SetSupportedTargetsForTest(GetParam());
+        absl::StatusOr<Tensor> mean =
+            reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
+        ASSERT_TRUE(first.ok() && mean.ok());
+        EXPECT_EQ(bytes_of(*mean), bytes_of(*first));
+      }
+    }
+  }
+}
+
+// Runs of 16 to 1023 float32 elements, several under each result, are packed into leaves of 2048
+// elements; on AVX-512 a leaf's lanes are loaded from the runs in place (a vector straddling two
+// runs takes two masked loads), elsewhere the elements are converted into a buffer first. Runs
+// around the vectors' and the lanes' edges, leaves that start and end inside runs, one and two
+// outer reduced dims and kept dims between them give the same sums and means on every target.
+TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheSameBitsAsOnTheFirstTarget) {
+  struct Shape {
+    std::vector<std::int64_t> shape, axes;
+  };
+  std::vector<Shape> shapes;
+  for (const std::int64_t run : {16, 17, 31, 100, 127, 128, 129, 1000, 1023}) {
+    shapes.push_back({{2, 3, run}, {0, 2}});
+    shapes.push_back({{37, 3, run}, {0, 2}});
+    shapes.push_back({{5, 2, 7, run}, {0, 2, 3}});
+  }
+  shapes.push_back({{300, 2, 100}, {0, 2}});
+  for (const Shape& shape : shapes) {
+    std::size_t n = 1;
+    for (std::int64_t e : shape.shape) n *= static_cast<std::size_t>(e);
+    const Data data(DType::kFloat32, n, 17);
+    ReduceOptions options;
+    options.all_axes = false;
+    options.axes = shape.axes;
+    for (Reduction r : {Reduction::kSum, Reduction::kMean}) {
+      SCOPED_TRACE(std::string(reduction_name(r)) + " run " + std::to_string(shape.shape.back()) +
+                   " dims " + std::to_string(shape.shape.size()) + " outer " +
+                   std::to_string(shape.shape.front()));
+      hwy::SetSupportedTargetsForTest(model::first_target());
+      absl::StatusOr<Tensor> first =
+          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
+      hwy::SetSupportedTargetsForTest(GetParam());
+      absl::StatusOr<Tensor> here =
+          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
+      ASSERT_TRUE(first.ok() && here.ok());
+      EXPECT_EQ(bytes_of(*here), bytes_of(*first));
+    }
+  }
+}
+
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
   ParallelOptions serial;
   serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
