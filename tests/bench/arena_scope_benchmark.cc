@@ -2,8 +2,8 @@
 // inside with_arena (the thread-local lookup, marker save and rewind), and through the dispatch
 // entry point (scope, per-op stats, log check). The anchor is the bare kernel in the same run.
 //
-// A 1% difference is within what separates two runs of the same kernel here, so the claim
-// rests on the direct measure: an empty scope minus an empty loop, as a fraction of the sum.
+// A few per cent is within what separates two runs of the same kernel here, so the claim rests
+// on the direct measure: an empty scope minus an empty loop, as a fraction of the sum.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -96,20 +96,21 @@ BENCHMARK(BM_NoScope);
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Issue 15's targets: a scope under 10% of a 1k sum_f32 in cache (and at most 1 ns, which the
+  // EmptyScope line shows in absolute terms). The dispatch's target is absolute (at most 3 ns
+  // over the kernel: EmptyDispatch minus EmptyKernel), so its lines are context here.
   return corepy::bench::run_with_comparisons(
       argc, argv,
       {
-          {"BM_SumInScope/1000", "BM_SumBare/1000", 1.01},
-          {"BM_SumInScope/10000", "BM_SumBare/10000", 1.01},
-          {"BM_SumInScope/100000", "BM_SumBare/100000", 1.01},
-          {"BM_SumDispatch/1000", "BM_SumBare/1000", 1.01},
-          {"BM_SumDispatch/10000", "BM_SumBare/10000", 1.01},
-          {"BM_SumDispatch/100000", "BM_SumBare/100000", 1.01},
-          {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/1000"},
-          {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/10000"},
-          {"BM_EmptyScope", "BM_NoScope", 0.01, "BM_SumBare/100000"},
-          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/1000"},
-          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/10000"},
-          {"BM_EmptyDispatch", "BM_EmptyKernel", 0.01, "BM_SumBare/100000"},
+          {"BM_SumInScope/1000", "BM_SumBare/1000", 1.10},
+          {"BM_SumInScope/10000", "BM_SumBare/10000", 1.10},
+          {"BM_SumInScope/100000", "BM_SumBare/100000", 1.10},
+          {"BM_SumDispatch/1000", "BM_SumBare/1000", 0},
+          {"BM_SumDispatch/10000", "BM_SumBare/10000", 0},
+          {"BM_SumDispatch/100000", "BM_SumBare/100000", 0},
+          {"BM_EmptyScope", "BM_NoScope", 0.10, "BM_SumBare/1000"},
+          {"BM_EmptyScope", "BM_NoScope", 0.10, "BM_SumBare/10000"},
+          {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/1000"},
+          {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/10000"},
       });
 }
