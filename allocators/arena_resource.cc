@@ -150,7 +150,7 @@ void ArenaResource::init_block() {
   first_chunk_size_ = std::clamp(capacity(), kMinChunk, kMaxChunk);
   next_chunk_size_ = first_chunk_size_;
   plain_ = !annotate_ && log_ == nullptr;
-  quiet_ = plain_ && chunk_ == nullptr;
+  update_quiet();
   if (annotate_) {
     internal::pool_create(this);
     internal::poison(begin_, capacity());
@@ -250,7 +250,7 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   char* base = take_from_upstream(upstream_, size, kChunkAlignment, Request{bytes, alignment});
   Chunk* chunk = new (base) Chunk{chunk_, nullptr, nullptr, size, dedicated};
   chunk_ = chunk;
-  quiet_ = false;
+  update_quiet();
   ++overflow_count_;
   spill_bytes_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
@@ -271,7 +271,7 @@ std::size_t ArenaResource::pop_chunk() noexcept {
   Chunk* c = chunk_;
   const std::size_t regular_size = c->dedicated ? 0 : c->size;
   chunk_ = c->prev;
-  quiet_ = plain_ && chunk_ == nullptr;
+  update_quiet();
   if (c == region_) {
     if (c->prev_region == nullptr) block_cur_ = c->prev_cur;
     enter_region(c->prev_region, c->prev_cur);

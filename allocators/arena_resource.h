@@ -194,11 +194,13 @@ class ArenaResource final : public std::pmr::memory_resource {
   // What a frame costs is what a scope costs, so both ends stay short. A frame opened in the
   // block with no spill chunk live and nothing to report to a tool or a marker log (quiet_) is
   // inline: the open saves the bump pointer, the floor, the window's peak and the spill
-  // counters, and starts a window; the close tests in one branch that nothing out of the ordinary
-  // happened since (no spill, the start still inside the block's used part), folds the window's
-  // peak into the arena's and the enclosing window's, and puts back the bump pointer and the
-  // floor. The window's peak is the larger of high_ and the bump pointer, compared at the close
-  // only: the bump path keeps nothing. Any other frame opens and closes out of line.
+  // counters, and starts a window; the close tests that nothing out of the ordinary happened
+  // since (quiet still, no spill), puts back the window and the floor alone when nothing was
+  // allocated inside, and otherwise, the start still inside the block's used part, folds the
+  // window's peak into the arena's and the enclosing window's and puts back the bump pointer and
+  // the floor (rewind_in_block). The window's peak is the larger of high_ and the bump pointer,
+  // compared at the close only: the bump path keeps nothing. Any other frame opens and closes out
+  // of line.
   struct Frame {
     char* start;                 // where the close rewinds to
     const ArenaResource* arena;  // the arena that opened it
@@ -238,9 +240,9 @@ class ArenaResource final : public std::pmr::memory_resource {
     // Quiet now and no spill since the open: no chunk was live at the open either (or it was
     // given back since, leaving the start outside the block, which the tests below catch).
     if (ABSL_PREDICT_TRUE(quiet_ && f.arena == this && f.spills == overflow_count_)) {
-      // Nothing allocated and
-      // nothing given back inside the frame (the bump pointer where it started, no drop noted
-      // in the window) leaves nothing to fold: the level at the start is compared when it drops.
+      // Nothing allocated and nothing given back inside the frame (the bump pointer where it
+      // started, no drop noted in the window) leaves nothing to fold: the level at the start is
+      // compared when it drops.
       char* const cur = cur_;
       if (ABSL_PREDICT_TRUE(cur == f.start && high_ == 0)) {
         high_ = f.outer_window;
@@ -251,14 +253,7 @@ class ArenaResource final : public std::pmr::memory_resource {
       const auto begin = reinterpret_cast<std::uintptr_t>(begin_);
       const auto now = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(cur) - begin);
       if (ABSL_PREDICT_TRUE(reinterpret_cast<std::uintptr_t>(f.start) - begin <= now)) {
-        const std::size_t high = Counter::peak_of(high_, now);
-        if (ABSL_PREDICT_FALSE(high > peak_)) {
-          peak_ = high;
-          if (gauge_ != nullptr) publish();  // only when the peak rises
-        }
-        high_ = Counter::peak_of(high, f.outer_window);
-        cur_ = f.start;
-        floor_ = f.outer_floor;
+        rewind_in_block(f.start, now, f.outer_window, f.outer_floor);
         return;
       }
     }
@@ -346,6 +341,15 @@ class ArenaResource final : public std::pmr::memory_resource {
         !plain_ || !(reinterpret_cast<std::uintptr_t>(to) - begin <= now)) {
       return false;
     }
+    rewind_in_block(to, now, outer, floor);
+    return true;
+  }
+  // The inline rewind's work once its tests passed (the region is the block, `to` inside its
+  // used part, `now` the level): folds the window's peak into the arena's and `outer`, moves the
+  // bump pointer back to `to` and sets the floor.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void rewind_in_block(char* to, std::size_t now,
+                                                           std::size_t outer,
+                                                           char* floor) noexcept {
     const std::size_t high = Counter::peak_of(high_, now);
     if (ABSL_PREDICT_FALSE(high > peak_)) {
       peak_ = high;
@@ -354,8 +358,9 @@ class ArenaResource final : public std::pmr::memory_resource {
     high_ = Counter::peak_of(high, outer);
     cur_ = to;
     floor_ = floor;
-    return true;
   }
+  // quiet_ from what it depends on, wherever a chunk comes or goes.
+  void update_quiet() noexcept { quiet_ = plain_ && chunk_ == nullptr; }
   void init_block();
   void* allocate_slow(std::size_t bytes, std::size_t alignment);
   void* allocate_aligned(std::size_t bytes, std::size_t alignment);  // allocate(), out of line

@@ -64,7 +64,8 @@ struct ThreadState {
   OpTally* tallies;          // kOpCount entries
   const Resolved* config;    // the configuration the runtime is in (current_config())
   // Work for the thread's next outermost scope close (kTrimRequested, ...; memory_stats.h):
-  // set by any thread, so atomic; zero almost always, which the close tests with one load.
+  // set by any thread, so atomic; a bit set keeps scope_arena null, which sends the close out of
+  // line to do it.
   std::atomic<unsigned> requests;
   void* trace;  // the thread's trace buffer while tracing (corepy/trace.h); null: off
   // The arena a scope may enter and leave inline: `arena` while nothing is out of the ordinary,
