@@ -39,6 +39,85 @@ struct Lanes {
   VF v[kK];
 };
 
+// ---- loading lanes. float16 and bfloat16 are summed as the floats they convert to (exactly), in
+// the same lanes and order as float32, the conversion fused into the loads.
+
+struct BFloat16Bits {};
+struct Float16Bits {};
+
+// kN halves as floats. bfloat16 is the upper half of a float32; float16 widens exactly.
+template <class Half, class VH>
+HWY_INLINE VF HalvesToFloats(VH bits) {
+  const DF d;
+  if constexpr (std::is_same_v<Half, BFloat16Bits>) {
+    const hn::RebindToUnsigned<DF> du;
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, bits)));
+  } else {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(d, hn::BitCast(dh, bits));
+  }
+}
+
+template <class Half>
+HWY_INLINE VF LoadHalves(const std::uint16_t* HWY_RESTRICT p) {
+  const hn::Rebind<std::uint16_t, DF> dh;
+  return HalvesToFloats<Half>(hn::LoadU(dh, p));
+}
+
+// The lanes of the kN elements at p as floats: float32, or halves (Src a *Bits tag) converted.
+template <class Src, class T>
+HWY_INLINE VF LoadLanes(const T* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<Src, float>) {
+    return hn::LoadU(DF(), p);
+  } else {
+    return LoadHalves<Src>(p);
+  }
+}
+
+// The first 0 < r < kN elements at p in lanes [0, r), -0.0 in the others: a masked load where
+// it cannot fault (AVX-512), else a copy into a vector's worth of -0.0 (0x8000 as halves).
+template <class Src, class T>
+HWY_INLINE VF LoadFirstLanes(const T* HWY_RESTRICT p, std::size_t r) {
+  const DF d;
+#if HWY_TARGET <= HWY_AVX3
+  const hn::Rebind<T, DF> dt;
+  VF v;
+  if constexpr (std::is_same_v<Src, float>) {
+    v = hn::MaskedLoad(hn::FirstN(d, r), d, p);
+  } else {
+    v = HalvesToFloats<Src>(hn::MaskedLoad(hn::FirstN(dt, r), dt, p));
+  }
+  return hn::IfThenElse(hn::FirstN(d, r), v, hn::Set(d, -0.0f));
+#else
+  T pad[kN];
+  if constexpr (std::is_same_v<Src, float>) {
+    std::fill(pad, pad + kN, -0.0f);
+  } else {
+    std::fill(pad, pad + kN, std::uint16_t{0x8000});
+  }
+  std::memcpy(pad, p, r * sizeof(T));
+  (void)d;
+  return LoadLanes<Src>(pad);
+#endif
+}
+
+// Adds the last 0 < r < 128 elements of a block at p (float32, or halves: Src a *Bits tag) to
+// the lanes: element j into lane j. The lanes past r add -0.0, the documented padding, which
+// changes nothing (x + -0.0 is x for every x, -0.0 and NaN included). Whole vectors are plain
+// loads; the one partial vector is LoadFirstLanes. The vector index is a constant in each
+// unrolled step, so the lanes stay in registers.
+template <class Src, class T>
+HWY_INLINE void AddTail(const T* HWY_RESTRICT p, std::size_t r, VF (&acc)[kK]) {
+#pragma GCC unroll 128
+  for (std::size_t k = 0; k < kK; ++k) {
+    if ((k + 1) * kN <= r) {
+      acc[k] = hn::Add(acc[k], LoadLanes<Src>(p + k * kN));
+    } else if (k * kN < r) {
+      acc[k] = hn::Add(acc[k], LoadFirstLanes<Src>(p + k * kN, r - k * kN));
+    }
+  }
+}
+
 // Adds the 128 floats at p to the 128 lanes. The lanes are a local array, not a Lanes in memory:
 // vector types may alias floats, so through a reference every group would store them back.
 HWY_INLINE void AddGroup(const float* HWY_RESTRICT p, VF (&acc)[kK]) {
@@ -81,34 +160,6 @@ HWY_INLINE float FoldLanes(Lanes& acc) {
   return FoldVector(DF(), acc.v[0]);
 }
 
-// Adds the last r < 128 floats of a block at p to the lanes: element j into lane j. The lanes
-// past r are left alone, which is what the documented padding with -0.0 does to them (x + -0.0
-// is x for every x, -0.0 and NaN included). Whole vectors are plain loads; the one partial
-// vector is a masked load where the target has one that cannot fault (AVX-512), else a copy of
-// its few floats into a vector's worth of -0.0. The vector index is a constant in each
-// unrolled step, so the lanes stay in registers.
-HWY_INLINE void AddTail(const float* HWY_RESTRICT p, std::size_t r, VF (&acc)[kK]) {
-  const DF d;
-#pragma GCC unroll 128
-  for (std::size_t k = 0; k < kK; ++k) {
-    if ((k + 1) * kN <= r) {
-      acc[k] = hn::Add(acc[k], hn::LoadU(d, p + k * kN));
-    } else if (k * kN < r) {
-      const std::size_t rest = r - k * kN;
-#if HWY_TARGET <= HWY_AVX3
-      const auto m = hn::FirstN(d, rest);
-      acc[k] = hn::IfThenElse(m, hn::Add(acc[k], hn::MaskedLoad(m, d, p + k * kN)), acc[k]);
-#else
-      // Stack buffers here are not assumed aligned: ASan's fake stack frames (use-after-return
-      // detection) do not honor alignas(64). Unaligned loads cost the same when aligned.
-      float pad[kN];
-      std::fill(pad, pad + kN, -0.0f);
-      std::memcpy(pad, p + k * kN, rest * sizeof(float));
-      acc[k] = hn::Add(acc[k], hn::LoadU(d, pad));
-#endif
-    }
-  }
-}
 
 // acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
 // i % 128, a partial last group padded with -0.0. Two groups per iteration: each lane still
@@ -132,7 +183,7 @@ HWY_INLINE void BlockLanes(const float* HWY_RESTRICT x, std::size_t n, VF (&acc)
     AddGroup(x + i, acc);
     i += kLanes;
   }
-  if (i < n) AddTail(x + i, n - i, acc);
+  if (i < n) AddTail<float>(x + i, n - i, acc);
 }
 
 // acc = the lanes of blocks [kLo, kHi) of a chunk of n floats at x, combined lane by lane by
@@ -153,30 +204,8 @@ HWY_NOINLINE void BlockLanesOutOfLine(const float* HWY_RESTRICT x, std::size_t n
   for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
 }
 
-// ---- float16 and bfloat16: summed as the floats they convert to (exactly), in the same lanes
-// and order as float32, the conversion fused into the loads.
+// ---- float16 and bfloat16 blocks (their loads are above).
 
-struct BFloat16Bits {};
-struct Float16Bits {};
-
-// kN halves as floats. bfloat16 is the upper half of a float32; float16 widens exactly.
-template <class Half, class VH>
-HWY_INLINE VF HalvesToFloats(VH bits) {
-  const DF d;
-  if constexpr (std::is_same_v<Half, BFloat16Bits>) {
-    const hn::RebindToUnsigned<DF> du;
-    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, bits)));
-  } else {
-    const hn::Rebind<hwy::float16_t, DF> dh;
-    return hn::PromoteTo(d, hn::BitCast(dh, bits));
-  }
-}
-
-template <class Half>
-HWY_INLINE VF LoadHalves(const std::uint16_t* HWY_RESTRICT p) {
-  const hn::Rebind<std::uint16_t, DF> dh;
-  return HalvesToFloats<Half>(hn::LoadU(dh, p));
-}
 
 // BlockLanes of the n <= kBlock floats the halves at x convert to. The last partial group is
 // masked (AVX-512), or copied into 128 halves of -0.0 (0x8000 in both formats) and added whole:
@@ -199,30 +228,7 @@ HWY_INLINE void HalfBlockLanesInline(const std::uint16_t* HWY_RESTRICT x, std::s
       acc[k] = hn::Add(acc[k], LoadHalves<Half>(x + i + k * kN));
     }
   }
-  if (i < n) {
-    const std::size_t r = n - i;
-#if HWY_TARGET <= HWY_AVX3
-    // As AddTail: whole vectors, then one masked load, the lanes past r left alone.
-    const DF d;
-    const hn::Rebind<std::uint16_t, DF> dh;
-#pragma GCC unroll 128
-    for (std::size_t k = 0; k < kK; ++k) {
-      if ((k + 1) * kN <= r) {
-        acc[k] = hn::Add(acc[k], LoadHalves<Half>(x + i + k * kN));
-      } else if (k * kN < r) {
-        const std::size_t rest = r - k * kN;
-        const VF v = HalvesToFloats<Half>(hn::MaskedLoad(hn::FirstN(dh, rest), dh, x + i + k * kN));
-        acc[k] = hn::IfThenElse(hn::FirstN(d, rest), hn::Add(acc[k], v), acc[k]);
-      }
-    }
-#else
-    std::uint16_t pad[kLanes];
-    std::fill(pad, pad + kLanes, std::uint16_t{0x8000});
-    std::memcpy(pad, x + i, r * sizeof(std::uint16_t));
-#pragma GCC unroll 128
-    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], LoadHalves<Half>(pad + k * kN));
-#endif
-  }
+  if (i < n) AddTail<Half>(x + i, n - i, acc);
 }
 
 // Out of line where a chunk's tree takes its blocks (as BlockLanesOutOfLine).
@@ -371,42 +377,6 @@ HWY_INLINE bool NarrowRowSums(const float* HWY_RESTRICT x, std::size_t rows, std
   return ((cols == C + 1 ? (NarrowRows<C + 1>(x, rows, out), true) : false) || ...);
 }
 
-// The lanes of the kN elements at p as floats: float32, or halves (Src a *Bits tag) converted.
-template <class Src, class T>
-HWY_INLINE VF LoadLanes(const T* HWY_RESTRICT p) {
-  if constexpr (std::is_same_v<Src, float>) {
-    return hn::LoadU(DF(), p);
-  } else {
-    return LoadHalves<Src>(p);
-  }
-}
-
-// The first 0 < r < kN elements at p in lanes [0, r), -0.0 in the others: a masked load where
-// it cannot fault (AVX-512), else a copy into a vector's worth of -0.0 (0x8000 as halves).
-template <class Src, class T>
-HWY_INLINE VF LoadFirstLanes(const T* HWY_RESTRICT p, std::size_t r) {
-  const DF d;
-#if HWY_TARGET <= HWY_AVX3
-  const hn::Rebind<T, DF> dt;
-  VF v;
-  if constexpr (std::is_same_v<Src, float>) {
-    v = hn::MaskedLoad(hn::FirstN(d, r), d, p);
-  } else {
-    v = HalvesToFloats<Src>(hn::MaskedLoad(hn::FirstN(dt, r), dt, p));
-  }
-  return hn::IfThenElse(hn::FirstN(d, r), v, hn::Set(d, -0.0f));
-#else
-  T pad[kN];
-  if constexpr (std::is_same_v<Src, float>) {
-    std::fill(pad, pad + kN, -0.0f);
-  } else {
-    std::fill(pad, pad + kN, std::uint16_t{0x8000});
-  }
-  std::memcpy(pad, p, r * sizeof(T));
-  (void)d;
-  return LoadLanes<Src>(pad);
-#endif
-}
 
 // A row of n <= kP elements (kP a power of two, kN <= kP <= 128), as its block's fold gives it:
 // element j in lane j and -0.0 in the other lanes, which adding changes nothing, so FoldLanes's
