@@ -337,32 +337,39 @@ class Reducer {
   // Vectors of the float32 kernels here: 16 lanes at most, as reduce_kernels.cc's.
   using DR = hn::CappedTag<float, 16>;
 
-  // The runs under a result at p in C order, from run `index` on: an odometer over the outer
-  // reduced dims, one division when it starts, none per run.
+  // The runs under a result at p in C order, from run `run` on: an odometer over the outer
+  // reduced dims, one division per dim when it starts, none per run. `row` is the current run's
+  // first element, `index` that element's C-order index among the result's reduced elements
+  // (what argmin and argmax return).
   struct RunCursor {
     const Geometry& g;
-    const char* row;  // the current run's first element
+    const char* row;
+    std::int64_t index = 0;
     std::array<std::int64_t, kMaxDims> digit{};
 
-    RunCursor(const Geometry& geometry, const char* p, std::uint64_t index) : g(geometry), row(p) {
+    RunCursor(const Geometry& geometry, const char* p, std::uint64_t run) : g(geometry), row(p) {
       for (std::size_t k = g.nred - 1; k-- > 0;) {
         const auto extent = static_cast<std::uint64_t>(g.red[k].size);
-        digit[k] = static_cast<std::int64_t>(index % extent);
+        digit[k] = static_cast<std::int64_t>(run % extent);
         row += digit[k] * g.red[k].stride;
-        index /= extent;
+        index += digit[k] * g.index_step[k];
+        run /= extent;
       }
     }
-    // The next run; after the last one, the first one again. Inline, so that a caller's vector
-    // registers need not be saved around it.
-    HWY_INLINE void next() {
+    // Moves to the next run and returns true; after the last run, back to the first and false.
+    // Inline, so that a caller's vector registers need not be saved around it.
+    HWY_INLINE bool next() {
       for (std::size_t k = g.nred - 1; k-- > 0;) {
         if (++digit[k] < g.red[k].size) {
           row += g.red[k].stride;
-          return;
+          index += g.index_step[k];
+          return true;
         }
         row -= (g.red[k].size - 1) * g.red[k].stride;
+        index -= (g.red[k].size - 1) * g.index_step[k];
         digit[k] = 0;
       }
+      return false;
     }
   };
 
@@ -648,27 +655,12 @@ class Reducer {
       (void)f(p, std::int64_t{1}, std::int64_t{0}, std::int64_t{0}, std::int64_t{0});
       return;
     }
-    std::array<std::int64_t, kMaxDims> i{};
     const Dim run = g_.run();
     const std::int64_t run_step = g_.index_step[g_.nred - 1];
-    const char* row = p;
-    std::int64_t row_index = 0;
-    for (;;) {
-      if (!f(row, run.size, run.stride, row_index, run_step)) return;
-      std::size_t k = g_.nred - 1;  // the next run: an odometer over the outer reduced dims
-      for (;;) {
-        if (k == 0) return;
-        --k;
-        if (++i[k] < g_.red[k].size) {
-          row += g_.red[k].stride;
-          row_index += g_.index_step[k];
-          break;
-        }
-        row -= (g_.red[k].size - 1) * g_.red[k].stride;
-        row_index -= (g_.red[k].size - 1) * g_.index_step[k];
-        i[k] = 0;
-      }
-    }
+    RunCursor runs(g_, p, 0);
+    do {
+      if (!f(runs.row, run.size, run.stride, runs.index, run_step)) return;
+    } while (runs.next());
   }
 
   void one_output(const char* p, char* at, char* slot) const {
