@@ -26,7 +26,8 @@ absl::Span<const float> input(std::size_t n) {
     for (std::size_t i = 0; i < v->size(); ++i) (*v)[i] = static_cast<float>(i % 97) * 0.25f;
     return v;
   }();
-  const auto offset = (64 - reinterpret_cast<std::uintptr_t>(data->data()) % 64) % 64 / sizeof(float);
+  const auto offset =
+      (64 - reinterpret_cast<std::uintptr_t>(data->data()) % 64) % 64 / sizeof(float);
   return absl::Span<const float>(data->data() + offset, n);
 }
 
@@ -75,7 +76,8 @@ void BM_EmptyDispatch(benchmark::State& state) {
 
 void BM_EmptyKernel(benchmark::State& state) {
   const float x = 0.0f;
-  for (auto _ : state) benchmark::DoNotOptimize(corepy::ops::sum_f32(absl::Span<const float>(&x, 0)));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(absl::Span<const float>(&x, 0)));
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -85,6 +87,79 @@ void BM_NoScope(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// ---- Where a scope's cost around a kernel goes: each part of with_arena alone around the same
+// 1k sum_f32 (the thread's part, the frame, the window), and two probes of what the loop holds
+// across the kernel's call. A scope costs more around a kernel than the empty scope does; these
+// lines show which part does, in the same run.
+
+// The thread's part: the depth and the scope pointer (corepy/arena.h).
+void BM_SumInThreadPart(benchmark::State& state) {
+  const absl::Span<const float> x = input(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    corepy::internal::ScopeEntry entry(0);
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(x));
+  }
+  set_counters(state, x.size());
+}
+
+// The frame: the thread's arena rewound to where it was (allocators/arena_resource.h).
+void BM_SumInFrame(benchmark::State& state) {
+  const absl::Span<const float> x = input(static_cast<std::size_t>(state.range(0)));
+  corepy::ArenaResource& arena = corepy::thread_arena();
+  for (auto _ : state) {
+    corepy::ArenaRewinder frame(arena);
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(x));
+  }
+  set_counters(state, x.size());
+}
+
+// The window alone: one field saved, zeroed and put back.
+void BM_SumInWindow(benchmark::State& state) {
+  const absl::Span<const float> x = input(static_cast<std::size_t>(state.range(0)));
+  corepy::ArenaResource& arena = corepy::thread_arena();
+  for (auto _ : state) {
+    const std::size_t outer = arena.open_window();
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(x));
+    arena.close_window(outer);
+  }
+  set_counters(state, x.size());
+}
+
+// Probes, no corepy code: three words loaded before the call and used after it, as a scope keeps
+// its start across the kernel. Held where the compiler likes, they take callee-saved registers,
+// and the loop then reloads the kernel's arguments from the stack each time; made to go through
+// a stack slot, they leave the arguments in registers.
+struct Words {
+  std::size_t a, b, c;
+};
+Words g_words{1, 2, 3};
+
+void BM_SumHoldingWords(benchmark::State& state) {
+  const absl::Span<const float> x = input(static_cast<std::size_t>(state.range(0)));
+  const Words* w = &g_words;
+  asm("" : "+r"(w));  // loaded each time, not folded
+  for (auto _ : state) {
+    std::size_t a = w->a, b = w->b, c = w->c;
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(x));
+    asm volatile("" : : "r"(a), "r"(b), "r"(c));
+  }
+  set_counters(state, x.size());
+}
+
+void BM_SumWordsOnStack(benchmark::State& state) {
+  const absl::Span<const float> x = input(static_cast<std::size_t>(state.range(0)));
+  const Words* w = &g_words;
+  asm("" : "+r"(w));  // loaded each time, not folded
+  for (auto _ : state) {
+    Words held = *w;
+    asm volatile("" : "+m"(held));  // in memory here...
+    benchmark::DoNotOptimize(corepy::ops::sum_f32(x));
+    asm volatile("" : "+m"(held));  // ...and read back from it here
+    asm volatile("" : : "r"(held.a), "r"(held.b), "r"(held.c));
+  }
+  set_counters(state, x.size());
+}
+
 BENCHMARK(BM_SumBare)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumInScope)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumDispatch)->Arg(1000)->Arg(10000)->Arg(100000);
@@ -92,6 +167,11 @@ BENCHMARK(BM_EmptyScope);
 BENCHMARK(BM_EmptyDispatch);
 BENCHMARK(BM_EmptyKernel);
 BENCHMARK(BM_NoScope);
+BENCHMARK(BM_SumInThreadPart)->Arg(1000);
+BENCHMARK(BM_SumInFrame)->Arg(1000);
+BENCHMARK(BM_SumInWindow)->Arg(1000);
+BENCHMARK(BM_SumHoldingWords)->Arg(1000);
+BENCHMARK(BM_SumWordsOnStack)->Arg(1000);
 
 }  // namespace
 
@@ -112,5 +192,11 @@ int main(int argc, char** argv) {
           {"BM_EmptyScope", "BM_NoScope", 0.10, "BM_SumBare/10000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/1000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/10000"},
+          // Where the scope's cost around a 1k sum goes (context).
+          {"BM_SumInThreadPart/1000", "BM_SumBare/1000", 0},
+          {"BM_SumInFrame/1000", "BM_SumBare/1000", 0},
+          {"BM_SumInWindow/1000", "BM_SumBare/1000", 0},
+          {"BM_SumHoldingWords/1000", "BM_SumBare/1000", 0},
+          {"BM_SumWordsOnStack/1000", "BM_SumBare/1000", 0},
       });
 }
