@@ -160,7 +160,6 @@ HWY_INLINE float FoldLanes(Lanes& acc) {
   return FoldVector(DF(), acc.v[0]);
 }
 
-
 // acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
 // i % 128, a partial last group padded with -0.0. Two groups per iteration: each lane still
 // adds its elements in order, with half the loop branches.
@@ -206,10 +205,8 @@ HWY_NOINLINE void BlockLanesOutOfLine(const float* HWY_RESTRICT x, std::size_t n
 
 // ---- float16 and bfloat16 blocks (their loads are above).
 
-
-// BlockLanes of the n <= kBlock floats the halves at x convert to. The last partial group is
-// masked (AVX-512), or copied into 128 halves of -0.0 (0x8000 in both formats) and added whole:
-// both are the padding with -0.0 that BlockLanes documents.
+// BlockLanes of the n <= kBlock floats the halves at x convert to; a partial last group goes
+// through AddTail, as float32's does: the padding with -0.0 that BlockLanes documents.
 template <class Half>
 HWY_INLINE void HalfBlockLanesInline(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
                                      VF (&acc)[kK]) {
@@ -376,7 +373,6 @@ HWY_INLINE bool NarrowRowSums(const float* HWY_RESTRICT x, std::size_t rows, std
                               float* HWY_RESTRICT out, std::index_sequence<C...>) {
   return ((cols == C + 1 ? (NarrowRows<C + 1>(x, rows, out), true) : false) || ...);
 }
-
 
 // A row of n <= kP elements (kP a power of two, kN <= kP <= 128), as its block's fold gives it:
 // element j in lane j and -0.0 in the other lanes, which adding changes nothing, so FoldLanes's
