@@ -1,10 +1,17 @@
 #include "tests/bench/reduce_anchors.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <numeric>
+#include <thread>
+#include <vector>
 
 #include "Eigen/Core"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 namespace corepy::bench {
 namespace {
@@ -54,6 +61,81 @@ std::uint64_t stream_read(const void* p, std::size_t bytes) {
   for (int k = 0; k < 8; ++k) r |= all[k];
   for (; i < bytes; ++i) r |= static_cast<unsigned char>(c[i]);
   return r;
+}
+
+struct ReadTeam::State {
+  struct alignas(64) Slot {
+    std::uint64_t words = 0;
+  };
+  explicit State(std::size_t n) : slots(n) {}
+
+  // The piece of [p, p + bytes) that thread i of n reads.
+  void read_piece(std::size_t i) {
+    const std::size_t piece = (bytes / slots.size() + 63) / 64 * 64;
+    const std::size_t begin = std::min(bytes, i * piece);
+    slots[i].words = stream_read(p + begin, std::min(bytes, begin + piece) - begin);
+  }
+  void help(std::size_t i) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::uint64_t now;
+      while ((now = generation.load(std::memory_order_acquire)) == seen) {
+        if (stop.load(std::memory_order_relaxed)) return;
+        _mm_pause();
+      }
+      seen = now;
+      read_piece(i);
+      pending.fetch_sub(1, std::memory_order_release);
+    }
+  }
+
+  const char* p = nullptr;
+  std::size_t bytes = 0;
+  std::vector<Slot> slots;
+  alignas(64) std::atomic<std::uint64_t> generation{0};
+  alignas(64) std::atomic<std::size_t> pending{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> helpers;
+};
+
+ReadTeam::ReadTeam(int threads)
+    : state_(std::make_unique<State>(static_cast<std::size_t>(std::max(threads, 1)))) {
+  for (std::size_t i = 0; i + 1 < state_->slots.size(); ++i) {
+    state_->helpers.emplace_back([s = state_.get(), i] { s->help(i); });
+  }
+}
+
+ReadTeam::~ReadTeam() {
+  state_->stop.store(true, std::memory_order_relaxed);
+  for (std::thread& t : state_->helpers) t.join();
+}
+
+std::uint64_t tbb_read(const void* p, std::size_t bytes, std::size_t piece) {
+  const char* c = static_cast<const char*>(p);
+  piece = std::max<std::size_t>(64, piece / 64 * 64);
+  std::atomic<std::uint64_t> words{0};
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, (bytes + piece - 1) / piece, 1),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      const std::size_t begin = r.begin() * piece;
+                      const std::size_t end = std::min(bytes, r.end() * piece);
+                      words.fetch_or(stream_read(c + begin, end - begin),
+                                     std::memory_order_relaxed);
+                    });
+  return words.load(std::memory_order_relaxed);
+}
+
+std::uint64_t ReadTeam::read(const void* p, std::size_t bytes) {
+  State& s = *state_;
+  const std::size_t n = s.slots.size();
+  s.p = static_cast<const char*>(p);
+  s.bytes = bytes;
+  s.pending.store(n - 1, std::memory_order_relaxed);
+  s.generation.fetch_add(1, std::memory_order_release);
+  s.read_piece(n - 1);
+  while (s.pending.load(std::memory_order_acquire) != 0) _mm_pause();
+  std::uint64_t words = 0;
+  for (const State::Slot& slot : s.slots) words |= slot.words;
+  return words;
 }
 
 float std_accumulate(const float* x, std::size_t n) { return std::accumulate(x, x + n, 0.0f); }

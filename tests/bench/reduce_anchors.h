@@ -12,12 +12,38 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace corepy::bench {
 
 // ORs every 8-byte word of [p, p + bytes) into one: each byte is loaded once, four 64-byte
 // vectors per iteration, one cheap operation each.
 std::uint64_t stream_read(const void* p, std::size_t bytes);
+
+// stream_read on `threads` threads at once, the bound of a kernel split over as many: the
+// calling thread and threads - 1 helpers, made with the team and spinning from one read() to the
+// next until it is destroyed (as oneTBB's workers stay awake through a benchmark's loop of
+// parallel calls, so no wake-up is timed), each reading one piece of whole 64-byte lines.
+class ReadTeam {
+ public:
+  explicit ReadTeam(int threads);
+  ReadTeam(const ReadTeam&) = delete;
+  ReadTeam& operator=(const ReadTeam&) = delete;
+  ~ReadTeam();
+
+  // The words of [p, p + bytes), ORed, as stream_read gives them.
+  std::uint64_t read(const void* p, std::size_t bytes);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// stream_read split by oneTBB, as corepy's kernels split: tbb::parallel_for over pieces of
+// `piece` bytes (whole 64-byte lines) with its default partitioner, on the default task arena's
+// threads, which sleep between calls. Against ReadTeam, what oneTBB's fork, join and wake-up
+// cost a memory-bound split.
+std::uint64_t tbb_read(const void* p, std::size_t bytes, std::size_t piece);
 
 // std::accumulate(x, x + n, 0.0f).
 float std_accumulate(const float* x, std::size_t n);
