@@ -24,6 +24,7 @@
 #include "corepy/op_table.h"
 #include "corepy/tensor_dispatch.h"
 #include "corepy/version.h"
+#include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
 #include "ops/reduce_tensor.h"
 #include "ops/tensor.h"
@@ -347,6 +348,15 @@ int corepy_memory_stats(corepy_memory_stats_t* out, char* allocator, size_t size
 
 int corepy_trim(void) {
   return guarded([] { corepy::trim(); });
+}
+
+int corepy_finalize_parallel_workers(void) {
+  if (!corepy::ops::finalize_parallel_workers()) {
+    return fail(COREPY_ERROR_INTERNAL,
+                "corepy_finalize_parallel_workers: oneTBB's workers cannot be waited for (called "
+                "from inside a parallel call, or something else holds oneTBB's scheduler)");
+  }
+  return COREPY_OK;
 }
 
 const char* corepy_version(void) { return COREPY_VERSION_STRING; }

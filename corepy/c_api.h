@@ -156,6 +156,17 @@ COREPY_API int corepy_configure(const char* key, const char* value);
  * NULL) gets the full length including the NUL. */
 COREPY_API int corepy_op_stats_json(char* buf, size_t size, size_t* needed);
 
+/* Waits until oneTBB's worker threads have exited (ops::finalize_parallel_workers(),
+ * ops/parallel_reduce.h), which also frees their thread-local arenas: for a clean exit under a
+ * leak checker (Valgrind reports workers still running at exit as possibly lost), call it at
+ * shutdown, from the main thread, with no corepy call running on another thread. A later
+ * parallel call starts workers again. COREPY_ERROR_INTERNAL, corepy_last_error() saying why,
+ * when they cannot be waited for: called from inside a parallel call (a oneTBB task), or while
+ * something else holds oneTBB's scheduler (a tbb::task_arena alive). Not from inside a C++
+ * caller's tbb::task_arena::execute(): oneTBB's finalize crashes there, which corepy cannot
+ * detect. */
+COREPY_API int corepy_finalize_parallel_workers(void);
+
 /* corepy's version, "MAJOR.MINOR.PATCH" (COREPY_VERSION_STRING of corepy/version.h). */
 COREPY_API const char* corepy_version(void);
 

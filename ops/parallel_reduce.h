@@ -67,8 +67,9 @@ float mean_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpt
 // scratch (default_thread_scratch's arenas). For a clean exit under leak checkers (Valgrind
 // reports the thread stacks of workers still running at exit as possibly lost): call it at
 // shutdown, on the main thread, with no parallel call running and no tbb::task_arena alive.
-// Returns whether the workers could be waited for (false: something still holds the
-// scheduler). A later parallel call starts workers again.
+// Returns whether the workers could be waited for (false: called from a oneTBB task, or
+// something still holds the scheduler). A later parallel call starts workers again. Never from
+// inside tbb::task_arena::execute(): oneTBB's finalize crashes there (oneTBB 2021.8).
 bool finalize_parallel_workers();
 
 // As reduce.h's: the result on `resource` (allocated on the calling thread). Split, they are
