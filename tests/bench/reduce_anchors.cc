@@ -110,20 +110,6 @@ ReadTeam::~ReadTeam() {
   for (std::thread& t : state_->helpers) t.join();
 }
 
-std::uint64_t tbb_read(const void* p, std::size_t bytes, std::size_t piece) {
-  const char* c = static_cast<const char*>(p);
-  piece = std::max<std::size_t>(64, piece / 64 * 64);
-  std::atomic<std::uint64_t> words{0};
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, (bytes + piece - 1) / piece, 1),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      const std::size_t begin = r.begin() * piece;
-                      const std::size_t end = std::min(bytes, r.end() * piece);
-                      words.fetch_or(stream_read(c + begin, end - begin),
-                                     std::memory_order_relaxed);
-                    });
-  return words.load(std::memory_order_relaxed);
-}
-
 std::uint64_t ReadTeam::read(const void* p, std::size_t bytes) {
   State& s = *state_;
   const std::size_t n = s.slots.size();
@@ -136,6 +122,20 @@ std::uint64_t ReadTeam::read(const void* p, std::size_t bytes) {
   std::uint64_t words = 0;
   for (const State::Slot& slot : s.slots) words |= slot.words;
   return words;
+}
+
+std::uint64_t tbb_read(const void* p, std::size_t bytes, std::size_t piece) {
+  const char* c = static_cast<const char*>(p);
+  piece = std::max<std::size_t>(64, piece / 64 * 64);
+  std::atomic<std::uint64_t> words{0};
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, (bytes + piece - 1) / piece, 1),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      const std::size_t begin = r.begin() * piece;
+                      const std::size_t end = std::min(bytes, r.end() * piece);
+                      words.fetch_or(stream_read(c + begin, end - begin),
+                                     std::memory_order_relaxed);
+                    });
+  return words.load(std::memory_order_relaxed);
 }
 
 float std_accumulate(const float* x, std::size_t n) { return std::accumulate(x, x + n, 0.0f); }

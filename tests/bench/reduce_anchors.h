@@ -22,8 +22,8 @@ std::uint64_t stream_read(const void* p, std::size_t bytes);
 
 // stream_read on `threads` threads at once, the bound of a kernel split over as many: the
 // calling thread and threads - 1 helpers, made with the team and spinning from one read() to the
-// next until it is destroyed (as oneTBB's workers stay awake through a benchmark's loop of
-// parallel calls, so no wake-up is timed), each reading one piece of whole 64-byte lines.
+// next until it is destroyed, so that no wake-up is timed, each reading one piece of whole
+// 64-byte lines. The hardware's bound: oneTBB's workers sleep between calls (tbb_read below).
 class ReadTeam {
  public:
   explicit ReadTeam(int threads);
