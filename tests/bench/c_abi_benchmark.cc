@@ -3,8 +3,9 @@
 // counters, log check), against corepy_sum_f32_kernel, the same kernel called through the same
 // library with no dispatch layer, in the same run. Inside a shared library a thread-local
 // lookup goes through __tls_get_addr (corepy/arena.h uses the default TLS model, so that two
-// copies of the library can be loaded), where arena_scope_benchmark's statically linked
-// dispatch reads a fixed offset: the two binaries' "empty" lines side by side say what that
+// copies of the library can be loaded), where a statically linked dispatch reads a fixed offset.
+// The same source builds c_abi_static_benchmark, with the C ABI linked statically
+// (//corepy:c_api): the two binaries' "empty" lines side by side say what the shared library
 // costs. Both entry points pay the same C ABI wrapper (null checks, the exception guard).
 #include <cstddef>
 #include <cstdint>
