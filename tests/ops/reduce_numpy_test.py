@@ -240,7 +240,8 @@ def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):
             above 1 (each float64 partial product that underflows loses up to 2^-1075)
       var   2 ulp_out(ref) + n 2^-50 ssd + n delta^2 / max(n - ddof, 1), delta = L 2^-53 S / n
             (the float64 mean's error; this last term is not in the documented bound, see below)
-      std   2 ulp_out(ref) + sqrt(v) - sqrt(max(v - e, 0)), e the var bound less its ulps
+      std   2 ulp_out(ref) + max(sqrt(v) - sqrt(max(v - e, 0)), sqrt(v + e) - sqrt(v)), e the var
+            bound less its ulps
     A reference that is NaN or +-Inf must be matched. No rounding-error bound covers overflow
     of partial results (numpy's overflow too): where it is possible (the finite elements' S, or
     for prod the product of the factors above 1 or below 1, reach the accumulator's range), inf
@@ -300,9 +301,14 @@ def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):
             np.max(finite_dev2, **kw, initial=0) * max(n, 1) >= f64max / 4)
         if op == "var":
             return var, 2 * ulp_of(var, out_code) + var_err, overflow
-        # The var bound through sqrt: sqrt(v) - sqrt(v - e) bounds both sides.
+        # The var bound through sqrt, on both sides: sqrt(v) - sqrt(v - e) below, sqrt(v + e) -
+        # sqrt(v) above. Below bounds both while v >= e; under that the clamp at 0 makes it sqrt(v),
+        # which at v = 0 is 0, where a computed var of up to e is still within its bound
+        # (hypothesis: five equal int64 values near 2^54, whose float64 mean is one ulp off,
+        # give a std of 4 where the reference is 0).
         std = np.sqrt(var)
-        std_err = std - np.sqrt(np.maximum(var - var_err, 0))
+        std_err = np.maximum(std - np.sqrt(np.maximum(var - var_err, 0)),
+                             np.sqrt(var + var_err) - std)
         return std, 2 * ulp_of(std, out_code) + std_err, overflow
 
 
