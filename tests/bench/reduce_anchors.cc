@@ -113,6 +113,7 @@ ReadTeam::~ReadTeam() {
 std::uint64_t ReadTeam::read(const void* p, std::size_t bytes) {
   State& s = *state_;
   const std::size_t n = s.slots.size();
+  if (n == 1) return stream_read(p, bytes);  // no helper to hand a piece to
   s.p = static_cast<const char*>(p);
   s.bytes = bytes;
   s.pending.store(n - 1, std::memory_order_relaxed);
