@@ -800,10 +800,29 @@ class Reducer {
       acc[j] = a;
     };
     if (cstride == static_cast<std::int64_t>(E::kSize)) {
-      for (std::size_t j = 0; j < width; ++j) column(j, static_cast<std::int64_t>(j * E::kSize));
+      // The vectorized loop starts at the first column on a cache line of the first row, the
+      // columns before it apart (line_head()). Each column adds the same rows in the same order
+      // whichever loop takes it.
+      const std::size_t head = line_head(q[0], width);
+      for (std::size_t j = 0; j < head; ++j) column(j, static_cast<std::int64_t>(j * E::kSize));
+      for (std::size_t j = head; j < width; ++j) {
+        column(j, static_cast<std::int64_t>(j * E::kSize));
+      }
     } else {
       for (std::size_t j = 0; j < width; ++j) column(j, static_cast<std::int64_t>(j) * cstride);
     }
+  }
+
+  // Columns of a contiguous row at `row` before the first that starts a 64-byte line: loads
+  // from there on do not straddle two lines. numpy's arrays start 16 or 32 bytes into a line
+  // (malloc's alignment), where straddling loads made float64 (1000, 1000) over axis 0 take
+  // 1.5x the time of an aligned copy, float32 1.2x. 0 for a row narrower than 4 lines (its head
+  // would cost more than it saves) or not aligned to its elements.
+  static std::size_t line_head(const char* row, std::size_t width) {
+    constexpr std::size_t kLine = 64;
+    const auto at = reinterpret_cast<std::uintptr_t>(row);
+    if (width * E::kSize < 4 * kLine || at % E::kSize != 0) return 0;
+    return (kLine - at % kLine) % kLine / E::kSize;
   }
 
   // acc[0, width) = the f-transformed sums over rows [leaf_lo, leaf_hi) * kLeafRows in pairwise

@@ -284,6 +284,62 @@ TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
   }
 }
 
+// A column tile's vector loop starts at the first row's first column on a 64-byte line, the
+// columns before it apart (line_head() in tensor_kernels.cc): a row that starts k elements into
+// a line splits its columns at a different place for every k. Every such start, for every
+// dtype, a row of 4 lines and rows that are not a whole number of lines (so the rows' own starts
+// move through the line), gives the bits of the same elements at the start of a line; the
+// float32 sums are the documented order's.
+TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  constexpr std::size_t kLine = 64;
+  const std::int64_t axis0[] = {0};
+  ReduceOptions down;
+  down.all_axes = false;
+  down.axes = axis0;
+  down.ddof = 1;
+  for (DType dtype : kEveryDType) {
+    const std::size_t item = dtype_size(dtype);
+    for (const std::int64_t width :
+         {static_cast<std::int64_t>(4 * kLine / item), std::int64_t{333}, std::int64_t{1000}}) {
+      const std::int64_t rows = 37;
+      const std::size_t bytes = static_cast<std::size_t>(rows * width) * item;
+      const Data data(dtype, static_cast<std::size_t>(rows * width), 17);
+      // Room for a start anywhere in the first line after a line boundary.
+      std::vector<char> buffer(bytes + 2 * kLine);
+      char* const line =
+          buffer.data() + (kLine - reinterpret_cast<std::uintptr_t>(buffer.data()) % kLine) % kLine;
+      const std::int64_t shape[] = {rows, width};
+      for (Reduction r : kEveryReduction) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " width " + std::to_string(width) + " " +
+                     std::string(reduction_name(r)));
+        std::vector<char> at_line_start;
+        for (std::size_t start = 0; start < kLine; start += item) {
+          SCOPED_TRACE("start " + std::to_string(start));
+          std::memcpy(line + start, data.bytes.data(), bytes);
+          absl::StatusOr<Tensor> t = reduce(r, TensorView(line + start, dtype, shape), down,
+                                            std::pmr::new_delete_resource());
+          ASSERT_TRUE(t.ok()) << t.status();
+          if (start == 0) {
+            at_line_start = bytes_of(*t);
+          } else {
+            ASSERT_EQ(bytes_of(*t), at_line_start);
+          }
+          if (dtype == DType::kFloat32 && r == Reduction::kSum) {
+            const auto* x = reinterpret_cast<const float*>(data.bytes.data());
+            for (std::int64_t j = 0; j < width; ++j) {
+              const float expected = column_sum_model(x + j, rows, width, 0, (rows + 15) / 16);
+              float got;
+              std::memcpy(&got, static_cast<const char*>(t->data()) + j * 4, 4);
+              ASSERT_EQ(std::memcmp(&got, &expected, 4), 0) << "column " << j;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Runs of 16 to 1023 float32 elements, several under each result, are packed into leaves of 2048
 // elements; on AVX-512 a leaf's lanes are loaded from the runs in place (a vector straddling two
 // runs takes two masked loads), elsewhere the elements are converted into a buffer first. Runs
