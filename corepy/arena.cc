@@ -409,7 +409,7 @@ OpScratch op_scratch_slow(Op op) {
 
 std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* caller) {
   ThreadState& t = tls_state;
-  if (t.depth != 0) return op_scratch(op).resource;  // inside a scope: already current
+  if (t.depth != 0) return op_scratch(t, op).resource;  // inside a scope: already current
   // A strategy without an arena is one resource shared by every thread: the caller's, which
   // its open scope keeps alive for the whole op. Nothing of this thread's is involved, so a
   // worker never keeps a configuration alive for a task's sake.
@@ -431,7 +431,7 @@ std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* call
   // This thread's configuration may have no arena while the caller's has one: the plain
   // thread arena then.
   if (!r.config->strategy->uses_arena) return r.main.arena.get();
-  return op_scratch(op).resource;
+  return op_scratch(t, op).resource;
 }
 
 std::array<OpTotals, kOpCount> op_totals() {

@@ -85,6 +85,32 @@ struct ThreadState {
 inline thread_local ThreadState tls_state{
     nullptr, 0, 0, false, nullptr, nullptr, nullptr, nullptr, {0u}, nullptr, {nullptr}, nullptr, 0};
 
+// How a scope reaches its thread's state. In a shared library (-fPIC) each read of tls_state
+// is a call to __tls_get_addr, and a dispatch made six (entry, scratch, options, stats, exit):
+// there the scope takes the address once and keeps it. In an executable (-fPIE, or no
+// PIC) the state is a fixed offset from the thread pointer, cheaper than an address held in a
+// register across the kernel, so nothing is kept.
+#if defined(__PIC__) && !defined(__PIE__)
+class ThreadStateRef {
+ public:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ThreadStateRef() : state_(&tls_state) {
+#if defined(__GNUC__)
+    // An opaque copy: GCC otherwise computes the address again (another call) at every use.
+    asm("" : "+r"(state_));
+#endif
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ThreadState& operator*() const { return *state_; }
+
+ private:
+  ThreadState* state_;
+};
+#else
+class ThreadStateRef {
+ public:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ThreadState& operator*() const { return tls_state; }
+};
+#endif
+
 // Bits of ThreadState::requests.
 inline constexpr unsigned kTrimRequested = 1;  // trim(): shrink the thread's idle arenas
 inline constexpr unsigned kShrinkWatch = 2;    // the block grew: watch it for the shrink policy
@@ -121,16 +147,16 @@ std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* call
 // scope it stays alive until the outermost scope ends.
 inline const Resolved* current_config() noexcept { return tls_state.config; }
 
-// Call inside a scope, which keeps the thread's runtime current.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(Op op) {
-  const OpScratch s = tls_state.ops[static_cast<std::size_t>(op)];
+// Call inside a scope, which keeps the thread's runtime current; `t` is the thread's state.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(ThreadState& t, Op op) {
+  const OpScratch s = t.ops[static_cast<std::size_t>(op)];
   if (ABSL_PREDICT_TRUE(s.arena != nullptr)) return s;
   return op_scratch_slow(op);
 }
 
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void record_op(Op op, std::size_t peak,
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void record_op(ThreadState& state, Op op, std::size_t peak,
                                                    std::size_t spills) noexcept {
-  OpTally& t = tls_state.tallies[static_cast<std::size_t>(op)];
+  OpTally& t = state.tallies[static_cast<std::size_t>(op)];
   t.calls.store(t.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (spills != 0) {
     t.spills.store(t.spills.load(std::memory_order_relaxed) + spills, std::memory_order_relaxed);
@@ -167,13 +193,13 @@ void close_op_region(const std::array<OpTotals, kOpCount>& at_entry) noexcept;
 class ScopeEntry {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit ScopeEntry(std::uint32_t trace_op)
-      : trace_op_(trace_op), depth_(tls_state.depth), arena_(enter(depth_, trace_op)) {}
+      : trace_op_(trace_op), depth_((*state_).depth), arena_(enter(*state_, depth_, trace_op)) {}
   ScopeEntry(const ScopeEntry&) = delete;
   ScopeEntry& operator=(const ScopeEntry&) = delete;
   // Puts back the depth it found rather than decrementing: the next scope's load of it then
   // waits on one store, not on a load and a store, in a loop of scopes.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~ScopeEntry() {
-    ThreadState& t = tls_state;
+    ThreadState& t = *state_;
     t.depth = depth_;
     if (ABSL_PREDICT_FALSE(t.scope_arena.load(std::memory_order_relaxed) == nullptr)) {
       leave_scope_slow(depth_, trace_op_);
@@ -182,11 +208,13 @@ class ScopeEntry {
 
   // The thread's arena.
   ArenaResource& arena() const { return arena_; }
+  // The thread's state.
+  ThreadState& state() const { return *state_; }
 
  private:
   // `depth`: the scopes open before this one.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter(unsigned depth, std::uint32_t trace_op) {
-    ThreadState& t = tls_state;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ArenaResource& enter(ThreadState& t, unsigned depth,
+                                                           std::uint32_t trace_op) {
     ArenaResource* const arena = t.scope_arena.load(std::memory_order_relaxed);
     if (ABSL_PREDICT_TRUE(arena != nullptr)) {
       t.depth = depth + 1;
@@ -195,6 +223,7 @@ class ScopeEntry {
     return enter_scope_slow(depth, trace_op);
   }
 
+  ThreadStateRef state_;  // first: the members below are made from it
   std::uint32_t trace_op_;
   unsigned depth_;
   ArenaResource& arena_;

@@ -28,16 +28,17 @@ std::pmr::memory_resource* thread_scratch(const void* caller_config) {
                                              static_cast<const internal::Resolved*>(caller_config));
 }
 
-// Called inside the op's scope. Inline, and reading only the thread's state: a dispatch whose
-// input is too small to split pays for two stores and a load here.
+// Inside the op's `scope`. Inline, and reading only the thread's state: a dispatch whose input
+// is too small to split pays for two stores and a load here.
 template <Op kOp>
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options() {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options(const OpScope& scope) {
+  const internal::ThreadState& t = scope.thread_state();
   ops::ParallelOptions options;
   options.per_thread_scratch = &thread_scratch<kOp>;
-  options.scratch_context = internal::current_config();
+  options.scratch_context = t.config;  // current_config()
   // After the thread's corepy state was destroyed (an op from a static destructor or an atexit
   // handler), oneTBB may be shutting down too: stay on this thread.
-  if (ABSL_PREDICT_FALSE(internal::tls_state.exited)) options.min_parallel_bytes = ~std::size_t{0};
+  if (ABSL_PREDICT_FALSE(t.exited)) options.min_parallel_bytes = ~std::size_t{0};
   return options;
 }
 
@@ -59,7 +60,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto dispatch_span(const char* entry, const 
                                                        std::size_t count, Kernel kernel) {
   check_data(entry, data, count);
   OpScope scope(kOp);
-  return kernel(absl::Span<const T>(data, count), scope.resource(), parallel_options<kOp>());
+  return kernel(absl::Span<const T>(data, count), scope.resource(), parallel_options<kOp>(scope));
 }
 
 // Checks the shape (once: the ops entry takes the checked view), makes the result vector on
@@ -75,7 +76,7 @@ std::pmr::vector<R> dispatch_matrix(const char* entry, const T* data, std::size_
   std::pmr::vector<R> out(result != nullptr ? result : std::pmr::get_default_resource());
   out.reserve(kAxis == 1 ? rows : cols);
   OpScope scope(kOp);
-  kernel(*x, out, scope.resource(), parallel_options<kOp>());
+  kernel(*x, out, scope.resource(), parallel_options<kOp>(scope));
   return out;
 }
 

@@ -81,7 +81,7 @@ class OpScope {
   ABSL_ATTRIBUTE_ALWAYS_INLINE explicit OpScope(Op op)
       : op_(op),
         entry_(static_cast<std::uint32_t>(op) + 1),
-        scratch_(internal::op_scratch(op)),
+        scratch_(internal::op_scratch(entry_.state(), op)),
         rewind_(*scratch_.arena) {}
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;
@@ -94,12 +94,14 @@ class OpScope {
       peak += rewind_.spill_bytes();
       internal::scope_spilled(rewind_.arena(), peak);
     }
-    internal::record_op(op_, peak, spills);
+    internal::record_op(entry_.state(), op_, peak, spills);
     if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(op_, rewind_.arena(), peak, spills);
   }
 
   std::pmr::memory_resource* resource() const { return scratch_.resource; }
   ArenaResource& arena() const { return rewind_.arena(); }
+  // The calling thread's corepy state (corepy/arena.h), as the scope reached it.
+  internal::ThreadState& thread_state() const { return entry_.state(); }
 
  private:
   // Static, so the scope's address does not escape and its fields can stay in registers.

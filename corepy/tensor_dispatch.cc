@@ -8,7 +8,7 @@
 namespace corepy {
 namespace {
 
-#define COREPY_CHECK_REDUCTION_OP(Id, name, value)                      \
+#define COREPY_CHECK_REDUCTION_OP(Id, name, value)                \
   static_assert(reduction_op(ops::Reduction::k##Id) == Op::k##Id, \
                 "the op table's N-D rows are out of step with ops::Reduction");
 COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
@@ -17,9 +17,9 @@ COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
 // The N-D kernels take all their scratch, per thread slots included, from the one resource they
 // are given, in one allocation on the calling thread. After the thread's corepy state was
 // destroyed (an op from a static destructor), oneTBB may be shutting down: stay on this thread.
-ops::ParallelOptions parallel_options() {
+ops::ParallelOptions parallel_options(const OpScope& scope) {
   ops::ParallelOptions options;
-  if (internal::tls_state.exited) options.min_parallel_bytes = ~std::size_t{0};
+  if (scope.thread_state().exited) options.min_parallel_bytes = ~std::size_t{0};
   return options;
 }
 
@@ -27,7 +27,7 @@ ops::ParallelOptions parallel_options() {
 
 void reduce_into_cpu_dispatch(const ops::ReducePlan& plan, void* out) {
   OpScope scope(reduction_op(plan.reduction()));
-  ops::execute(plan, out, scope.resource(), parallel_options());
+  ops::execute(plan, out, scope.resource(), parallel_options(scope));
 }
 
 absl::StatusOr<ops::Tensor> reduce_cpu_dispatch(ops::Reduction reduction,
