@@ -20,7 +20,9 @@
 // and all; (100, 100, 100) over axes (0, 2) and (1,); (64, 4096) over axis 0; (4096, 64) over
 // axis 1; (16M,) all; a transposed view of (1000, 1000) (strides (4, 4000) bytes) over axis 0;
 // float64 (1000, 1000) over axis 0; int32 (1000, 1000) over axis 1 (int64 results); bfloat16
-// (1000, 1000) over all and over axis 1. For the transposed view Eigen reduces axis 1 of the
+// (1000, 1000) over all and over axis 1; and float32 and float64 (1000, 1000) over axis 0 again
+// with the data 16 bytes into a cache line, where numpy's arrays start (`_line16`). For the
+// transposed view Eigen reduces axis 1 of the
 // untransposed row-major map (the same sums over the same memory: Eigen at its best); its
 // shuffle({1, 0}).sum({0}), the literal expression, is shown as context. Eigen's bfloat16 sums
 // accumulate in bfloat16 (a sum of 2^20 ones comes out as 2^19 in Eigen 3.4), so its anchor is
@@ -37,9 +39,9 @@
 //
 // Data: floats uniform in [0, 1) from a fixed LCG; doubles the same values; int32 the LCG's raw
 // words; bfloat16 the upper halves of the floats; float16 the floats rounded toward zero. Every
-// case reads from the start of its type's one 64-byte-aligned buffer. Times are per input
-// element (items); bytes are the input's. Before timing, each case's corepy result is checked
-// against Eigen's; a mismatch is a benchmark error, which fails the smoke test.
+// case reads from the start of its type's one 64-byte-aligned buffer (or 16 bytes into it). Times
+// are per input element (items); bytes are the input's. Before timing, each case's corepy result is
+// checked against Eigen's; a mismatch is a benchmark error, which fails the smoke test.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -96,7 +98,7 @@ const float* floats() {
 
 const double* doubles() {
   static const double* data =
-      bench::converted<double>(floats(), kMaxOthers, [](float x) { return double{x}; });
+      bench::converted<double>(floats(), kMaxOthers + 8, [](float x) { return double{x}; });
   return data;
 }
 
@@ -166,6 +168,9 @@ struct Case {
   // Eigen's row-major map and axes: the same as the view's but for the transposed view.
   std::vector<std::int64_t> eigen_shape;
   std::vector<int> eigen_axes;
+  // Bytes past the start of a 64-byte line where the data starts: 0, or 16 as for numpy's arrays
+  // (malloc's alignment; the `_line16` cases).
+  std::size_t offset = 0;
 
   std::size_t elements() const {
     std::size_t n = 1;
@@ -173,7 +178,8 @@ struct Case {
     return n;
   }
   std::size_t input_bytes() const { return elements() * ops::dtype_size(dtype); }
-  ops::TensorView view() const { return {data_of(dtype), dtype, shape, strides}; }
+  const void* data() const { return static_cast<const char*>(data_of(dtype)) + offset; }
+  ops::TensorView view() const { return {data(), dtype, shape, strides}; }
   ops::ReduceOptions options() const {
     ops::ReduceOptions o;
     o.all_axes = axes.empty();
@@ -194,6 +200,13 @@ Case contiguous(std::string id, DType dtype, TensorAnchorType anchor,
   std::vector<std::int64_t> eigen_shape = shape;
   return {std::move(id),   dtype,       anchor,    std::move(shape), {},
           std::move(axes), eigen_shape, eigen_axes};
+}
+
+// `c` with its data 16 bytes into a line, where numpy's arrays start.
+Case line16(Case c) {
+  c.id += "_line16";
+  c.offset = 16;
+  return c;
 }
 
 const std::vector<Case>& cases() {
@@ -219,6 +232,9 @@ const std::vector<Case>& cases() {
                    {1000, 1000}, {}),
         contiguous("bf16_1000x1000_axis1", DType::kBFloat16, TensorAnchorType::kBFloat16,
                    {1000, 1000}, {1}),
+        line16(contiguous("f32_1000x1000_axis0", f32, a32, {1000, 1000}, {0})),
+        line16(contiguous("f64_1000x1000_axis0", DType::kFloat64, TensorAnchorType::kFloat64,
+                          {1000, 1000}, {0})),
     };
     return c;
   }();
@@ -241,8 +257,7 @@ std::size_t eigen_result_item(const Case& c) {
 }
 
 void run_eigen(const Case& c, void* out, int threads) {
-  bench::eigen_tensor_sum(c.anchor_type, data_of(c.dtype), c.eigen_shape, c.eigen_axes, out,
-                          threads);
+  bench::eigen_tensor_sum(c.anchor_type, c.data(), c.eigen_shape, c.eigen_axes, out, threads);
 }
 
 // Element i of `p` as T, widened to double (exact for every integer result here: sums of 1000
@@ -370,7 +385,7 @@ void BM_EigenTensorShuffle(benchmark::State& state, const Case& c, int threads) 
 }
 
 void BM_StreamRead(benchmark::State& state, const Case& c, int threads) {
-  const void* data = data_of(c.dtype);
+  const void* data = c.data();
   const std::size_t bytes = c.input_bytes();
   bench::ReadTeam team(threads);
   for (auto _ : state) benchmark::DoNotOptimize(team.read(data, bytes));
@@ -379,7 +394,7 @@ void BM_StreamRead(benchmark::State& state, const Case& c, int threads) {
 
 // The read split by oneTBB in the kernels' task size (256 KiB), on the threads the kernels use.
 void BM_StreamReadTbb(benchmark::State& state, const Case& c) {
-  const void* data = data_of(c.dtype);
+  const void* data = c.data();
   const std::size_t bytes = c.input_bytes();
   for (auto _ : state) benchmark::DoNotOptimize(bench::tbb_read(data, bytes, 256 << 10));
   set_counters(state, c.elements(), ops::dtype_size(c.dtype));
