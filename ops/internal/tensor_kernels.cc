@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <type_traits>
 #include <utility>
 
@@ -814,15 +815,28 @@ class Reducer {
   }
 
   // Columns of a contiguous row at `row` before the first that starts a 64-byte line: loads
-  // from there on do not straddle two lines. numpy's arrays start 16 or 32 bytes into a line
-  // (malloc's alignment), where straddling loads made float64 (1000, 1000) over axis 0 take
-  // 1.5x the time of an aligned copy, float32 1.2x. 0 for a row narrower than 4 lines (its head
-  // would cost more than it saves) or not aligned to its elements.
-  static std::size_t line_head(const char* row, std::size_t width) {
-    constexpr std::size_t kLine = 64;
+  // from there on do not straddle two lines (the accumulators' then do, which costs less: they
+  // are loaded and stored once per kRowGroup rows). numpy's arrays start 16 or 32 bytes into a
+  // line (malloc's alignment), where straddling loads made float64 (1000, 1000) over axis 0
+  // take 1.2-1.5x the time of an aligned copy. When the rows start at different offsets into
+  // their lines (reduced strides that are not whole lines: float32 (1000, 1000)'s alternate
+  // between two), a head is taken only if no row starts on a line without one; else it would
+  // put those rows off their lines. 0 also for a row narrower than 4 lines (its head would
+  // cost more than it saves) or not aligned to its elements.
+  std::size_t line_head(const char* row, std::size_t width) const {
+    constexpr std::uint64_t kLine = 64;
     const auto at = reinterpret_cast<std::uintptr_t>(row);
     if (width * E::kSize < 4 * kLine || at % E::kSize != 0) return 0;
-    return (kLine - at % kLine) % kLine / E::kSize;
+    // The rows start at every offset that is row 0's plus a multiple of `common` (mod kLine).
+    std::uint64_t common = kLine;
+    for (std::size_t k = 0; k < g_.nred; ++k) {
+      const std::int64_t stride = g_.red[k].stride;
+      const auto magnitude =
+          stride < 0 ? 0 - static_cast<std::uint64_t>(stride) : static_cast<std::uint64_t>(stride);
+      common = std::gcd(common, magnitude % kLine);
+    }
+    if (at % common == 0) return 0;  // some rows start on a line as they are
+    return static_cast<std::size_t>((kLine - at % kLine) % kLine / E::kSize);
   }
 
   // acc[0, width) = the f-transformed sums over rows [leaf_lo, leaf_hi) * kLeafRows in pairwise

@@ -284,12 +284,12 @@ TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
   }
 }
 
-// A column tile's vector loop starts at the first row's first column on a 64-byte line, the
+// A column tile's vector loop may start at the first row's first column on a 64-byte line, the
 // columns before it apart (line_head() in tensor_kernels.cc): a row that starts k elements into
 // a line splits its columns at a different place for every k. Every such start, for every
-// dtype, a row of 4 lines and rows that are not a whole number of lines (so the rows' own starts
-// move through the line), gives the bits of the same elements at the start of a line; the
-// float32 sums are the documented order's.
+// dtype, rows of whole lines (a head at every start but 0), rows of half lines (a head where no
+// row starts on a line) and rows of neither (never a head) give the bits of the same elements
+// at the start of a line; the float32 sums are the documented order's.
 TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine) {
   hwy::SetSupportedTargetsForTest(GetParam());
   constexpr std::size_t kLine = 64;
