@@ -62,7 +62,9 @@ struct ThreadState {
   ThreadRuntime* runtime;    // owns what the pointers below point into
   OpScratch* ops;            // kOpCount entries; arena null until the op first runs
   OpTally* tallies;          // kOpCount entries
-  const Resolved* config;    // the configuration the runtime is in (current_config())
+  // The configuration the runtime is in: null before the thread's first scope; inside a scope
+  // it stays alive until the outermost scope ends.
+  const Resolved* config;
   // Work for the thread's next outermost scope close (kTrimRequested, ...; memory_stats.h):
   // set by any thread, so atomic; a bit set keeps scope_arena null, which sends the close out of
   // line to do it.
@@ -138,14 +140,10 @@ void visit_thread_gauges(const std::function<void(absl::Span<const ArenaGauge>)>
 
 // The resource `op` uses on this thread, for a thread that runs part of an op with no scope of
 // its own open: a oneTBB worker running a task of a parallel kernel, for an op whose calling
-// thread is in configuration `caller` (current_config() there). A shared resource (a strategy
+// thread is in configuration `caller` (its ThreadState::config). A shared resource (a strategy
 // without an arena) is the caller's; otherwise the thread's own arenas, made on first use and
 // brought up to date with the configuration when they hold nothing (see arena.cc).
 std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* caller);
-
-// The configuration the calling thread's runtime is in (null before its first scope). Inside a
-// scope it stays alive until the outermost scope ends.
-inline const Resolved* current_config() noexcept { return tls_state.config; }
 
 // Call inside a scope, which keeps the thread's runtime current; `t` is the thread's state.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(ThreadState& t, Op op) {

@@ -35,7 +35,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options(const 
   const internal::ThreadState& t = scope.thread_state();
   ops::ParallelOptions options;
   options.per_thread_scratch = &thread_scratch<kOp>;
-  options.scratch_context = t.config;  // current_config()
+  options.scratch_context = t.config;
   // After the thread's corepy state was destroyed (an op from a static destructor or an atexit
   // handler), oneTBB may be shutting down too: stay on this thread.
   if (ABSL_PREDICT_FALSE(t.exited)) options.min_parallel_bytes = ~std::size_t{0};

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <numeric>
 #include <string>
 #include <utility>
 
@@ -339,6 +340,11 @@ class ReduceRunner {
     g.aligned = reinterpret_cast<std::uintptr_t>(g.base) % g.itemsize == 0;
     for (std::size_t k = 0; k < g.nkept; ++k) g.aligned &= g.kept[k].stride % item == 0;
     for (std::size_t k = 0; k < g.nred; ++k) g.aligned &= g.red[k].stride % item == 0;
+    g.row_line_period = internal::kLineBytes;
+    for (std::size_t k = 0; k < g.nred; ++k) {
+      g.row_line_period =
+          std::gcd(g.row_line_period, magnitude(g.red[k].stride) % internal::kLineBytes);
+    }
     return g;
   }
 };

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <numeric>
 #include <type_traits>
 #include <utility>
 
@@ -824,19 +823,10 @@ class Reducer {
   // put those rows off their lines. 0 also for a row narrower than 4 lines (its head would
   // cost more than it saves) or not aligned to its elements.
   std::size_t line_head(const char* row, std::size_t width) const {
-    constexpr std::uint64_t kLine = 64;
     const auto at = reinterpret_cast<std::uintptr_t>(row);
-    if (width * E::kSize < 4 * kLine || at % E::kSize != 0) return 0;
-    // The rows start at every offset that is row 0's plus a multiple of `common` (mod kLine).
-    std::uint64_t common = kLine;
-    for (std::size_t k = 0; k < g_.nred; ++k) {
-      const std::int64_t stride = g_.red[k].stride;
-      const auto magnitude =
-          stride < 0 ? 0 - static_cast<std::uint64_t>(stride) : static_cast<std::uint64_t>(stride);
-      common = std::gcd(common, magnitude % kLine);
-    }
-    if (at % common == 0) return 0;  // some rows start on a line as they are
-    return static_cast<std::size_t>((kLine - at % kLine) % kLine / E::kSize);
+    if (width * E::kSize < 4 * kLineBytes || at % E::kSize != 0) return 0;
+    if (at % g_.row_line_period == 0) return 0;  // some rows start on a line as they are
+    return static_cast<std::size_t>((kLineBytes - at % kLineBytes) % kLineBytes / E::kSize);
   }
 
   // acc[0, width) = the f-transformed sums over rows [leaf_lo, leaf_hi) * kLeafRows in pairwise

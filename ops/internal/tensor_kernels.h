@@ -59,6 +59,9 @@ inline constexpr std::size_t kSplitPoolTiles = 2 + (std::size_t{1} << kSplitDept
 
 using Dim = ReducePlan::Dim;
 
+// A cache line, for the column tiles' line_head() (Geometry::row_line_period).
+inline constexpr std::uint64_t kLineBytes = 64;
+
 // The plan, as the kernels read it.
 struct Geometry {
   Reduction reduction;
@@ -79,6 +82,10 @@ struct Geometry {
   std::int64_t ddof;
   bool columns;  // the column strategy
   bool aligned;  // base and every stride are multiples of the element size
+  // The rows of a column tile start at every offset into a line (kLineBytes) that is the first
+  // row's plus a multiple of this (the gcd of kLineBytes and the reduced strides): kLineBytes
+  // when they all start where the first does.
+  std::uint64_t row_line_period;
 
   // The run of the per-output strategy: the innermost reduced dim.
   const Dim& run() const { return red[nred - 1]; }
