@@ -308,10 +308,17 @@ void* ArenaResource::allocate_aligned(std::size_t bytes, std::size_t alignment) 
 
 void ArenaResource::close_frame_slow(char* start, Chunk* chunk, const ArenaResource* arena,
                                      std::size_t outer, char* outer_floor) noexcept {
+  // Nothing allocated and nothing given back inside the frame leaves nothing to fold into the
+  // enclosing window, as on the inline path (close_frame()).
+  const bool untouched = cur_ == start && high_ == 0;
   // The floor was in the marker's region, where the rewind leaves the arena. A frame of another
   // arena stays another arena's: rewind_slow() refuses it.
   if (rewind_slow(Marker(start, chunk, arena))) floor_ = outer_floor;
-  close_window(outer);
+  if (untouched) {
+    high_ = outer;
+  } else {
+    close_window(outer);
+  }
 }
 
 bool ArenaResource::rewind_slow(Marker m) noexcept {

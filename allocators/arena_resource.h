@@ -269,6 +269,12 @@ class ArenaResource final : public std::pmr::memory_resource {
     rewind_slow(m);
     close_window(outer);
   }
+  // Whether the bump pointer is where `f` started and no drop was noted in its window: nothing
+  // allocated since the open is still held in the region, so the frame's peak is 0 unless it
+  // spilled (the peak then counts what the spill chunks held).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool at_frame_start(const Frame& f) const noexcept {
+    return cur_ == f.start && high_ == 0;
+  }
   // Bytes of every spill chunk ever taken (not lowered when they are returned).
   std::size_t overflow_bytes_total() const noexcept { return spill_bytes_.total; }
 
@@ -472,6 +478,12 @@ class ArenaRewinder {
   }
   // Whether a spill chunk was taken since (cheaper than stats()).
   bool spilled() const noexcept { return arena_.overflow_count() != frame_.spills; }
+  // A shortcut for "stats() is all zeros", by two tests and no arithmetic: no spill, the bump
+  // pointer where the rewinder started and no drop noted since. True only when the stats are
+  // zeros, and whenever nothing was allocated since (empty scopes inside included).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool untouched() const noexcept {
+    return !spilled() && arena_.at_frame_start(frame_);
+  }
 
  private:
   ArenaResource& arena_;

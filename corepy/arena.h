@@ -152,10 +152,16 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(ThreadState& t, Op op) 
   return op_scratch_slow(op);
 }
 
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void record_op(ThreadState& state, Op op, std::size_t peak,
-                                                   std::size_t spills) noexcept {
+// A call of `op` that took no scratch: its peak and spills are 0.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void count_call(ThreadState& state, Op op) noexcept {
   OpTally& t = state.tallies[static_cast<std::size_t>(op)];
   t.calls.store(t.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void record_op(ThreadState& state, Op op, std::size_t peak,
+                                                   std::size_t spills) noexcept {
+  count_call(state, op);
+  OpTally& t = state.tallies[static_cast<std::size_t>(op)];
   if (spills != 0) {
     t.spills.store(t.spills.load(std::memory_order_relaxed) + spills, std::memory_order_relaxed);
   }

@@ -87,14 +87,21 @@ class OpScope {
   OpScope& operator=(const OpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~OpScope() {
     // Scratch the op needed at most: the block above the start, and every spill chunk taken
-    // (whose bytes are read only when there was one).
-    const std::size_t spills = rewind_.spills();
-    std::size_t peak = rewind_.peak();
-    if (ABSL_PREDICT_FALSE(spills != 0)) {
-      peak += rewind_.spill_bytes();
-      internal::scope_spilled(rewind_.arena(), peak);
+    // (whose bytes are read only when there was one). An op that took no scratch (the 1-D sums)
+    // only counts the call.
+    std::size_t peak = 0;
+    std::size_t spills = 0;
+    if (ABSL_PREDICT_TRUE(rewind_.untouched())) {
+      internal::count_call(entry_.state(), op_);
+    } else {
+      spills = rewind_.spills();
+      peak = rewind_.peak();
+      if (ABSL_PREDICT_FALSE(spills != 0)) {
+        peak += rewind_.spill_bytes();
+        internal::scope_spilled(rewind_.arena(), peak);
+      }
+      internal::record_op(entry_.state(), op_, peak, spills);
     }
-    internal::record_op(entry_.state(), op_, peak, spills);
     if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(op_, rewind_.arena(), peak, spills);
   }
 

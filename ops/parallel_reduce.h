@@ -94,6 +94,10 @@ absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
 // parallel itself (the serial kernel below options.min_parallel_bytes of input, with nothing
 // more than a comparison added to it), and checks nothing a MatrixView has checked.
 //
+// The 1-D entries hand the split kernel a copy of the options: a caller's options built inline
+// (the dispatch's are) then never need an address on the serial path, and stay in registers
+// rather than being stored for a call that does not happen.
+//
 // Matrix entries append their results (rows results for *_rows_*, cols for *_cols_*) to
 // `result`, reserving room on its resource first if it has too little: one allocation of
 // exactly the results' size on an empty vector, none when the caller reserved it. `scratch`
@@ -104,7 +108,7 @@ absl::StatusOr<std::pmr::vector<float>> mean_f32_axis_parallel(
 inline float sum_f32(absl::Span<const float> x, std::pmr::memory_resource* /*scratch*/,
                      const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) return sum_f32(x);
-  return sum_f32_parallel(x, options);
+  return sum_f32_parallel(x, ParallelOptions(options));
 }
 inline std::int64_t sum_i32(absl::Span<const std::int32_t> x,
                             std::pmr::memory_resource* /*scratch*/,
@@ -112,36 +116,36 @@ inline std::int64_t sum_i32(absl::Span<const std::int32_t> x,
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(std::int32_t) < options.min_parallel_bytes)) {
     return sum_i32(x);
   }
-  return sum_i32_parallel(x, options);
+  return sum_i32_parallel(x, ParallelOptions(options));
 }
 inline float mean_f32(absl::Span<const float> x, std::pmr::memory_resource* /*scratch*/,
                       const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) return mean_f32(x);
-  return mean_f32_parallel(x, options);
+  return mean_f32_parallel(x, ParallelOptions(options));
 }
 inline bool all_bool(absl::Span<const bool> x, std::pmr::memory_resource* /*scratch*/,
                      const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() < options.min_parallel_bytes)) return all_bool(x);
-  return all_bool_parallel(x, options);
+  return all_bool_parallel(x, ParallelOptions(options));
 }
 inline bool any_bool(absl::Span<const bool> x, std::pmr::memory_resource* /*scratch*/,
                      const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() < options.min_parallel_bytes)) return any_bool(x);
-  return any_bool_parallel(x, options);
+  return any_bool_parallel(x, ParallelOptions(options));
 }
 inline float sum_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch,
                                  const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) {
     return sum_f32_compensated(x, scratch);
   }
-  return sum_f32_compensated_parallel(x, options);
+  return sum_f32_compensated_parallel(x, ParallelOptions(options));
 }
 inline float mean_f32_compensated(absl::Span<const float> x, std::pmr::memory_resource* scratch,
                                   const ParallelOptions& options) {
   if (ABSL_PREDICT_TRUE(x.size() * sizeof(float) < options.min_parallel_bytes)) {
     return mean_f32_compensated(x, scratch);
   }
-  return mean_f32_compensated_parallel(x, options);
+  return mean_f32_compensated_parallel(x, ParallelOptions(options));
 }
 void sum_rows_f32(const MatrixView<float>& x, std::pmr::vector<float>& result,
                   std::pmr::memory_resource* scratch, const ParallelOptions& options);

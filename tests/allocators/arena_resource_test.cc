@@ -809,6 +809,58 @@ TEST(ArenaRewinderTest, RewindsSpillsAndCountsThemInItsStats) {
   EXPECT_EQ(arena.stats().overflow_bytes, 0u);
 }
 
+// untouched() is a shortcut for "stats() is all zeros": true only then, and true for a scope in
+// which nothing was allocated (empty inner scopes included) on an arena with no spill live.
+TEST(ArenaRewinderTest, UntouchedMeansTheStatsAreAllZeros) {
+  ArenaResource arena(1024);
+  (void)arena.allocate(48, 16);  // the scopes start above something
+  const auto zeros = [](const ScopeStats& s) {
+    return s.peak == 0 && s.spills == 0 && s.spill_bytes == 0;
+  };
+  {
+    ArenaRewinder scope(arena);
+    EXPECT_TRUE(scope.untouched());
+    { ArenaRewinder inner(arena); }  // an empty scope inside leaves it untouched
+    EXPECT_TRUE(scope.untouched());
+    EXPECT_TRUE(zeros(scope.stats()));
+  }
+  {
+    ArenaRewinder scope(arena);
+    void* p = arena.allocate(24, 8);
+    EXPECT_FALSE(scope.untouched());
+    arena.deallocate(p, 24, 8);  // popped: the bump pointer is back at the start
+    EXPECT_FALSE(scope.untouched());
+    EXPECT_EQ(scope.stats().peak, 32u);
+  }
+  {
+    ArenaRewinder scope(arena);
+    {
+      ArenaRewinder inner(arena);
+      (void)arena.allocate(100, 8);
+    }  // rewound to the outer start
+    EXPECT_FALSE(scope.untouched());
+    EXPECT_EQ(scope.stats().peak, 112u);
+  }
+  {
+    ArenaRewinder scope(arena);
+    {
+      ArenaRewinder inner(arena);
+      (void)arena.allocate(1 << 20, 8);  // spills; the inner rewind gives the chunk back
+    }
+    EXPECT_FALSE(scope.untouched());
+    EXPECT_EQ(scope.stats().spills, 1u);
+  }
+  for (int round = 0; round < 2; ++round) {  // after the spill round, as before it
+    ArenaRewinder scope(arena);
+    if (scope.untouched()) {
+      EXPECT_TRUE(zeros(scope.stats()));
+    }
+    (void)arena.allocate(8, 8);
+    EXPECT_FALSE(scope.untouched());
+  }
+  EXPECT_EQ(arena.used(), 48u);
+}
+
 TEST(ArenaRewinderTest, AnInnerScopesPeakCountsInTheEnclosingScopesPeak) {
   ArenaResource arena(4096);
   ArenaRewinder outer(arena);
