@@ -310,7 +310,7 @@ void ArenaResource::close_frame_slow(char* start, Chunk* chunk, const ArenaResou
                                      std::size_t outer, char* outer_floor) noexcept {
   // Nothing allocated and nothing given back inside the frame leaves nothing to fold into the
   // enclosing window, as on the inline path (close_frame()).
-  const bool untouched = cur_ == start && high_ == 0;
+  const bool untouched = unchanged_since(start);
   // The floor was in the marker's region, where the rewind leaves the arena. A frame of another
   // arena stays another arena's: rewind_slow() refuses it.
   if (rewind_slow(Marker(start, chunk, arena))) floor_ = outer_floor;

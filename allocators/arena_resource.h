@@ -244,7 +244,7 @@ class ArenaResource final : public std::pmr::memory_resource {
       // started, no drop noted in the window) leaves nothing to fold: the level at the start is
       // compared when it drops.
       char* const cur = cur_;
-      if (ABSL_PREDICT_TRUE(cur == f.start && high_ == 0)) {
+      if (ABSL_PREDICT_TRUE(at_frame_start(f))) {
         high_ = f.outer_window;
         floor_ = f.outer_floor;
         return;
@@ -273,7 +273,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   // allocated since the open is still held in the region, so the frame's peak is 0 unless it
   // spilled (the peak then counts what the spill chunks held).
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool at_frame_start(const Frame& f) const noexcept {
-    return cur_ == f.start && high_ == 0;
+    return unchanged_since(f.start);
   }
   // Bytes of every spill chunk ever taken (not lowered when they are returned).
   std::size_t overflow_bytes_total() const noexcept { return spill_bytes_.total; }
@@ -364,6 +364,11 @@ class ArenaResource final : public std::pmr::memory_resource {
     high_ = Counter::peak_of(high, outer);
     cur_ = to;
     floor_ = floor;
+  }
+  // The bump pointer at `start` and no drop noted in the window since it opened: the one test
+  // of "nothing happened inside", for both ends of a frame (at_frame_start, close_frame_slow).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool unchanged_since(const char* start) const noexcept {
+    return cur_ == start && high_ == 0;
   }
   // quiet_ from what it depends on, wherever a chunk comes or goes.
   void update_quiet() noexcept { quiet_ = plain_ && chunk_ == nullptr; }
