@@ -128,12 +128,14 @@ std::size_t slot_bytes(const Geometry& g) {
   switch (r) {
     case Reduction::kSum:
     case Reduction::kMean:
-      if (integral) return r == Reduction::kSum ? 0 : kBlock64 * sizeof(double);
-      if (g.runs_in_place() && !g.packs_runs()) return 0;
-      return g.in == DType::kFloat64 ? kBlock64 * sizeof(double) : kGather * sizeof(float);
+      // Packed leaves keep their lanes on the stack; runs read in place need no copy.
+      if (integral && r == Reduction::kSum) return 0;
+      if (g.packs_runs() || (!integral && g.runs_in_place())) return 0;
+      return g.in == DType::kFloat64 || integral ? kBlock64 * sizeof(double)
+                                                 : kGather * sizeof(float);
     case Reduction::kVar:
     case Reduction::kStd:
-      return kBlock64 * sizeof(double);
+      return g.packs_runs() ? 0 : kBlock64 * sizeof(double);
     case Reduction::kProd:
     case Reduction::kMin:
     case Reduction::kMax:
@@ -373,14 +375,18 @@ class Reducer {
     }
   };
 
-  // ---- packed float32 leaves read in place on AVX-512: the leaf's block lanes (element i of the
-  // leaf into lane i % 128, as sum_f32_chunk's one block) are built from the runs directly, a
-  // vector of 16 lanes at a time, one load, or two masked loads where the vector straddles two
-  // runs (runs of at least 16 elements), instead of converting the elements into the buffer first
-  // (a load and a store each, then the block's loads). The partial last vectors leave the lanes
-  // past the leaf alone, as the block's padding with -0.0 does; the 128 lanes go through
-  // sum_f32_chunk, whose one full group makes them its lanes, and its fold. The same lanes, the
-  // same additions in each, the same fold: the same bits.
+  // ---- packed leaves (Geometry::packs_runs(): several runs shorter than kPackRunsBelow under
+  // each result). A leaf is Geometry::runs_per_leaf() consecutive runs (C order) summed into
+  // kLanes lanes: run r of the leaf from lane (r % side) * w on, w its length rounded up to
+  // kRunLanes and side = Geometry::runs_side_by_side(), element k into lane k % kLanes of that
+  // row; each lane adds at most kLeafAdds elements, in order (r, then k), from -0.0, and the
+  // lanes fold as sum_f32_chunk (float) or sum_f64_block (double) fold one block's lanes. A run
+  // lands on the same lanes every time, starting on a vector: a vector loop loads it whole, with
+  // no shift and no copy, so packed leaves need no scratch.
+  //
+  // On AVX-512, contiguous aligned float32 sums and means keep the lanes in registers, a vector
+  // of 16 lanes per load, the last one of each run masked: the same lanes and additions as the
+  // loop over the lanes in memory, so the same bits.
 #if HWY_TARGET <= HWY_AVX3
   template <class S, class F>
   static constexpr bool kPackedInPlace = std::is_same_v<E, Element<DType::kFloat32>>&&
@@ -390,132 +396,145 @@ class Reducer {
   static constexpr bool kPackedInPlace = false;
 #endif
 
-  // The sum of elements [first, first + m) of the result at p, m <= kGather, as packed_leaf<float>
-  // gives it. Flattened: `next` inline, its cursor in registers.
-  HWY_FLATTEN float packed_leaf_in_place(const char* p, std::uint64_t first, std::size_t m) const {
+  // Runs [first, first + count) under p summed in registers: runs of at most kLanes elements
+  // kVectors vectors each, kK / kVectors of them side by side (the last vector of each masked
+  // unless the run fills it), longer runs (kVectors 0) a row of kLanes lanes per kLanes elements.
+  template <std::size_t kVectors>
+  HWY_FLATTEN float packed_leaf_in_place(const char* p, std::uint64_t first,
+                                         std::uint64_t count) const {
     const DR d;
     using V = hn::Vec<DR>;
     constexpr std::size_t kN = hn::MaxLanes(DR());
     constexpr std::size_t kK = kLanes / kN;
+    static_assert(kN == kRunLanes || !kPackedInPlace<float, Identity>, "a run on a vector");
     const auto length = static_cast<std::size_t>(g_.run().size);
-    RunCursor runs(g_, p, first / length);
-    const float* q = reinterpret_cast<const float*>(runs.row) + first % length;
-    std::size_t rest = length - first % length;  // elements left in the current run
-    // The next `count` <= kN elements in lanes [0, count) (the others 0): from the current run, or
-    // its last `rest` ones and the next run's first. A masked load reads no masked-off lane (and
-    // cannot fault there), so the straddling vector's second load starts `rest` elements before
-    // the next run's first, in lanes that are masked off.
-    auto next = [&](std::size_t count) -> V {
-      if (rest >= kN) {
-        const V v = count == kN ? hn::LoadU(d, q) : hn::MaskedLoad(hn::FirstN(d, count), d, q);
-        q += kN;
-        rest -= kN;
-        if (rest == 0) {
-          runs.next();
-          q = reinterpret_cast<const float*>(runs.row);
-          rest = length;
-        }
-        return v;
-      }
-      const auto head = hn::FirstN(d, rest);
-      const auto wanted = hn::FirstN(d, count);
-      const V v = hn::MaskedLoad(hn::And(head, wanted), d, q);
-      runs.next();
-      const auto* r = reinterpret_cast<const float*>(runs.row);
-      const auto tail = hn::AndNot(head, wanted);
-      const V w = hn::MaskedLoad(
-          tail, d, reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(r) - rest * 4));
-      q = r + (kN - rest);
-      rest = length - (kN - rest);
-      return hn::IfThenElse(head, v, w);
-    };
     V acc[kK];
-    std::size_t i = 0;
-    if (m >= kLanes) {
 #pragma GCC unroll 8
-      for (std::size_t k = 0; k < kK; ++k) acc[k] = next(kN);
-      i = kLanes;
-    } else {
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
+    RunCursor runs(g_, p, first);
+    if constexpr (kVectors != 0) {
+      constexpr std::size_t kSide = kK / kVectors;
+      const std::size_t last = length - (kVectors - 1) * kN;  // elements in a run's last vector
+      const auto tail = hn::FirstN(d, last);
+      // The `here` <= kSide runs from the cursor on, each into its own kVectors vectors.
+      auto rows = [&](std::size_t here) HWY_ATTR {
 #pragma GCC unroll 8
-      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(d, -0.0f);
-    }
-    for (; i + kLanes <= m; i += kLanes) {
+        for (std::size_t s = 0; s < kSide; ++s) {
+          if (s >= here) break;
+          const auto* q = reinterpret_cast<const float*>(runs.row);
 #pragma GCC unroll 8
-      for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], next(kN));
-    }
-    if (i < m) {
-      const std::size_t r = m - i;
-#pragma GCC unroll 8
-      for (std::size_t k = 0; k < kK; ++k) {
-        if ((k + 1) * kN <= r) {
-          acc[k] = hn::Add(acc[k], next(kN));
-        } else if (k * kN < r) {
-          const std::size_t count = r - k * kN;
-          acc[k] = hn::IfThenElse(hn::FirstN(d, count), hn::Add(acc[k], next(count)), acc[k]);
+          for (std::size_t v = 0; v < kVectors; ++v) {
+            V& a = acc[s * kVectors + v];
+            if (v + 1 < kVectors || last == kN) {
+              a = hn::Add(a, hn::LoadU(d, q + v * kN));
+            } else {
+              a = hn::IfThenElse(tail, hn::Add(a, hn::MaskedLoad(tail, d, q + v * kN)), a);
+            }
+          }
+          runs.next();
         }
+      };
+      std::uint64_t r = 0;
+      for (; r + kSide <= count; r += kSide) rows(kSide);
+      if (r < count) rows(static_cast<std::size_t>(count - r));
+    } else {
+      for (std::uint64_t r = 0; r < count; ++r) {
+        const auto* q = reinterpret_cast<const float*>(runs.row);
+        for (std::size_t k0 = 0; k0 < length; k0 += kLanes) {
+          const std::size_t m = std::min(kLanes, length - k0);
+#pragma GCC unroll 8
+          for (std::size_t k = 0; k < kK; ++k) {
+            if ((k + 1) * kN <= m) {
+              acc[k] = hn::Add(acc[k], hn::LoadU(d, q + k0 + k * kN));
+            } else if (k * kN < m) {
+              const auto mask = hn::FirstN(d, m - k * kN);
+              acc[k] = hn::IfThenElse(
+                  mask, hn::Add(acc[k], hn::MaskedLoad(mask, d, q + k0 + k * kN)), acc[k]);
+            }
+          }
+        }
+        runs.next();
       }
     }
-    float lanes[kLanes];
+    alignas(64) float lanes[kLanes];
 #pragma GCC unroll 8
-    for (std::size_t k = 0; k < kK; ++k) hn::StoreU(acc[k], d, lanes + k * kN);
+    for (std::size_t k = 0; k < kK; ++k) hn::Store(acc[k], d, lanes + k * kN);
     return sum_f32_chunk(lanes, kLanes);
   }
 
-  // Leaf b of the elements under p packed across runs (Geometry::packs_runs()): elements
-  // [b * size, (b + 1) * size) in C order of the reduced dims, converted into `buffer` from as
-  // many runs as they span, then summed as one block.
-  template <class S, class F>
-  S packed_leaf(const char* p, std::uint64_t b, void* buffer, const F& f) const {
-    constexpr std::size_t size = std::is_same_v<S, float> ? kGather : kBlock64;
-    const Dim run = g_.run();
-    const auto length = static_cast<std::uint64_t>(run.size);
-    const std::uint64_t first = b * size;
-    const std::size_t m =
-        static_cast<std::size_t>(std::min<std::uint64_t>(size, g_.visited - first));
-    if constexpr (kPackedInPlace<S, F>) {
-      if (g_.aligned && run.stride == static_cast<std::int64_t>(E::kSize) &&
-          run.size >= static_cast<std::int64_t>(hn::MaxLanes(DR()))) {
-        return packed_leaf_in_place(p, first, m);
-      }
-    }
-    S* buf = static_cast<S*>(buffer);
-    RunCursor runs(g_, p, first / length);
-    std::uint64_t offset = first % length;
-    for (std::size_t filled = 0; filled < m;) {
-      const std::size_t n =
-          static_cast<std::size_t>(std::min<std::uint64_t>(length - offset, m - filled));
-      const char* q = runs.row + static_cast<std::int64_t>(offset) * run.stride;
-      S* to = buf + filled;
-      if (run.stride == static_cast<std::int64_t>(E::kSize)) {
-        for (std::size_t i = 0; i < n; ++i) to[i] = f(static_cast<S>(E::load(q + i * E::kSize)), 0);
-      } else {
-        for (std::size_t i = 0; i < n; ++i) {
-          to[i] = f(static_cast<S>(E::load(q + static_cast<std::int64_t>(i) * run.stride)), 0);
-        }
-      }
-      filled += n;
-      offset = 0;
-      runs.next();
-    }
-    if constexpr (std::is_same_v<S, float>) {
-      return sum_f32_chunk(buf, m);
-    } else {
-      return sum_f64_block(buf, m);
+  // The form for this run length: the vectors a run takes, or 0 past kLanes elements.
+  float packed_leaf_in_place(const char* p, std::uint64_t first, std::uint64_t count) const {
+    switch (pieces(static_cast<std::size_t>(g_.run().size), kRunLanes)) {
+      case 1:
+        return packed_leaf_in_place<1>(p, first, count);
+      case 2:
+        return packed_leaf_in_place<2>(p, first, count);
+      case 3:
+        return packed_leaf_in_place<3>(p, first, count);
+      case 4:
+        return packed_leaf_in_place<4>(p, first, count);
+      case 5:
+        return packed_leaf_in_place<5>(p, first, count);
+      case 6:
+        return packed_leaf_in_place<6>(p, first, count);
+      case 7:
+        return packed_leaf_in_place<7>(p, first, count);
+      case 8:
+        return packed_leaf_in_place<8>(p, first, count);
+      default:
+        return packed_leaf_in_place<0>(p, first, count);
     }
   }
 
-  template <class S>
-  static constexpr std::size_t packed_leaf_size() {
-    return std::is_same_v<S, float> ? kGather : kBlock64;
+  // Leaf b of the runs under p, transformed by f.
+  template <class S, class F>
+  S packed_leaf(const char* p, std::uint64_t b, const F& f) const {
+    const Dim run = g_.run();
+    const std::uint64_t per_leaf = g_.runs_per_leaf();
+    const std::uint64_t first = b * per_leaf;
+    const std::uint64_t count = std::min(per_leaf, g_.runs() - first);
+    const auto length = static_cast<std::size_t>(run.size);
+    const std::uint64_t side = g_.runs_side_by_side();
+    if constexpr (kPackedInPlace<S, F>) {
+      if (g_.aligned && run.stride == static_cast<std::int64_t>(E::kSize)) {
+        return packed_leaf_in_place(p, first, count);
+      }
+    }
+    alignas(64) S lanes[kLanes];
+    std::fill(lanes, lanes + kLanes, static_cast<S>(-0.0));
+    RunCursor runs(g_, p, first);
+    for (std::uint64_t r = 0; r < count; ++r) {
+      S* row = lanes + static_cast<std::size_t>(r % side) * pieces(length, kRunLanes) * kRunLanes;
+      for (std::size_t k0 = 0; k0 < length; k0 += kLanes) {
+        const std::size_t m = std::min(kLanes, length - k0);
+        const char* q = runs.row + static_cast<std::int64_t>(k0) * run.stride;
+        if (run.stride == static_cast<std::int64_t>(E::kSize)) {
+          for (std::size_t i = 0; i < m; ++i) {
+            row[i] += f(static_cast<S>(E::load(q + i * E::kSize)), 0);
+          }
+        } else {
+          for (std::size_t i = 0; i < m; ++i) {
+            row[i] += f(static_cast<S>(E::load(q + static_cast<std::int64_t>(i) * run.stride)), 0);
+          }
+        }
+      }
+      runs.next();
+    }
+    if constexpr (std::is_same_v<S, float>) {
+      return sum_f32_chunk(lanes, kLanes);
+    } else {
+      return sum_f64_block(lanes, kLanes);
+    }
   }
+
+  std::uint64_t packed_leaves() const { return pieces(g_.runs(), g_.runs_per_leaf()); }
 
   template <class S, class F>
   S pairwise(const char* p, void* buffer, const F& f) const {
     if (g_.nred == 0) return f(static_cast<S>(E::load(p)), 0);
     if (g_.packs_runs()) {
       return pairwise_tree<S>(
-          0, pieces(g_.visited, packed_leaf_size<S>()),
-          [&](std::uint64_t b) { return packed_leaf<S>(p, b, buffer, f); }, add<S>);
+          0, packed_leaves(), [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); }, add<S>);
     }
     return pairwise_tree<S>(
         0, g_.runs(),
@@ -533,9 +552,9 @@ class Reducer {
     const auto n = static_cast<std::size_t>(g_.run().size);
     const std::uint64_t task = (std::size_t{256} << 10) / g_.itemsize;  // elements per task
     if (g_.packs_runs()) {
-      const std::size_t leaf = packed_leaf_size<S>();
-      return parallel_tree<S>(0, pieces(g_.visited, leaf), std::max<std::uint64_t>(1, task / leaf),
-                              [&](std::uint64_t b) { return packed_leaf<S>(p, b, slot(), f); });
+      const std::uint64_t leaf = g_.runs_per_leaf() * n;  // elements
+      return parallel_tree<S>(0, packed_leaves(), std::max<std::uint64_t>(1, task / leaf),
+                              [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); });
     }
     if (runs > 1) {
       return parallel_tree<S>(0, runs, std::max<std::uint64_t>(1, task / n), [&](std::uint64_t m) {
@@ -1233,6 +1252,16 @@ bool Geometry::runs_in_place() const {
 std::uint64_t Geometry::runs() const { return product(red, nred - 1); }
 
 bool Geometry::packs_runs() const { return nred >= 2 && red[nred - 1].size < kPackRunsBelow; }
+
+std::uint64_t Geometry::runs_side_by_side() const {
+  const auto length = static_cast<std::uint64_t>(run().size);
+  return length <= kLanes ? kLanes / (pieces(length, kRunLanes) * kRunLanes) : 1;
+}
+
+std::uint64_t Geometry::runs_per_leaf() const {
+  const auto length = static_cast<std::uint64_t>(run().size);
+  return runs_side_by_side() * (kLeafAdds / pieces(length, kLanes));
+}
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }
 
 std::size_t Geometry::tile_width() const {

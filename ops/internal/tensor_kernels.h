@@ -14,15 +14,16 @@
 //     row by row, its accumulators in scratch.
 // Float sums are pairwise in both: runs of leaves (chunks of sum_f32_range, or blocks) combined
 // by pairwise_tree, or, when a result has several runs shorter than kPackRunsBelow, leaves of
-// kGather (kBlock64) elements packed across runs in C order; columns in leaves of kLeafRows rows
-// combined by the same tree. Float32, float16 and bfloat16 sums and means accumulate in float32;
-// float64 sums, integer means and var/std in float64; integer sums and products in wrapping
-// 64-bit integers; float products in float64.
+// Geometry::runs_per_leaf() whole runs summed into kLanes lanes, each run at fixed lanes and each
+// lane adding at most kLeafAdds elements; columns in leaves of kLeafRows rows combined by the
+// same tree. Float32, float16 and bfloat16 sums and means accumulate in float32; float64 sums,
+// integer means and var/std in float64; integer sums and products in wrapping 64-bit integers;
+// float products in float64.
 //
 // Two float32 loops have an AVX-512 form that makes the same additions with fewer loads and
-// stores (masked loads, which cannot fault on the lanes they leave out): a packed leaf of runs of
-// 16 elements or more builds its block's lanes from the runs in place, not from a copy; and a
-// column tile of up to 128 results keeps one, two or four sibling leaves' sums in registers.
+// stores (masked loads, which cannot fault on the lanes they leave out): a packed leaf of
+// contiguous runs keeps its lanes in registers; and a column tile of up to 128 results keeps
+// one, two or four sibling leaves' sums in registers.
 //
 // Visibility: //ops only.
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_
@@ -47,6 +48,11 @@ inline constexpr std::size_t kBlock64 = 2048;
 inline constexpr std::size_t kGather = kBlock;
 // Runs shorter than this, several under one result, are packed into leaves (packs_runs()).
 inline constexpr std::int64_t kPackRunsBelow = 1024;
+// Elements one lane of a packed leaf adds in sequence, as a column leaf's rows.
+inline constexpr std::uint64_t kLeafAdds = kLeafRows;
+// Runs side by side in a packed leaf's lanes start a multiple of this many lanes apart: each on a
+// vector of 16 lanes, so that a vector loop loads it whole.
+inline constexpr std::size_t kRunLanes = 16;
 // Results one column tile holds. Its accumulators stay in L1 (16 KiB of float32) while the rows
 // stream past, loaded and stored once per 4 rows; and each row is read in runs of up to 16 KiB,
 // long enough for the prefetchers (1024 results, 4 KiB runs that start a new page each time,
@@ -97,6 +103,13 @@ struct Geometry {
   // summing each run apart: several runs, each shorter than kPackRunsBelow, whose own sums
   // would each pay a fold of the 64 lanes.
   bool packs_runs() const;
+  // A packed leaf's runs: runs_side_by_side() to the kLanes lanes, each from a multiple of
+  // kRunLanes lanes on (kLanes / (length rounded up to kRunLanes) for runs of at most kLanes
+  // elements, else one, whose element k goes to lane k % kLanes), and as many of those rows as
+  // keep each lane at kLeafAdds additions or fewer: runs_per_leaf() runs. A leaf of runs of 100
+  // is 16 runs (1600 elements), of runs of 16 128 runs (2048), of runs of 1000 2 runs (2000).
+  std::uint64_t runs_side_by_side() const;
+  std::uint64_t runs_per_leaf() const;
   std::uint64_t column_rows() const;  // rows of a column tile: every reduced position
   std::size_t tile_width() const;
   std::size_t tiles_per_line() const;

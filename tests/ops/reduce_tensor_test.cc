@@ -5,9 +5,11 @@
 // that names it; and ops::Tensor's ownership.
 #include "ops/reduce_tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory_resource>
 #include <random>
@@ -164,6 +166,19 @@ std::vector<std::vector<char>> results(DType dtype, const ParallelOptions& paral
 constexpr DType kEveryDType[] = {DType::kFloat32, DType::kFloat64, DType::kInt32,   DType::kInt64,
                                  DType::kBool,    DType::kFloat16, DType::kBFloat16};
 
+// The mean of `view` on `target` has the bits it has on the first target.
+void expect_mean_as_on_the_first_target(const TensorView& view, const ReduceOptions& options,
+                                        std::int64_t target) {
+  hwy::SetSupportedTargetsForTest(model::first_target());
+  absl::StatusOr<Tensor> first =
+      reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
+  hwy::SetSupportedTargetsForTest(target);
+  absl::StatusOr<Tensor> mean =
+      reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
+  ASSERT_TRUE(first.ok() && mean.ok());
+  EXPECT_EQ(bytes_of(*mean), bytes_of(*first));
+}
+
 class ReduceTensorTargetTest : public model::TargetTest {};
 COREPY_INSTANTIATE_FOR_EVERY_TARGET(ReduceTensorTargetTest);
 
@@ -271,14 +286,7 @@ TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
         std::vector<std::uint32_t> got(static_cast<std::size_t>(width));
         std::memcpy(got.data(), sum->data(), got.size() * 4);
         EXPECT_EQ(got, expected);
-        hwy::SetSupportedTargetsForTest(model::first_target());
-        absl::StatusOr<Tensor> first =
-            reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
-        hwy::SetSupportedTargetsForTest(GetParam());
-        absl::StatusOr<Tensor> mean =
-            reduce(Reduction::kMean, view, options, std::pmr::new_delete_resource());
-        ASSERT_TRUE(first.ok() && mean.ok());
-        EXPECT_EQ(bytes_of(*mean), bytes_of(*first));
+        expect_mean_as_on_the_first_target(view, options, GetParam());
       }
     }
   }
@@ -340,41 +348,93 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
   }
 }
 
-// Runs of 16 to 1023 float32 elements, several under each result, are packed into leaves of 2048
-// elements; on AVX-512 a leaf's lanes are loaded from the runs in place (a vector straddling two
-// runs takes two masked loads), elsewhere the elements are converted into a buffer first. Runs
-// around the vectors' and the lanes' edges, leaves that start and end inside runs, one and two
-// outer reduced dims and kept dims between them give the same sums and means on every target.
-TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheSameBitsAsOnTheFirstTarget) {
-  struct Shape {
-    std::vector<std::int64_t> shape, axes;
+// The documented order of a packed float32 sum (ops/internal/tensor_kernels.h): the runs under
+// one result, `length` elements each, in C order. A leaf is `per_leaf` runs summed into 128 lanes
+// from -0.0, run r of the leaf from lane (r % side) * (length rounded up to 16) on, element k into
+// lane k % 128 of its row; the lanes fold by halving; the leaves combine as pairwise_tree.
+float packed_sum_model(const std::vector<const float*>& runs, std::size_t length) {
+  const std::size_t row = (length + 15) / 16 * 16;
+  const std::size_t side = length <= 128 ? 128 / row : 1;
+  const std::size_t per_leaf = side * (16 / ((length + 127) / 128));
+  auto leaf = [&](std::size_t b) {
+    float lanes[128];
+    std::fill(lanes, lanes + 128, -0.0f);
+    for (std::size_t r = b * per_leaf; r < std::min(runs.size(), (b + 1) * per_leaf); ++r) {
+      float* at = lanes + (side == 1 ? 0 : (r - b * per_leaf) % side * row);
+      for (std::size_t k = 0; k < length; ++k) at[k % 128] += runs[r][k];
+    }
+    for (std::size_t half = 64; half != 0; half /= 2) {
+      for (std::size_t j = 0; j < half; ++j) lanes[j] += lanes[j + half];
+    }
+    return lanes[0];
   };
-  std::vector<Shape> shapes;
-  for (const std::int64_t run : {16, 17, 31, 100, 127, 128, 129, 1000, 1023}) {
-    shapes.push_back({{2, 3, run}, {0, 2}});
-    shapes.push_back({{37, 3, run}, {0, 2}});
-    shapes.push_back({{5, 2, 7, run}, {0, 2, 3}});
-  }
-  shapes.push_back({{300, 2, 100}, {0, 2}});
-  for (const Shape& shape : shapes) {
-    std::size_t n = 1;
-    for (std::int64_t e : shape.shape) n *= static_cast<std::size_t>(e);
-    const Data data(DType::kFloat32, n, 17);
-    ReduceOptions options;
-    options.all_axes = false;
-    options.axes = shape.axes;
-    for (Reduction r : {Reduction::kSum, Reduction::kMean}) {
-      SCOPED_TRACE(std::string(reduction_name(r)) + " run " + std::to_string(shape.shape.back()) +
-                   " dims " + std::to_string(shape.shape.size()) + " outer " +
-                   std::to_string(shape.shape.front()));
-      hwy::SetSupportedTargetsForTest(model::first_target());
-      absl::StatusOr<Tensor> first =
-          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
-      hwy::SetSupportedTargetsForTest(GetParam());
-      absl::StatusOr<Tensor> here =
-          reduce(r, data.view(shape.shape), options, std::pmr::new_delete_resource());
-      ASSERT_TRUE(first.ok() && here.ok());
-      EXPECT_EQ(bytes_of(*here), bytes_of(*first));
+  const std::function<float(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
+    if (hi - lo == 1) return leaf(lo);
+    const std::size_t mid = lo + (hi - lo + 1) / 2;
+    return tree(lo, mid) + tree(mid, hi);
+  };
+  return tree(0, (runs.size() + per_leaf - 1) / per_leaf);
+}
+
+// Several runs shorter than 1024 elements under each result are packed into leaves of whole runs
+// (on AVX-512, aligned contiguous float32 runs keep the leaf's lanes in registers, 1 to 8 vectors
+// a run, several short runs side by side; elsewhere a loop over the lanes in memory). Every run
+// length around the vectors' and the rows' edges, leaves that end inside a group of side-by-side
+// runs, contiguous, unaligned and strided runs give the documented order's bits on every target,
+// and means the same bits as on the first target.
+TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
+  for (const std::size_t length : {2,  3,  5,   15,  16,  17,  20,  31,  32,  33,  48,   49,  63,
+                                   64, 65, 100, 127, 128, 129, 200, 256, 257, 640, 1000, 1023}) {
+    const std::vector<std::size_t> outers = length <= 128
+                                                ? std::vector<std::size_t>{2, 7, 17, 130, 300}
+                                                : std::vector<std::size_t>{2, 7, 40};
+    for (const std::size_t outer : outers) {
+      constexpr std::size_t kKept = 3;
+      const std::size_t n = outer * kKept * length;
+      // Room for every view below: twice the elements (the strided one), 2 bytes ahead.
+      const Data data(DType::kFloat32, 2 * n + 1, 23);
+      std::vector<char> unaligned(data.bytes.size() + 2);
+      std::memcpy(unaligned.data() + 2, data.bytes.data(), data.bytes.size());
+      const auto* x = reinterpret_cast<const float*>(data.bytes.data());
+      struct View {
+        std::string name;
+        const void* data;
+        std::int64_t step;  // elements between a run's elements
+      };
+      for (const View& v : {View{"contiguous", x, 1}, View{"unaligned", unaligned.data() + 2, 1},
+                            View{"strided", x, 2}}) {
+        SCOPED_TRACE(v.name + " length " + std::to_string(length) + " outer " +
+                     std::to_string(outer));
+        const auto len = static_cast<std::int64_t>(length);
+        const std::int64_t shape[] = {static_cast<std::int64_t>(outer), kKept, len};
+        const std::int64_t strides[] = {static_cast<std::int64_t>(kKept) * len * v.step * 4,
+                                        len * v.step * 4, v.step * 4};
+        const TensorView view(v.data, DType::kFloat32, shape, strides);
+        ReduceOptions options;
+        options.all_axes = false;
+        const std::int64_t axes[] = {0, 2};
+        options.axes = axes;
+        absl::StatusOr<Tensor> sum =
+            reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource());
+        ASSERT_TRUE(sum.ok()) << sum.status();
+        std::vector<float> gathered(outer * length);
+        for (std::size_t j = 0; j < kKept; ++j) {
+          std::vector<const float*> runs(outer);
+          for (std::size_t i = 0; i < outer; ++i) {
+            float* to = gathered.data() + i * length;
+            for (std::size_t k = 0; k < length; ++k) {
+              to[k] = x[((i * kKept + j) * length + k) * static_cast<std::size_t>(v.step)];
+            }
+            runs[i] = to;
+          }
+          const float expected = packed_sum_model(runs, length);
+          float got;
+          std::memcpy(&got, static_cast<const char*>(sum->data()) + j * 4, 4);
+          ASSERT_EQ(std::memcmp(&got, &expected, 4), 0)
+              << "result " << j << ": " << got << " against " << expected;
+        }
+        expect_mean_as_on_the_first_target(view, options, GetParam());
+      }
     }
   }
 }
@@ -475,7 +535,7 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   EXPECT_EQ(scratch(f16, Reduction::kSum, {1}), 0u);
   // var converts its runs into float64 a block at a time: 2048 doubles.
   EXPECT_EQ(scratch(f32, Reduction::kVar, {1}), 2048u * 8);
-  // Several short runs under each result, packed into blocks across runs.
+  // Several short runs under each result, packed into leaves whose lanes are on the stack.
   const std::int64_t cube[] = {100, 100, 100};
   ReduceOptions outer_and_inner;
   outer_and_inner.all_axes = false;
@@ -484,7 +544,11 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   absl::StatusOr<ReducePlan> packed = ReducePlan::make(
       Reduction::kSum, TensorView(f32.bytes.data(), DType::kFloat32, cube), outer_and_inner);
   ASSERT_TRUE(packed.ok());
-  EXPECT_EQ(packed->scratch_bytes(serial), 2048u * 4);
+  EXPECT_EQ(packed->scratch_bytes(serial), 0u);
+  absl::StatusOr<ReducePlan> packed_var = ReducePlan::make(
+      Reduction::kVar, TensorView(f32.bytes.data(), DType::kFloat32, cube), outer_and_inner);
+  ASSERT_TRUE(packed_var.ok());
+  EXPECT_EQ(packed_var->scratch_bytes(serial), 0u);
   // Columns: a tile of min(cols, 4096) accumulators and the tree's levels over
   // ceil(rows / 16) leaves of rows: (1 + ceil(log2(63))) * 1000 floats for the sum, rounded up
   // to 64 bytes.
