@@ -662,6 +662,9 @@ TEST(StatsResourceStacks, ManyThreads) {
   std::vector<std::thread> workers;
   for (int t = 0; t < kThreads; ++t) {
     workers.emplace_back([&] {
+      // Not before the reader's first report: on a loaded machine the workers could otherwise
+      // all finish before the reader ever ran, and nothing would have overlapped.
+      while (reports.load() == 0) std::this_thread::yield();
       for (int i = 0; i < kIterations; ++i) {
         void* p = leak_from_named_function(stats, 40);
         void* other = nullptr;
