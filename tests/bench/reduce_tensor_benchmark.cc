@@ -220,6 +220,10 @@ const std::vector<Case>& cases() {
         contiguous("f32_1000x1000_all", f32, a32, {1000, 1000}, {}),
         contiguous("f32_100x100x100_axes02", f32, a32, {100, 100, 100}, {0, 2}),
         contiguous("f32_100x100x100_axis1", f32, a32, {100, 100, 100}, {1}),
+        // Packed leaves of short runs (5 elements, 8 runs side by side) and of float64 runs.
+        contiguous("f32_4000x50x5_axes02", f32, a32, {4000, 50, 5}, {0, 2}),
+        contiguous("f64_250x40x100_axes02", DType::kFloat64, TensorAnchorType::kFloat64,
+                   {250, 40, 100}, {0, 2}),
         contiguous("f32_64x4096_axis0", f32, a32, {64, 4096}, {0}),
         contiguous("f32_4096x64_axis1", f32, a32, {4096, 64}, {1}),
         contiguous("f32_16M_all", f32, a32, {std::int64_t{1} << 24}, {}),
@@ -237,6 +241,15 @@ const std::vector<Case>& cases() {
         line16(contiguous("f64_1000x1000_axis0", DType::kFloat64, TensorAnchorType::kFloat64,
                           {1000, 1000}, {0})),
     };
+    // Every case reads inside its dtype's data (data_of): a larger one is a mistake here.
+    for (const Case& k : *c) {
+      const std::size_t room = k.dtype == DType::kFloat32 ? kMaxFloats : kMaxOthers;
+      if (k.elements() > room) {
+        std::fprintf(stderr, "case %s has %zu elements; the %s data holds %zu\n", k.id.c_str(),
+                     k.elements(), std::string(ops::dtype_name(k.dtype)).c_str(), room);
+        std::abort();
+      }
+    }
     return c;
   }();
   return *all;

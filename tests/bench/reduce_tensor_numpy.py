@@ -139,6 +139,8 @@ def make_cases():
     rng = np.random.default_rng(12345)
     f32 = rng.random((1000, 1000), dtype=np.float32)
     cube = rng.random((100, 100, 100), dtype=np.float32)
+    short_runs = rng.random((4000, 50, 5), dtype=np.float32)
+    f64_runs = rng.random((250, 40, 100))
     wide = rng.random((64, 4096), dtype=np.float32)
     tall = rng.random((4096, 64), dtype=np.float32)
     flat = rng.random(1 << 24, dtype=np.float32)
@@ -150,6 +152,8 @@ def make_cases():
         Case("f32 (1000,1000) all", f32, None),
         Case("f32 (100,100,100) axes (0,2)", cube, (0, 2)),
         Case("f32 (100,100,100) axis (1,)", cube, (1,)),
+        Case("f32 (4000,50,5) axes (0,2)", short_runs, (0, 2)),
+        Case("f64 (250,40,100) axes (0,2)", f64_runs, (0, 2)),
         Case("f32 (64,4096) axis 0", wide, 0),
         Case("f32 (4096,64) axis 1", tall, 1),
         Case("f32 (16M,) all", flat, None),

@@ -97,7 +97,8 @@ void eigen_tensor_sum(TensorAnchorType type, const void* x, absl::Span<const std
              sum_rank<float, float, 3>(x, shape, axes, out, threads);
       break;
     case TensorAnchorType::kFloat64:
-      done = sum_rank<double, double, 2>(x, shape, axes, out, threads);
+      done = sum_rank<double, double, 2>(x, shape, axes, out, threads) ||
+             sum_rank<double, double, 3>(x, shape, axes, out, threads);
       break;
     case TensorAnchorType::kInt32:
       done = sum_rank<std::int32_t, std::int64_t, 2>(x, shape, axes, out, threads);
