@@ -396,9 +396,16 @@ class Reducer {
   static constexpr bool kPackedInPlace = false;
 #endif
 
-  // Runs [first, first + count) under p summed in registers: runs of at most kLanes elements
-  // kVectors vectors each, kK / kVectors of them side by side (the last vector of each masked
-  // unless the run fills it), longer runs (kVectors 0) a row of kLanes lanes per kLanes elements.
+  // a + the lanes of the vector at q that `mask` keeps, the others of a left alone (an added 0
+  // would turn a -0.0 lane into +0.0). The masked load reads no lane the mask leaves out.
+  HWY_INLINE static hn::Vec<DR> add_masked(hn::Vec<DR> a, hn::Mask<DR> mask, const float* q) {
+    return hn::IfThenElse(mask, hn::Add(a, hn::MaskedLoad(mask, DR(), q)), a);
+  }
+
+  // Runs [first, first + count) under p summed in registers: runs of at most kLanes / 2
+  // elements kVectors vectors each, kK / kVectors of them side by side (the last vector of each
+  // masked unless the run fills it); longer runs (kVectors 0) one to a row of lanes, kLanes
+  // elements at a time.
   template <std::size_t kVectors>
   HWY_FLATTEN float packed_leaf_in_place(const char* p, std::uint64_t first,
                                          std::uint64_t count) const {
@@ -428,7 +435,7 @@ class Reducer {
             if (v + 1 < kVectors || last == kN) {
               a = hn::Add(a, hn::LoadU(d, q + v * kN));
             } else {
-              a = hn::IfThenElse(tail, hn::Add(a, hn::MaskedLoad(tail, d, q + v * kN)), a);
+              a = add_masked(a, tail, q + v * kN);
             }
           }
           runs.next();
@@ -447,9 +454,7 @@ class Reducer {
             if ((k + 1) * kN <= m) {
               acc[k] = hn::Add(acc[k], hn::LoadU(d, q + k0 + k * kN));
             } else if (k * kN < m) {
-              const auto mask = hn::FirstN(d, m - k * kN);
-              acc[k] = hn::IfThenElse(
-                  mask, hn::Add(acc[k], hn::MaskedLoad(mask, d, q + k0 + k * kN)), acc[k]);
+              acc[k] = add_masked(acc[k], hn::FirstN(d, m - k * kN), q + k0 + k * kN);
             }
           }
         }
@@ -462,7 +467,8 @@ class Reducer {
     return sum_f32_chunk(lanes, kLanes);
   }
 
-  // The form for this run length: the vectors a run takes, or 0 past kLanes elements.
+  // The form for this run length: the vectors a run takes while several runs share the lanes,
+  // else 0 (one run to a row: the same loop as runs past kLanes elements, in one piece).
   float packed_leaf_in_place(const char* p, std::uint64_t first, std::uint64_t count) const {
     switch (pieces(static_cast<std::size_t>(g_.run().size), kRunLanes)) {
       case 1:
@@ -473,14 +479,6 @@ class Reducer {
         return packed_leaf_in_place<3>(p, first, count);
       case 4:
         return packed_leaf_in_place<4>(p, first, count);
-      case 5:
-        return packed_leaf_in_place<5>(p, first, count);
-      case 6:
-        return packed_leaf_in_place<6>(p, first, count);
-      case 7:
-        return packed_leaf_in_place<7>(p, first, count);
-      case 8:
-        return packed_leaf_in_place<8>(p, first, count);
       default:
         return packed_leaf_in_place<0>(p, first, count);
     }
@@ -502,9 +500,10 @@ class Reducer {
     }
     alignas(64) S lanes[kLanes];
     std::fill(lanes, lanes + kLanes, static_cast<S>(-0.0));
+    const std::size_t width = pieces(length, kRunLanes) * kRunLanes;  // lanes a run's row takes
     RunCursor runs(g_, p, first);
     for (std::uint64_t r = 0; r < count; ++r) {
-      S* row = lanes + static_cast<std::size_t>(r % side) * pieces(length, kRunLanes) * kRunLanes;
+      S* row = lanes + static_cast<std::size_t>(r % side) * width;
       for (std::size_t k0 = 0; k0 < length; k0 += kLanes) {
         const std::size_t m = std::min(kLanes, length - k0);
         const char* q = runs.row + static_cast<std::int64_t>(k0) * run.stride;
