@@ -20,10 +20,12 @@
 // integer means and var/std in float64; integer sums and products in wrapping 64-bit integers;
 // float products in float64.
 //
-// Two float32 loops have an AVX-512 form that makes the same additions with fewer loads and
+// Three float32 loops have an AVX-512 form that makes the same additions with fewer loads and
 // stores (masked loads, which cannot fault on the lanes they leave out): a packed leaf of
-// contiguous runs keeps its lanes in registers; and a column tile of up to 128 results keeps
-// one, two or four sibling leaves' sums in registers.
+// contiguous runs keeps its lanes in registers; a packed tile (Geometry::packed_tile()) sums
+// the leaves of up to kPackedTile neighbouring results at once, reading their short runs a row
+// at a time rather than a cache line per run; and a column tile of up to 128 results keeps one,
+// two or four sibling leaves' sums in registers.
 //
 // Visibility: //ops only.
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_H_
@@ -58,6 +60,11 @@ inline constexpr std::size_t kRunLanes = 16;
 // long enough for the prefetchers (1024 results, 4 KiB runs that start a new page each time,
 // read (64, 4096) down its rows at 31% of a streaming read).
 inline constexpr std::size_t kTile = 4096;
+// Neighbouring results of packed runs summed together (Geometry::packed_tile()): at most
+// kPackedTile of them (half as many for runs of two vectors), their runs at most
+// kPackedTileStride bytes apart.
+inline constexpr std::size_t kPackedTile = 16;
+inline constexpr std::int64_t kPackedTileStride = 128;
 // A column tile whose rows are split over threads splits the top kSplitDepth levels of its
 // tree; the pool holds the tile's sums, its means (var, std) and a buffer per split node.
 inline constexpr int kSplitDepth = 3;
@@ -110,6 +117,12 @@ struct Geometry {
   // is 16 runs (1600 elements), of runs of 16 128 runs (2048), of runs of 1000 2 runs (2000).
   std::uint64_t runs_side_by_side() const;
   std::uint64_t runs_per_leaf() const;
+  // Results per packed tile, neighbours along the innermost kept dim whose runs are read
+  // together, a row of runs at a time (float32 sums and means of packed, contiguous, aligned
+  // runs of at most two vectors of kRunLanes, the results at most kPackedTileStride bytes
+  // apart): the line cut into pieces(width, kPackedTile / vectors) tiles of equal size; 0 when
+  // results are reduced one by one. The work units are then these tiles.
+  std::size_t packed_tile() const;
   std::uint64_t column_rows() const;  // rows of a column tile: every reduced position
   std::size_t tile_width() const;
   std::size_t tiles_per_line() const;

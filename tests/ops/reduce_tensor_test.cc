@@ -389,7 +389,8 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
                                                 ? std::vector<std::size_t>{2, 7, 17, 130, 300}
                                                 : std::vector<std::size_t>{2, 7, 40};
     for (const std::size_t outer : outers) {
-      constexpr std::size_t kKept = 3;
+      // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest.
+      constexpr std::size_t kKept = 19;
       const std::size_t n = outer * kKept * length;
       // Room for every view below: twice the elements (the strided one), 2 bytes ahead.
       const Data data(DType::kFloat32, 2 * n + 1, 23);
@@ -400,15 +401,18 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
         std::string name;
         const void* data;
         std::int64_t step;  // elements between a run's elements
+        bool reversed;      // the kept dim runs backwards: result j is the (kKept - 1 - j)th
       };
-      for (const View& v : {View{"contiguous", x, 1}, View{"unaligned", unaligned.data() + 2, 1},
-                            View{"strided", x, 2}}) {
+      const float* last_kept = x + (kKept - 1) * length;
+      for (const View& v :
+           {View{"contiguous", x, 1, false}, View{"unaligned", unaligned.data() + 2, 1, false},
+            View{"strided", x, 2, false}, View{"kept reversed", last_kept, 1, true}}) {
         SCOPED_TRACE(v.name + " length " + std::to_string(length) + " outer " +
                      std::to_string(outer));
         const auto len = static_cast<std::int64_t>(length);
         const std::int64_t shape[] = {static_cast<std::int64_t>(outer), kKept, len};
         const std::int64_t strides[] = {static_cast<std::int64_t>(kKept) * len * v.step * 4,
-                                        len * v.step * 4, v.step * 4};
+                                        (v.reversed ? -1 : 1) * len * v.step * 4, v.step * 4};
         const TensorView view(v.data, DType::kFloat32, shape, strides);
         ReduceOptions options;
         options.all_axes = false;
@@ -419,11 +423,12 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
         ASSERT_TRUE(sum.ok()) << sum.status();
         std::vector<float> gathered(outer * length);
         for (std::size_t j = 0; j < kKept; ++j) {
+          const std::size_t in_memory = v.reversed ? kKept - 1 - j : j;
           std::vector<const float*> runs(outer);
           for (std::size_t i = 0; i < outer; ++i) {
             float* to = gathered.data() + i * length;
             for (std::size_t k = 0; k < length; ++k) {
-              to[k] = x[((i * kKept + j) * length + k) * static_cast<std::size_t>(v.step)];
+              to[k] = x[((i * kKept + in_memory) * length + k) * static_cast<std::size_t>(v.step)];
             }
             runs[i] = to;
           }
@@ -434,6 +439,19 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
               << "result " << j << ": " << got << " against " << expected;
         }
         expect_mean_as_on_the_first_target(view, options, GetParam());
+        // Split over threads (the larger cases share out their tiles of results): the same bits.
+        ParallelOptions split;
+        split.min_parallel_bytes = 0;
+        for (int threads : {2, 3}) {
+          tbb::task_arena arena(threads);
+          absl::StatusOr<Tensor> parallel;
+          arena.execute([&] {
+            parallel = reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource(),
+                              nullptr, split);
+          });
+          ASSERT_TRUE(parallel.ok()) << parallel.status();
+          EXPECT_EQ(bytes_of(*parallel), bytes_of(*sum)) << threads << " threads";
+        }
       }
     }
   }
