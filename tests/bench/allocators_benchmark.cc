@@ -1,4 +1,5 @@
-// Allocation cost of the arena against its anchors, in one run: std::pmr's monotonic and pool
+// Allocation cost of the arena against its anchors, in one run: the floor of a call through
+// memory_resource* (a resource that returns a fixed pointer), std::pmr's monotonic and pool
 // resources, glibc malloc/free, mimalloc (through corepy's upstream resource, and mi_malloc /
 // mi_free called directly), LLVM's BumpPtrAllocator and protobuf's Arena (both called directly,
 // through their concrete types, as the arena's own concrete path is). Each iteration makes
@@ -48,6 +49,35 @@ void BM_ArenaVirtual(benchmark::State& state) {
   for (auto _ : state) {
     for (int i = 0; i < kBatch; ++i) sink(resource->allocate(size, kAlign));
     arena.reset();
+  }
+  set_counters(state, size);
+}
+
+// The floor of every path through memory_resource*: a resource whose allocation returns the
+// same pointer and does nothing else. What it costs is the virtual call and its return, which no
+// resource called through a pointer can go below.
+class FixedPointerResource final : public std::pmr::memory_resource {
+ public:
+  explicit FixedPointerResource(void* p) : p_(p) {}
+
+ private:
+  void* do_allocate(std::size_t, std::size_t) override { return p_; }
+  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+  void* p_;
+};
+
+void BM_VirtualCallFloor(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  alignas(kAlign) static std::byte buffer[4096];
+  FixedPointerResource fixed(buffer);
+  std::pmr::memory_resource* resource = &fixed;
+  benchmark::DoNotOptimize(resource);
+  for (auto _ : state) {
+    for (int i = 0; i < kBatch; ++i) sink(resource->allocate(size, kAlign));
+    benchmark::ClobberMemory();  // as the others' reset: one per batch
   }
   set_counters(state, size);
 }
@@ -214,6 +244,7 @@ void BM_MonotonicSpillHeavy(benchmark::State& state) {
 }
 
 BENCHMARK(BM_ArenaVirtual)->Arg(64)->Arg(4096);
+BENCHMARK(BM_VirtualCallFloor)->Arg(64)->Arg(4096);
 BENCHMARK(BM_ArenaConcrete)->Arg(64)->Arg(4096);
 BENCHMARK(BM_Monotonic)->Arg(64)->Arg(4096);
 BENCHMARK(BM_UnsynchronizedPool)->Arg(64)->Arg(4096);
@@ -232,6 +263,9 @@ int main(int argc, char** argv) {
   for (const char* size : {"64", "4096"}) {
     const std::string s = size;
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_Monotonic/" + s, 0.7});
+    // Context: the call itself, which bounds every resource called through a pointer.
+    comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_VirtualCallFloor/" + s, 0});
+    comparisons.push_back({"BM_Monotonic/" + s, "BM_VirtualCallFloor/" + s, 0});
     comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_Monotonic/" + s, 0.7});
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_MallocFree/" + s, 0.1});
     comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_MallocFree/" + s, 0.1});
