@@ -32,13 +32,9 @@ std::pmr::memory_resource* thread_scratch(const void* caller_config) {
 // is too small to split pays for two stores and a load here.
 template <Op kOp>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions parallel_options(const OpScope& scope) {
-  const internal::ThreadState& t = scope.thread_state();
-  ops::ParallelOptions options;
+  ops::ParallelOptions options = scope.parallel_options();
   options.per_thread_scratch = &thread_scratch<kOp>;
-  options.scratch_context = t.config;
-  // After the thread's corepy state was destroyed (an op from a static destructor or an atexit
-  // handler), oneTBB may be shutting down too: stay on this thread.
-  if (ABSL_PREDICT_FALSE(t.exited)) options.min_parallel_bytes = ~std::size_t{0};
+  options.scratch_context = scope.thread_state().config;
   return options;
 }
 

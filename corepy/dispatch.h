@@ -36,6 +36,7 @@
 #include "corepy/arena.h"
 #include "corepy/internal/require_cxx17.h"
 #include "corepy/op_table.h"
+#include "ops/parallel_options.h"
 
 namespace corepy {
 
@@ -107,6 +108,14 @@ class OpScope {
 
   std::pmr::memory_resource* resource() const { return scratch_.resource; }
   ArenaResource& arena() const { return rewind_.arena(); }
+  // How a kernel run in this scope may split over oneTBB's threads: as the ops' defaults say,
+  // except after the thread's corepy state was destroyed (an op from a static destructor or an
+  // atexit handler), when oneTBB may be shutting down too: then it stays on this thread.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ops::ParallelOptions parallel_options() const {
+    ops::ParallelOptions options;
+    if (ABSL_PREDICT_FALSE(entry_.state().exited)) options.min_parallel_bytes = ~std::size_t{0};
+    return options;
+  }
   // The calling thread's corepy state (corepy/arena.h), as the scope reached it.
   internal::ThreadState& thread_state() const { return entry_.state(); }
 

@@ -14,20 +14,13 @@ namespace {
 COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
 #undef COREPY_CHECK_REDUCTION_OP
 
-// The N-D kernels take all their scratch, per thread slots included, from the one resource they
-// are given, in one allocation on the calling thread. After the thread's corepy state was
-// destroyed (an op from a static destructor), oneTBB may be shutting down: stay on this thread.
-ops::ParallelOptions parallel_options(const OpScope& scope) {
-  ops::ParallelOptions options;
-  if (scope.thread_state().exited) options.min_parallel_bytes = ~std::size_t{0};
-  return options;
-}
-
 }  // namespace
 
 void reduce_into_cpu_dispatch(const ops::ReducePlan& plan, void* out) {
   OpScope scope(reduction_op(plan.reduction()));
-  ops::execute(plan, out, scope.resource(), parallel_options(scope));
+  // The N-D kernels take all their scratch, per thread slots included, from the one resource
+  // they are given, in one allocation on the calling thread.
+  ops::execute(plan, out, scope.resource(), scope.parallel_options());
 }
 
 absl::StatusOr<ops::Tensor> reduce_cpu_dispatch(ops::Reduction reduction,
