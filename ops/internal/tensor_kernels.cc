@@ -239,7 +239,7 @@ class Reducer {
 
   // The results of work units [lo, hi): one result each, or packed tiles
   // (Geometry::packed_tile()) of neighbours along the innermost kept dim.
-  void output_units(std::size_t lo, std::size_t hi, char* slot) const {
+  void output_units(std::size_t lo, std::size_t hi, char* slot, bool split = false) const {
     const std::size_t tile = g_.packed_tile();
     if (tile == 0) return outputs(lo, hi, slot);
     const auto width = static_cast<std::size_t>(g_.kept[g_.nkept - 1].size);
@@ -251,7 +251,7 @@ class Reducer {
     if (!kPackedInPlace<float, Identity>) return outputs(first_result(lo), end, slot);
     for (std::size_t u = lo; u < hi; ++u) {
       const std::size_t o = first_result(u);
-      packed_tile_outputs(o, std::min(o + tile, u / tiles * width + width));
+      packed_tile_outputs(o, std::min(o + tile, u / tiles * width + width), split);
     }
   }
 
@@ -525,21 +525,28 @@ class Reducer {
   static constexpr std::size_t kPrefetchRuns = 3;
   struct TileSums {
     float v[kPackedTile];
+
+    friend TileSums operator+(const TileSums& a, const TileSums& b) {
+      TileSums s;
+      for (std::size_t t = 0; t < kPackedTile; ++t) s.v[t] = a.v[t] + b.v[t];
+      return s;
+    }
   };
 
-  // The tile of results [lo, hi), neighbours along the innermost kept dim.
-  void packed_tile_outputs(std::size_t lo, std::size_t hi) const {
+  // The tile of results [lo, hi), neighbours along the innermost kept dim; `split`: its leaves'
+  // tree over threads (the same tree, so the same bits).
+  void packed_tile_outputs(std::size_t lo, std::size_t hi, bool split = false) const {
     if constexpr (kPackedInPlace<float, Identity>) {
       const std::int64_t step = g_.kept[g_.nkept - 1].stride;
       const char* p = g_.base + decode(g_.kept, g_.nkept, lo);
       char* at = out_ + lo * g_.out_item;
       const auto length = static_cast<std::size_t>(g_.run().size);
       if (length <= 8) {
-        packed_tile<1, 8>(p, step, hi - lo, at);
+        packed_tile<1, 8>(p, step, hi - lo, at, split);
       } else if (length <= kRunLanes) {
-        packed_tile<1>(p, step, hi - lo, at);
+        packed_tile<1>(p, step, hi - lo, at, split);
       } else {
-        packed_tile<2>(p, step, hi - lo, at);
+        packed_tile<2>(p, step, hi - lo, at, split);
       }
     }
   }
@@ -547,19 +554,18 @@ class Reducer {
   // The n results whose runs start at p, p + step, ...: their sums (or means) into at, at +
   // out_item, ...
   template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
-  void packed_tile(const char* p, std::int64_t step, std::size_t n, char* at) const {
-    const TileSums total = pairwise_tree<TileSums>(
-        0, packed_leaves(),
-        [&](std::uint64_t b) {
-          TileSums s;
-          packed_tile_leaf<kVectors, kWidth>(p, step, n, b, s);
-          return s;
-        },
-        [](const TileSums& a, const TileSums& b) {
-          TileSums s;
-          for (std::size_t t = 0; t < kPackedTile; ++t) s.v[t] = a.v[t] + b.v[t];
-          return s;
-        });
+  void packed_tile(const char* p, std::int64_t step, std::size_t n, char* at, bool split) const {
+    auto leaf = [&](std::uint64_t b) {
+      TileSums s;
+      packed_tile_leaf<kVectors, kWidth>(p, step, n, b, s);
+      return s;
+    };
+    // As split_tree's: about 256 KiB of input per task.
+    const std::uint64_t leaf_bytes = g_.runs_per_leaf() * g_.run().size * n * sizeof(float);
+    const TileSums total =
+        split ? parallel_tree<TileSums>(0, packed_leaves(),
+                                        std::max<std::uint64_t>(1, (256 << 10) / leaf_bytes), leaf)
+              : pairwise_tree<TileSums>(0, packed_leaves(), leaf, add<TileSums>);
     for (std::size_t t = 0; t < n; ++t) {
       // A sum or a mean: finish_pairwise asks for the float32 tree only.
       finish_pairwise(
@@ -1361,6 +1367,8 @@ void Run(const Geometry& g, const Schedule& s, char* out, char* scratch) {
   char* slots = scratch + s.pool_bytes;
   if (s.single_split) {
     r.single_output_split(slots, s.slot_bytes);
+  } else if (s.tiles_split) {
+    r.output_units(0, s.units, slots, true);
   } else if (s.rows_split) {
     const TileScratch tile{nullptr, scratch, slots, s.slot_bytes};
     r.column_units(0, s.units, tile);
@@ -1472,6 +1480,13 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   }
   s.slot_bytes = round_up(slot_bytes(g), 64);
   if (threads <= 1) return s;
+  if (tile != 0 && s.units < static_cast<std::size_t>(threads) &&
+      pieces(g.runs(), g.runs_per_leaf()) >= 2) {
+    // Fewer tiles than threads ((20000, 10, 3) over (0, 2) is one): each tile's leaves split.
+    s.tiles_split = true;
+    s.slots = static_cast<std::size_t>(threads);
+    return s;
+  }
   if (s.units >= 2) {
     const auto unit_bytes = static_cast<std::size_t>(
         std::min<u128>(bytes / s.units, std::numeric_limits<std::size_t>::max()));

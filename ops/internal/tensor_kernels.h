@@ -132,6 +132,7 @@ struct Geometry {
 // pairwise tree are split over threads, and the scratch that takes: a slot per thread.
 struct Schedule {
   bool single_split = false;  // one result, its pairwise tree split over threads
+  bool tiles_split = false;   // packed tiles one after the other, each one's tree over threads
   bool rows_split = false;    // column tiles one at a time, each one's rows over threads
   bool parallel = false;      // units split over threads
   std::size_t units = 0;
