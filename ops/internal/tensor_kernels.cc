@@ -247,11 +247,9 @@ class Reducer {
     auto first_result = [&](std::size_t u) {
       return u / tiles * width + std::min(width, u % tiles * tile);
     };
-    const std::size_t end = first_result(hi);
-    if (!kPackedInPlace<float, Identity>) return outputs(first_result(lo), end, slot);
+    if (!kPackedInPlace<float, Identity>) return outputs(first_result(lo), first_result(hi), slot);
     for (std::size_t u = lo; u < hi; ++u) {
-      const std::size_t o = first_result(u);
-      packed_tile_outputs(o, std::min(o + tile, u / tiles * width + width), split);
+      packed_tile_outputs(first_result(u), first_result(u + 1), split);
     }
   }
 
@@ -535,7 +533,7 @@ class Reducer {
 
   // The tile of results [lo, hi), neighbours along the innermost kept dim; `split`: its leaves'
   // tree over threads (the same tree, so the same bits).
-  void packed_tile_outputs(std::size_t lo, std::size_t hi, bool split = false) const {
+  void packed_tile_outputs(std::size_t lo, std::size_t hi, bool split) const {
     if constexpr (kPackedInPlace<float, Identity>) {
       const std::int64_t step = g_.kept[g_.nkept - 1].stride;
       const char* p = g_.base + decode(g_.kept, g_.nkept, lo);
@@ -560,12 +558,11 @@ class Reducer {
       packed_tile_leaf<kVectors, kWidth>(p, step, n, b, s);
       return s;
     };
-    // As split_tree's: about 256 KiB of input per task.
     const std::uint64_t leaf_bytes = g_.runs_per_leaf() * g_.run().size * n * sizeof(float);
     const TileSums total =
-        split ? parallel_tree<TileSums>(0, packed_leaves(),
-                                        std::max<std::uint64_t>(1, (256 << 10) / leaf_bytes), leaf)
-              : pairwise_tree<TileSums>(0, packed_leaves(), leaf, add<TileSums>);
+        split ? parallel_tree<TileSums>(0, g_.packed_leaves(),
+                                        std::max<std::uint64_t>(1, kTaskBytes / leaf_bytes), leaf)
+              : pairwise_tree<TileSums>(0, g_.packed_leaves(), leaf, add<TileSums>);
     for (std::size_t t = 0; t < n; ++t) {
       // A sum or a mean: finish_pairwise asks for the float32 tree only.
       finish_pairwise(
@@ -683,14 +680,12 @@ class Reducer {
     }
   }
 
-  std::uint64_t packed_leaves() const { return pieces(g_.runs(), g_.runs_per_leaf()); }
-
   template <class S, class F>
   S pairwise(const char* p, void* buffer, const F& f) const {
     if (g_.nred == 0) return f(static_cast<S>(E::load(p)), 0);
     if (g_.packs_runs()) {
       return pairwise_tree<S>(
-          0, packed_leaves(), [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); }, add<S>);
+          0, g_.packed_leaves(), [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); }, add<S>);
     }
     return pairwise_tree<S>(
         0, g_.runs(),
@@ -706,10 +701,10 @@ class Reducer {
     auto slot = [&] { return slots + slot_bytes * slot_index(); };
     const std::uint64_t runs = g_.runs();
     const auto n = static_cast<std::size_t>(g_.run().size);
-    const std::uint64_t task = (std::size_t{256} << 10) / g_.itemsize;  // elements per task
+    const std::uint64_t task = kTaskBytes / g_.itemsize;  // elements per task
     if (g_.packs_runs()) {
       const std::uint64_t leaf = g_.runs_per_leaf() * n;  // elements
-      return parallel_tree<S>(0, packed_leaves(), std::max<std::uint64_t>(1, task / leaf),
+      return parallel_tree<S>(0, g_.packed_leaves(), std::max<std::uint64_t>(1, task / leaf),
                               [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); });
     }
     if (runs > 1) {
@@ -1420,6 +1415,7 @@ std::uint64_t Geometry::runs_per_leaf() const {
   const auto length = static_cast<std::uint64_t>(run().size);
   return runs_side_by_side() * (kLeafAdds / pieces(length, kLanes));
 }
+std::uint64_t Geometry::packed_leaves() const { return pieces(runs(), runs_per_leaf()); }
 std::size_t Geometry::packed_tile() const {
   if (in != DType::kFloat32 || columns || nkept == 0 ||
       (reduction != Reduction::kSum && reduction != Reduction::kMean) || !packs_runs() ||
@@ -1480,8 +1476,7 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   }
   s.slot_bytes = round_up(slot_bytes(g), 64);
   if (threads <= 1) return s;
-  if (tile != 0 && s.units < static_cast<std::size_t>(threads) &&
-      pieces(g.runs(), g.runs_per_leaf()) >= 2) {
+  if (tile != 0 && s.units < static_cast<std::size_t>(threads) && g.packed_leaves() >= 2) {
     // Fewer tiles than threads ((20000, 10, 3) over (0, 2) is one): each tile's leaves split.
     s.tiles_split = true;
     s.slots = static_cast<std::size_t>(threads);
@@ -1491,8 +1486,7 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
     const auto unit_bytes = static_cast<std::size_t>(
         std::min<u128>(bytes / s.units, std::numeric_limits<std::size_t>::max()));
     s.parallel = true;
-    s.grain =
-        std::max<std::size_t>(1, (std::size_t{256} << 10) / std::max<std::size_t>(unit_bytes, 1));
+    s.grain = std::max<std::size_t>(1, kTaskBytes / std::max<std::size_t>(unit_bytes, 1));
   } else if (!g.columns && g.result_size == 1 && g.nred > 0 && pairwise &&
              !(g.reduction == Reduction::kSum && is_integral(g.in))) {
     // One float sum (or mean, var, std): its pairwise tree splits over threads.

@@ -65,6 +65,8 @@ inline constexpr std::size_t kTile = 4096;
 // kPackedTileStride bytes apart.
 inline constexpr std::size_t kPackedTile = 16;
 inline constexpr std::int64_t kPackedTileStride = 128;
+// Input bytes a task of a split takes, about: over results, over one tree's leaves.
+inline constexpr std::size_t kTaskBytes = std::size_t{256} << 10;
 // A column tile whose rows are split over threads splits the top kSplitDepth levels of its
 // tree; the pool holds the tile's sums, its means (var, std) and a buffer per split node.
 inline constexpr int kSplitDepth = 3;
@@ -117,6 +119,7 @@ struct Geometry {
   // is 16 runs (1600 elements), of runs of 16 128 runs (2048), of runs of 1000 2 runs (2000).
   std::uint64_t runs_side_by_side() const;
   std::uint64_t runs_per_leaf() const;
+  std::uint64_t packed_leaves() const;  // leaves of one result's packed runs
   // Results per packed tile, neighbours along the innermost kept dim whose runs are read
   // together, a row of runs at a time (float32 sums and means of packed, contiguous, aligned
   // runs of at most two vectors of kRunLanes, the results at most kPackedTileStride bytes
