@@ -158,6 +158,9 @@ namespace corepy::ops::internal {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// sum_f32_chunk for this same target (reduce_kernels.cc), called without the dispatch.
+float SumF32Chunk(const float* HWY_RESTRICT x, std::size_t n);
+
 template <class S>
 S add(S a, S b) {
   return a + b;
@@ -338,7 +341,7 @@ class Reducer {
       x = buf;
     }
     if constexpr (std::is_same_v<S, float>) {
-      return sum_f32_chunk(x, m);
+      return SumF32Chunk(x, m);
     } else {
       return sum_f64_block(x, m);
     }
@@ -488,7 +491,7 @@ class Reducer {
     alignas(64) float lanes[kLanes];
 #pragma GCC unroll 8
     for (std::size_t k = 0; k < kK; ++k) hn::Store(acc[k], d, lanes + k * kN);
-    return sum_f32_chunk(lanes, kLanes);
+    return SumF32Chunk(lanes, kLanes);
   }
 
   // The form for this run length: the vectors a run takes while several runs share the lanes,
@@ -521,12 +524,17 @@ class Reducer {
   // do not follow: each row of runs is prefetched this many runs ahead, in the order they are
   // added (f32 (4000, 50, 5): 21% of the streaming read without, 27-30% with 2 or 3, 23% with 8).
   static constexpr std::size_t kPrefetchRuns = 3;
+  // A flat tile's rows longer than this are read in order, which the prefetchers follow: the
+  // prefetch instructions would only cost ((100, 100, 100) over (0, 2), rows of 13.6 KB: 76-79
+  // µs without, 84-90 with); shorter rows are prefetched as above.
+  static constexpr std::size_t kFlatPrefetchBytes = 2048;
+  template <std::size_t kT>
   struct TileSums {
-    float v[kPackedTile];
+    float v[kT];
 
     friend TileSums operator+(const TileSums& a, const TileSums& b) {
       TileSums s;
-      for (std::size_t t = 0; t < kPackedTile; ++t) s.v[t] = a.v[t] + b.v[t];
+      for (std::size_t t = 0; t < kT; ++t) s.v[t] = a.v[t] + b.v[t];
       return s;
     }
   };
@@ -538,31 +546,49 @@ class Reducer {
       const std::int64_t step = g_.kept[g_.nkept - 1].stride;
       const char* p = g_.base + decode(g_.kept, g_.nkept, lo);
       char* at = out_ + lo * g_.out_item;
+      const std::size_t n = hi - lo;
       const auto length = static_cast<std::size_t>(g_.run().size);
-      if (length <= 8) {
-        packed_tile<1, 8>(p, step, hi - lo, at, split);
-      } else if (length <= kRunLanes) {
-        packed_tile<1>(p, step, hi - lo, at, split);
-      } else {
-        packed_tile<2>(p, step, hi - lo, at, split);
+      if (g_.packed_flat()) {
+        auto flat = [&](auto side) {
+          packed_tile<kFlatTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+            packed_flat_leaf<decltype(side)::value>(p, step, n, b, sums);
+          });
+        };
+        // Runs of three or four vectors, two to a row of lanes; longer ones, one.
+        if (g_.runs_side_by_side() == 2) return flat(std::integral_constant<std::size_t, 2>());
+        return flat(std::integral_constant<std::size_t, 1>());
       }
+      if (length <= 8) {
+        return packed_tile<kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+          packed_tile_leaf<1, 8>(p, step, n, b, sums);
+        });
+      }
+      if (length <= kRunLanes) {
+        return packed_tile<kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+          packed_tile_leaf<1>(p, step, n, b, sums);
+        });
+      }
+      packed_tile<kPackedTile / 2>(n, at, split, [&](std::uint64_t b, float* sums) {
+        packed_tile_leaf<2>(p, step, n, b, sums);
+      });
     }
   }
 
-  // The n results whose runs start at p, p + step, ...: their sums (or means) into at, at +
-  // out_item, ...
-  template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
-  void packed_tile(const char* p, std::int64_t step, std::size_t n, char* at, bool split) const {
+  // The n (at most kT) results of a tile: their sums (or means) into at, at + out_item, ...;
+  // leaf_sums(b, sums) puts leaf b's into sums[0, kT).
+  template <std::size_t kT, class LeafSums>
+  void packed_tile(std::size_t n, char* at, bool split, const LeafSums& leaf_sums) const {
+    using Sums = TileSums<kT>;
     auto leaf = [&](std::uint64_t b) {
-      TileSums s;
-      packed_tile_leaf<kVectors, kWidth>(p, step, n, b, s);
+      Sums s;
+      leaf_sums(b, s.v);
       return s;
     };
     const std::uint64_t leaf_bytes = g_.runs_per_leaf() * g_.run().size * n * sizeof(float);
-    const TileSums total =
-        split ? parallel_tree<TileSums>(0, g_.packed_leaves(),
-                                        std::max<std::uint64_t>(1, kTaskBytes / leaf_bytes), leaf)
-              : pairwise_tree<TileSums>(0, g_.packed_leaves(), leaf, add<TileSums>);
+    const Sums total =
+        split ? parallel_tree<Sums>(0, g_.packed_leaves(),
+                                    std::max<std::uint64_t>(1, kTaskBytes / leaf_bytes), leaf)
+              : pairwise_tree<Sums>(0, g_.packed_leaves(), leaf, add<Sums>);
     for (std::size_t t = 0; t < n; ++t) {
       // A sum or a mean: finish_pairwise asks for the float32 tree only.
       finish_pairwise(
@@ -571,22 +597,14 @@ class Reducer {
     }
   }
 
-  // Leaf b of the n results of the tile into sums.v[0, n), the other lanes 0.
-  template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
-  HWY_FLATTEN void packed_tile_leaf(const char* p, std::int64_t step, std::size_t n,
-                                    std::uint64_t b, TileSums& sums) const {
-    using DV = hn::CappedTag<float, kWidth>;
-    const DV d;
-    using V = hn::Vec<DV>;
-    constexpr std::size_t kN = kRunLanes;
-    constexpr std::size_t kSide = kLanes / kN / kVectors;
-    constexpr std::size_t kT = kPackedTile / kVectors;
+  // The runs of leaf b under p in the order a tile adds them: class by class (run r is in class
+  // r % kSide), each class in run order, class c from order[start[c]] on. Returns their count.
+  template <std::size_t kSide>
+  std::size_t tile_order(const char* p, std::uint64_t b, const char** order,
+                         std::size_t* start) const {
     const std::uint64_t per_leaf = g_.runs_per_leaf();
     const std::uint64_t first = b * per_leaf;
     const auto count = static_cast<std::size_t>(std::min(per_leaf, g_.runs() - first));
-    // The leaf's runs in the order they are added: class by class, each class in run order.
-    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
-    std::size_t start[kSide + 1];
     start[0] = 0;
     for (std::size_t c = 0; c < kSide; ++c) {
       start[c + 1] = start[c] + (c < count ? (count - c + kSide - 1) / kSide : 0);
@@ -596,6 +614,99 @@ class Reducer {
       order[start[r % kSide] + r / kSide] = runs.row;
       runs.next();
     }
+    return count;
+  }
+
+  // Leaf b of the n results of a tile whose runs lie end to end (Geometry::packed_flat()) into
+  // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
+  // packed_leaf_in_place adds element k of the result's runs of class c) is float t * length + k
+  // of class c's span here, so a row of the tile's runs, one contiguous span, is added a vector
+  // at a time; each result's lanes are then put in packed_leaf_in_place's places and folded as
+  // there. Every lane adds the same elements in the same order, from -0.0.
+  template <std::size_t kSide>
+  HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
+                                    std::uint64_t b, float* sums) const {
+    const DR d;
+    constexpr std::size_t kN = kRunLanes;
+    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
+    std::size_t start[kSide + 1];
+    const std::size_t count = tile_order<kSide>(p, b, order, start);
+    const auto length = static_cast<std::size_t>(g_.run().size);
+    const std::size_t span = n * length;  // floats in a row of the tile's runs
+    // A row's first float: result 0's run, or result n - 1's when the kept dim runs backwards.
+    const std::int64_t first = step < 0 ? static_cast<std::int64_t>(n - 1) * step : 0;
+    const std::size_t whole = span / kN * kN;
+    const auto tail = hn::FirstN(d, span - whole);
+    // A row's last span - whole floats: where the row has a vector's worth, the vector that ends
+    // with them, its lanes moved down (a masked load that crosses a line is slow); else masked.
+    const bool shift_tail = whole != span && span >= kN;
+    const auto shift = hn::IndicesFromVec(
+        d,
+        hn::Add(hn::Iota(hn::RebindToSigned<DR>(), 0),
+                hn::Set(hn::RebindToSigned<DR>(), static_cast<std::int32_t>(kN - (span - whole)))));
+    // Each class's lanes from a cache line on: a row's stores and the next row's loads of the
+    // same lanes then match, so the loads take the stored values without waiting.
+    const std::size_t stride = pieces(span, kN) * kN;
+    alignas(64) float lanes[kFlatTileFloats + kLanes];
+    std::fill(lanes, lanes + kSide * stride, -0.0f);
+    const bool prefetch = span * sizeof(float) <= kFlatPrefetchBytes;
+    for (std::size_t c = 0; c < kSide; ++c) {
+      float* a = lanes + c * stride;
+      for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
+        const auto* q = reinterpret_cast<const float*>(order[i] + first);
+        if (prefetch && i + kPrefetchRuns < count) {
+          const char* ahead = order[i + kPrefetchRuns] + first;
+          for (std::size_t l = 0; l < span * sizeof(float); l += 64) __builtin_prefetch(ahead + l);
+        }
+        for (std::size_t e = 0; e < whole; e += kN) {
+          hn::Store(hn::Add(hn::Load(d, a + e), hn::LoadU(d, q + e)), d, a + e);
+        }
+        if (shift_tail) {
+          const auto last = hn::TableLookupLanes(hn::LoadU(d, q + span - kN), shift);
+          const auto acc = hn::Load(d, a + whole);
+          hn::Store(hn::IfThenElse(tail, hn::Add(acc, last), acc), d, a + whole);
+        } else if (whole < span) {
+          hn::Store(add_masked(hn::Load(d, a + whole), tail, q + whole), d, a + whole);
+        }
+      }
+    }
+    const std::size_t run_vectors = pieces(length, kN);  // vectors a run takes in a row
+    for (std::size_t t = 0; t < kFlatTile; ++t) {
+      if (t >= n) {
+        sums[t] = 0.0f;
+        continue;
+      }
+      const float* lane0 = lanes + (step < 0 ? n - 1 - t : t) * length;  // class 0's lanes
+      alignas(64) float row[kLanes];
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < kLanes / kN; ++v) {
+        const std::size_t c = v / run_vectors;
+        const std::size_t k = v % run_vectors * kN;
+        auto x = hn::Set(d, -0.0f);
+        if (c < kSide && k < length) {
+          const auto m = hn::FirstN(d, length - k);
+          x = hn::IfThenElse(m, hn::MaskedLoad(m, d, lane0 + c * stride + k), x);
+        }
+        hn::Store(x, d, row + v * kN);
+      }
+      sums[t] = SumF32Chunk(row, kLanes);
+    }
+  }
+
+  // Leaf b of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors
+  // results at most, into sums[0, kPackedTile / kVectors), the entries from n on 0.
+  template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
+  HWY_FLATTEN void packed_tile_leaf(const char* p, std::int64_t step, std::size_t n,
+                                    std::uint64_t b, float* sums) const {
+    using DV = hn::CappedTag<float, kWidth>;
+    const DV d;
+    using V = hn::Vec<DV>;
+    constexpr std::size_t kN = kRunLanes;
+    constexpr std::size_t kSide = kLanes / kN / kVectors;
+    constexpr std::size_t kT = kPackedTile / kVectors;
+    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
+    std::size_t start[kSide + 1];
+    const std::size_t count = tile_order<kSide>(p, b, order, start);
     const auto length = static_cast<std::size_t>(g_.run().size);
     const std::size_t last = length - (kVectors - 1) * kN;  // elements in a run's last vector
     const auto tail = hn::FirstN(d, last);
@@ -633,9 +744,7 @@ class Reducer {
         }
       }
     }
-    for (std::size_t t = 0; t < kPackedTile; ++t) {
-      sums.v[t] = t < n ? sum_f32_chunk(lanes[t], kLanes) : 0.0f;
-    }
+    for (std::size_t t = 0; t < kT; ++t) sums[t] = t < n ? SumF32Chunk(lanes[t], kLanes) : 0.0f;
   }
 
   // Leaf b of the runs under p, transformed by f.
@@ -674,7 +783,7 @@ class Reducer {
       runs.next();
     }
     if constexpr (std::is_same_v<S, float>) {
-      return sum_f32_chunk(lanes, kLanes);
+      return SumF32Chunk(lanes, kLanes);
     } else {
       return sum_f64_block(lanes, kLanes);
     }
@@ -1416,19 +1525,35 @@ std::uint64_t Geometry::runs_per_leaf() const {
   return runs_side_by_side() * (kLeafAdds / pieces(length, kLanes));
 }
 std::uint64_t Geometry::packed_leaves() const { return pieces(runs(), runs_per_leaf()); }
+// Float32 sums and means of packed, contiguous, aligned runs, with neighbours along the
+// innermost kept dim: what both kinds of packed tile need.
+static bool tiles_runs(const Geometry& g) {
+  return g.in == DType::kFloat32 && !g.columns && g.nkept != 0 &&
+         (g.reduction == Reduction::kSum || g.reduction == Reduction::kMean) && g.packs_runs() &&
+         g.aligned && g.run().stride == static_cast<std::int64_t>(sizeof(float)) &&
+         g.kept[g.nkept - 1].size >= 2;
+}
+bool Geometry::packed_flat() const {
+  const std::int64_t length = run().size;
+  const std::int64_t step = kept[nkept - 1].stride;
+  return tiles_runs(*this) && length > static_cast<std::int64_t>(2 * kRunLanes) &&
+         length <= static_cast<std::int64_t>(kLanes) && (step == length * 4 || step == -length * 4);
+}
 std::size_t Geometry::packed_tile() const {
-  if (in != DType::kFloat32 || columns || nkept == 0 ||
-      (reduction != Reduction::kSum && reduction != Reduction::kMean) || !packs_runs() ||
-      !aligned || run().stride != static_cast<std::int64_t>(sizeof(float))) {
-    return 0;
-  }
+  if (!tiles_runs(*this)) return 0;
   const Dim& inner = kept[nkept - 1];
-  const std::size_t vectors = pieces(static_cast<std::size_t>(run().size), kRunLanes);
-  if (inner.size < 2 || inner.stride < -kPackedTileStride || inner.stride > kPackedTileStride ||
-      vectors > 2) {
+  const auto width = static_cast<std::size_t>(inner.size);
+  const auto length = static_cast<std::size_t>(run().size);
+  if (packed_flat()) {
+    const std::size_t most = kFlatTileFloats / (runs_side_by_side() * length);
+    std::size_t tiles = pieces(width, std::min(kFlatTile, most));
+    tiles += tiles % 2 * (tiles > 1);  // an even count, which two threads share evenly
+    return pieces(width, tiles);
+  }
+  const std::size_t vectors = pieces(length, kRunLanes);
+  if (inner.stride < -kPackedTileStride || inner.stride > kPackedTileStride || vectors > 2) {
     return 0;
   }
-  const auto width = static_cast<std::size_t>(inner.size);
   return pieces(width, pieces(width, kPackedTile / vectors));
 }
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }

@@ -60,9 +60,17 @@ inline constexpr std::size_t kRunLanes = 16;
 // long enough for the prefetchers (1024 results, 4 KiB runs that start a new page each time,
 // read (64, 4096) down its rows at 31% of a streaming read).
 inline constexpr std::size_t kTile = 4096;
-// Neighbouring results of packed runs summed together (Geometry::packed_tile()): at most
-// kPackedTile of them (half as many for runs of two vectors), their runs at most
-// kPackedTileStride bytes apart.
+// Neighbouring results of packed runs summed together (Geometry::packed_tile()). Runs of three to
+// eight vectors of kRunLanes that lie end to end (the results' stride is the run's bytes) make
+// one contiguous span a row, added into lanes in memory: at most kFlatTile results and
+// kFlatTileFloats lanes (16 KiB, in L1) a tile.
+inline constexpr std::size_t kFlatTile = 64;
+inline constexpr std::size_t kFlatTileFloats = 4096;
+// Runs of at most two vectors whose results are at most kPackedTileStride bytes apart:
+// kPackedTile results a tile (half as many for runs of two vectors), lanes in registers. (Flat
+// tiles of these short runs were slower for most lengths: a leaf is only 16 adds a lane, and
+// the lanes' round trips through memory and each result's fold then cost more than the loads
+// the span saves.)
 inline constexpr std::size_t kPackedTile = 16;
 inline constexpr std::int64_t kPackedTileStride = 128;
 // Input bytes a task of a split takes, about: over results, over one tree's leaves.
@@ -122,10 +130,13 @@ struct Geometry {
   std::uint64_t packed_leaves() const;  // leaves of one result's packed runs
   // Results per packed tile, neighbours along the innermost kept dim whose runs are read
   // together, a row of runs at a time (float32 sums and means of packed, contiguous, aligned
-  // runs of at most two vectors of kRunLanes, the results at most kPackedTileStride bytes
-  // apart): the line cut into pieces(width, kPackedTile / vectors) tiles of equal size; 0 when
-  // results are reduced one by one. The work units are then these tiles.
+  // runs): for runs of three to eight vectors of kRunLanes that lie end to end (packed_flat()),
+  // as many as kFlatTileFloats lanes hold, at most kFlatTile; for runs of at most two vectors
+  // whose results are at most kPackedTileStride bytes apart, kPackedTile / vectors.
+  // The line is cut into tiles of equal size; 0 when results are reduced one by one. The work
+  // units are then these tiles.
   std::size_t packed_tile() const;
+  bool packed_flat() const;
   std::uint64_t column_rows() const;  // rows of a column tile: every reduced position
   std::size_t tile_width() const;
   std::size_t tiles_per_line() const;
