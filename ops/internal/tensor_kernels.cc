@@ -250,7 +250,7 @@ class Reducer {
     auto first_result = [&](std::size_t u) {
       return u / tiles * width + std::min(width, u % tiles * tile);
     };
-    if (!kPackedInPlace<float, Identity>) return outputs(first_result(lo), first_result(hi), slot);
+    if (!kTiles) return outputs(first_result(lo), first_result(hi), slot);
     for (std::size_t u = lo; u < hi; ++u) {
       packed_tile_outputs(first_result(u), first_result(u + 1), split);
     }
@@ -410,15 +410,20 @@ class Reducer {
   template <class S, class F>
   static constexpr bool kPackedInPlace = std::is_same_v<E, Element<DType::kFloat32>>&&
       std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+  // Packed tiles (Geometry::packed_tile()): flat ones of float32 and float64, register ones of
+  // float32.
+  static constexpr bool kTiles =
+      std::is_same_v<E, Element<DType::kFloat32>> || std::is_same_v<E, Element<DType::kFloat64>>;
 #else
   template <class S, class F>
   static constexpr bool kPackedInPlace = false;
+  static constexpr bool kTiles = false;
 #endif
 
   // a + the lanes of the vector at q that `mask` keeps, the others of a left alone (an added 0
   // would turn a -0.0 lane into +0.0). The masked load reads no lane the mask leaves out.
-  template <class V, class M>
-  HWY_INLINE static V add_masked(V a, M mask, const float* q) {
+  template <class V, class M, class T>
+  HWY_INLINE static V add_masked(V a, M mask, const T* q) {
     return hn::IfThenElse(mask, hn::Add(a, hn::MaskedLoad(mask, hn::DFromV<V>(), q)), a);
   }
 
@@ -528,9 +533,9 @@ class Reducer {
   // prefetch instructions would only cost ((100, 100, 100) over (0, 2), rows of 13.6 KB: 76-79
   // µs without, 84-90 with); shorter rows are prefetched as above.
   static constexpr std::size_t kFlatPrefetchBytes = 2048;
-  template <std::size_t kT>
+  template <class T, std::size_t kT>
   struct TileSums {
-    float v[kT];
+    T v[kT];
 
     friend TileSums operator+(const TileSums& a, const TileSums& b) {
       TileSums s;
@@ -542,7 +547,7 @@ class Reducer {
   // The tile of results [lo, hi), neighbours along the innermost kept dim; `split`: its leaves'
   // tree over threads (the same tree, so the same bits).
   void packed_tile_outputs(std::size_t lo, std::size_t hi, bool split) const {
-    if constexpr (kPackedInPlace<float, Identity>) {
+    if constexpr (kTiles) {
       const std::int64_t step = g_.kept[g_.nkept - 1].stride;
       const char* p = g_.base + decode(g_.kept, g_.nkept, lo);
       char* at = out_ + lo * g_.out_item;
@@ -550,7 +555,7 @@ class Reducer {
       const auto length = static_cast<std::size_t>(g_.run().size);
       if (g_.packed_flat()) {
         auto flat = [&](auto side) {
-          packed_tile<kFlatTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+          packed_tile<Value, kFlatTile>(n, at, split, [&](std::uint64_t b, Value* sums) {
             packed_flat_leaf<decltype(side)::value>(p, step, n, b, sums);
           });
         };
@@ -558,17 +563,26 @@ class Reducer {
         if (g_.runs_side_by_side() == 2) return flat(std::integral_constant<std::size_t, 2>());
         return flat(std::integral_constant<std::size_t, 1>());
       }
+      if constexpr (kPackedInPlace<float, Identity>) packed_register_tile(p, step, n, at, split);
+    }
+  }
+
+  // A packed tile of float32 runs of one or two vectors (Geometry::packed_tile()).
+  void packed_register_tile(const char* p, std::int64_t step, std::size_t n, char* at,
+                            bool split) const {
+    if constexpr (kPackedInPlace<float, Identity>) {
+      const auto length = static_cast<std::size_t>(g_.run().size);
       if (length <= 8) {
-        return packed_tile<kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+        return packed_tile<float, kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
           packed_tile_leaf<1, 8>(p, step, n, b, sums);
         });
       }
       if (length <= kRunLanes) {
-        return packed_tile<kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
+        return packed_tile<float, kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
           packed_tile_leaf<1>(p, step, n, b, sums);
         });
       }
-      packed_tile<kPackedTile / 2>(n, at, split, [&](std::uint64_t b, float* sums) {
+      packed_tile<float, kPackedTile / 2>(n, at, split, [&](std::uint64_t b, float* sums) {
         packed_tile_leaf<2>(p, step, n, b, sums);
       });
     }
@@ -576,9 +590,9 @@ class Reducer {
 
   // The n (at most kT) results of a tile: their sums (or means) into at, at + out_item, ...;
   // leaf_sums(b, sums) puts leaf b's into sums[0, kT).
-  template <std::size_t kT, class LeafSums>
+  template <class T, std::size_t kT, class LeafSums>
   void packed_tile(std::size_t n, char* at, bool split, const LeafSums& leaf_sums) const {
-    using Sums = TileSums<kT>;
+    using Sums = TileSums<T, kT>;
     auto leaf = [&](std::uint64_t b) {
       Sums s;
       leaf_sums(b, s.v);
@@ -590,7 +604,7 @@ class Reducer {
                                     std::max<std::uint64_t>(1, kTaskBytes / leaf_bytes), leaf)
               : pairwise_tree<Sums>(0, g_.packed_leaves(), leaf, add<Sums>);
     for (std::size_t t = 0; t < n; ++t) {
-      // A sum or a mean: finish_pairwise asks for the float32 tree only.
+      // A sum or a mean: finish_pairwise asks for the tree of T only.
       finish_pairwise(
           [&](auto acc_tag, const auto&) { return static_cast<decltype(acc_tag)>(total.v[t]); },
           at + t * g_.out_item);
@@ -619,44 +633,46 @@ class Reducer {
 
   // Leaf b of the n results of a tile whose runs lie end to end (Geometry::packed_flat()) into
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
-  // packed_leaf_in_place adds element k of the result's runs of class c) is float t * length + k
-  // of class c's span here, so a row of the tile's runs, one contiguous span, is added a vector
-  // at a time; each result's lanes are then put in packed_leaf_in_place's places and folded as
-  // there. Every lane adds the same elements in the same order, from -0.0.
+  // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
+  // element t * length + k of class c's span here, so a row of the tile's runs, one contiguous
+  // span, is added a vector at a time; each result's lanes are then put in their usual places
+  // and folded as there. Every lane adds the same elements in the same order, from -0.0.
   template <std::size_t kSide>
   HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
-                                    std::uint64_t b, float* sums) const {
-    const DR d;
-    constexpr std::size_t kN = kRunLanes;
+                                    std::uint64_t b, Value* sums) const {
+    using T = Value;
+    using D = hn::CappedTag<T, 64 / sizeof(T)>;
+    const D d;
+    constexpr std::size_t kN = hn::MaxLanes(D());
     const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
     std::size_t start[kSide + 1];
     const std::size_t count = tile_order<kSide>(p, b, order, start);
     const auto length = static_cast<std::size_t>(g_.run().size);
-    const std::size_t span = n * length;  // floats in a row of the tile's runs
-    // A row's first float: result 0's run, or result n - 1's when the kept dim runs backwards.
+    const std::size_t span = n * length;  // elements in a row of the tile's runs
+    // A row's first element: result 0's run, or result n - 1's when the kept dim runs backwards.
     const std::int64_t first = step < 0 ? static_cast<std::int64_t>(n - 1) * step : 0;
     const std::size_t whole = span / kN * kN;
     const auto tail = hn::FirstN(d, span - whole);
-    // A row's last span - whole floats: where the row has a vector's worth, the vector that ends
+    // A row's last span - whole elements: where the row has a vector's worth, the vector that ends
     // with them, its lanes moved down (a masked load that crosses a line is slow); else masked.
     const bool shift_tail = whole != span && span >= kN;
+    const hn::RebindToSigned<D> di;
+    using I = hn::TFromD<decltype(di)>;
     const auto shift = hn::IndicesFromVec(
-        d,
-        hn::Add(hn::Iota(hn::RebindToSigned<DR>(), 0),
-                hn::Set(hn::RebindToSigned<DR>(), static_cast<std::int32_t>(kN - (span - whole)))));
+        d, hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<I>(kN - (span - whole)))));
     // Each class's lanes from a cache line on: a row's stores and the next row's loads of the
     // same lanes then match, so the loads take the stored values without waiting.
     const std::size_t stride = pieces(span, kN) * kN;
-    alignas(64) float lanes[kFlatTileFloats + kLanes];
-    std::fill(lanes, lanes + kSide * stride, -0.0f);
-    const bool prefetch = span * sizeof(float) <= kFlatPrefetchBytes;
+    alignas(64) T lanes[kFlatTileBytes / sizeof(T) + kLanes];
+    std::fill(lanes, lanes + kSide * stride, T(-0.0));
+    const bool prefetch = span * sizeof(T) <= kFlatPrefetchBytes;
     for (std::size_t c = 0; c < kSide; ++c) {
-      float* a = lanes + c * stride;
+      T* a = lanes + c * stride;
       for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
-        const auto* q = reinterpret_cast<const float*>(order[i] + first);
+        const auto* q = reinterpret_cast<const T*>(order[i] + first);
         if (prefetch && i + kPrefetchRuns < count) {
           const char* ahead = order[i + kPrefetchRuns] + first;
-          for (std::size_t l = 0; l < span * sizeof(float); l += 64) __builtin_prefetch(ahead + l);
+          for (std::size_t l = 0; l < span * sizeof(T); l += 64) __builtin_prefetch(ahead + l);
         }
         for (std::size_t e = 0; e < whole; e += kN) {
           hn::Store(hn::Add(hn::Load(d, a + e), hn::LoadU(d, q + e)), d, a + e);
@@ -670,26 +686,31 @@ class Reducer {
         }
       }
     }
-    const std::size_t run_vectors = pieces(length, kN);  // vectors a run takes in a row
+    const std::size_t width = pieces(length, kRunLanes) * kRunLanes;  // a run's lanes in a row
+    const std::size_t run_vectors = width / kN;
     for (std::size_t t = 0; t < kFlatTile; ++t) {
       if (t >= n) {
-        sums[t] = 0.0f;
+        sums[t] = T(0);
         continue;
       }
-      const float* lane0 = lanes + (step < 0 ? n - 1 - t : t) * length;  // class 0's lanes
-      alignas(64) float row[kLanes];
-#pragma GCC unroll 8
+      const T* lane0 = lanes + (step < 0 ? n - 1 - t : t) * length;  // class 0's lanes
+      alignas(64) T row[kLanes];
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < kLanes / kN; ++v) {
         const std::size_t c = v / run_vectors;
         const std::size_t k = v % run_vectors * kN;
-        auto x = hn::Set(d, -0.0f);
+        auto x = hn::Set(d, T(-0.0));
         if (c < kSide && k < length) {
           const auto m = hn::FirstN(d, length - k);
           x = hn::IfThenElse(m, hn::MaskedLoad(m, d, lane0 + c * stride + k), x);
         }
         hn::Store(x, d, row + v * kN);
       }
-      sums[t] = SumF32Chunk(row, kLanes);
+      if constexpr (std::is_same_v<T, float>) {
+        sums[t] = SumF32Chunk(row, kLanes);
+      } else {
+        sums[t] = sum_f64_block(row, kLanes);
+      }
     }
   }
 
@@ -1528,16 +1549,17 @@ std::uint64_t Geometry::packed_leaves() const { return pieces(runs(), runs_per_l
 // Float32 sums and means of packed, contiguous, aligned runs, with neighbours along the
 // innermost kept dim: what both kinds of packed tile need.
 static bool tiles_runs(const Geometry& g) {
-  return g.in == DType::kFloat32 && !g.columns && g.nkept != 0 &&
+  return (g.in == DType::kFloat32 || g.in == DType::kFloat64) && !g.columns && g.nkept != 0 &&
          (g.reduction == Reduction::kSum || g.reduction == Reduction::kMean) && g.packs_runs() &&
-         g.aligned && g.run().stride == static_cast<std::int64_t>(sizeof(float)) &&
+         g.aligned && g.run().stride == static_cast<std::int64_t>(g.itemsize) &&
          g.kept[g.nkept - 1].size >= 2;
 }
 bool Geometry::packed_flat() const {
   const std::int64_t length = run().size;
   const std::int64_t step = kept[nkept - 1].stride;
+  const auto bytes = length * static_cast<std::int64_t>(itemsize);
   return tiles_runs(*this) && length > static_cast<std::int64_t>(2 * kRunLanes) &&
-         length <= static_cast<std::int64_t>(kLanes) && (step == length * 4 || step == -length * 4);
+         length <= static_cast<std::int64_t>(kLanes) && (step == bytes || step == -bytes);
 }
 std::size_t Geometry::packed_tile() const {
   if (!tiles_runs(*this)) return 0;
@@ -1545,13 +1567,14 @@ std::size_t Geometry::packed_tile() const {
   const auto width = static_cast<std::size_t>(inner.size);
   const auto length = static_cast<std::size_t>(run().size);
   if (packed_flat()) {
-    const std::size_t most = kFlatTileFloats / (runs_side_by_side() * length);
+    const std::size_t most = kFlatTileBytes / (runs_side_by_side() * length * itemsize);
     std::size_t tiles = pieces(width, std::min(kFlatTile, most));
     tiles += tiles % 2 * (tiles > 1);  // an even count, which two threads share evenly
     return pieces(width, tiles);
   }
   const std::size_t vectors = pieces(length, kRunLanes);
-  if (inner.stride < -kPackedTileStride || inner.stride > kPackedTileStride || vectors > 2) {
+  if (in != DType::kFloat32 || inner.stride < -kPackedTileStride ||
+      inner.stride > kPackedTileStride || vectors > 2) {
     return 0;
   }
   return pieces(width, pieces(width, kPackedTile / vectors));

@@ -60,13 +60,13 @@ inline constexpr std::size_t kRunLanes = 16;
 // long enough for the prefetchers (1024 results, 4 KiB runs that start a new page each time,
 // read (64, 4096) down its rows at 31% of a streaming read).
 inline constexpr std::size_t kTile = 4096;
-// Neighbouring results of packed runs summed together (Geometry::packed_tile()). Runs of three to
-// eight vectors of kRunLanes that lie end to end (the results' stride is the run's bytes) make
-// one contiguous span a row, added into lanes in memory: at most kFlatTile results and
-// kFlatTileFloats lanes (16 KiB, in L1) a tile.
+// Neighbouring results of packed runs summed together (Geometry::packed_tile()). Float32 and
+// float64 runs of three to eight kRunLanes that lie end to end (the results' stride is the
+// run's bytes) make one contiguous span a row, added into lanes in memory: at most kFlatTile
+// results and kFlatTileBytes of lanes (in L1) a tile.
 inline constexpr std::size_t kFlatTile = 64;
-inline constexpr std::size_t kFlatTileFloats = 4096;
-// Runs of at most two vectors whose results are at most kPackedTileStride bytes apart:
+inline constexpr std::size_t kFlatTileBytes = 16384;
+// Float32 runs of at most two vectors whose results are at most kPackedTileStride bytes apart:
 // kPackedTile results a tile (half as many for runs of two vectors), lanes in registers. (Flat
 // tiles of these short runs were slower for most lengths: a leaf is only 16 adds a lane, and
 // the lanes' round trips through memory and each result's fold then cost more than the loads
@@ -129,12 +129,12 @@ struct Geometry {
   std::uint64_t runs_per_leaf() const;
   std::uint64_t packed_leaves() const;  // leaves of one result's packed runs
   // Results per packed tile, neighbours along the innermost kept dim whose runs are read
-  // together, a row of runs at a time (float32 sums and means of packed, contiguous, aligned
-  // runs): for runs of three to eight vectors of kRunLanes that lie end to end (packed_flat()),
-  // as many as kFlatTileFloats lanes hold, at most kFlatTile; for runs of at most two vectors
-  // whose results are at most kPackedTileStride bytes apart, kPackedTile / vectors.
-  // The line is cut into tiles of equal size; 0 when results are reduced one by one. The work
-  // units are then these tiles.
+  // together, a row of runs at a time (sums and means of packed, contiguous, aligned runs): for
+  // float32 and float64 runs of three to eight kRunLanes that lie end to end (packed_flat()), as
+  // many as kFlatTileBytes of lanes hold, at most kFlatTile, in an even number of tiles; for
+  // float32 runs of at most two vectors whose results are at most kPackedTileStride bytes
+  // apart, kPackedTile / vectors. The line is cut into tiles of equal size; 0 when results are
+  // reduced one by one. The work units are then these tiles.
   std::size_t packed_tile() const;
   bool packed_flat() const;
   std::uint64_t column_rows() const;  // rows of a column tile: every reduced position

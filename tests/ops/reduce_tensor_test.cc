@@ -352,15 +352,16 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
 // one result, `length` elements each, in C order. A leaf is `per_leaf` runs summed into 128 lanes
 // from -0.0, run r of the leaf from lane (r % side) * (length rounded up to 16) on, element k into
 // lane k % 128 of its row; the lanes fold by halving; the leaves combine as pairwise_tree.
-float packed_sum_model(const std::vector<const float*>& runs, std::size_t length) {
+template <class T>
+T packed_sum_model(const std::vector<const T*>& runs, std::size_t length) {
   const std::size_t row = (length + 15) / 16 * 16;
   const std::size_t side = length <= 128 ? 128 / row : 1;
   const std::size_t per_leaf = side * (16 / ((length + 127) / 128));
   auto leaf = [&](std::size_t b) {
-    float lanes[128];
-    std::fill(lanes, lanes + 128, -0.0f);
+    T lanes[128];
+    std::fill(lanes, lanes + 128, T(-0.0));
     for (std::size_t r = b * per_leaf; r < std::min(runs.size(), (b + 1) * per_leaf); ++r) {
-      float* at = lanes + (side == 1 ? 0 : (r - b * per_leaf) % side * row);
+      T* at = lanes + (side == 1 ? 0 : (r - b * per_leaf) % side * row);
       for (std::size_t k = 0; k < length; ++k) at[k % 128] += runs[r][k];
     }
     for (std::size_t half = 64; half != 0; half /= 2) {
@@ -368,7 +369,7 @@ float packed_sum_model(const std::vector<const float*>& runs, std::size_t length
     }
     return lanes[0];
   };
-  const std::function<float(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
+  const std::function<T(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
     if (hi - lo == 1) return leaf(lo);
     const std::size_t mid = lo + (hi - lo + 1) / 2;
     return tree(lo, mid) + tree(mid, hi);
@@ -376,12 +377,78 @@ float packed_sum_model(const std::vector<const float*>& runs, std::size_t length
   return tree(0, (runs.size() + per_leaf - 1) / per_leaf);
 }
 
+// A view of `outer` x `kept` x `length` elements of T over axes (0, 2): each result's runs of
+// `length` elements (`step` apart) one after another `kept` runs apart; `reversed`: the kept dim
+// runs backwards from `data`, result j being the (kept - 1 - j)th in memory.
+template <class T>
+struct PackedView {
+  std::string name;
+  const void* data;
+  std::int64_t step;
+  bool reversed;
+};
+
+// The view's sums have the documented order's bits (packed_sum_model; `x` is where the view's
+// elements start, in memory order), its means the first target's, and its sums split over 2
+// and 3 threads the serial bits.
+template <class T>
+void expect_packed_order(const PackedView<T>& v, const T* x, std::size_t outer, std::size_t kept,
+                         std::size_t length, std::uint32_t target) {
+  SCOPED_TRACE(v.name + " length " + std::to_string(length) + " outer " + std::to_string(outer));
+  constexpr std::int64_t kSize = sizeof(T);
+  const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+  const auto len = static_cast<std::int64_t>(length);
+  const std::int64_t shape[] = {static_cast<std::int64_t>(outer), static_cast<std::int64_t>(kept),
+                                len};
+  const std::int64_t strides[] = {static_cast<std::int64_t>(kept) * len * v.step * kSize,
+                                  (v.reversed ? -1 : 1) * len * v.step * kSize, v.step * kSize};
+  const TensorView view(v.data, dtype, shape, strides);
+  ReduceOptions options;
+  options.all_axes = false;
+  const std::int64_t axes[] = {0, 2};
+  options.axes = axes;
+  absl::StatusOr<Tensor> sum =
+      reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource());
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  std::vector<T> gathered(outer * length);
+  for (std::size_t j = 0; j < kept; ++j) {
+    const std::size_t in_memory = v.reversed ? kept - 1 - j : j;
+    std::vector<const T*> runs(outer);
+    for (std::size_t i = 0; i < outer; ++i) {
+      T* to = gathered.data() + i * length;
+      for (std::size_t k = 0; k < length; ++k) {
+        to[k] = x[((i * kept + in_memory) * length + k) * static_cast<std::size_t>(v.step)];
+      }
+      runs[i] = to;
+    }
+    const T expected = packed_sum_model(runs, length);
+    T got;
+    std::memcpy(&got, static_cast<const char*>(sum->data()) + j * sizeof(T), sizeof(T));
+    ASSERT_EQ(std::memcmp(&got, &expected, sizeof(T)), 0)
+        << "result " << j << ": " << got << " against " << expected;
+  }
+  expect_mean_as_on_the_first_target(view, options, target);
+  // Split over threads (the larger cases share out their tiles of results): the same bits.
+  ParallelOptions split;
+  split.min_parallel_bytes = 0;
+  for (int threads : {2, 3}) {
+    tbb::task_arena arena(threads);
+    absl::StatusOr<Tensor> parallel;
+    arena.execute([&] {
+      parallel =
+          reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource(), nullptr, split);
+    });
+    ASSERT_TRUE(parallel.ok()) << parallel.status();
+    EXPECT_EQ(bytes_of(*parallel), bytes_of(*sum)) << threads << " threads";
+  }
+}
+
 // Several runs shorter than 1024 elements under each result are packed into leaves of whole runs
 // (on AVX-512, aligned contiguous float32 runs keep the leaf's lanes in registers, 1 to 8 vectors
-// a run, several short runs side by side; elsewhere a loop over the lanes in memory). Every run
-// length around the vectors' and the rows' edges, leaves that end inside a group of side-by-side
-// runs, contiguous, unaligned and strided runs give the documented order's bits on every target,
-// and means the same bits as on the first target.
+// a run, several short runs side by side, or, lying end to end, in flat tiles; elsewhere a loop
+// over the lanes in memory). Every run length around the vectors' and the rows' edges, leaves
+// that end inside a group of side-by-side runs, contiguous, unaligned and strided runs give the
+// documented order's bits on every target, and means the same bits as on the first target.
 TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
   for (const std::size_t length : {2,  3,  5,   15,  16,  17,  20,  31,  32,  33,  48,   49,  63,
                                    64, 65, 100, 127, 128, 129, 200, 256, 257, 640, 1000, 1023}) {
@@ -390,71 +457,42 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
                                                 : std::vector<std::size_t>{2, 7, 40};
     for (const std::size_t outer : outers) {
       // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest;
-      // runs of 64 to 128 lie end to end in tiles of 32 to 63 (kFlatTileFloats lanes), so 40
-      // results make two tiles for runs of 64 and of 127 or 128.
-      const std::size_t kKept = length >= 64 && length <= 128 ? 40 : 19;
-      const std::size_t n = outer * kKept * length;
+      // runs of 64 to 128 lie end to end in flat tiles of 32 to 63 (kFlatTileBytes of lanes),
+      // so 40 results make two tiles for runs of 64 and of 127 or 128.
+      const std::size_t kept = length >= 64 && length <= 128 ? 40 : 19;
+      const std::size_t n = outer * kept * length;
       // Room for every view below: twice the elements (the strided one), 2 bytes ahead.
       const Data data(DType::kFloat32, 2 * n + 1, 23);
       std::vector<char> unaligned(data.bytes.size() + 2);
       std::memcpy(unaligned.data() + 2, data.bytes.data(), data.bytes.size());
       const auto* x = reinterpret_cast<const float*>(data.bytes.data());
-      struct View {
-        std::string name;
-        const void* data;
-        std::int64_t step;  // elements between a run's elements
-        bool reversed;      // the kept dim runs backwards: result j is the (kKept - 1 - j)th
-      };
-      const float* last_kept = x + (kKept - 1) * length;
-      for (const View& v :
-           {View{"contiguous", x, 1, false}, View{"unaligned", unaligned.data() + 2, 1, false},
-            View{"strided", x, 2, false}, View{"kept reversed", last_kept, 1, true}}) {
-        SCOPED_TRACE(v.name + " length " + std::to_string(length) + " outer " +
-                     std::to_string(outer));
-        const auto len = static_cast<std::int64_t>(length);
-        const std::int64_t shape[] = {static_cast<std::int64_t>(outer),
-                                      static_cast<std::int64_t>(kKept), len};
-        const std::int64_t strides[] = {static_cast<std::int64_t>(kKept) * len * v.step * 4,
-                                        (v.reversed ? -1 : 1) * len * v.step * 4, v.step * 4};
-        const TensorView view(v.data, DType::kFloat32, shape, strides);
-        ReduceOptions options;
-        options.all_axes = false;
-        const std::int64_t axes[] = {0, 2};
-        options.axes = axes;
-        absl::StatusOr<Tensor> sum =
-            reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource());
-        ASSERT_TRUE(sum.ok()) << sum.status();
-        std::vector<float> gathered(outer * length);
-        for (std::size_t j = 0; j < kKept; ++j) {
-          const std::size_t in_memory = v.reversed ? kKept - 1 - j : j;
-          std::vector<const float*> runs(outer);
-          for (std::size_t i = 0; i < outer; ++i) {
-            float* to = gathered.data() + i * length;
-            for (std::size_t k = 0; k < length; ++k) {
-              to[k] = x[((i * kKept + in_memory) * length + k) * static_cast<std::size_t>(v.step)];
-            }
-            runs[i] = to;
-          }
-          const float expected = packed_sum_model(runs, length);
-          float got;
-          std::memcpy(&got, static_cast<const char*>(sum->data()) + j * 4, 4);
-          ASSERT_EQ(std::memcmp(&got, &expected, 4), 0)
-              << "result " << j << ": " << got << " against " << expected;
-        }
-        expect_mean_as_on_the_first_target(view, options, GetParam());
-        // Split over threads (the larger cases share out their tiles of results): the same bits.
-        ParallelOptions split;
-        split.min_parallel_bytes = 0;
-        for (int threads : {2, 3}) {
-          tbb::task_arena arena(threads);
-          absl::StatusOr<Tensor> parallel;
-          arena.execute([&] {
-            parallel = reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource(),
-                              nullptr, split);
-          });
-          ASSERT_TRUE(parallel.ok()) << parallel.status();
-          EXPECT_EQ(bytes_of(*parallel), bytes_of(*sum)) << threads << " threads";
-        }
+      for (const PackedView<float>& v :
+           {PackedView<float>{"contiguous", x, 1, false},
+            PackedView<float>{"unaligned", unaligned.data() + 2, 1, false},
+            PackedView<float>{"strided", x, 2, false},
+            PackedView<float>{"kept reversed", x + (kept - 1) * length, 1, true}}) {
+        expect_packed_order(v, x, outer, kept, length, GetParam());
+      }
+    }
+  }
+}
+
+// Float64 runs keep the same documented order (on AVX-512, runs of 33 to 128 elements that lie
+// end to end are summed in flat tiles), with full 53-bit values so that another order shows in
+// the bits: forwards, backwards, strided, and split over threads.
+TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
+  std::mt19937_64 rng(29);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  for (const std::size_t length : {16, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
+    for (const std::size_t outer : {2, 17, 130}) {
+      constexpr std::size_t kKept = 40;  // two or more flat tiles of up to 64 results
+      std::vector<double> x(2 * outer * kKept * length);
+      for (double& v : x) v = normal(rng);
+      for (const PackedView<double>& v :
+           {PackedView<double>{"contiguous", x.data(), 1, false},
+            PackedView<double>{"strided", x.data(), 2, false},
+            PackedView<double>{"kept reversed", x.data() + (kKept - 1) * length, 1, true}}) {
+        expect_packed_order(v, x.data(), outer, kKept, length, GetParam());
       }
     }
   }
