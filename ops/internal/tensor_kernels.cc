@@ -631,6 +631,24 @@ class Reducer {
     return count;
   }
 
+  // acc[from, to) += q[from, to), acc and q on a 64-byte line each, from < kN: a vector at a
+  // time, each on one line, the first and last masked.
+  template <class D, class T>
+  HWY_INLINE static void add_row_in_line(D d, T* HWY_RESTRICT acc, const T* q, std::size_t from,
+                                         std::size_t to) {
+    constexpr std::size_t kN = hn::MaxLanes(D());
+    auto mask = hn::AndNot(hn::FirstN(d, from), hn::FirstN(d, to));
+    hn::Store(add_masked(hn::Load(d, acc), mask, q), d, acc);
+    std::size_t e = kN;
+    for (; e + kN <= to; e += kN) {
+      hn::Store(hn::Add(hn::Load(d, acc + e), hn::Load(d, q + e)), d, acc + e);
+    }
+    if (e < to) {
+      mask = hn::FirstN(d, to - e);
+      hn::Store(add_masked(hn::Load(d, acc + e), mask, q + e), d, acc + e);
+    }
+  }
+
   // Leaf b of the n results of a tile whose runs lie end to end (Geometry::packed_flat()) into
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
   // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
@@ -660,19 +678,37 @@ class Reducer {
     using I = hn::TFromD<decltype(di)>;
     const auto shift = hn::IndicesFromVec(
         d, hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<I>(kN - (span - whole)))));
-    // Each class's lanes from a cache line on: a row's stores and the next row's loads of the
-    // same lanes then match, so the loads take the stored values without waiting.
-    const std::size_t stride = pieces(span, kN) * kN;
+    // Each class's lanes from a cache line on, or from where its rows start in a line when every
+    // row of the class starts there (their distance a multiple of 64 bytes, as in a C-contiguous
+    // array whose outer stride is; numpy's data starts 16 or 32 bytes into a line): the row's
+    // vectors then each load from one line, the first and last masked, and a row's stores and
+    // the next row's loads of the same lanes match, so the loads take the stored values without
+    // waiting.
+    const std::size_t stride = pieces(span + kN - 1, kN) * kN;
     alignas(64) T lanes[kFlatTileBytes / sizeof(T) + kLanes];
     std::fill(lanes, lanes + kSide * stride, T(-0.0));
+    T* base[kSide];  // class c's lane 0
     const bool prefetch = span * sizeof(T) <= kFlatPrefetchBytes;
     for (std::size_t c = 0; c < kSide; ++c) {
-      T* a = lanes + c * stride;
+      auto line_offset = [&](std::size_t i) {
+        return reinterpret_cast<std::uintptr_t>(order[i] + first) % 64 / sizeof(T);
+      };
+      std::size_t m = start[c] < start[c + 1] ? line_offset(start[c]) : 0;
+      for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
+        if (line_offset(i) != m) m = kN;  // rows start at different places in a line
+      }
+      const bool in_line = m != kN;
+      base[c] = lanes + c * stride + (in_line ? m : 0);
+      T* a = base[c];
       for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
         const auto* q = reinterpret_cast<const T*>(order[i] + first);
         if (prefetch && i + kPrefetchRuns < count) {
           const char* ahead = order[i + kPrefetchRuns] + first;
           for (std::size_t l = 0; l < span * sizeof(T); l += 64) __builtin_prefetch(ahead + l);
+        }
+        if (in_line) {
+          add_row_in_line(d, a - m, q - m, m, m + span);
+          continue;
         }
         for (std::size_t e = 0; e < whole; e += kN) {
           hn::Store(hn::Add(hn::Load(d, a + e), hn::LoadU(d, q + e)), d, a + e);
@@ -693,7 +729,7 @@ class Reducer {
         sums[t] = T(0);
         continue;
       }
-      const T* lane0 = lanes + (step < 0 ? n - 1 - t : t) * length;  // class 0's lanes
+      const std::size_t at = (step < 0 ? n - 1 - t : t) * length;  // result t's in its class
       alignas(64) T row[kLanes];
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < kLanes / kN; ++v) {
@@ -702,7 +738,7 @@ class Reducer {
         auto x = hn::Set(d, T(-0.0));
         if (c < kSide && k < length) {
           const auto m = hn::FirstN(d, length - k);
-          x = hn::IfThenElse(m, hn::MaskedLoad(m, d, lane0 + c * stride + k), x);
+          x = hn::IfThenElse(m, hn::MaskedLoad(m, d, base[c] + at + k), x);
         }
         hn::Store(x, d, row + v * kN);
       }
