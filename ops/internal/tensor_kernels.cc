@@ -737,8 +737,8 @@ class Reducer {
         const std::size_t k = v % run_vectors * kN;
         auto x = hn::Set(d, T(-0.0));
         if (c < kSide && k < length) {
-          const auto m = hn::FirstN(d, length - k);
-          x = hn::IfThenElse(m, hn::MaskedLoad(m, d, base[c] + at + k), x);
+          const auto mask = hn::FirstN(d, length - k);
+          x = hn::IfThenElse(mask, hn::MaskedLoad(mask, d, base[c] + at + k), x);
         }
         hn::Store(x, d, row + v * kN);
       }
@@ -1582,8 +1582,8 @@ std::uint64_t Geometry::runs_per_leaf() const {
   return runs_side_by_side() * (kLeafAdds / pieces(length, kLanes));
 }
 std::uint64_t Geometry::packed_leaves() const { return pieces(runs(), runs_per_leaf()); }
-// Float32 sums and means of packed, contiguous, aligned runs, with neighbours along the
-// innermost kept dim: what both kinds of packed tile need.
+// Float32 and float64 sums and means of packed, contiguous, aligned runs, with neighbours along
+// the innermost kept dim: what both kinds of packed tile need.
 static bool tiles_runs(const Geometry& g) {
   return (g.in == DType::kFloat32 || g.in == DType::kFloat64) && !g.columns && g.nkept != 0 &&
          (g.reduction == Reduction::kSum || g.reduction == Reduction::kMean) && g.packs_runs() &&
@@ -1591,10 +1591,11 @@ static bool tiles_runs(const Geometry& g) {
          g.kept[g.nkept - 1].size >= 2;
 }
 bool Geometry::packed_flat() const {
+  if (!tiles_runs(*this)) return false;
   const std::int64_t length = run().size;
   const std::int64_t step = kept[nkept - 1].stride;
   const auto bytes = length * static_cast<std::int64_t>(itemsize);
-  return tiles_runs(*this) && length > static_cast<std::int64_t>(2 * kRunLanes) &&
+  return length > static_cast<std::int64_t>(2 * kRunLanes) &&
          length <= static_cast<std::int64_t>(kLanes) && (step == bytes || step == -bytes);
 }
 std::size_t Geometry::packed_tile() const {
