@@ -552,7 +552,6 @@ class Reducer {
       const char* p = g_.base + decode(g_.kept, g_.nkept, lo);
       char* at = out_ + lo * g_.out_item;
       const std::size_t n = hi - lo;
-      const auto length = static_cast<std::size_t>(g_.run().size);
       if (g_.packed_flat()) {
         auto flat = [&](auto side) {
           packed_tile<Value, kFlatTile>(n, at, split, [&](std::uint64_t b, Value* sums) {
