@@ -597,7 +597,7 @@ class Reducer {
       leaf_sums(b, s.v);
       return s;
     };
-    const std::uint64_t leaf_bytes = g_.runs_per_leaf() * g_.run().size * n * sizeof(float);
+    const std::uint64_t leaf_bytes = g_.runs_per_leaf() * g_.run().size * n * sizeof(T);
     const Sums total =
         split ? parallel_tree<Sums>(0, g_.packed_leaves(),
                                     std::max<std::uint64_t>(1, kTaskBytes / leaf_bytes), leaf)
@@ -723,11 +723,7 @@ class Reducer {
     }
     const std::size_t width = pieces(length, kRunLanes) * kRunLanes;  // a run's lanes in a row
     const std::size_t run_vectors = width / kN;
-    for (std::size_t t = 0; t < kFlatTile; ++t) {
-      if (t >= n) {
-        sums[t] = T(0);
-        continue;
-      }
+    for (std::size_t t = 0; t < n; ++t) {
       const std::size_t at = (step < 0 ? n - 1 - t : t) * length;  // result t's in its class
       alignas(64) T row[kLanes];
 #pragma GCC unroll 16
@@ -747,6 +743,7 @@ class Reducer {
         sums[t] = sum_f64_block(row, kLanes);
       }
     }
+    std::fill(sums + n, sums + kFlatTile, T(0));
   }
 
   // Leaf b of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors

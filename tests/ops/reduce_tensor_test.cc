@@ -377,10 +377,10 @@ T packed_sum_model(const std::vector<const T*>& runs, std::size_t length) {
   return tree(0, (runs.size() + per_leaf - 1) / per_leaf);
 }
 
-// A view of `outer` x `kept` x `length` elements of T over axes (0, 2): each result's runs of
-// `length` elements (`step` apart) one after another `kept` runs apart; `reversed`: the kept dim
-// runs backwards from `data`, result j being the (kept - 1 - j)th in memory.
-template <class T>
+// A view of `outer` x `kept` x `length` elements (float32 or float64) over axes (0, 2): each
+// result's runs of `length` elements (`step` apart) one after another `kept` runs apart;
+// `reversed`: the kept dim runs backwards from `data`, result j being the (kept - 1 - j)th in
+// memory.
 struct PackedView {
   std::string name;
   const void* data;
@@ -392,7 +392,7 @@ struct PackedView {
 // elements start, in memory order), its means the first target's, and its sums split over 2
 // and 3 threads the serial bits.
 template <class T>
-void expect_packed_order(const PackedView<T>& v, const T* x, std::size_t outer, std::size_t kept,
+void expect_packed_order(const PackedView& v, const T* x, std::size_t outer, std::size_t kept,
                          std::size_t length, std::uint32_t target) {
   SCOPED_TRACE(v.name + " length " + std::to_string(length) + " outer " + std::to_string(outer));
   constexpr std::int64_t kSize = sizeof(T);
@@ -466,11 +466,10 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
       std::vector<char> unaligned(data.bytes.size() + 2);
       std::memcpy(unaligned.data() + 2, data.bytes.data(), data.bytes.size());
       const auto* x = reinterpret_cast<const float*>(data.bytes.data());
-      for (const PackedView<float>& v :
-           {PackedView<float>{"contiguous", x, 1, false},
-            PackedView<float>{"unaligned", unaligned.data() + 2, 1, false},
-            PackedView<float>{"strided", x, 2, false},
-            PackedView<float>{"kept reversed", x + (kept - 1) * length, 1, true}}) {
+      for (const PackedView& v : {PackedView{"contiguous", x, 1, false},
+                                  PackedView{"unaligned", unaligned.data() + 2, 1, false},
+                                  PackedView{"strided", x, 2, false},
+                                  PackedView{"kept reversed", x + (kept - 1) * length, 1, true}}) {
         expect_packed_order(v, x, outer, kept, length, GetParam());
       }
     }
@@ -488,10 +487,9 @@ TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
       constexpr std::size_t kKept = 40;  // two or more flat tiles of up to 64 results
       std::vector<double> x(2 * outer * kKept * length);
       for (double& v : x) v = normal(rng);
-      for (const PackedView<double>& v :
-           {PackedView<double>{"contiguous", x.data(), 1, false},
-            PackedView<double>{"strided", x.data(), 2, false},
-            PackedView<double>{"kept reversed", x.data() + (kKept - 1) * length, 1, true}}) {
+      for (const PackedView& v :
+           {PackedView{"contiguous", x.data(), 1, false}, PackedView{"strided", x.data(), 2, false},
+            PackedView{"kept reversed", x.data() + (kKept - 1) * length, 1, true}}) {
         expect_packed_order(v, x.data(), outer, kKept, length, GetParam());
       }
     }
