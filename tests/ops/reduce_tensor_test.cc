@@ -450,6 +450,20 @@ void expect_packed_order(const PackedView& v, const T* x, std::size_t outer, std
 // that end inside a group of side-by-side runs, contiguous, unaligned and strided runs give the
 // documented order's bits on every target, and means the same bits as on the first target.
 TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
+  auto check = [&](std::size_t outer, std::size_t kept, std::size_t length) {
+    const std::size_t n = outer * kept * length;
+    // Room for every view below: twice the elements (the strided one), 2 bytes ahead.
+    const Data data(DType::kFloat32, 2 * n + 1, 23);
+    std::vector<char> unaligned(data.bytes.size() + 2);
+    std::memcpy(unaligned.data() + 2, data.bytes.data(), data.bytes.size());
+    const auto* x = reinterpret_cast<const float*>(data.bytes.data());
+    for (const PackedView& v : {PackedView{"contiguous", x, 1, false},
+                                PackedView{"unaligned", unaligned.data() + 2, 1, false},
+                                PackedView{"strided", x, 2, false},
+                                PackedView{"kept reversed", x + (kept - 1) * length, 1, true}}) {
+      expect_packed_order(v, x, outer, kept, length, GetParam());
+    }
+  };
   for (const std::size_t length : {2,  3,  5,   15,  16,  17,  20,  31,  32,  33,  48,   49,  63,
                                    64, 65, 100, 127, 128, 129, 200, 256, 257, 640, 1000, 1023}) {
     const std::vector<std::size_t> outers = length <= 128
@@ -457,23 +471,13 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
                                                 : std::vector<std::size_t>{2, 7, 40};
     for (const std::size_t outer : outers) {
       // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest;
-      // runs of 64 to 128 lie end to end in flat tiles of 32 to 63 (kFlatTileBytes of lanes),
-      // so 40 results make two tiles for runs of 64 and of 127 or 128.
-      const std::size_t kept = length >= 64 && length <= 128 ? 40 : 19;
-      const std::size_t n = outer * kept * length;
-      // Room for every view below: twice the elements (the strided one), 2 bytes ahead.
-      const Data data(DType::kFloat32, 2 * n + 1, 23);
-      std::vector<char> unaligned(data.bytes.size() + 2);
-      std::memcpy(unaligned.data() + 2, data.bytes.data(), data.bytes.size());
-      const auto* x = reinterpret_cast<const float*>(data.bytes.data());
-      for (const PackedView& v : {PackedView{"contiguous", x, 1, false},
-                                  PackedView{"unaligned", unaligned.data() + 2, 1, false},
-                                  PackedView{"strided", x, 2, false},
-                                  PackedView{"kept reversed", x + (kept - 1) * length, 1, true}}) {
-        expect_packed_order(v, x, outer, kept, length, GetParam());
-      }
+      // runs of 64 to 128 lie end to end in flat tiles of 32 to 64 results (kFlatTileBytes of
+      // lanes), so 40 results make one or two tiles.
+      check(outer, length >= 64 && length <= 128 ? 40 : 19, length);
     }
   }
+  // 130 results: four to six flat tiles, more than one a thread for two and three threads.
+  for (const std::size_t length : {64, 100, 128}) check(17, 130, length);
 }
 
 // Float64 runs keep the same documented order (on AVX-512, runs of 33 to 128 elements that lie
@@ -482,18 +486,21 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
 TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
   std::mt19937_64 rng(29);
   std::normal_distribution<double> normal(0.0, 3.0);
-  for (const std::size_t length : {16, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
-    for (const std::size_t outer : {2, 17, 130}) {
-      constexpr std::size_t kKept = 40;  // two or more flat tiles of up to 64 results
-      std::vector<double> x(2 * outer * kKept * length);
-      for (double& v : x) v = normal(rng);
-      for (const PackedView& v :
-           {PackedView{"contiguous", x.data(), 1, false}, PackedView{"strided", x.data(), 2, false},
-            PackedView{"kept reversed", x.data() + (kKept - 1) * length, 1, true}}) {
-        expect_packed_order(v, x.data(), outer, kKept, length, GetParam());
-      }
+  auto check = [&](std::size_t outer, std::size_t kept, std::size_t length) {
+    std::vector<double> x(2 * outer * kept * length);
+    for (double& v : x) v = normal(rng);
+    for (const PackedView& v :
+         {PackedView{"contiguous", x.data(), 1, false}, PackedView{"strided", x.data(), 2, false},
+          PackedView{"kept reversed", x.data() + (kept - 1) * length, 1, true}}) {
+      expect_packed_order(v, x.data(), outer, kept, length, GetParam());
     }
+  };
+  for (const std::size_t length : {16, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
+    // 40 results: two flat tiles of up to 64 results.
+    for (const std::size_t outer : {2, 17, 130}) check(outer, 40, length);
   }
+  // 130 results: six to ten flat tiles, more than one a thread for two and three threads.
+  for (const std::size_t length : {40, 100, 128}) check(17, 130, length);
 }
 
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
