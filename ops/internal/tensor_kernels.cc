@@ -271,8 +271,9 @@ class Reducer {
     const std::size_t tiles = g_.tiles_per_line();
     for (std::size_t u = lo; u < hi; ++u) {
       const std::size_t line = u / tiles;
-      const std::size_t j0 = (u % tiles) * kTile;
-      const std::size_t width = std::min(kTile, static_cast<std::size_t>(inner.size) - j0);
+      const std::size_t j0 = (u % tiles) * g_.column_tile;
+      const std::size_t width =
+          std::min(g_.column_tile, static_cast<std::size_t>(inner.size) - j0);
       const char* p = g_.base + decode(g_.kept, g_.nkept - 1, line) +
                       static_cast<std::int64_t>(j0) * inner.stride;
       const std::size_t o0 = line * static_cast<std::size_t>(inner.size) + j0;
@@ -1615,11 +1616,11 @@ std::size_t Geometry::packed_tile() const {
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }
 
 std::size_t Geometry::tile_width() const {
-  return std::min(static_cast<std::size_t>(kept[nkept - 1].size), kTile);
+  return std::min(static_cast<std::size_t>(kept[nkept - 1].size), column_tile);
 }
 
 std::size_t Geometry::tiles_per_line() const {
-  return pieces(static_cast<std::size_t>(kept[nkept - 1].size), kTile);
+  return pieces(static_cast<std::size_t>(kept[nkept - 1].size), column_tile);
 }
 
 Schedule schedule(Geometry& g, const ParallelOptions& options) {
@@ -1629,6 +1630,20 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   const u128 bytes = static_cast<u128>(g.result_size) * g.visited * g.itemsize;
   const int threads = bytes >= options.min_parallel_bytes ? tbb_max_concurrency() : 1;
   const std::size_t tile = g.packed_tile();
+  bool columns_split = false;
+  if (g.columns && threads > 1) {
+    const auto width = static_cast<std::size_t>(g.kept[g.nkept - 1].size);
+    const std::size_t cols = round_up(pieces(width, static_cast<std::size_t>(threads)),
+                                      std::max<std::size_t>(1, kLineBytes / g.itemsize));
+    if (g.result_size / width * g.tiles_per_line() < 2 * static_cast<std::size_t>(threads) &&
+        cols * g.itemsize >= kColumnSplitBytes && cols <= kTile) {
+      // Too few tiles to share out, and rows wide enough to cut into a long run a thread: a
+      // tile a thread, each summing all of its rows (rather than each tile's rows split over
+      // the threads, below).
+      g.column_tile = cols;
+      columns_split = true;
+    }
+  }
   if (g.columns) {
     s.units =
         g.result_size / static_cast<std::size_t>(g.kept[g.nkept - 1].size) * g.tiles_per_line();
@@ -1641,7 +1656,8 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   s.slots = 1;
   const bool pairwise = g.reduction == Reduction::kSum || g.reduction == Reduction::kMean ||
                         g.reduction == Reduction::kVar || g.reduction == Reduction::kStd;
-  if (threads > 1 && g.columns && pairwise && s.units < 2 * static_cast<std::size_t>(threads) &&
+  if (threads > 1 && g.columns && !columns_split && pairwise &&
+      s.units < 2 * static_cast<std::size_t>(threads) &&
       g.column_rows() > kLeafRows) {
     // Too few tiles to share out (narrower tiles would cut the rows into short pieces, which
     // stream badly): the tiles one after the other, each one's rows split over the threads.

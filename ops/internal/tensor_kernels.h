@@ -60,6 +60,9 @@ inline constexpr std::size_t kRunLanes = 16;
 // long enough for the prefetchers (1024 results, 4 KiB runs that start a new page each time,
 // read (64, 4096) down its rows at 31% of a streaming read).
 inline constexpr std::size_t kTile = 4096;
+// A line of too few tiles to give each thread two is cut into one tile a thread where each
+// row's piece is at least this long (and the tile at most kTile).
+inline constexpr std::size_t kColumnSplitBytes = 8192;
 // Neighbouring results of packed runs summed together (Geometry::packed_tile()). Float32 and
 // float64 runs of three to eight kRunLanes that lie end to end (the results' stride is the
 // run's bytes) make one contiguous span a row, added into lanes in memory: at most kFlatTile
@@ -109,6 +112,8 @@ struct Geometry {
   // row's plus a multiple of this (the gcd of kLineBytes and the reduced strides): kLineBytes
   // when they all start where the first does.
   std::uint64_t row_line_period;
+  // Columns a column tile holds: kTile, unless schedule() cut a line into one tile a thread.
+  std::size_t column_tile = kTile;
 
   // The run of the per-output strategy: the innermost reduced dim.
   const Dim& run() const { return red[nred - 1]; }

@@ -521,6 +521,52 @@ TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
   }
 }
 
+// A line of column results of too few tiles to give each thread two is cut into one tile a
+// thread when each row's piece stays long (ops/internal/tensor_kernels.h, kColumnSplitBytes);
+// otherwise its rows are split over the threads. Either way a column adds its rows in the same
+// order: the same bits as on one thread. float32 (24, 8192) is cut at 2, 3 and 4 threads (tiles
+// of 4096, 2736 and 2064, the last one shorter), (24, 8200) at 3 and 4, (40, 4096) and int32's
+// at 2; float64 (40, 2048) and int64's at 2; the other counts split rows.
+TEST(ReduceTensorTest, WideColumnsCutIntoATileAThreadGiveTheSameBits) {
+  ParallelOptions serial;
+  serial.min_parallel_bytes = std::numeric_limits<std::size_t>::max();
+  ParallelOptions split;
+  split.min_parallel_bytes = 0;
+  struct Wide {
+    DType dtype;
+    std::int64_t rows, cols;
+  };
+  for (const Wide c : {Wide{DType::kFloat32, 24, 8192}, Wide{DType::kFloat32, 24, 8200},
+                       Wide{DType::kFloat32, 40, 4096}, Wide{DType::kFloat64, 40, 2048},
+                       Wide{DType::kInt32, 40, 4096}, Wide{DType::kInt64, 40, 2048}}) {
+    SCOPED_TRACE(std::string(dtype_name(c.dtype)) + " (" + std::to_string(c.rows) + ", " +
+                 std::to_string(c.cols) + ")");
+    const Data data(c.dtype, static_cast<std::size_t>(c.rows * c.cols), 11);
+    const std::int64_t shape[] = {c.rows, c.cols};
+    const TensorView view(data.bytes.data(), c.dtype, shape);
+    ReduceOptions options;
+    options.all_axes = false;
+    const std::int64_t axes[] = {0};
+    options.axes = axes;
+    for (Reduction r : kEveryReduction) {
+      SCOPED_TRACE(reduction_name(r));
+      absl::StatusOr<Tensor> expected =
+          reduce(r, view, options, std::pmr::new_delete_resource(), nullptr, serial);
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      for (int threads : {2, 3, 4}) {
+        SCOPED_TRACE(threads);
+        tbb::task_arena arena(threads);
+        absl::StatusOr<Tensor> got;
+        arena.execute([&] {
+          got = reduce(r, view, options, std::pmr::new_delete_resource(), nullptr, split);
+        });
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(bytes_of(*got), bytes_of(*expected));
+      }
+    }
+  }
+}
+
 // A resource that refuses everything: installed as the default while the reductions run, it
 // proves they take memory only from the resources they are given.
 class NullDefault {
