@@ -668,6 +668,33 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   EXPECT_EQ(scratch(f32, Reduction::kArgmax, {0}), 4032u + 1000u * 8);  // values, 64-aligned
 }
 
+// The README's scratch of columns split over two threads: a line cut into a tile a thread (rows
+// of 8 KiB pieces or more) takes a slot of (1 + d) w accumulators per thread, w its columns; one
+// whose rows are too short keeps its tile whole and splits the rows: a pool of 9 w, and d w per
+// thread.
+TEST(ReduceTensorTest, ScratchOfColumnsSplitOverThreadsIsAsDocumented) {
+  ParallelOptions split;
+  split.min_parallel_bytes = 0;
+  const Data data(DType::kFloat32, 1000 * 1000, 1);
+  ReduceOptions axis0;
+  axis0.all_axes = false;
+  const std::int64_t axes[] = {0};
+  axis0.axes = axes;
+  auto scratch = [&](std::int64_t rows, std::int64_t cols) {
+    const std::int64_t shape[] = {rows, cols};
+    absl::StatusOr<ReducePlan> plan = ReducePlan::make(
+        Reduction::kSum, TensorView(data.bytes.data(), DType::kFloat32, shape), axis0);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    std::size_t bytes = 0;
+    tbb::task_arena(2).execute([&] { bytes = plan.ok() ? plan->scratch_bytes(split) : 0; });
+    return bytes;
+  };
+  // (64, 4096): two tiles of 2048 columns, d = ceil(log2(4)) = 2.
+  EXPECT_EQ(scratch(64, 4096), 2 * (1 + 2) * 2048u * 4);
+  // (1000, 1000): 500 columns a thread would be 2000-byte pieces: the rows split, d = 6.
+  EXPECT_EQ(scratch(1000, 1000), (9 * 1000u * 4 + 32) + 2 * (6 * 1000u * 4));
+}
+
 TEST(ReduceTensorTest, BroadcastReducedDimsAreFoldedInClosedForm) {
   const float two = 2.0f;
   const std::int32_t three = 3;
