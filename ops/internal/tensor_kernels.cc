@@ -272,8 +272,7 @@ class Reducer {
     for (std::size_t u = lo; u < hi; ++u) {
       const std::size_t line = u / tiles;
       const std::size_t j0 = (u % tiles) * g_.column_tile;
-      const std::size_t width =
-          std::min(g_.column_tile, static_cast<std::size_t>(inner.size) - j0);
+      const std::size_t width = std::min(g_.column_tile, static_cast<std::size_t>(inner.size) - j0);
       const char* p = g_.base + decode(g_.kept, g_.nkept - 1, line) +
                       static_cast<std::int64_t>(j0) * inner.stride;
       const std::size_t o0 = line * static_cast<std::size_t>(inner.size) + j0;
@@ -1631,22 +1630,21 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   const int threads = bytes >= options.min_parallel_bytes ? tbb_max_concurrency() : 1;
   const std::size_t tile = g.packed_tile();
   bool columns_split = false;
-  if (g.columns && threads > 1) {
+  if (g.columns) {
     const auto width = static_cast<std::size_t>(g.kept[g.nkept - 1].size);
+    const std::size_t lines = g.result_size / width;
+    s.units = lines * g.tiles_per_line();
     const std::size_t cols = round_up(pieces(width, static_cast<std::size_t>(threads)),
                                       std::max<std::size_t>(1, kLineBytes / g.itemsize));
-    if (g.result_size / width * g.tiles_per_line() < 2 * static_cast<std::size_t>(threads) &&
-        cols * g.itemsize >= kColumnSplitBytes && cols <= kTile) {
+    if (threads > 1 && s.units < 2 * static_cast<std::size_t>(threads) && cols <= kTile &&
+        cols * g.itemsize >= kColumnSplitBytes) {
       // Too few tiles to share out, and rows wide enough to cut into a long run a thread: a
       // tile a thread, each summing all of its rows (rather than each tile's rows split over
       // the threads, below).
       g.column_tile = cols;
+      s.units = lines * g.tiles_per_line();
       columns_split = true;
     }
-  }
-  if (g.columns) {
-    s.units =
-        g.result_size / static_cast<std::size_t>(g.kept[g.nkept - 1].size) * g.tiles_per_line();
   } else if (tile != 0) {
     const auto width = static_cast<std::size_t>(g.kept[g.nkept - 1].size);
     s.units = g.result_size / width * pieces(width, tile);
@@ -1657,8 +1655,7 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
   const bool pairwise = g.reduction == Reduction::kSum || g.reduction == Reduction::kMean ||
                         g.reduction == Reduction::kVar || g.reduction == Reduction::kStd;
   if (threads > 1 && g.columns && !columns_split && pairwise &&
-      s.units < 2 * static_cast<std::size_t>(threads) &&
-      g.column_rows() > kLeafRows) {
+      s.units < 2 * static_cast<std::size_t>(threads) && g.column_rows() > kLeafRows) {
     // Too few tiles to share out (narrower tiles would cut the rows into short pieces, which
     // stream badly): the tiles one after the other, each one's rows split over the threads.
     s.rows_split = true;
