@@ -87,17 +87,19 @@ struct ThreadState {
 inline thread_local ThreadState tls_state{
     nullptr, 0, 0, false, nullptr, nullptr, nullptr, nullptr, {0u}, nullptr, {nullptr}, nullptr, 0};
 
-// How a scope reaches its thread's state. In a shared library (-fPIC) each read of tls_state
-// is a call to __tls_get_addr, and a dispatch made six (entry, scratch, options, stats, exit):
-// there the scope takes the address once and keeps it. In an executable (-fPIE, or no
-// PIC) the state is a fixed offset from the thread pointer, cheaper than an address held in a
-// register across the kernel, so nothing is kept.
-#if defined(__PIC__) && !defined(__PIE__)
+// How a scope reaches its thread's state: it takes the address once, opaque to the compiler,
+// and keeps it. In a shared library (-fPIC) each read of tls_state is otherwise a call to
+// __tls_get_addr, and a dispatch made six (entry, scratch, options, stats, exit). In an
+// executable the fields would otherwise be addressed %fs-relative, one instruction each, but the
+// address arithmetic GCC emits around the atomic scope_arena made the empty scope 45
+// instructions against 41 through a kept address (callgrind, tests/bench/count.sh).
 class ThreadStateRef {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE ThreadStateRef() : state_(&tls_state) {
 #if defined(__GNUC__)
-    // An opaque copy: GCC otherwise computes the address again (another call) at every use.
+    // An opaque copy: GCC otherwise computes the address again at every use (in a shared
+    // library, another __tls_get_addr call), or, in an executable, addresses the fields
+    // %fs-relative.
     asm("" : "+r"(state_));
 #endif
   }
@@ -106,12 +108,6 @@ class ThreadStateRef {
  private:
   ThreadState* state_;
 };
-#else
-class ThreadStateRef {
- public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ThreadState& operator*() const { return tls_state; }
-};
-#endif
 
 // Bits of ThreadState::requests.
 inline constexpr unsigned kTrimRequested = 1;  // trim(): shrink the thread's idle arenas

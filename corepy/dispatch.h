@@ -83,27 +83,23 @@ class OpScope {
       : op_(op),
         entry_(static_cast<std::uint32_t>(op) + 1),
         scratch_(internal::op_scratch(entry_.state(), op)),
+        count_{entry_.state(), op},
         rewind_(*scratch_.arena) {}
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;
+  // An op that took no scratch (the 1-D sums) leaves count_ to count the call once the frame has
+  // closed, so that the close's test of "nothing happened inside" is the only one; any other
+  // call records its peak and spills here, before the close rewinds them.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~OpScope() {
-    // Scratch the op needed at most: the block above the start, and every spill chunk taken
-    // (whose bytes are read only when there was one). An op that took no scratch (the 1-D sums)
-    // only counts the call.
-    std::size_t peak = 0;
-    std::size_t spills = 0;
-    if (ABSL_PREDICT_TRUE(rewind_.untouched())) {
-      internal::count_call(entry_.state(), op_);
-    } else {
-      spills = rewind_.spills();
-      peak = rewind_.peak();
-      if (ABSL_PREDICT_FALSE(spills != 0)) {
-        peak += rewind_.spill_bytes();
-        internal::scope_spilled(rewind_.arena(), peak);
-      }
-      internal::record_op(entry_.state(), op_, peak, spills);
+    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) {
+      const Usage u = usage();
+      log(op_, rewind_.arena(), u.peak, u.spills);
     }
-    if (ABSL_PREDICT_FALSE(internal::debug_log_enabled())) log(op_, rewind_.arena(), peak, spills);
+    if (ABSL_PREDICT_TRUE(rewind_.untouched())) return;
+    count_.pending = false;
+    const Usage u = usage();
+    if (ABSL_PREDICT_FALSE(u.spills != 0)) internal::scope_spilled(rewind_.arena(), u.peak);
+    internal::record_op(entry_.state(), op_, u.peak, u.spills);
   }
 
   std::pmr::memory_resource* resource() const { return scratch_.resource; }
@@ -120,12 +116,35 @@ class OpScope {
   internal::ThreadState& thread_state() const { return entry_.state(); }
 
  private:
+  // Scratch the op needed at most (the block above the start, and every spill chunk taken, whose
+  // bytes are read only when there was one), and the spill chunks taken.
+  struct Usage {
+    std::size_t peak;
+    std::size_t spills;
+  };
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Usage usage() const {
+    if (ABSL_PREDICT_TRUE(rewind_.untouched())) return Usage{0, 0};
+    const std::size_t spills = rewind_.spills();
+    std::size_t peak = rewind_.peak();
+    if (ABSL_PREDICT_FALSE(spills != 0)) peak += rewind_.spill_bytes();
+    return Usage{peak, spills};
+  }
+  // Counts the call when destroyed, unless the scope recorded it already.
+  struct CallCount {
+    internal::ThreadState& state;
+    Op op;
+    bool pending = true;
+    ABSL_ATTRIBUTE_ALWAYS_INLINE ~CallCount() {
+      if (pending) internal::count_call(state, op);
+    }
+  };
   // Static, so the scope's address does not escape and its fields can stay in registers.
   static void log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills);
 
   Op op_;
   internal::ScopeEntry entry_;  // keeps the runtime current; left after the rewind below
   internal::OpScratch scratch_;
+  CallCount count_;  // after the rewind below, too
   ArenaRewinder rewind_;
 };
 
