@@ -9,9 +9,9 @@ times the rest. What a piece costs is the base loop's time less the variant's.
 
     /usr/bin/python3 tests/bench/scope_pieces.py [--cpu N] [--quick]
 
-Needs gcc; x86-64 only. `bazel test` runs it once with
---quick (//tests/bench:scope_pieces_smoke) to keep it working; the figures come from a full run
-on a quiet machine, compared within one run only.
+Needs gcc; x86-64 only. `bazel test` runs it once with --quick (//tests/bench:scope_pieces_smoke)
+to keep it working; the figures come from a full run on a quiet machine, compared within one run
+only.
 """
 import argparse
 import os
