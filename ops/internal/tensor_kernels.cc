@@ -1169,9 +1169,9 @@ class Reducer {
                    std::uint64_t leaf_lo, std::uint64_t leaf_hi, S* acc, S* levels,
                    const F& f) const {
     if constexpr (kRegisterLeaves<S, F>) {
-      if (in_registers(width, leaf_lo, leaf_hi) && g_.aligned &&
-          cstride == static_cast<std::int64_t>(E::kSize)) {
-        return register_leaves(p, width, rows, leaf_lo, leaf_hi, acc);
+      const std::size_t strip = register_strip(leaf_hi - leaf_lo);
+      if (strip != 0 && g_.aligned && cstride == static_cast<std::int64_t>(E::kSize)) {
+        return register_strips(p, width, rows, leaf_lo, leaf_hi, acc, strip);
       }
     }
     if (leaf_hi - leaf_lo == 1) {
@@ -1217,16 +1217,32 @@ class Reducer {
 #endif
   static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
 
-  // Whether column_tree's node [leaf_lo, leaf_hi) of a tile `width` columns wide is summed by
-  // register_leaves().
-  static bool in_registers(std::size_t width, std::uint64_t leaf_lo, std::uint64_t leaf_hi) {
-    const std::uint64_t leaves = leaf_hi - leaf_lo;
-    return width <= kRegisterColumns &&
-           (leaves <= 2 || (leaves == 4 && pieces(width, hn::MaxLanes(DR())) <= 7));
+  // The widest strip of columns whose sums over a column_tree node of `leaves` leaves
+  // register_leaves() keeps in registers: 8 vectors for 1 or 2 leaves, 7 for 4 (28 registers),
+  // 0 for a node that the tree splits further.
+  static constexpr std::size_t register_strip(std::uint64_t leaves) {
+    if (leaves <= 2) return kRegisterColumns;
+    return leaves == 4 ? 7 * hn::MaxLanes(DR()) : 0;
+  }
+
+  // register_leaves() over the tile's columns a strip at a time, each strip's rows streaming
+  // past its sums: a wide tile's node then reads its rows once and stores its sums once, where
+  // the loops over accumulators load and store them every kRowGroup rows (with a tree's levels
+  // beside them, more than L1 holds for tiles of a few thousand columns). Strips start at the
+  // first row's line_head(), so that whole strips load whole lines where the rows start on the
+  // same place in a line. Each column adds the same values in the same order in any strip.
+  void register_strips(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
+                       std::uint64_t leaf_hi, float* acc, std::size_t strip) const {
+    std::size_t j = width <= strip ? 0 : line_head(row_at(p, leaf_lo * kLeafRows), width);
+    if (j != 0) register_leaves(p, j, rows, leaf_lo, leaf_hi, acc);
+    for (; j < width; j += strip) {
+      register_leaves(p + j * E::kSize, std::min(strip, width - j), rows, leaf_lo, leaf_hi,
+                      acc + j);
+    }
   }
 
   // acc[0, width) = the sum of leaves [leaf_lo, leaf_hi) (1, 2 or 4 of them) of the tile at p in
-  // column_tree's order, in_registers() being true.
+  // column_tree's order, width at most register_strip(leaf_hi - leaf_lo).
   void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
                        std::uint64_t leaf_hi, float* acc) const {
     constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();

@@ -231,6 +231,13 @@ TEST_P(ReduceTensorTargetTest, RowsBackToBackGiveTheBitsOfTheSameRowsApart) {
   }
 }
 
+// The first byte of `buffer` that starts a 64-byte cache line.
+char* first_line(std::vector<char>& buffer) {
+  constexpr std::uintptr_t kLine = 64;
+  const auto at = reinterpret_cast<std::uintptr_t>(buffer.data());
+  return buffer.data() + (kLine - at % kLine) % kLine;
+}
+
 // A float32 column sum in the documented order: leaves of kLeafRows (16) rows added one after the
 // other, the leaves combined by the pairwise tree (the left half takes the larger half).
 float column_sum_model(const float* x, std::int64_t rows, std::int64_t stride, std::int64_t lo,
@@ -244,19 +251,27 @@ float column_sum_model(const float* x, std::int64_t rows, std::int64_t stride, s
   return column_sum_model(x, rows, stride, lo, mid) + column_sum_model(x, rows, stride, mid, hi);
 }
 
-// Column tiles of up to 128 float32 columns are summed with a leaf's sums in registers on AVX-512
-// (two or four sibling leaves side by side, the last vector masked), in column_tree's loops
-// elsewhere: every width around the vectors' edges, every row count around the leaves', the
-// pairs' and the fours' edges, one reduced dim and two, aligned and not, give the documented
-// order's bits on every target, and the means the same bits as on the first target.
-TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
-  for (const std::int64_t width : {2, 5, 15, 16, 17, 100, 127, 128, 129}) {
+// Float32 column sums keep a leaf's sums in registers on AVX-512 (two or four sibling leaves side
+// by side), a strip of up to 128 columns (112 for four leaves) at a time, the last vector of a
+// strip masked; wider tiles take several strips, the first one short where the rows start
+// inside a line (line_head()); other targets take column_tree's loops. Every width around the
+// vectors' and the strips' edges, every row count around the leaves', the pairs' and the fours'
+// edges, one reduced dim and two, aligned and not, at the start of a line and 16 bytes into
+// one, give the documented order's bits on every target, and the means the same bits as on the
+// first target.
+TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
+  constexpr std::size_t kLine = 64;
+  for (const std::int64_t width :
+       {2, 5, 15, 16, 17, 100, 111, 112, 113, 127, 128, 129, 224, 225, 256, 257, 1000, 1024}) {
     for (const std::int64_t rows : {2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 113}) {
       const std::size_t n = static_cast<std::size_t>(rows * width);
       std::vector<float> x(n);
       std::memcpy(x.data(), Data(DType::kFloat32, n, 13).bytes.data(), n * 4);
       std::vector<char> unaligned(n * 4 + 2);
       std::memcpy(unaligned.data() + 2, x.data(), n * 4);
+      std::vector<char> buffer(n * 4 + 2 * kLine);
+      char* const line16 = first_line(buffer) + 16;
+      std::memcpy(line16, x.data(), n * 4);
       std::vector<std::uint32_t> expected(static_cast<std::size_t>(width));
       for (std::int64_t j = 0; j < width; ++j) {
         const float e = column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
@@ -269,7 +284,8 @@ TEST_P(ReduceTensorTargetTest, NarrowColumnTilesGiveTheDocumentedOrdersBits) {
       };
       const std::int64_t w4 = width * 4;
       std::vector<View> views = {{"one reduced dim", x.data(), {rows, width}, {w4, 4}, {0}},
-                                 {"unaligned", unaligned.data() + 2, {rows, width}, {w4, 4}, {0}}};
+                                 {"unaligned", unaligned.data() + 2, {rows, width}, {w4, 4}, {0}},
+                                 {"16 bytes into a line", line16, {rows, width}, {w4, 4}, {0}}};
       if (rows % 3 == 0) {
         views.push_back(
             {"two reduced dims", x.data(), {3, rows / 3, width}, {rows / 3 * w4, w4, 4}, {0, 1}});
@@ -315,8 +331,7 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
       const Data data(dtype, static_cast<std::size_t>(rows * width), 17);
       // Room for a start anywhere in the first line after a line boundary.
       std::vector<char> buffer(bytes + 2 * kLine);
-      char* const line =
-          buffer.data() + (kLine - reinterpret_cast<std::uintptr_t>(buffer.data()) % kLine) % kLine;
+      char* const line = first_line(buffer);
       const std::int64_t shape[] = {rows, width};
       for (Reduction r : kEveryReduction) {
         SCOPED_TRACE(std::string(dtype_name(dtype)) + " width " + std::to_string(width) + " " +
