@@ -238,12 +238,13 @@ char* first_line(std::vector<char>& buffer) {
   return buffer.data() + (kLine - at % kLine) % kLine;
 }
 
-// A float32 column sum in the documented order: leaves of kLeafRows (16) rows added one after the
-// other, the leaves combined by the pairwise tree (the left half takes the larger half).
-float column_sum_model(const float* x, std::int64_t rows, std::int64_t stride, std::int64_t lo,
-                       std::int64_t hi) {
+// A column sum in the documented order: leaves of kLeafRows (16) rows added one after the other,
+// the leaves combined by the pairwise tree (the left half takes the larger half).
+template <class T>
+T column_sum_model(const T* x, std::int64_t rows, std::int64_t stride, std::int64_t lo,
+                   std::int64_t hi) {
   if (hi - lo == 1) {
-    float s = x[lo * 16 * stride];
+    T s = x[lo * 16 * stride];
     for (std::int64_t r = lo * 16 + 1; r < std::min(rows, lo * 16 + 16); ++r) s += x[r * stride];
     return s;
   }
@@ -251,61 +252,76 @@ float column_sum_model(const float* x, std::int64_t rows, std::int64_t stride, s
   return column_sum_model(x, rows, stride, lo, mid) + column_sum_model(x, rows, stride, mid, hi);
 }
 
-// Float32 column sums keep a leaf's sums in registers on AVX-512 (two or four sibling leaves side
-// by side), a strip of up to 128 columns (112 for four leaves) at a time, the last vector of a
-// strip masked; wider tiles take several strips, the first one short where the rows start
-// inside a line (line_head()); other targets take column_tree's loops. Every width around the
-// vectors' and the strips' edges, every row count around the leaves', the pairs' and the fours'
-// edges, one reduced dim and two, aligned and not, at the start of a line and 16 bytes into
-// one, give the documented order's bits on every target, and the means the same bits as on the
-// first target.
-TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
+// ColumnTilesGiveTheDocumentedOrdersBits for T (float or double), the target already set.
+template <class T>
+void expect_column_tiles_in_the_documented_order(std::int64_t target) {
   constexpr std::size_t kLine = 64;
+  constexpr auto kItem = static_cast<std::int64_t>(sizeof(T));
+  const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
   for (const std::int64_t width :
-       {2, 5, 15, 16, 17, 100, 111, 112, 113, 127, 128, 129, 224, 225, 256, 257, 1000, 1024}) {
+       {2,   5,   7,   8,   9,   15,  16,  17,  55,  56,  57,  63,   64,  65,
+        100, 111, 112, 113, 127, 128, 129, 224, 225, 256, 257, 1000, 1024}) {
     for (const std::int64_t rows : {2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 113}) {
       const std::size_t n = static_cast<std::size_t>(rows * width);
-      std::vector<float> x(n);
-      std::memcpy(x.data(), Data(DType::kFloat32, n, 13).bytes.data(), n * 4);
-      std::vector<char> unaligned(n * 4 + 2);
-      std::memcpy(unaligned.data() + 2, x.data(), n * 4);
-      std::vector<char> buffer(n * 4 + 2 * kLine);
+      std::vector<T> x(n);
+      std::memcpy(x.data(), Data(dtype, n, 13).bytes.data(), n * sizeof(T));
+      std::vector<char> unaligned(n * sizeof(T) + 2);
+      std::memcpy(unaligned.data() + 2, x.data(), n * sizeof(T));
+      std::vector<char> buffer(n * sizeof(T) + 2 * kLine);
       char* const line16 = first_line(buffer) + 16;
-      std::memcpy(line16, x.data(), n * 4);
-      std::vector<std::uint32_t> expected(static_cast<std::size_t>(width));
+      std::memcpy(line16, x.data(), n * sizeof(T));
+      std::vector<T> expected(static_cast<std::size_t>(width));
       for (std::int64_t j = 0; j < width; ++j) {
-        const float e = column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
-        std::memcpy(&expected[static_cast<std::size_t>(j)], &e, 4);
+        expected[static_cast<std::size_t>(j)] =
+            column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
       }
       struct View {
         std::string name;
         const void* data;
         std::vector<std::int64_t> shape, strides, axes;
       };
-      const std::int64_t w4 = width * 4;
-      std::vector<View> views = {{"one reduced dim", x.data(), {rows, width}, {w4, 4}, {0}},
-                                 {"unaligned", unaligned.data() + 2, {rows, width}, {w4, 4}, {0}},
-                                 {"16 bytes into a line", line16, {rows, width}, {w4, 4}, {0}}};
+      const std::int64_t w = width * kItem;
+      std::vector<View> views = {
+          {"one reduced dim", x.data(), {rows, width}, {w, kItem}, {0}},
+          {"unaligned", unaligned.data() + 2, {rows, width}, {w, kItem}, {0}},
+          {"16 bytes into a line", line16, {rows, width}, {w, kItem}, {0}}};
       if (rows % 3 == 0) {
         views.push_back(
-            {"two reduced dims", x.data(), {3, rows / 3, width}, {rows / 3 * w4, w4, 4}, {0, 1}});
+            {"two reduced dims", x.data(), {3, rows / 3, width}, {rows / 3 * w, w, kItem}, {0, 1}});
       }
       for (const View& v : views) {
-        SCOPED_TRACE(v.name + " width " + std::to_string(width) + " rows " + std::to_string(rows));
-        const TensorView view(v.data, DType::kFloat32, v.shape, v.strides);
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + v.name + " width " +
+                     std::to_string(width) + " rows " + std::to_string(rows));
+        const TensorView view(v.data, dtype, v.shape, v.strides);
         ReduceOptions options;
         options.all_axes = false;
         options.axes = v.axes;
         absl::StatusOr<Tensor> sum =
             reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource());
         ASSERT_TRUE(sum.ok()) << sum.status();
-        std::vector<std::uint32_t> got(static_cast<std::size_t>(width));
-        std::memcpy(got.data(), sum->data(), got.size() * 4);
-        EXPECT_EQ(got, expected);
-        expect_mean_as_on_the_first_target(view, options, GetParam());
+        // Compared as bytes: the same bits, not only equal values.
+        EXPECT_EQ(
+            bytes_of(*sum),
+            std::vector<char>(reinterpret_cast<const char*>(expected.data()),
+                              reinterpret_cast<const char*>(expected.data() + expected.size())));
+        expect_mean_as_on_the_first_target(view, options, target);
       }
     }
   }
+}
+
+// Float32 column sums keep a leaf's sums in registers on AVX-512 (two or four sibling leaves side
+// by side), a strip of up to 128 columns (112 for four leaves) at a time, the last vector of a
+// strip masked; wider tiles take several strips, the first one short where the rows start inside
+// a line (line_head()); float64 and other targets take column_tree's loops. Every width around
+// the vectors' and the strips' edges, every row count around the leaves', the pairs' and the
+// fours' edges, one reduced dim and two, aligned and not, at the start of a line and 16 bytes
+// into one, give the documented order's bits on every target, and the means the same bits as on
+// the first target.
+TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  expect_column_tiles_in_the_documented_order<float>(GetParam());
+  expect_column_tiles_in_the_documented_order<double>(GetParam());
 }
 
 // A column tile's vector loop may start at the first row's first column on a 64-byte line, the
