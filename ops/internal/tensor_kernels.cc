@@ -1197,14 +1197,15 @@ class Reducer {
     for (std::size_t j = 0; j < width; ++j) acc[j] += levels[j];
   }
 
-  // ---- narrow float32 tiles on AVX-512: a tile of at most kRegisterColumns columns keeps a leaf's
-  // sums in registers (at most 8 vectors, the last one masked) while its rows stream past, instead
-  // of loading and storing them once per kRowGroup rows; and a node of two leaves, or of four
-  // where their sums fit in the 32 registers (up to 7 vectors), sums them side by side (more
-  // independent additions and more reads in flight) and adds them in registers as the tree does:
-  // (left + right), ((l0 + l1) + (l2 + l3)). Each column still adds a leaf's rows one after the
-  // other, in order: the same additions, so the same bits. Only AVX-512 has the masked loads that
-  // cannot fault; narrower targets take column_tree's loops.
+  // ---- float32 tiles on AVX-512, a strip of at most kRegisterColumns columns at a time
+  // (register_strips()): a strip keeps a leaf's sums in registers (at most 8 vectors, the last
+  // one masked) while its rows stream past, instead of loading and storing them once per
+  // kRowGroup rows; and a node of two leaves, or of four where their sums fit in the 32 registers
+  // (up to 7 vectors), sums them side by side (more independent additions and more reads in
+  // flight) and adds them in registers as the tree does: (left + right), ((l0 + l1) + (l2 + l3)).
+  // Each column still adds a leaf's rows one after the other, in order: the same additions, so the
+  // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets take
+  // column_tree's loops.
 #if HWY_TARGET <= HWY_AVX3
   static constexpr std::size_t kRegisterVectors = 8;
   template <class S, class F>
