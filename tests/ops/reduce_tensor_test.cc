@@ -231,9 +231,10 @@ TEST_P(ReduceTensorTargetTest, RowsBackToBackGiveTheBitsOfTheSameRowsApart) {
   }
 }
 
-// The first byte of `buffer` that starts a 64-byte cache line.
+constexpr std::size_t kLine = 64;  // bytes in a cache line
+
+// The first byte of `buffer` that starts a cache line.
 char* first_line(std::vector<char>& buffer) {
-  constexpr std::uintptr_t kLine = 64;
   const auto at = reinterpret_cast<std::uintptr_t>(buffer.data());
   return buffer.data() + (kLine - at % kLine) % kLine;
 }
@@ -255,7 +256,6 @@ T column_sum_model(const T* x, std::int64_t rows, std::int64_t stride, std::int6
 // ColumnTilesGiveTheDocumentedOrdersBits for T (float or double), the target already set.
 template <class T>
 void expect_column_tiles_in_the_documented_order(std::int64_t target) {
-  constexpr std::size_t kLine = 64;
   constexpr auto kItem = static_cast<std::int64_t>(sizeof(T));
   const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
   for (const std::int64_t width :
@@ -332,7 +332,6 @@ TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
 // at the start of a line; the float32 sums are the documented order's.
 TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine) {
   hwy::SetSupportedTargetsForTest(GetParam());
-  constexpr std::size_t kLine = 64;
   const std::int64_t axis0[] = {0};
   ReduceOptions down;
   down.all_axes = false;
