@@ -14,6 +14,9 @@
 #   tests/reliability/run_soak.sh 30
 # Configurations default to: arena system mimalloc (corepy allocator specs; any spec works).
 # BAZEL_STARTUP_OPTIONS passes startup options to bazel (e.g. --output_base=...).
+# SOAK_BAZEL_FLAGS (default -c opt) are the build's flags. CI sets it empty: it soaks the default
+# build that `bazel test //...` has just compiled, its debug checks on, rather than compile the
+# whole library once more.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,10 +25,11 @@ shift || true
 configs=("$@")
 ((${#configs[@]})) || configs=(arena system mimalloc)
 
+read -r -a flags <<<"${SOAK_BAZEL_FLAGS--c opt}"
 # shellcheck disable=SC2086  # startup options are words
-bazel ${BAZEL_STARTUP_OPTIONS:-} build -c opt --symlink_prefix=/ //tests/reliability:soak >&2
+bazel ${BAZEL_STARTUP_OPTIONS:-} build "${flags[@]}" --symlink_prefix=/ //tests/reliability:soak >&2
 # shellcheck disable=SC2086
-bin=$(bazel ${BAZEL_STARTUP_OPTIONS:-} info -c opt bazel-bin 2>/dev/null)/tests/reliability/soak
+bin=$(bazel ${BAZEL_STARTUP_OPTIONS:-} info "${flags[@]}" bazel-bin 2>/dev/null)/tests/reliability/soak
 
 status=0
 for config in "${configs[@]}"; do
