@@ -11,6 +11,10 @@
 // alignment, and the aligned spill faults. AVX2 vectors need 32, which fake frames have. The
 // kernels are the same templates on every target, so ASan still checks all of their logic.
 //
+// The instrumented configs (asan, tsan, fuzz) also raise the static target to SSE4 with -m flags
+// (build:simd_sse4 in .bazelrc), so EMU128 and SSSE3 are compiled by the default and -c opt
+// builds only.
+//
 // Visibility: //ops only.
 #ifndef COREPY_OPS_INTERNAL_SIMD_TARGETS_H_
 #define COREPY_OPS_INTERNAL_SIMD_TARGETS_H_

@@ -29,7 +29,8 @@ read -r -a flags <<<"${SOAK_BAZEL_FLAGS--c opt}"
 # shellcheck disable=SC2086  # startup options are words
 bazel ${BAZEL_STARTUP_OPTIONS:-} build "${flags[@]}" --symlink_prefix=/ //tests/reliability:soak >&2
 # shellcheck disable=SC2086
-bin=$(bazel ${BAZEL_STARTUP_OPTIONS:-} info "${flags[@]}" bazel-bin 2>/dev/null)/tests/reliability/soak
+bin=$(bazel ${BAZEL_STARTUP_OPTIONS:-} info "${flags[@]}" bazel-bin 2>/dev/null)
+bin+=/tests/reliability/soak
 
 status=0
 for config in "${configs[@]}"; do
