@@ -165,7 +165,7 @@ void copy_out(const std::string& text, char* buf, size_t size, size_t* needed) {
 // Every wrapper the table generates below is declared in c_api.h, which is the C contract (and
 // gives each its default visibility in the library): checked here, before the definitions, so a
 // row without its declaration does not compile.
-#define COREPY_CHECK_SPAN_DECLARED(Id, name, Input, Result, kernel)                       \
+#define COREPY_CHECK_SPAN_DECLARED(Id, name, Input, Result, ...)                          \
   static_assert(                                                                          \
       std::is_same_v<decltype(&::corepy_##name), int (*)(const Input*, size_t, Result*)>, \
       "corepy_" #name " is not declared in corepy/c_api.h as its row says");
@@ -180,7 +180,7 @@ COREPY_MATRIX_OPS(COREPY_CHECK_MATRIX_DECLARED)
 
 extern "C" {
 
-#define COREPY_DEFINE_SPAN_WRAPPER(Id, name, Input, Result, kernel)                \
+#define COREPY_DEFINE_SPAN_WRAPPER(Id, name, Input, Result, ...)                \
   int corepy_##name(const Input* data, size_t count, Result* out) {                \
     return reduce("corepy_" #name, data, count, out, corepy::name##_cpu_dispatch); \
   }

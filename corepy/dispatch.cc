@@ -50,13 +50,29 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void check_data(const char* entry, const voi
   if (ABSL_PREDICT_FALSE(data == nullptr && count != 0)) throw_null_data(entry, count);
 }
 
-// Runs the op's ops entry on the span inside the op's scope.
-template <Op kOp, class T, class Kernel>
+// Runs the op's ops entry on the span inside the op's scope. An op whose kernel takes no scratch
+// on its serial path (kSerialScratch false, its op table row) opens no scope for an input below
+// ops::kParallelMinBytes when the thread's scopes are on their inline path (scope_arena set: no
+// trace, no configuration change or request pending) and logging is off: it would have nothing
+// to rewind and nothing to report but the call, which it counts. Anything else takes the scope.
+template <Op kOp, bool kSerialScratch, class T, class Kernel>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto dispatch_span(const char* entry, const T* data,
                                                        std::size_t count, Kernel kernel) {
   check_data(entry, data, count);
+  const absl::Span<const T> x(data, count);
+  if constexpr (!kSerialScratch) {
+    internal::ThreadStateRef ref;
+    internal::ThreadState& t = *ref;
+    if (ABSL_PREDICT_TRUE(count < ops::kParallelMinBytes / sizeof(T) &&
+                          t.scope_arena.load(std::memory_order_relaxed) != nullptr &&
+                          !internal::debug_log_enabled())) {
+      const auto result = kernel(x, nullptr, ops::ParallelOptions());
+      internal::count_call(t, kOp);
+      return result;
+    }
+  }
   OpScope scope(kOp);
-  return kernel(absl::Span<const T>(data, count), scope.resource(), parallel_options<kOp>(scope));
+  return kernel(x, scope.resource(), parallel_options<kOp>(scope));
 }
 
 // Checks the shape (once: the ops entry takes the checked view), makes the result vector on
@@ -83,9 +99,9 @@ void OpScope::log(Op op, const ArenaResource& arena, std::size_t peak, std::size
                std::string(op_name(op)).c_str(), arena.used(), arena.capacity(), peak, spills);
 }
 
-#define COREPY_DEFINE_SPAN_DISPATCH(Id, name, Input, Result, kernel)                      \
+#define COREPY_DEFINE_SPAN_DISPATCH(Id, name, Input, Result, kernel, serial_scratch)      \
   Result name##_cpu_dispatch(const Input* data, std::size_t count) {                      \
-    return dispatch_span<Op::k##Id>(                                                      \
+    return dispatch_span<Op::k##Id, serial_scratch>(                                      \
         "corepy::" #name "_cpu_dispatch", data, count,                                    \
         [](absl::Span<const Input> x, std::pmr::memory_resource* scratch,                 \
            const ops::ParallelOptions& options) { return kernel(x, scratch, options); }); \

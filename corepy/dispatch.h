@@ -50,7 +50,7 @@ namespace corepy {
 //   // Kahan-Neumaier compensated sum and mean (ops/reduce.h), lane terms in the op's scratch.
 //   float sum_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
 //   float mean_f32_compensated_cpu_dispatch(const float* data, std::size_t count);
-#define COREPY_DECLARE_SPAN_DISPATCH(Id, name, Input, Result, kernel) \
+#define COREPY_DECLARE_SPAN_DISPATCH(Id, name, Input, Result, ...) \
   Result name##_cpu_dispatch(const Input* data, std::size_t count);
 COREPY_SPAN_OPS(COREPY_DECLARE_SPAN_DISPATCH)
 #undef COREPY_DECLARE_SPAN_DISPATCH

@@ -6,10 +6,13 @@
 // The table is X-macros, one per group of rows with the same shape of entry point; every row
 // starts (Id, name, ...):
 //
-//   COREPY_SPAN_OPS(X)    X(Id, name, Input, Result, kernel)
+//   COREPY_SPAN_OPS(X)    X(Id, name, Input, Result, kernel, serial_scratch)
 //       Result name_cpu_dispatch(const Input* data, size_t count);
 //       int corepy_name(const Input* data, size_t count, Result* out);
 //       kernel(absl::Span<const Input>, scratch, const ops::ParallelOptions&) -> Result
+//       serial_scratch: whether the kernel takes scratch on its serial path (below
+//       ops::kParallelMinBytes). false lets the dispatch skip the scope there: it would have
+//       nothing to rewind (corepy/dispatch.cc; tests/corepy/op_table_test.cc checks the claim).
 //   COREPY_REDUCTIONS(X)  X(Id, name, C ABI value)   (ops/reductions.h)
 //       the N-D reductions, all served by reduce_cpu_dispatch() (corepy/tensor_dispatch.h)
 //       and corepy_reduce(op = COREPY_REDUCE_*); the row's op counts each call
@@ -40,15 +43,20 @@
 
 // clang-format off
 #define COREPY_SPAN_OPS(X)                                                                       \
-  X(SumF32,             sum_f32,             float,        float,        ::corepy::ops::sum_f32) \
-  X(SumI32,             sum_i32,             std::int32_t, std::int64_t, ::corepy::ops::sum_i32) \
-  X(MeanF32,            mean_f32,            float,        float,        ::corepy::ops::mean_f32) \
-  X(AllBool,            all_bool,            bool,         bool,         ::corepy::ops::all_bool) \
-  X(AnyBool,            any_bool,            bool,         bool,         ::corepy::ops::any_bool) \
+  X(SumF32,             sum_f32,             float,        float,        ::corepy::ops::sum_f32,  \
+    false)                                                                                       \
+  X(SumI32,             sum_i32,             std::int32_t, std::int64_t, ::corepy::ops::sum_i32,  \
+    false)                                                                                       \
+  X(MeanF32,            mean_f32,            float,        float,        ::corepy::ops::mean_f32, \
+    false)                                                                                       \
+  X(AllBool,            all_bool,            bool,         bool,         ::corepy::ops::all_bool, \
+    false)                                                                                       \
+  X(AnyBool,            any_bool,            bool,         bool,         ::corepy::ops::any_bool, \
+    false)                                                                                       \
   X(SumF32Compensated,  sum_f32_compensated, float,        float,                                \
-    ::corepy::ops::sum_f32_compensated)                                                          \
+    ::corepy::ops::sum_f32_compensated, true)                                                    \
   X(MeanF32Compensated, mean_f32_compensated, float,       float,                                \
-    ::corepy::ops::mean_f32_compensated)
+    ::corepy::ops::mean_f32_compensated, true)
 
 #define COREPY_MATRIX_OPS(X)                                                           \
   X(SumRowsF32,  sum_rows_f32,  float, float, ::corepy::ops::sum_rows_f32,  1)         \

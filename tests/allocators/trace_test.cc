@@ -31,6 +31,13 @@ std::string temp_path(const std::string& name) {
   return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
 }
 
+// The runtime's configuration with every thread's arena traced to `path`.
+Options tracing_to(const std::string& path) {
+  Options o;
+  o.allocator = "trace(arena, file=" + path + ")";
+  return o;
+}
+
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -116,9 +123,7 @@ TEST(TraceTest, AnUnwritablePathIsRefusedByConfigureWithThePathAndTheOsError) {
 
 TEST(TraceTest, TheRuntimeTracesScopesWithOpNamesAndTheirAllocationsOnEveryThread) {
   const std::string path = temp_path("runtime.trace");
-  Options o;
-  o.allocator = "trace(arena, file=" + path + ")";
-  ASSERT_TRUE(configure(o).ok());
+  ASSERT_TRUE(configure(tracing_to(path)).ok());
   std::vector<float> x(5000, 1.0f);
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) {
@@ -148,13 +153,39 @@ TEST(TraceTest, TheRuntimeTracesScopesWithOpNamesAndTheirAllocationsOnEveryThrea
   EXPECT_GE(allocations, 30u);
 }
 
+// An op whose serial kernel takes no scratch (sum_f32) runs without a scope while nothing is out
+// of the ordinary (corepy/dispatch.cc); tracing is not ordinary: each of its calls still shows as
+// a scope of its own, opened and closed, with no allocation.
+TEST(TraceTest, AnOpThatTakesNoScratchIsStillTracedAsAScope) {
+  const std::string path = temp_path("scratch_free.trace");
+  ASSERT_TRUE(configure(tracing_to(path)).ok());
+  std::vector<float> x(1000, 1.0f);
+  std::thread([&x] {
+    for (int r = 0; r < 7; ++r) EXPECT_EQ(sum_f32_cpu_dispatch(x.data(), x.size()), 1000.0f);
+  }).join();
+  reset_configuration();
+  absl::StatusOr<Trace> t = read_trace(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::size_t opens = 0, closes = 0, allocations = 0;
+  for (const trace_format::Event& e : t->events) {
+    if (e.kind == Kind::kScopeOpen) {
+      ++opens;
+      EXPECT_EQ(t->op_name(e.op), "sum_f32");
+    }
+    if (e.kind == Kind::kScopeClose) ++closes;
+    if (e.kind == Kind::kAllocate) ++allocations;
+  }
+  EXPECT_EQ(opens, 7u);
+  EXPECT_EQ(closes, 7u);
+  EXPECT_EQ(allocations, 0u);
+}
+
 // The stress test's shape with tracing on (also run under TSan): 32 threads, each writing more
 // events than one chunk holds, so chunks of different threads interleave in the file. Every
 // event comes back, each thread's in its order, with the size and alignment it was made with.
 TEST(TraceTest, ThirtyTwoThreadsTraceEveryEventAcrossChunks) {
   const std::string path = temp_path("threads32.trace");
-  Options o;
-  o.allocator = "trace(arena, file=" + path + ")";
+  Options o = tracing_to(path);
   o.arena_size = std::size_t{64} << 10;
   ASSERT_TRUE(configure(o).ok());
   constexpr int kThreads = 32;

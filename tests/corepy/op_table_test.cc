@@ -1,6 +1,9 @@
 // The op table: one row per op, and everything generated from it agrees.
 #include "corepy/op_table.h"
 
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
 #include <set>
 #include <string>
 
@@ -9,6 +12,7 @@
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
 #include "gtest/gtest.h"
+#include "ops/parallel_reduce.h"
 #include "ops/reduce_tensor.h"
 
 namespace corepy {
@@ -47,6 +51,38 @@ TEST(OpTableTest, OpCountIsTheNumberOfRowsInEveryGroup) {
   EXPECT_EQ(kOpCount, rows);
   EXPECT_EQ(kOpNames.size(), kOpCount);
   EXPECT_EQ(op_stats().size(), kOpCount);
+}
+
+// A row that says its kernel takes no scratch on the serial path (serial_scratch false) lets the
+// dispatch run it with no scope (corepy/dispatch.cc): the claim must hold. Every such kernel
+// runs here on inputs up to the largest serial size with a scratch resource and a default
+// resource that both refuse every allocation; a kernel that asked either for memory would throw.
+template <class Input, class Kernel>
+void expect_serial_path_takes_no_scratch(const char* name, Kernel kernel) {
+  const std::size_t largest = ops::kParallelMinBytes / sizeof(Input) - 1;
+  // Not std::vector<bool>, which has no data().
+  const std::unique_ptr<Input[]> data(new Input[largest]());
+  std::pmr::memory_resource* const before =
+      std::pmr::set_default_resource(std::pmr::null_memory_resource());
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1000}, largest}) {
+    EXPECT_NO_THROW(kernel(absl::Span<const Input>(data.get(), n), std::pmr::null_memory_resource(),
+                           ops::ParallelOptions()))
+        << name << " over " << n << " elements";
+  }
+  std::pmr::set_default_resource(before);
+}
+
+TEST(OpTableTest, RowsWithoutSerialScratchTakeNone) {
+  int checked = 0;
+#define COREPY_CHECK_SERIAL_SCRATCH(Id, name, Input, Result, kernel, serial_scratch)          \
+  if (!(serial_scratch)) {                                                                    \
+    expect_serial_path_takes_no_scratch<Input>(                                               \
+        #name, [](auto&&... args) { return kernel(std::forward<decltype(args)>(args)...); }); \
+    ++checked;                                                                                \
+  }
+  COREPY_SPAN_OPS(COREPY_CHECK_SERIAL_SCRATCH)
+#undef COREPY_CHECK_SERIAL_SCRATCH
+  EXPECT_GT(checked, 0);
 }
 
 TEST(OpTableTest, EveryNameLooksUpItsOwnOpAndBack) {
