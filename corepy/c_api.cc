@@ -180,7 +180,7 @@ COREPY_MATRIX_OPS(COREPY_CHECK_MATRIX_DECLARED)
 
 extern "C" {
 
-#define COREPY_DEFINE_SPAN_WRAPPER(Id, name, Input, Result, ...)                \
+#define COREPY_DEFINE_SPAN_WRAPPER(Id, name, Input, Result, ...)                   \
   int corepy_##name(const Input* data, size_t count, Result* out) {                \
     return reduce("corepy_" #name, data, count, out, corepy::name##_cpu_dispatch); \
   }

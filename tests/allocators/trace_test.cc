@@ -279,9 +279,7 @@ TEST(TraceTest, TheExitingThreadsBufferIsWrittenAtExit) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    Options o;
-    o.allocator = "trace(arena, file=" + path + ")";
-    if (!configure(o).ok()) std::_Exit(2);
+    if (!configure(tracing_to(path)).ok()) std::_Exit(2);
     std::vector<float> x(1000, 1.0f);
     for (int i = 0; i < 100; ++i) (void)sum_f32_compensated_cpu_dispatch(x.data(), x.size());
     std::exit(0);  // no flush_thread(): the exit writes the buffer

@@ -6,6 +6,7 @@
 #include <memory_resource>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "corepy/c_api.h"
