@@ -100,31 +100,43 @@ std::uint64_t magnitude(std::int64_t v) {
 
 absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorView& in,
                                             const ReduceOptions& options) {
+  absl::StatusOr<ReducePlan> made(absl::in_place, Key());
+  if (absl::Status built = made->build(reduction, in, options); !built.ok()) {
+    made = std::move(built);
+  }
+  return made;  // the one return: no copy of the plan
+}
+
+absl::Status ReducePlan::build(Reduction reduction, const TensorView& in,
+                               const ReduceOptions& options) {
   if (!reduction_from_int(static_cast<std::int32_t>(reduction))) {
     return absl::InvalidArgumentError(absl::StrCat("corepy::ops::reduce: unknown reduction ",
                                                    static_cast<int>(reduction),
                                                    "; known: ", known_reductions()));
   }
-  const std::string fn = absl::StrCat("corepy::ops::reduce(", reduction_name(reduction), ")");
+  // The messages' prefix, made only for a message: a call that succeeds allocates nothing here.
+  const auto fn = [reduction] {
+    return absl::StrCat("corepy::ops::reduce(", reduction_name(reduction), ")");
+  };
   if (!dtype_from_int(static_cast<std::int32_t>(in.dtype))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        fn, ": unknown dtype ", static_cast<int>(in.dtype), "; supported: ", supported_dtypes()));
+        fn(), ": unknown dtype ", static_cast<int>(in.dtype), "; supported: ", supported_dtypes()));
   }
   const std::size_t ndim = in.shape.size();
   if (ndim > static_cast<std::size_t>(kMaxDims)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(fn, ": ndim=", ndim, "; at most ", kMaxDims, " dimensions"));
+        absl::StrCat(fn(), ": ndim=", ndim, "; at most ", kMaxDims, " dimensions"));
   }
   if (!in.strides.empty() && in.strides.size() != ndim) {
     return absl::InvalidArgumentError(
-        absl::StrCat(fn, ": ", in.strides.size(), " strides for ", ndim, " dimensions"));
+        absl::StrCat(fn(), ": ", in.strides.size(), " strides for ", ndim, " dimensions"));
   }
   const std::size_t itemsize = dtype_size(in.dtype);
   std::uint64_t count = 1;
   for (std::size_t i = 0; i < ndim; ++i) {
     if (in.shape[i] < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(fn, ": dimension ", i, " is negative (", in.shape[i], ")"));
+          absl::StrCat(fn(), ": dimension ", i, " is negative (", in.shape[i], ")"));
     }
   }
   for (std::size_t i = 0; i < ndim; ++i) {
@@ -139,7 +151,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       const auto n = static_cast<std::uint64_t>(in.shape[i]);
       if (count > static_cast<std::uint64_t>(PTRDIFF_MAX) / n) {
         return absl::InvalidArgumentError(
-            absl::StrCat(fn, ": the shape's element count overflows (dimension ", i, " is ",
+            absl::StrCat(fn(), ": the shape's element count overflows (dimension ", i, " is ",
                          in.shape[i], "); at most ", PTRDIFF_MAX, " elements"));
       }
       count *= n;
@@ -150,7 +162,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   std::array<std::int64_t, kMaxDims> strides{};
   if (in.strides.empty()) {
     if (count > static_cast<std::uint64_t>(PTRDIFF_MAX) / itemsize) {
-      return absl::InvalidArgumentError(absl::StrCat(fn, ": a C-contiguous array of ", count, " ",
+      return absl::InvalidArgumentError(absl::StrCat(fn(), ": a C-contiguous array of ", count, " ",
                                                      dtype_name(in.dtype),
                                                      " elements spans more bytes than any object"));
     }
@@ -167,7 +179,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
         extent += static_cast<u128>(in.shape[i] - 1) * magnitude(in.strides[i]);
         if (extent > static_cast<u128>(PTRDIFF_MAX)) {
           return absl::InvalidArgumentError(absl::StrCat(
-              fn, ": the view's byte extent overflows at dimension ", i, " (shape ", in.shape[i],
+              fn(), ": the view's byte extent overflows at dimension ", i, " (shape ", in.shape[i],
               ", stride ", in.strides[i], "); at most ", PTRDIFF_MAX, " bytes"));
         }
       }
@@ -175,7 +187,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   }
   if (count != 0 && in.data == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat(fn, ": data is null but the view has ", count, " elements"));
+        absl::StrCat(fn(), ": data is null but the view has ", count, " elements"));
   }
 
   // Axes.
@@ -185,7 +197,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   } else {
     if (is_arg(reduction) && options.axes.size() != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          fn, ": takes one axis or all of them (axis=None), got ", options.axes.size(), " axes"));
+          fn(), ": takes one axis or all of them (axis=None), got ", options.axes.size(), " axes"));
     }
     const auto n = static_cast<std::int64_t>(ndim);
     for (const std::int64_t axis : options.axes) {
@@ -193,18 +205,18 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       if (ndim == 0 && is_arg(reduction) && (axis == 0 || axis == -1)) continue;
       if (axis < -n || axis >= n) {
         return absl::InvalidArgumentError(
-            absl::StrCat(fn, ": axis ", axis, " is out of bounds for array of dimension ", ndim));
+            absl::StrCat(fn(), ": axis ", axis, " is out of bounds for array of dimension ", ndim));
       }
       const auto k = static_cast<std::size_t>(axis < 0 ? axis + n : axis);
       if (reduced[k]) {
         return absl::InvalidArgumentError(
-            absl::StrCat(fn, ": duplicate value in 'axis': ", axis, " (dimension ", k, ")"));
+            absl::StrCat(fn(), ": duplicate value in 'axis': ", axis, " (dimension ", k, ")"));
       }
       reduced[k] = true;
     }
   }
 
-  ReducePlan plan;
+  ReducePlan& plan = *this;
   plan.reduction_ = reduction;
   plan.input_dtype_ = in.dtype;
   plan.result_dtype_ = result_dtype_of(reduction, in.dtype);
@@ -234,8 +246,8 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       const auto n = static_cast<std::uint64_t>(in.shape[i]);
       if (result_size > static_cast<std::uint64_t>(PTRDIFF_MAX) / result_item / n) {
         return absl::InvalidArgumentError(
-            absl::StrCat(fn, ": the result's shape holds more bytes than any object (dimension ", i,
-                         " is ", in.shape[i], ")"));
+            absl::StrCat(fn(), ": the result's shape holds more bytes than any object (dimension ",
+                         i, " is ", in.shape[i], ")"));
       }
       result_size *= n;
     }
@@ -246,9 +258,9 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
   plan.reduced_count_ = static_cast<std::size_t>(reduced_count);
   if (reduced_empty &&
       (reduction == Reduction::kMin || reduction == Reduction::kMax || is_arg(reduction))) {
-    return absl::InvalidArgumentError(absl::StrCat(fn, ": ", empty_reduction_message(reduction)));
+    return absl::InvalidArgumentError(absl::StrCat(fn(), ": ", empty_reduction_message(reduction)));
   }
-  if (count == 0 || result_size == 0) return plan;  // nothing to visit (execute() fills)
+  if (count == 0 || result_size == 0) return absl::OkStatus();  // nothing to visit (execute())
 
   // The iteration, normalized (see the header).
   const char* base = static_cast<const char*>(in.data);
@@ -284,8 +296,14 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
       }
       dims[n++] = Dim{in.shape[i], stride};
     }
-    std::stable_sort(dims.begin(), dims.begin() + n,
-                     [](const Dim& a, const Dim& b) { return a.stride > b.stride; });
+    // By stride, larger first, equal strides in axis order: an insertion sort, stable and with
+    // no buffer (std::stable_sort takes one from the heap), over at most kMaxDims dims.
+    for (std::size_t i = 1; i < n; ++i) {
+      const Dim d = dims[i];
+      std::size_t j = i;
+      for (; j > 0 && dims[j - 1].stride < d.stride; --j) dims[j] = dims[j - 1];
+      dims[j] = d;
+    }
     for (std::size_t i = 0; i < n; ++i) push_merged(plan.reduced_, plan.nreduced_, dims[i]);
   } else {
     std::int64_t step = 1;
@@ -311,7 +329,7 @@ absl::StatusOr<ReducePlan> ReducePlan::make(Reduction reduction, const TensorVie
     }
   }
   plan.base_ = base;
-  return plan;
+  return absl::OkStatus();
 }
 
 class ReduceRunner {

@@ -109,9 +109,18 @@ class ReducePlan {
     std::int64_t stride;
   };
 
+  // make()'s: the constructor absl::StatusOr's in-place form calls, so that the plan is built
+  // where make() returns it rather than copied there (it is about 1.5 KB).
+  class Key {
+    Key() {}
+    friend class ReducePlan;
+  };
+  explicit ReducePlan(Key /*key*/) {}
+
  private:
   friend class ReduceRunner;
-  ReducePlan() = default;
+  // make()'s work, on a plan made in place.
+  absl::Status build(Reduction reduction, const TensorView& in, const ReduceOptions& options);
 
   Reduction reduction_{};
   DType input_dtype_{};

@@ -228,12 +228,109 @@ HWY_INLINE void HalfBlockLanesInline(const std::uint16_t* HWY_RESTRICT x, std::s
   if (i < n) AddTail<Half>(x + i, n - i, acc);
 }
 
+// ---- bfloat16 blocks in paired lanes. A bfloat16 is the upper half of a float32, so a 32-bit
+// word holding elements 2w (low half) and 2w + 1 (high half), as little-endian memory has them,
+// gives both floats without a shuffle: the word shifted left by 16, and the word with its low
+// half cleared. The widening load (a shuffle per kN elements, on the one shuffle port of x86)
+// then becomes a shift and an and per kN elements, and a group of 128 elements is kK / 2 loads.
+//
+// The lanes are then held *paired*: vector m < kK / 2 holds the even lanes 2(m * kN + j), vector
+// kK / 2 + m the odd lanes 2(m * kN + j) + 1. Each lane still adds the same elements in the same
+// order; only where a lane is kept differs. The pairwise tree adds blocks' lanes vector by vector
+// (the same in any layout), and FoldPairedLanes makes the fold's additions in the fold's order
+// (lane j += lane j + 64, ..., + 1): the bits of the float32 sum of the converted values.
+#if HWY_TARGET != HWY_SCALAR && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+inline constexpr bool kPairedBF16 = kK % 2 == 0;
+#else
+inline constexpr bool kPairedBF16 = false;
+#endif
+
+// acc[m] += the even elements of the 2 * kN at p, acc[kK / 2 + m] += the odd ones; kFirst: set,
+// not added (-0.0 + x is x for every x).
+// (Templates, so that targets without paired lanes never instantiate them.)
+template <bool kFirst, class T>
+HWY_INLINE void AddPairedWords(const T* HWY_RESTRICT p, std::size_t m, VF (&acc)[kK]) {
+  const DF d;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::Repartition<T, decltype(du)> dh;
+  const auto words = hn::BitCast(du, hn::LoadU(dh, p));
+  const VF even = hn::BitCast(d, hn::ShiftLeft<16>(words));
+  const VF odd = hn::BitCast(d, hn::And(words, hn::Set(du, 0xFFFF0000u)));
+  if constexpr (kFirst) {
+    acc[m] = even;
+    acc[kK / 2 + m] = odd;
+  } else {
+    acc[m] = hn::Add(acc[m], even);
+    acc[kK / 2 + m] = hn::Add(acc[kK / 2 + m], odd);
+  }
+}
+
+// The 128 elements at p (a group) into the paired lanes.
+template <bool kFirst, class T>
+HWY_INLINE void AddPairedGroup(const T* HWY_RESTRICT p, VF (&acc)[kK]) {
+#pragma GCC unroll 64
+  for (std::size_t m = 0; m < kK / 2; ++m) AddPairedWords<kFirst>(p + m * 2 * kN, m, acc);
+}
+
+// HalfBlockLanesInline of bfloat16 into paired lanes. A partial last group is copied into a
+// group of -0.0 (0x8000) and added whole: its padding adds -0.0, which changes nothing.
+template <class T>
+HWY_INLINE void PairedBF16BlockLanes(const T* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
+  std::size_t i = 0;
+  if (n >= kLanes) {
+    AddPairedGroup<true>(x, acc);
+    i = kLanes;
+  } else {
+#pragma GCC unroll 128
+    for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(DF(), -0.0f);
+  }
+  for (; i + kLanes <= n; i += kLanes) AddPairedGroup<false>(x + i, acc);
+  if (i < n) {
+    T tail[kLanes];
+    std::fill(tail, tail + kLanes, T{0x8000});
+    std::memcpy(tail, x + i, (n - i) * sizeof(T));
+    AddPairedGroup<false>(tail, acc);
+  }
+}
+
+// FoldLanes of paired lanes: the same additions, in the same order. Lane j += lane j + h for
+// h = 64 down to 2 * kN pairs even lanes with even and odd with odd, vectors kK / 2 apart; for h =
+// kN down to 2 each half-vector fold (FoldVector) does it within the even and the odd vector;
+// h = 1 adds lane 1 (the odd vector's first) to lane 0.
+HWY_INLINE float FoldPairedLanes(VF (&acc)[kK]) {
+  constexpr std::size_t kP = kK / 2;
+#pragma GCC unroll 64
+  for (std::size_t half = kP / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 64
+    for (std::size_t m = 0; m < half; ++m) {
+      acc[m] = hn::Add(acc[m], acc[m + half]);
+      acc[kP + m] = hn::Add(acc[kP + m], acc[kP + m + half]);
+    }
+  }
+  return FoldVector(DF(), acc[0]) + FoldVector(DF(), acc[kP]);
+}
+
+// Whether Src's blocks are held in paired lanes.
+template <class Src>
+inline constexpr bool kPaired = std::is_same_v<Src, BFloat16Bits>&& kPairedBF16;
+
+// A block's lanes as Src's blocks hold them: paired (bfloat16) or in order.
+template <class Half>
+HWY_INLINE void HalfBlockLanesAsHeld(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
+                                     VF (&acc)[kK]) {
+  if constexpr (kPaired<Half>) {
+    PairedBF16BlockLanes(x, n, acc);
+  } else {
+    HalfBlockLanesInline<Half>(x, n, acc);
+  }
+}
+
 // Out of line where a chunk's tree takes its blocks (as BlockLanesOutOfLine).
 template <class Half>
 HWY_NOINLINE void HalfBlockLanes(const std::uint16_t* HWY_RESTRICT x, std::size_t n,
                                  VF (&out)[kK]) {
   VF acc[kK];  // local, so that the loop keeps what it can in registers
-  HalfBlockLanesInline<Half>(x, n, acc);
+  HalfBlockLanesAsHeld<Half>(x, n, acc);
 #pragma GCC unroll 128
   for (std::size_t k = 0; k < kK; ++k) out[k] = acc[k];
 }
@@ -275,11 +372,21 @@ HWY_INLINE float FoldAcc(VF (&acc)[kK]) {
   return FoldLanes(lanes);
 }
 
+// FoldAcc of lanes as Src's blocks hold them.
+template <class Src>
+HWY_INLINE float FoldAccOf(VF (&acc)[kK]) {
+  if constexpr (kPaired<Src>) {
+    return FoldPairedLanes(acc);
+  } else {
+    return FoldAcc(acc);
+  }
+}
+
 template <class Src, std::size_t kBlocks, class T>
 HWY_NOINLINE float ChunkSum(const T* HWY_RESTRICT x, std::size_t n) {
   VF acc[kK];
   TreeLanes<Src, 0, kBlocks>(x, n, acc);
-  return FoldAcc(acc);
+  return FoldAccOf<Src>(acc);
 }
 
 // 1 <= n <= kChunk: the chunk's blocks by the tree, its 128 lanes folded.
@@ -448,11 +555,11 @@ void RowSumsHalf(const std::uint16_t* HWY_RESTRICT x, std::size_t rows, std::siz
     for (std::size_t r = 0; r < rows; ++r) {
       VF acc[kK];
       if constexpr (kK <= 8) {
-        HalfBlockLanesInline<Half>(x + r * cols, cols, acc);
+        HalfBlockLanesAsHeld<Half>(x + r * cols, cols, acc);
       } else {
         HalfBlockLanes<Half>(x + r * cols, cols, acc);
       }
-      out[r] = FoldAcc(acc);
+      out[r] = FoldAccOf<Half>(acc);
     }
     return;
   }

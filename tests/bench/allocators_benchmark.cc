@@ -24,6 +24,7 @@
 #include "benchmark/benchmark.h"
 #include "google/protobuf/arena.h"
 #include "llvm/Support/Allocator.h"
+#include "tests/bench/cycle.h"
 #include "tests/bench/ratio_reporter.h"
 
 namespace {
@@ -254,6 +255,8 @@ BENCHMARK(BM_MiMallocDirect)->Arg(64)->Arg(4096);
 BENCHMARK(BM_LlvmBumpPtr)->Arg(64)->Arg(4096);
 BENCHMARK(BM_ProtobufArena)->Arg(64)->Arg(4096);
 BENCHMARK(BM_ArenaSpillHeavy);
+using corepy::bench::BM_Cycle;
+BENCHMARK(BM_Cycle);
 BENCHMARK(BM_MonotonicSpillHeavy);
 
 }  // namespace
@@ -265,6 +268,10 @@ int main(int argc, char** argv) {
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_Monotonic/" + s, 0.7});
     // Context: the call itself, which bounds every resource called through a pointer.
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_VirtualCallFloor/" + s, 0});
+    // Cycles per allocation (tests/bench/cycle.h).
+    comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_Cycle", 0});
+    comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_Cycle", 0});
+    comparisons.push_back({"BM_VirtualCallFloor/" + s, "BM_Cycle", 0});
     comparisons.push_back({"BM_Monotonic/" + s, "BM_VirtualCallFloor/" + s, 0});
     comparisons.push_back({"BM_ArenaConcrete/" + s, "BM_Monotonic/" + s, 0.7});
     comparisons.push_back({"BM_ArenaVirtual/" + s, "BM_MallocFree/" + s, 0.1});

@@ -13,6 +13,7 @@
 #include "corepy/arena.h"
 #include "corepy/dispatch.h"
 #include "ops/reduce.h"
+#include "tests/bench/cycle.h"
 #include "tests/bench/ratio_reporter.h"
 
 namespace {
@@ -167,6 +168,8 @@ BENCHMARK(BM_EmptyScope);
 BENCHMARK(BM_EmptyDispatch);
 BENCHMARK(BM_EmptyKernel);
 BENCHMARK(BM_NoScope);
+using corepy::bench::BM_Cycle;
+BENCHMARK(BM_Cycle);
 BENCHMARK(BM_SumInThreadPart)->Arg(1000);
 BENCHMARK(BM_SumInFrame)->Arg(1000);
 BENCHMARK(BM_SumInWindow)->Arg(1000);
@@ -192,6 +195,12 @@ int main(int argc, char** argv) {
           {"BM_EmptyScope", "BM_NoScope", 0.10, "BM_SumBare/10000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/1000"},
           {"BM_EmptyDispatch", "BM_EmptyKernel", 0, "BM_SumBare/10000"},
+          // Cycles (tests/bench/cycle.h): the empty loop, the scope in it, the dispatch.
+          {"BM_NoScope", "BM_Cycle", 0},
+          {"BM_EmptyScope", "BM_Cycle", 0},
+          {"BM_EmptyKernel", "BM_Cycle", 0},
+          {"BM_EmptyDispatch", "BM_Cycle", 0},
+          {"BM_SumBare/1000", "BM_Cycle", 0},
           // Where the scope's cost around a 1k sum goes (context).
           {"BM_SumInThreadPart/1000", "BM_SumBare/1000", 0},
           {"BM_SumInFrame/1000", "BM_SumBare/1000", 0},

@@ -15,6 +15,7 @@
 // the same bytes at the same alignment. Times are per element (items = elements).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <memory_resource>
 #include <string>
@@ -26,6 +27,7 @@
 #include "benchmark/benchmark.h"
 #include "ops/parallel_reduce.h"
 #include "ops/reduce.h"
+#include "ops/reduce_tensor.h"
 #include "tests/bench/bench_data.h"
 #include "tests/bench/ratio_reporter.h"
 #include "tests/bench/reduce_anchors.h"
@@ -41,6 +43,20 @@ constexpr std::size_t kMaxElements = std::size_t{1} << 24;  // of the other type
 // Uniform in [0, 1), from a fixed LCG: the same data every run.
 const float* floats() {
   static const float* data = bench::lcg_floats(kMaxFloats, 12345);
+  return data;
+}
+
+// bfloat16 of the same values (their upper halves), for the float32-accumulated bfloat16 sum.
+const std::uint16_t* halves() {
+  static const std::uint16_t* data = [] {
+    std::uint16_t* v = bench::aligned_buffer<std::uint16_t>(kMaxElements);
+    for (std::size_t i = 0; i < kMaxElements; ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, floats() + i, sizeof(bits));
+      v[i] = static_cast<std::uint16_t>(bits >> 16);
+    }
+    return v;
+  }();
   return data;
 }
 
@@ -178,6 +194,24 @@ void BM_SumF32(benchmark::State& state) {
   const auto x = absl::MakeConstSpan(floats(), arg(state));
   for (auto _ : state) benchmark::DoNotOptimize(ops::sum_f32(x));
   set_counters(state, x.size(), sizeof(float));
+}
+
+// A bfloat16 sum through the N-D entry point (ops/reduce_tensor.h), on this thread: float32
+// lanes in sum_f32's order, the halves widened as they are loaded. Its anchor is sum_f32 of as
+// many floats (twice the bytes). The result comes from an arena, as a dispatch's scope gives it.
+void BM_SumBF16(benchmark::State& state) {
+  const std::int64_t shape[] = {static_cast<std::int64_t>(arg(state))};
+  const ops::TensorView view(halves(), ops::DType::kBFloat16, shape);
+  ops::ParallelOptions serial;
+  serial.min_parallel_bytes = SIZE_MAX;
+  corepy::ArenaResource arena(64 << 10);  // the result, as a dispatch's scope gives it
+  for (auto _ : state) {
+    corepy::ArenaRewinder scope(arena);
+    absl::StatusOr<ops::Tensor> sum =
+        ops::reduce(ops::Reduction::kSum, view, ops::ReduceOptions(), &arena, nullptr, serial);
+    benchmark::DoNotOptimize(sum->data());
+  }
+  set_counters(state, arg(state), sizeof(std::uint16_t));
 }
 
 void BM_MeanF32(benchmark::State& state) {
@@ -321,6 +355,7 @@ BENCHMARK(BM_StreamReadBytes)->Apply(sizes)->UseRealTime();
 BENCHMARK(BM_EigenSum)->Apply(sum_sizes)->UseRealTime();
 BENCHMARK(BM_Accumulate)->Apply(sizes)->UseRealTime();
 BENCHMARK(BM_SumF32)->Apply(stream_sizes)->UseRealTime();
+BENCHMARK(BM_SumBF16)->Apply(sum_sizes)->UseRealTime();
 BENCHMARK(BM_EigenMean)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(BM_MeanF32)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(BM_EigenSumI32)->Apply(sizes)->UseRealTime();
@@ -409,6 +444,9 @@ int main(int argc, char** argv) {
                             two));
     c.push_back(floats_line(two, name("BM_StreamRead", n), 0, n, two));
     c.push_back(floats_line(name("BM_SumF32Parallel", n), two, 0, n, two));
+  }
+  for (std::int64_t n : sum_at) {  // context: a bfloat16 sum against a float32 one of as many
+    c.push_back({name("BM_SumBF16", n), name("BM_SumF32", n), 0});
   }
   c.push_back({name("BM_MeanF32", 1 << 20), name("BM_EigenMean", 1 << 20), 1.0});
   for (std::int64_t n : kSizes) {

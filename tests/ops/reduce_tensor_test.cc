@@ -231,6 +231,109 @@ TEST_P(ReduceTensorTargetTest, RowsBackToBackGiveTheBitsOfTheSameRowsApart) {
   }
 }
 
+// bfloat16 rounded to nearest, ties to even, from float32 (the library's rounding of a float32
+// result to a bfloat16 one); NaN stays NaN.
+std::uint16_t bf16_nearest(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40);
+  return static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// n bfloat16 values (as float32) whose sum depends on the order it is taken in, far beyond
+// float32's last bits: large values (2^5 to 2^20) each with its negation somewhere else, and
+// small ones (2^-20 to 2^-5) that a lane holding a large value absorbs. The exact sum is the
+// small values'; what a float32 sum keeps of them depends on which lane adds what, when.
+std::vector<float> order_sensitive_bf16_values(std::size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> large(5, 20);
+  std::uniform_int_distribution<int> small(-20, -5);
+  std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+  auto value = [&](int exponent) {
+    const float v = std::ldexp(mantissa(rng), exponent) * (rng() % 2 ? 1.0f : -1.0f);
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bits &= 0xffff0000u;  // a bfloat16's value
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  };
+  std::vector<float> v;
+  while (v.size() + 2 <= n) {
+    if (rng() % 2) {
+      v.push_back(value(large(rng)));
+      v.push_back(-v.back());
+    } else {
+      v.push_back(value(small(rng)));
+    }
+  }
+  while (v.size() < n) v.push_back(value(small(rng)));
+  std::shuffle(v.begin(), v.end(), rng);
+  return v;
+}
+
+// A bfloat16 sum is the float32 sum of the floats its elements are, in float32's order, rounded
+// once at the end; only the loads differ (bfloat16 blocks are held in lanes paired by parity:
+// reduce_kernels.cc). On values whose sums depend on their order (above), an element in the wrong
+// lane, or lanes folded in another order, moves the result by more than the final rounding
+// hides. Over one dim (runs read in place, chunks, the pairwise tree) and along rows (the row
+// kernels), at every length the blocks tell apart.
+TEST_P(ReduceTensorTargetTest, BFloat16SumsAreTheFloat32SumsOfTheirValues) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  std::mt19937 rng(29);
+  int differing_orders = 0;  // results that a wrong order would have changed (checked below)
+  for (std::int64_t n : {1,    2,    15,   16,    17,    31,    33,    127,   128,  129,  130,
+                         255,  256,  257,  300,   1000,  2047,  2048,  2049,  2050, 4095, 5000,
+                         8191, 8193, 9999, 32767, 32768, 32769, 40000, 65536, 70001}) {
+    const std::int64_t rows = n > 4096 ? 1 : 3;
+    std::vector<float> floats;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::vector<float> row = order_sensitive_bf16_values(static_cast<std::size_t>(n), rng);
+      floats.insert(floats.end(), row.begin(), row.end());
+    }
+    std::vector<std::uint16_t> halves(floats.size());
+    for (std::size_t i = 0; i < floats.size(); ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &floats[i], 4);
+      halves[i] = static_cast<std::uint16_t>(bits >> 16);
+    }
+    for (const bool along_rows : {false, true}) {
+      SCOPED_TRACE("n " + std::to_string(n) + (along_rows ? " along rows" : " over one dim"));
+      const std::int64_t flat[] = {rows * n};
+      const std::int64_t matrix[] = {rows, n};
+      const absl::Span<const std::int64_t> shape = along_rows
+                                                       ? absl::Span<const std::int64_t>(matrix)
+                                                       : absl::Span<const std::int64_t>(flat);
+      ReduceOptions options;
+      const std::int64_t axis1[] = {1};
+      if (along_rows) {
+        options.all_axes = false;
+        options.axes = axis1;
+      }
+      absl::StatusOr<Tensor> half_sums =
+          reduce(Reduction::kSum, TensorView(halves.data(), DType::kBFloat16, shape), options,
+                 std::pmr::new_delete_resource());
+      absl::StatusOr<Tensor> float_sums =
+          reduce(Reduction::kSum, TensorView(floats.data(), DType::kFloat32, shape), options,
+                 std::pmr::new_delete_resource());
+      ASSERT_TRUE(half_sums.ok() && float_sums.ok());
+      ASSERT_EQ(half_sums->size(), float_sums->size());
+      const auto* got = static_cast<const std::uint16_t*>(half_sums->data());
+      const auto* want = static_cast<const float*>(float_sums->data());
+      for (std::size_t r = 0; r < float_sums->size(); ++r) {
+        EXPECT_EQ(got[r], bf16_nearest(want[r])) << "result " << r << " of " << want[r];
+        // The same values summed in plain order, as a wrong lane or fold order would: the test
+        // can only tell orders apart where this differs after rounding.
+        const float* row = floats.data() + (along_rows ? r * static_cast<std::size_t>(n) : 0);
+        const std::size_t count = static_cast<std::size_t>(along_rows ? n : rows * n);
+        float plain = -0.0f;
+        for (std::size_t i = 0; i < count; ++i) plain += row[i];
+        differing_orders += bf16_nearest(plain) != bf16_nearest(want[r]);
+      }
+    }
+  }
+  EXPECT_GT(differing_orders, 20);  // the data tells orders apart
+}
+
 constexpr std::size_t kLine = 64;  // bytes in a cache line
 
 // The first byte of `buffer` that starts a cache line.
