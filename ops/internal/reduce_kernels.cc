@@ -272,8 +272,37 @@ HWY_INLINE void AddPairedGroup(const T* HWY_RESTRICT p, VF (&acc)[kK]) {
   for (std::size_t m = 0; m < kK / 2; ++m) AddPairedWords<kFirst>(p + m * 2 * kN, m, acc);
 }
 
-// HalfBlockLanesInline of bfloat16 into paired lanes. A partial last group is copied into a
-// group of -0.0 (0x8000) and added whole: its padding adds -0.0, which changes nothing.
+// A partial last group into the paired lanes: its 0 < r < 128 elements at p, padded with -0.0
+// (0x8000), which changes nothing. AVX-512 loads each vector of words masked (a masked load
+// cannot fault on the lanes it leaves out), skipping those past r; other targets copy the
+// elements into a group of -0.0 and add it whole.
+template <class T>
+HWY_INLINE void AddPairedTail(const T* HWY_RESTRICT p, std::size_t r, VF (&acc)[kK]) {
+#if HWY_TARGET <= HWY_AVX3
+  const DF d;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::Repartition<T, decltype(du)> dh;
+  constexpr std::size_t kHalves = 2 * kN;  // halves in a vector of words
+#pragma GCC unroll 64
+  for (std::size_t m = 0; m < kK / 2; ++m) {
+    if (m * kHalves >= r) break;
+    const auto keep = hn::FirstN(dh, r - m * kHalves);
+    const auto halves = hn::IfThenElse(keep, hn::MaskedLoad(keep, dh, p + m * kHalves),
+                                       hn::Set(dh, T{0x8000}));
+    const auto words = hn::BitCast(du, halves);
+    acc[m] = hn::Add(acc[m], hn::BitCast(d, hn::ShiftLeft<16>(words)));
+    acc[kK / 2 + m] =
+        hn::Add(acc[kK / 2 + m], hn::BitCast(d, hn::And(words, hn::Set(du, 0xFFFF0000u))));
+  }
+#else
+  T tail[kLanes];
+  std::fill(tail, tail + kLanes, T{0x8000});
+  std::memcpy(tail, p, r * sizeof(T));
+  AddPairedGroup<false>(tail, acc);
+#endif
+}
+
+// HalfBlockLanesInline of bfloat16 into paired lanes.
 template <class T>
 HWY_INLINE void PairedBF16BlockLanes(const T* HWY_RESTRICT x, std::size_t n, VF (&acc)[kK]) {
   std::size_t i = 0;
@@ -285,12 +314,7 @@ HWY_INLINE void PairedBF16BlockLanes(const T* HWY_RESTRICT x, std::size_t n, VF 
     for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Set(DF(), -0.0f);
   }
   for (; i + kLanes <= n; i += kLanes) AddPairedGroup<false>(x + i, acc);
-  if (i < n) {
-    T tail[kLanes];
-    std::fill(tail, tail + kLanes, T{0x8000});
-    std::memcpy(tail, x + i, (n - i) * sizeof(T));
-    AddPairedGroup<false>(tail, acc);
-  }
+  if (i < n) AddPairedTail(x + i, n - i, acc);
 }
 
 // FoldLanes of paired lanes: the same additions, in the same order. Lane j += lane j + h for
