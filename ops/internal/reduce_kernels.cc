@@ -287,8 +287,8 @@ HWY_INLINE void AddPairedTail(const T* HWY_RESTRICT p, std::size_t r, VF (&acc)[
   for (std::size_t m = 0; m < kK / 2; ++m) {
     if (m * kHalves >= r) break;
     const auto keep = hn::FirstN(dh, r - m * kHalves);
-    const auto halves = hn::IfThenElse(keep, hn::MaskedLoad(keep, dh, p + m * kHalves),
-                                       hn::Set(dh, T{0x8000}));
+    const auto halves =
+        hn::IfThenElse(keep, hn::MaskedLoad(keep, dh, p + m * kHalves), hn::Set(dh, T{0x8000}));
     const auto words = hn::BitCast(du, halves);
     acc[m] = hn::Add(acc[m], hn::BitCast(d, hn::ShiftLeft<16>(words)));
     acc[kK / 2 + m] =
