@@ -245,15 +245,14 @@ inline constexpr bool kPairedBF16 = kK % 2 == 0;
 inline constexpr bool kPairedBF16 = false;
 #endif
 
-// acc[m] += the even elements of the 2 * kN at p, acc[kK / 2 + m] += the odd ones; kFirst: set,
-// not added (-0.0 + x is x for every x).
+// acc[m] += the even ones of the 2 * kN halves in `halves`, acc[kK / 2 + m] += the odd ones;
+// kFirst: set, not added (-0.0 + x is x for every x).
 // (Templates, so that targets without paired lanes never instantiate them.)
-template <bool kFirst, class T>
-HWY_INLINE void AddPairedWords(const T* HWY_RESTRICT p, std::size_t m, VF (&acc)[kK]) {
+template <bool kFirst, class VH>
+HWY_INLINE void AddPairedHalves(VH halves, std::size_t m, VF (&acc)[kK]) {
   const DF d;
   const hn::RebindToUnsigned<DF> du;
-  const hn::Repartition<T, decltype(du)> dh;
-  const auto words = hn::BitCast(du, hn::LoadU(dh, p));
+  const auto words = hn::BitCast(du, halves);
   const VF even = hn::BitCast(d, hn::ShiftLeft<16>(words));
   const VF odd = hn::BitCast(d, hn::And(words, hn::Set(du, 0xFFFF0000u)));
   if constexpr (kFirst) {
@@ -263,6 +262,16 @@ HWY_INLINE void AddPairedWords(const T* HWY_RESTRICT p, std::size_t m, VF (&acc)
     acc[m] = hn::Add(acc[m], even);
     acc[kK / 2 + m] = hn::Add(acc[kK / 2 + m], odd);
   }
+}
+
+// The tag of a vector of 2 * kN halves (the bits of T), as many bytes as a vector of floats.
+template <class T>
+using PairedHalvesTag = hn::Repartition<T, hn::RebindToUnsigned<DF>>;
+
+// AddPairedHalves of the 2 * kN halves at p.
+template <bool kFirst, class T>
+HWY_INLINE void AddPairedWords(const T* HWY_RESTRICT p, std::size_t m, VF (&acc)[kK]) {
+  AddPairedHalves<kFirst>(hn::LoadU(PairedHalvesTag<T>(), p), m, acc);
 }
 
 // The 128 elements at p (a group) into the paired lanes.
@@ -279,20 +288,15 @@ HWY_INLINE void AddPairedGroup(const T* HWY_RESTRICT p, VF (&acc)[kK]) {
 template <class T>
 HWY_INLINE void AddPairedTail(const T* HWY_RESTRICT p, std::size_t r, VF (&acc)[kK]) {
 #if HWY_TARGET <= HWY_AVX3
-  const DF d;
-  const hn::RebindToUnsigned<DF> du;
-  const hn::Repartition<T, decltype(du)> dh;
+  const PairedHalvesTag<T> dh;
   constexpr std::size_t kHalves = 2 * kN;  // halves in a vector of words
 #pragma GCC unroll 64
   for (std::size_t m = 0; m < kK / 2; ++m) {
     if (m * kHalves >= r) break;
     const auto keep = hn::FirstN(dh, r - m * kHalves);
-    const auto halves =
-        hn::IfThenElse(keep, hn::MaskedLoad(keep, dh, p + m * kHalves), hn::Set(dh, T{0x8000}));
-    const auto words = hn::BitCast(du, halves);
-    acc[m] = hn::Add(acc[m], hn::BitCast(d, hn::ShiftLeft<16>(words)));
-    acc[kK / 2 + m] =
-        hn::Add(acc[kK / 2 + m], hn::BitCast(d, hn::And(words, hn::Set(du, 0xFFFF0000u))));
+    AddPairedHalves<false>(
+        hn::IfThenElse(keep, hn::MaskedLoad(keep, dh, p + m * kHalves), hn::Set(dh, T{0x8000})), m,
+        acc);
   }
 #else
   T tail[kLanes];
