@@ -566,25 +566,30 @@ class Reducer {
     }
   }
 
-  // A packed tile of float32 runs of one or two vectors (Geometry::packed_tile()).
+  // A packed tile of float32 runs of one or two vectors (Geometry::packed_tile()): up to
+  // kPackedGroup register tiles, each leaf's rows read by each of them in turn.
   void packed_register_tile(const char* p, std::int64_t step, std::size_t n, char* at,
                             bool split) const {
     if constexpr (kPackedInPlace<float, Identity>) {
       const auto length = static_cast<std::size_t>(g_.run().size);
-      if (length <= 8) {
-        return packed_tile<float, kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
-          packed_tile_leaf<1, 8>(p, step, n, b, sums);
-        });
-      }
-      if (length <= kRunLanes) {
-        return packed_tile<float, kPackedTile>(n, at, split, [&](std::uint64_t b, float* sums) {
-          packed_tile_leaf<1>(p, step, n, b, sums);
-        });
-      }
-      packed_tile<float, kPackedTile / 2>(n, at, split, [&](std::uint64_t b, float* sums) {
-        packed_tile_leaf<2>(p, step, n, b, sums);
-      });
+      if (length <= 8) return register_tile_group<1, 8>(p, step, n, at, split);
+      if (length <= kRunLanes) return register_tile_group<1, kRunLanes>(p, step, n, at, split);
+      register_tile_group<2, kRunLanes>(p, step, n, at, split);
     }
+  }
+
+  template <std::size_t kVectors, std::size_t kWidth>
+  void register_tile_group(const char* p, std::int64_t step, std::size_t n, char* at,
+                           bool split) const {
+    constexpr std::size_t kT = kPackedTile / kVectors;
+    const std::size_t sub = pieces(n, pieces(n, kT));  // results of each register tile
+    packed_tile<float, kT * kPackedGroup>(n, at, split, [&](std::uint64_t b, float* sums) {
+      for (std::size_t t = 0; t < n; t += sub) {
+        packed_tile_leaf<kVectors, kWidth>(p + static_cast<std::int64_t>(t) * step, step,
+                                           std::min(sub, n - t), b, sums + t);
+      }
+      std::fill(sums + n, sums + kT * kPackedGroup, 0.0f);
+    });
   }
 
   // The n (at most kT) results of a tile: their sums (or means) into at, at + out_item, ...;
@@ -747,7 +752,7 @@ class Reducer {
   }
 
   // Leaf b of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors
-  // results at most, into sums[0, kPackedTile / kVectors), the entries from n on 0.
+  // results at most, into sums[0, n).
   template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
   HWY_FLATTEN void packed_tile_leaf(const char* p, std::int64_t step, std::size_t n,
                                     std::uint64_t b, float* sums) const {
@@ -797,7 +802,7 @@ class Reducer {
         }
       }
     }
-    for (std::size_t t = 0; t < kT; ++t) sums[t] = t < n ? SumF32Chunk(lanes[t], kLanes) : 0.0f;
+    for (std::size_t t = 0; t < n; ++t) sums[t] = SumF32Chunk(lanes[t], kLanes);
   }
 
   // Leaf b of the runs under p, transformed by f.
@@ -1627,7 +1632,7 @@ std::size_t Geometry::packed_tile() const {
       inner.stride > kPackedTileStride || vectors > 2) {
     return 0;
   }
-  return pieces(width, pieces(width, kPackedTile / vectors));
+  return pieces(width, pieces(width, kPackedGroup * kPackedTile / vectors));
 }
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }
 

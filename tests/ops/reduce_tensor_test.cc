@@ -609,8 +609,10 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
       check(outer, length >= 64 && length <= 128 ? 40 : 19, length);
     }
   }
-  // 130 results: four to six flat tiles, more than one a thread for two and three threads.
-  for (const std::size_t length : {64, 100, 128}) check(17, 130, length);
+  // 130 results: four to six flat tiles, more than one a thread for two and three threads; for
+  // runs of one vector, three units of register tiles of 15, 15 and 14 results, and of two
+  // vectors, five units of tiles of 7, 7, 7 and 5 (kPackedGroup tiles a unit at most).
+  for (const std::size_t length : {5, 16, 17, 32, 64, 100, 128}) check(17, 130, length);
 }
 
 // Float64 runs keep the same documented order (on AVX-512, runs of 33 to 128 elements that lie
