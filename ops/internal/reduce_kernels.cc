@@ -537,6 +537,12 @@ HWY_INLINE float ShortRowSum(const T* HWY_RESTRICT x, std::size_t n) {
 template <class Src, std::size_t kP, class T>
 HWY_NOINLINE void ShortRows(const T* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
                             float* HWY_RESTRICT out) {
+  if (cols == kP) {
+    // Rows of whole vectors, the length a constant: no test for a partial vector, and nothing
+    // kept on the stack across rows ((4096, 64) along rows took 1.2x the time without).
+    for (std::size_t r = 0; r < rows; ++r) out[r] = ShortRowSum<Src, kP>(x + r * kP, kP);
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) out[r] = ShortRowSum<Src, kP>(x + r * cols, cols);
 }
 
