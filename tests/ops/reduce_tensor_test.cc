@@ -610,8 +610,9 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
     }
   }
   // 130 results: four to six flat tiles, more than one a thread for two and three threads; for
-  // runs of one vector, three units of register tiles of 15, 15 and 14 results, and of two
-  // vectors, five units of tiles of 7, 7, 7 and 5 (kPackedGroup tiles a unit at most).
+  // runs of one vector, three units of three register tiles (15, 15 and 14 results, the last
+  // unit 14 each), and of two vectors, five units of tiles of 7, 7, 7 and 5 (kPackedGroup tiles
+  // a unit at most).
   for (const std::size_t length : {5, 16, 17, 32, 64, 100, 128}) check(17, 130, length);
 }
 
