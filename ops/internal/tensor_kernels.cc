@@ -578,15 +578,30 @@ class Reducer {
     }
   }
 
+  // A leaf's runs in the order a tile adds them (tile_order()), for a tile's first result.
+  template <std::size_t kSide>
+  struct TileRows {
+    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
+    std::size_t start[kSide + 1];
+    std::size_t count;
+  };
+
+  // Each leaf's row order is found once and its lanes' -0.0 written once (packed_tile_leaf()
+  // writes the same lanes of every class), for all the register tiles.
   template <std::size_t kVectors, std::size_t kWidth>
   void register_tile_group(const char* p, std::int64_t step, std::size_t n, char* at,
                            bool split) const {
     constexpr std::size_t kT = kPackedTile / kVectors;
+    constexpr std::size_t kSide = kLanes / kRunLanes / kVectors;
     const std::size_t sub = pieces(n, pieces(n, kT));  // results of each register tile
     packed_tile<float, kT * kPackedGroup>(n, at, split, [&](std::uint64_t b, float* sums) {
+      TileRows<kSide> rows;
+      rows.count = tile_order<kSide>(p, b, rows.order, rows.start);
+      alignas(64) float lanes[kT][kLanes];
+      if constexpr (kWidth < kRunLanes) std::fill(&lanes[0][0], &lanes[0][0] + kT * kLanes, -0.0f);
       for (std::size_t t = 0; t < n; t += sub) {
-        packed_tile_leaf<kVectors, kWidth>(p + static_cast<std::int64_t>(t) * step, step,
-                                           std::min(sub, n - t), b, sums + t);
+        packed_tile_leaf<kVectors, kWidth>(rows, static_cast<std::int64_t>(t) * step, step,
+                                           std::min(sub, n - t), lanes, sums + t);
       }
       std::fill(sums + n, sums + kT * kPackedGroup, 0.0f);
     });
@@ -751,25 +766,24 @@ class Reducer {
     std::fill(sums + n, sums + kFlatTile, T(0));
   }
 
-  // Leaf b of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors
-  // results at most, into sums[0, n).
-  template <std::size_t kVectors, std::size_t kWidth = kRunLanes>
-  HWY_FLATTEN void packed_tile_leaf(const char* p, std::int64_t step, std::size_t n,
-                                    std::uint64_t b, float* sums) const {
+  // A leaf of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors
+  // results at most, into sums[0, n): its runs are `offset` bytes past `rows`' (those of the
+  // group's first result). `lanes` holds -0.0 where a run's vector is narrower than kRunLanes.
+  template <std::size_t kVectors, std::size_t kWidth, std::size_t kSide, std::size_t kT>
+  HWY_FLATTEN void packed_tile_leaf(const TileRows<kSide>& rows, std::int64_t offset,
+                                    std::int64_t step, std::size_t n, float (&lanes)[kT][kLanes],
+                                    float* sums) const {
     using DV = hn::CappedTag<float, kWidth>;
     const DV d;
     using V = hn::Vec<DV>;
     constexpr std::size_t kN = kRunLanes;
-    constexpr std::size_t kSide = kLanes / kN / kVectors;
-    constexpr std::size_t kT = kPackedTile / kVectors;
-    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
-    std::size_t start[kSide + 1];
-    const std::size_t count = tile_order<kSide>(p, b, order, start);
+    static_assert(kSide == kLanes / kN / kVectors && kT == kPackedTile / kVectors);
+    const char* const* order = rows.order;
+    const std::size_t* start = rows.start;
+    const std::size_t count = rows.count;
     const auto length = static_cast<std::size_t>(g_.run().size);
     const std::size_t last = length - (kVectors - 1) * kN;  // elements in a run's last vector
     const auto tail = hn::FirstN(d, last);
-    alignas(64) float lanes[kT][kLanes];
-    if constexpr (kWidth < kN) std::fill(&lanes[0][0], &lanes[0][0] + kT * kLanes, -0.0f);
     const std::int64_t reach = static_cast<std::int64_t>(n - 1) * step;
     const std::int64_t span_lo = std::min<std::int64_t>(0, reach);
     const std::int64_t span =
@@ -779,9 +793,9 @@ class Reducer {
 #pragma GCC unroll 16
       for (std::size_t k = 0; k < kT * kVectors; ++k) acc[k] = hn::Set(d, -0.0f);
       for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
-        const char* row = order[i];
+        const char* row = order[i] + offset;
         if (i + kPrefetchRuns < count) {
-          const char* ahead = order[i + kPrefetchRuns] + span_lo;
+          const char* ahead = order[i + kPrefetchRuns] + offset + span_lo;
           for (std::int64_t l = 0; l < span; l += 64) __builtin_prefetch(ahead + l);
         }
 #pragma GCC unroll 16
