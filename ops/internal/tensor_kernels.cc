@@ -1251,40 +1251,46 @@ class Reducer {
   // beside them, more than L1 holds for tiles of a few thousand columns). Strips start at the
   // first row's line_head(), so that whole strips load whole lines where the rows start on the
   // same place in a line. Each column adds the same values in the same order in any strip.
+  // The node's rows are found once for all its strips (row_at() decodes a reduced position).
   void register_strips(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
                        std::uint64_t leaf_hi, float* acc, std::size_t strip) const {
-    std::size_t j = width <= strip ? 0 : line_head(row_at(p, leaf_lo * kLeafRows), width);
-    if (j != 0) register_leaves(p, j, rows, leaf_lo, leaf_hi, acc);
+    const char* starts[4 * kLeafRows];
+    const std::uint64_t r0 = leaf_lo * kLeafRows;
+    const std::uint64_t r1 = std::min(rows, leaf_hi * kLeafRows);
+    for (std::uint64_t r = r0; r < r1; ++r) starts[r - r0] = row_at(p, r);
+    std::size_t j = width <= strip ? 0 : line_head(starts[0], width);
+    if (j != 0) register_leaves(starts, 0, j, r1 - r0, leaf_hi - leaf_lo, acc);
     for (; j < width; j += strip) {
-      register_leaves(p + j * E::kSize, std::min(strip, width - j), rows, leaf_lo, leaf_hi,
+      register_leaves(starts, j * E::kSize, std::min(strip, width - j), r1 - r0, leaf_hi - leaf_lo,
                       acc + j);
     }
   }
 
-  // acc[0, width) = the sum of leaves [leaf_lo, leaf_hi) (1, 2 or 4 of them) of the tile at p in
-  // column_tree's order, width at most register_strip(leaf_hi - leaf_lo).
-  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
-                       std::uint64_t leaf_hi, float* acc) const {
+  // acc[0, width) = the sum of `leaves` leaves (1, 2 or 4) of a tile in column_tree's order, the
+  // `rows` rows at starts[0, rows) plus `offset` bytes, width at most register_strip(leaves).
+  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
+                       std::uint64_t rows, std::uint64_t leaves, float* acc) const {
     constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();
-    switch (leaf_hi - leaf_lo) {
+    switch (leaves) {
       case 1:
-        return register_leaves<1>(p, width, rows, leaf_lo, acc, kVectors);
+        return register_leaves<1>(starts, offset, width, rows, acc, kVectors);
       case 2:
-        return register_leaves<2>(p, width, rows, leaf_lo, acc, kVectors);
+        return register_leaves<2>(starts, offset, width, rows, acc, kVectors);
       default:  // 4 leaves of at most 7 vectors: 28 registers of sums
-        return register_leaves<4>(p, width, rows, leaf_lo, acc, std::make_index_sequence<7>());
+        return register_leaves<4>(starts, offset, width, rows, acc, std::make_index_sequence<7>());
     }
   }
 
   template <std::size_t kLeaves, std::size_t... kV>
-  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
-                       float* acc, std::index_sequence<kV...>) const {
+  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
+                       std::uint64_t rows, float* acc, std::index_sequence<kV...>) const {
     constexpr std::size_t kN = hn::MaxLanes(DR());
     const std::size_t vectors = pieces(width, kN);
     auto strip = [&](auto whole) {
-      (void)((vectors == kV + 1
-                  ? (register_leaves<kLeaves, kV + 1, whole.value>(p, width, rows, leaf, acc), true)
-                  : false) ||
+      (void)((vectors == kV + 1 ? (register_leaves<kLeaves, kV + 1, whole.value>(starts, offset,
+                                                                                 width, rows, acc),
+                                   true)
+                                : false) ||
              ...);
     };
     if (width % kN == 0) {
@@ -1299,8 +1305,8 @@ class Reducer {
   // streaming read with the last vector masked, 78% without, in a loop outside corepy), so only
   // a strip that ends inside a vector masks its last one.
   template <std::size_t kLeaves, std::size_t kV, bool kWhole>
-  void register_leaves(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf,
-                       float* acc) const {
+  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
+                       std::uint64_t rows, float* acc) const {
     const DR d;
     constexpr std::size_t kN = hn::MaxLanes(DR());
     const auto last = hn::FirstN(d, width - (kV - 1) * kN);
@@ -1308,14 +1314,13 @@ class Reducer {
       const float* x = reinterpret_cast<const float*>(row) + k * kN;
       return k + 1 < kV || kWhole ? hn::LoadU(d, x) : hn::MaskedLoad(last, d, x);
     };
-    // Leaf l's rows start at r0 + l * kLeafRows; all but the last leaf are whole.
-    const std::uint64_t r0 = leaf * kLeafRows;
+    // Leaf l's rows are starts[l * kLeafRows, ...); all but the last leaf are whole.
     const std::uint64_t last_rows =
-        std::min<std::uint64_t>(rows - (r0 + (kLeaves - 1) * kLeafRows), kLeafRows);
+        std::min<std::uint64_t>(rows - (kLeaves - 1) * kLeafRows, kLeafRows);
     hn::Vec<DR> sums[kLeaves][kV];
 #pragma GCC unroll 4
     for (std::size_t l = 0; l < kLeaves; ++l) {
-      const char* q = row_at(p, r0 + l * kLeafRows);
+      const char* q = starts[l * kLeafRows] + offset;
 #pragma GCC unroll 8
       for (std::size_t k = 0; k < kV; ++k) sums[l][k] = load(q, k);
     }
@@ -1323,7 +1328,7 @@ class Reducer {
 #pragma GCC unroll 4
       for (std::size_t l = 0; l < kLeaves; ++l) {
         if (l + 1 < kLeaves || i < last_rows) {
-          const char* q = row_at(p, r0 + l * kLeafRows + i);
+          const char* q = starts[l * kLeafRows + i] + offset;
 #pragma GCC unroll 8
           for (std::size_t k = 0; k < kV; ++k) sums[l][k] = hn::Add(sums[l][k], load(q, k));
         }
