@@ -1254,7 +1254,7 @@ class Reducer {
   // The node's rows are found once for all its strips (row_at() decodes a reduced position).
   void register_strips(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
                        std::uint64_t leaf_hi, float* acc, std::size_t strip) const {
-    const char* starts[4 * kLeafRows];
+    const char* starts[4 * kLeafRows];  // a node of at most 4 leaves (register_strip())
     const std::uint64_t r0 = leaf_lo * kLeafRows;
     const std::uint64_t r1 = std::min(rows, leaf_hi * kLeafRows);
     for (std::uint64_t r = r0; r < r1; ++r) starts[r - r0] = row_at(p, r);
