@@ -159,7 +159,7 @@ absl::Status ReducePlan::build(Reduction reduction, const TensorView& in,
   }
 
   // Strides, and the bytes the view spans.
-  std::array<std::int64_t, kMaxDims> strides{};
+  std::array<std::int64_t, kMaxDims> strides;  // [0, ndim) written below
   if (in.strides.empty()) {
     if (count > static_cast<std::uint64_t>(PTRDIFF_MAX) / itemsize) {
       return absl::InvalidArgumentError(absl::StrCat(fn(), ": a C-contiguous array of ", count, " ",
@@ -264,7 +264,7 @@ absl::Status ReducePlan::build(Reduction reduction, const TensorView& in,
 
   // The iteration, normalized (see the header).
   const char* base = static_cast<const char*>(in.data);
-  auto push_merged = [](std::array<Dim, kMaxDims>& dims, std::size_t& n, Dim d) {
+  auto push_merged = [](internal::DimSlots<Dim>& dims, std::size_t& n, Dim d) {
     if (n != 0 && dims[n - 1].stride == d.size * d.stride) {
       dims[n - 1] = Dim{dims[n - 1].size * d.size, d.stride};
     } else {
@@ -277,7 +277,7 @@ absl::Status ReducePlan::build(Reduction reduction, const TensorView& in,
     }
   }
   if (!is_arg(reduction)) {
-    std::array<Dim, kMaxDims> dims{};
+    std::array<Dim, kMaxDims> dims;  // [0, n) written
     std::size_t n = 0;
     for (std::size_t i = 0; i < ndim; ++i) {
       if (!reduced[i] || in.shape[i] == 1) continue;
@@ -305,9 +305,10 @@ absl::Status ReducePlan::build(Reduction reduction, const TensorView& in,
       dims[j] = d;
     }
     for (std::size_t i = 0; i < n; ++i) push_merged(plan.reduced_, plan.nreduced_, dims[i]);
+    for (std::size_t i = 0; i < plan.nreduced_; ++i) plan.index_step_[i] = 0;  // RunCursor's
   } else {
     std::int64_t step = 1;
-    std::array<std::int64_t, kMaxDims> steps{};
+    std::array<std::int64_t, kMaxDims> steps;  // those of the reduced dims written
     for (std::size_t i = ndim; i-- > 0;) {
       if (!reduced[i] || in.shape[i] == 1) continue;
       steps[i] = step;

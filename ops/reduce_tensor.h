@@ -125,7 +125,7 @@ class ReducePlan {
   Reduction reduction_{};
   DType input_dtype_{};
   DType result_dtype_{};
-  std::array<std::int64_t, kMaxDims> result_shape_{};
+  internal::DimSlots<std::int64_t> result_shape_;
   std::size_t result_ndim_ = 0;
   std::size_t result_size_ = 0;
   std::size_t reduced_count_ = 0;  // as numpy counts it: broadcast dims included
@@ -135,13 +135,13 @@ class ReducePlan {
   // kept dims in the result's C order, reduced dims innermost last. For reductions whose order
   // does not matter (all but argmin/argmax), reduced dims have positive strides, sorted with the
   // smallest innermost, and broadcast ones are folded into `multiplicity_`.
-  std::array<Dim, kMaxDims> kept_{};
+  internal::DimSlots<Dim> kept_;
   std::size_t nkept_ = 0;
-  std::array<Dim, kMaxDims> reduced_{};
+  internal::DimSlots<Dim> reduced_;
   std::size_t nreduced_ = 0;
   // argmin/argmax: for each reduced dim, the step of the C-order index over the reduced axes
-  // (broadcast dims keep their place, at index 0).
-  std::array<std::int64_t, kMaxDims> index_step_{};
+  // (broadcast dims keep their place, at index 0); 0 for the other reductions.
+  internal::DimSlots<std::int64_t> index_step_;
   std::uint64_t multiplicity_ = 1;  // how many times the visited elements stand for each
 };
 

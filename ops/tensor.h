@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory_resource>
 #include <optional>
 #include <type_traits>
@@ -60,6 +61,35 @@ absl::string_view supported_dtypes();
 
 // The most dimensions a view or a result may have (numpy's limit).
 inline constexpr int kMaxDims = 32;
+
+namespace internal {
+
+// kMaxDims entries of which their owner uses a first few, its count (a tensor's shape, a
+// plan's dims). They are not written when made: a plan is made on every call, and zeroing its
+// 1.5 KB took a sixth of a 1k-element sum. A copy copies their bytes (std::memcpy), so it never
+// reads an entry as a value that nobody wrote.
+template <class T>
+class DimSlots {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  DimSlots() noexcept {}  // user-provided: the entries stay unwritten even in T{}
+  DimSlots(const DimSlots& other) noexcept { std::memcpy(&v_, &other.v_, sizeof v_); }
+  DimSlots& operator=(const DimSlots& other) noexcept {
+    std::memcpy(&v_, &other.v_, sizeof v_);
+    return *this;
+  }
+
+  T& operator[](std::size_t i) noexcept { return v_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return v_[i]; }
+  T* data() noexcept { return v_.data(); }
+  const T* data() const noexcept { return v_.data(); }
+
+ private:
+  std::array<T, kMaxDims> v_;
+};
+
+}  // namespace internal
 
 struct TensorView {
   TensorView() = default;
@@ -123,7 +153,7 @@ class Tensor {
   std::size_t size_ = 0;
   DType dtype_;
   std::size_t ndim_ = 0;
-  std::array<std::int64_t, kMaxDims> shape_{};
+  internal::DimSlots<std::int64_t> shape_;
 };
 
 }  // namespace corepy::ops

@@ -366,7 +366,7 @@ class Reducer {
     const Geometry& g;
     const char* row;
     std::int64_t index = 0;
-    std::array<std::int64_t, kMaxDims> digit{};
+    std::array<std::int64_t, kMaxDims> digit;  // [0, nred - 1) written by the constructor
 
     RunCursor(const Geometry& geometry, const char* p, std::uint64_t run) : g(geometry), row(p) {
       for (std::size_t k = g.nred - 1; k-- > 0;) {

@@ -14,6 +14,7 @@
 #include <memory_resource>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "allocators/arena_resource.h"
@@ -754,6 +755,41 @@ TEST(ReduceTensorTest, ScratchIsOneAllocationOfWhatThePlanStatesAndResultsOneOfT
   }
 }
 
+// A plan keeps its dims unwritten past their counts (internal::DimSlots) and copies them as
+// bytes: a copy, and a plan assigned over one made for another reduction and view, compute the
+// original's result, bit for bit, and state its shape.
+TEST(ReduceTensorTest, CopiedAndAssignedPlansComputeWhatTheOriginalDoes) {
+  const Data other_data(DType::kFloat64, 4096, 2);
+  const std::int64_t other_shape[] = {4, 8, 16, 8};
+  const std::int64_t other_axes[] = {1, 3};
+  ReduceOptions other_options;
+  other_options.all_axes = false;
+  other_options.axes = other_axes;
+  for (DType dtype : kEveryDType) {
+    for_each_reduction(Data(dtype, 64 * 1024, 11), [&](Reduction r, const TensorView& view,
+                                                       const ReduceOptions& options) {
+      absl::StatusOr<ReducePlan> plan = ReducePlan::make(r, view, options);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      const ReducePlan copied = *plan;
+      absl::StatusOr<ReducePlan> assigned =
+          ReducePlan::make(Reduction::kVar, other_data.view(other_shape, {}, 0), other_options);
+      ASSERT_TRUE(assigned.ok()) << assigned.status();
+      *assigned = *plan;
+      std::vector<std::vector<char>> out;
+      for (const ReducePlan* p : {&std::as_const(*plan), &copied, &std::as_const(*assigned)}) {
+        EXPECT_EQ(
+            std::vector<std::int64_t>(p->result_shape().begin(), p->result_shape().end()),
+            std::vector<std::int64_t>(plan->result_shape().begin(), plan->result_shape().end()));
+        std::vector<char> bytes(p->result_bytes() + 1);
+        execute(*p, bytes.data(), std::pmr::new_delete_resource());
+        out.push_back(std::move(bytes));
+      }
+      EXPECT_EQ(out[1], out[0]);
+      EXPECT_EQ(out[2], out[0]);
+    });
+  }
+}
+
 // The README's "Scratch by shape class" table, serial (one thread's slot).
 TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
   ParallelOptions serial;
@@ -958,6 +994,8 @@ TEST(TensorTest, OwnsOneAllocationAndMovesIt) {
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.data()) % Tensor::kAlignment, 0u);
     Tensor b = std::move(a);
     EXPECT_EQ(b.size(), 15u);
+    EXPECT_EQ(std::vector<std::int64_t>(b.shape().begin(), b.shape().end()),
+              std::vector<std::int64_t>({3, 5}));
     EXPECT_EQ(a.data(), nullptr);  // NOLINT: the moved-from state is documented
     EXPECT_THROW((void)b.values<float>(), std::invalid_argument);
     EXPECT_EQ(b.values<double>().size(), 15u);
