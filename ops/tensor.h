@@ -65,9 +65,9 @@ inline constexpr int kMaxDims = 32;
 namespace internal {
 
 // kMaxDims entries of which their owner uses a first few, its count (a tensor's shape, a
-// plan's dims). They are not written when made: a plan is made on every call, and zeroing its
-// 1.5 KB took a sixth of a 1k-element sum. A copy copies their bytes (std::memcpy), so it never
-// reads an entry as a value that nobody wrote.
+// plan's dims). They are not written when made, since a plan is made on every call (the README
+// has what zeroing them cost). A copy copies their bytes (std::memcpy), so it never reads an
+// entry as a value that nobody wrote.
 template <class T>
 class DimSlots {
   static_assert(std::is_trivially_copyable_v<T>);
