@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <new>
 #include <stdexcept>
 
 #include "absl/base/attributes.h"
@@ -64,8 +65,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto dispatch_span(const char* entry, const 
     internal::ThreadStateRef ref;
     internal::ThreadState& t = *ref;
     if (ABSL_PREDICT_TRUE(count < ops::kParallelMinBytes / sizeof(T) &&
-                          t.scope_arena.load(std::memory_order_relaxed) != nullptr &&
-                          !internal::debug_log_enabled())) {
+                          internal::scope_may_wait(t))) {
       const auto result = kernel(x, nullptr, ops::ParallelOptions());
       internal::count_call(t, kOp);
       return result;
@@ -93,6 +93,18 @@ std::pmr::vector<R> dispatch_matrix(const char* entry, const T* data, std::size_
 }
 
 }  // namespace
+
+namespace internal {
+
+std::pmr::memory_resource* LazyOpScope::open() {
+  if (!open_) {
+    new (&scope_) OpScope(op_);
+    open_ = true;
+  }
+  return scope_.resource();
+}
+
+}  // namespace internal
 
 void OpScope::log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills) {
   std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",

@@ -6,7 +6,11 @@
 //   [arena] sum_f32 used=0 cap=1048576 peak=0 spills=0
 //
 // (the op's arena at the end of the op, before the rewind; peak and spills are this call's).
-// Logging off costs one predictable branch.
+// Logging off costs one predictable branch. A call that takes no scratch (a scratch-free op of the
+// table below the parallel size; an N-D reduction whose plan takes none, corepy/tensor_dispatch.h)
+// opens no scope while its thread has nothing out of the ordinary to do (internal::
+// scope_may_wait()): it runs the kernel and counts the call, since a scope would have nothing to
+// rewind.
 //
 // Memory: each entry point hands its kernel the op's configured resource (corepy/registry.h:
 // the thread's arena by default, or what COREPY_ALLOCATOR names) as scratch. Inputs of
@@ -74,6 +78,15 @@ COREPY_SPAN_OPS(COREPY_DECLARE_SPAN_DISPATCH)
 COREPY_MATRIX_OPS(COREPY_DECLARE_MATRIX_DISPATCH)
 #undef COREPY_DECLARE_MATRIX_DISPATCH
 
+namespace internal {
+// OpScope::parallel_options(), for the thread whose state is `t`.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions op_parallel_options(const ThreadState& t) {
+  ops::ParallelOptions options;
+  if (ABSL_PREDICT_FALSE(t.exited)) options.min_parallel_bytes = ~std::size_t{0};
+  return options;
+}
+}  // namespace internal
+
 // The scope every dispatch runs in, for code that dispatches kernels of its own under an op's
 // name: one frame (an ArenaRewinder) on the op's arena, which is the thread's unless the
 // configuration gives the op its own; the call is counted in the op's stats when it ends.
@@ -108,9 +121,7 @@ class OpScope {
   // except after the thread's corepy state was destroyed (an op from a static destructor or an
   // atexit handler), when oneTBB may be shutting down too: then it stays on this thread.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ops::ParallelOptions parallel_options() const {
-    ops::ParallelOptions options;
-    if (ABSL_PREDICT_FALSE(entry_.state().exited)) options.min_parallel_bytes = ~std::size_t{0};
-    return options;
+    return internal::op_parallel_options(entry_.state());
   }
   // The calling thread's corepy state (corepy/arena.h), as the scope reached it.
   internal::ThreadState& thread_state() const { return entry_.state(); }
@@ -147,6 +158,50 @@ class OpScope {
   CallCount count_;  // after the rewind below, too
   ArenaRewinder rewind_;
 };
+
+namespace internal {
+
+// Whether a dispatch on this thread may do without its scope when its kernel takes no scratch:
+// the thread's scopes are on their inline path (no trace, no configuration change or request
+// pending) and logging is off, so that the scope would have nothing to do but count the call.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool scope_may_wait(const ThreadState& t) {
+  return t.scope_arena.load(std::memory_order_relaxed) != nullptr && !debug_log_enabled();
+}
+
+// An op's scope (OpScope) that opens only when asked: for a dispatch whose kernel may or may not
+// take scratch (an N-D reduction: it depends on the shape, ReducePlan::scratch_bytes()), and tells
+// the dispatch before it allocates (ops::execute_into's scratch callback). open() makes the scope
+// and returns its scratch resource; destroyed, the scope closes, recording the call, or, never
+// opened, the call counts itself as a scratch-free op's dispatch does. Only where
+// scope_may_wait(); open() is for the calling thread.
+class LazyOpScope {
+ public:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op) : state_(state), op_(op) {}
+  LazyOpScope(const LazyOpScope&) = delete;
+  LazyOpScope& operator=(const LazyOpScope&) = delete;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~LazyOpScope() {
+    if (ABSL_PREDICT_TRUE(!open_)) {
+      count_call(state_, op_);
+    } else {
+      scope_.~OpScope();
+    }
+  }
+
+  // The scope's scratch resource, the scope opened at the first call.
+  std::pmr::memory_resource* open();
+
+ private:
+  ThreadState& state_;
+  Op op_;
+  bool open_ = false;
+  // Made by open() (open_ then), destroyed by the destructor: by hand rather than in a
+  // std::optional, whose destroy GCC leaves out of line.
+  union {
+    OpScope scope_;
+  };
+};
+
+}  // namespace internal
 
 struct OpStats {
   std::string name;

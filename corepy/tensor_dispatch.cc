@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "absl/base/optimization.h"
 #include "corepy/arena.h"
 #include "corepy/dispatch.h"
 
@@ -17,7 +18,19 @@ COREPY_REDUCTIONS(COREPY_CHECK_REDUCTION_OP)
 }  // namespace
 
 void reduce_into_cpu_dispatch(const ops::ReducePlan& plan, void* out) {
-  OpScope scope(reduction_op(plan.reduction()));
+  const Op op = reduction_op(plan.reduction());
+  // The kernel takes its scratch in one allocation on this thread, split or not, or none
+  // (ReducePlan::scratch_bytes(), by shape class): the scope opens only for scratch.
+  internal::ThreadStateRef ref;
+  internal::ThreadState& t = *ref;
+  if (ABSL_PREDICT_TRUE(internal::scope_may_wait(t))) {
+    internal::LazyOpScope scope(t, op);
+    ops::execute_into(
+        plan, [out] { return out; }, [&scope] { return scope.open(); },
+        internal::op_parallel_options(t));
+    return;
+  }
+  OpScope scope(op);
   // The N-D kernels take all their scratch, per thread slots included, from the one resource
   // they are given, in one allocation on the calling thread.
   ops::execute(plan, out, scope.resource(), scope.parallel_options());

@@ -1,7 +1,11 @@
-// Dispatch of the N-D reductions (ops/reduce_tensor.h): each runs inside the scope of its op
-// (named as the reduction: "sum", "prod", ..., "any"), with that op's configured scratch
-// resource, counted in the per-op stats, and logged with COREPY_LOG=debug, as every dispatch is
-// (corepy/dispatch.h).
+// Dispatch of the N-D reductions (ops/reduce_tensor.h): each runs in the scope of its op (named
+// as the reduction: "sum", "prod", ..., "any"), with that op's configured scratch resource,
+// counted in the per-op stats, and logged with COREPY_LOG=debug, as every dispatch is
+// (corepy/dispatch.h). The scope opens only when the plan takes scratch (ReducePlan::
+// scratch_bytes(), the README's "Scratch by shape class"): a reduction without scratch (along
+// contiguous runs, all of a contiguous array, integer sums, min, max, ...) runs its kernel and
+// counts the call, unless the thread traces, logs or has a configuration change pending, when
+// every dispatch takes its scope.
 //
 //   corepy::ops::ReduceOptions options;  // axis=None
 //   absl::StatusOr<corepy::ops::Tensor> total =

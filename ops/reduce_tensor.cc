@@ -443,6 +443,13 @@ std::size_t ReducePlan::scratch_bytes(const ParallelOptions& parallel) const {
 
 void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
                   std::pmr::memory_resource* scratch, const ParallelOptions& parallel) {
+  execute_into(
+      plan, place, [scratch] { return scratch; }, parallel);
+}
+
+void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
+                  absl::FunctionRef<std::pmr::memory_resource*()> scratch,
+                  const ParallelOptions& parallel) {
   internal::Geometry g = ReduceRunner::geometry(plan);
   if (g.result_size == 0) {
     place();
@@ -454,8 +461,12 @@ void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
   }
   const internal::Schedule s = internal::schedule(g, parallel);
   // Taken before anything is written: when it throws, `place` was not called.
-  internal::ScratchBuffer<char> buffer(
-      scratch != nullptr ? scratch : std::pmr::get_default_resource(), s.bytes());
+  std::pmr::memory_resource* resource = nullptr;
+  if (s.bytes() != 0) {
+    resource = scratch();
+    if (resource == nullptr) resource = std::pmr::get_default_resource();
+  }
+  internal::ScratchBuffer<char> buffer(resource, s.bytes());
   internal::run_reduction(g, s, static_cast<char*>(place()), buffer.data());
 }
 

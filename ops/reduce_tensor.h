@@ -159,6 +159,14 @@ void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scrat
 void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
                   std::pmr::memory_resource* scratch, const ParallelOptions& parallel = {});
 
+// execute_into(), for a caller that finds the scratch resource only when the plan takes scratch:
+// `scratch` is called once, on the calling thread, before the scratch is allocated and before
+// `place`, and only when plan.scratch_bytes(parallel) is not 0 (a dispatch opens its op's scope
+// there: a call without scratch then opens none). It returns the resource (null: the default).
+void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
+                  absl::FunctionRef<std::pmr::memory_resource*()> scratch,
+                  const ParallelOptions& parallel = {});
+
 // Plans, builds the result on `result` (null: the default resource) and computes it. The
 // scratch comes from `scratch` (null: `result`). Bad input is an InvalidArgumentError naming it;
 // a resource that cannot serve throws.

@@ -6,13 +6,17 @@
 // on the direct measure: an empty scope minus an empty loop, as a fraction of the sum.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/types/span.h"
 #include "benchmark/benchmark.h"
 #include "corepy/arena.h"
 #include "corepy/dispatch.h"
+#include "corepy/tensor_dispatch.h"
 #include "ops/reduce.h"
+#include "ops/reduce_tensor.h"
+#include "ops/tensor.h"
 #include "tests/bench/cycle.h"
 #include "tests/bench/ratio_reporter.h"
 
@@ -161,6 +165,58 @@ void BM_SumWordsOnStack(benchmark::State& state) {
   set_counters(state, x.size());
 }
 
+// ---- The N-D dispatch (corepy/tensor_dispatch.h) beside the bare kernel: the same plan
+// (float32 sums of n floats as (n / 100, 100) over axis 1, rows: no scratch; or as (100, n / 100)
+// over axis 0, columns: accumulators in scratch) computed into the same buffer, by ops::execute()
+// with its scratch from an arena of its own (a bump and a give-back, no scope), and by
+// reduce_into_cpu_dispatch() (the op's scope, or none when the call takes no scratch, the per-op
+// counters, the log check).
+struct ReduceCase {
+  explicit ReduceCase(const benchmark::State& state)
+      : n(static_cast<std::size_t>(state.range(0))), axis(state.range(1)) {
+    const std::int64_t n100 = static_cast<std::int64_t>(n / 100);
+    shape[0] = axis == 1 ? n100 : 100;
+    shape[1] = axis == 1 ? 100 : n100;
+    const std::int64_t axes[] = {axis};
+    corepy::ops::ReduceOptions options;
+    options.all_axes = false;
+    options.axes = axes;
+    const corepy::ops::TensorView view(input(n).data(), corepy::ops::DType::kFloat32, shape);
+    plan.emplace(*corepy::ops::ReducePlan::make(corepy::ops::Reduction::kSum, view, options));
+    out.resize(plan->result_size());
+  }
+  std::size_t n;
+  std::int64_t axis;
+  std::int64_t shape[2];
+  std::optional<corepy::ops::ReducePlan> plan;
+  std::vector<float> out;
+};
+
+void BM_ReduceBare(benchmark::State& state) {
+  ReduceCase c(state);
+  corepy::ArenaResource scratch(std::size_t{1} << 20);
+  for (auto _ : state) {
+    corepy::ops::execute(*c.plan, c.out.data(), &scratch);
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  set_counters(state, c.n);
+}
+
+void BM_ReduceDispatch(benchmark::State& state) {
+  ReduceCase c(state);
+  for (auto _ : state) {
+    corepy::reduce_into_cpu_dispatch(*c.plan, c.out.data());
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  set_counters(state, c.n);
+}
+
+void reduce_sizes(benchmark::internal::Benchmark* b) {
+  for (std::int64_t axis : {1, 0}) {
+    for (std::int64_t n : {1000, 10000, 100000}) b->Args({n, axis});
+  }
+}
+
 BENCHMARK(BM_SumBare)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumInScope)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_SumDispatch)->Arg(1000)->Arg(10000)->Arg(100000);
@@ -175,6 +231,8 @@ BENCHMARK(BM_SumInFrame)->Arg(1000);
 BENCHMARK(BM_SumInWindow)->Arg(1000);
 BENCHMARK(BM_SumHoldingWords)->Arg(1000);
 BENCHMARK(BM_SumWordsOnStack)->Arg(1000);
+BENCHMARK(BM_ReduceBare)->Apply(reduce_sizes);
+BENCHMARK(BM_ReduceDispatch)->Apply(reduce_sizes);
 
 }  // namespace
 

@@ -20,7 +20,8 @@ for which in arena arena_virtual monotonic_virtual llvm protobuf; do
   awk -v w="$which" -v a="$a" -v b="$b" \
     'BEGIN { printf "%-18s %6.2f instructions per allocation\n", w, (b - a) / (4000 * 256) }'
 done
-for which in no_scope empty_scope empty_kernel empty_dispatch; do
+for which in no_scope empty_scope empty_kernel empty_dispatch nd_rows_kernel nd_rows_dispatch \
+  nd_columns_kernel nd_columns_dispatch; do
   a=$(count scope_count "$which" 100000)
   b=$(count scope_count "$which" 500000)
   awk -v w="$which" -v a="$a" -v b="$b" \

@@ -5,17 +5,21 @@
 // resource.
 #include "corepy/tensor_dispatch.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <new>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "allocators/stats_resource.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
+#include "corepy/memory_stats.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -31,15 +35,33 @@ class TensorDispatchTest : public ::testing::Test {
     reset_op_stats();
   }
   void TearDown() override { reset_configuration(); }
+};
 
-  // A (rows, cols) float32 matrix of i + j.
-  static std::vector<float> matrix(std::int64_t rows, std::int64_t cols) {
-    std::vector<float> m(static_cast<std::size_t>(rows * cols));
-    for (std::int64_t i = 0; i < rows; ++i) {
-      for (std::int64_t j = 0; j < cols; ++j) m[i * cols + j] = static_cast<float>(i + j);
-    }
-    return m;
+// A (rows, cols) float32 matrix of i + j.
+std::vector<float> matrix(std::int64_t rows, std::int64_t cols) {
+  std::vector<float> m(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t j = 0; j < cols; ++j) m[i * cols + j] = static_cast<float>(i + j);
   }
+  return m;
+}
+
+// A (40, 30) float32 matrix of i + j, and the options that sum its rows (axis 1: no scratch) or
+// its columns (axis 0: accumulators in scratch).
+struct RowsAndColumns {
+  static ops::ReduceOptions along(const std::int64_t* axis) {
+    ops::ReduceOptions o;
+    o.all_axes = false;
+    o.axes = absl::MakeConstSpan(axis, 1);
+    return o;
+  }
+  std::vector<float> m = matrix(40, 30);
+  std::int64_t shape[2] = {40, 30};
+  std::int64_t axis1[1] = {1};
+  std::int64_t axis0[1] = {0};
+  ops::TensorView view{m.data(), ops::DType::kFloat32, shape};
+  ops::ReduceOptions rows = along(axis1);
+  ops::ReduceOptions columns = along(axis0);
 };
 
 TEST_F(TensorDispatchTest, EachReductionCountsUnderItsOwnOpName) {
@@ -126,6 +148,62 @@ TEST_F(TensorDispatchTest, NothingComesFromTheDefaultResource) {
   }
   std::pmr::set_default_resource(previous);
   EXPECT_EQ(result.counters().allocations.total, 12u);  // one per reduction
+}
+
+// A dispatch opens its op's scope only when the plan takes scratch: a row sum (none) never makes
+// the op's configured arena, and a column sum then makes it and reports its scratch exactly.
+TEST_F(TensorDispatchTest, TheOpsScopeOpensOnlyForAReductionThatTakesScratch) {
+  Options o;
+  o.op_arena_sizes = "sum=256KiB";
+  ASSERT_TRUE(configure(o).ok());
+  const RowsAndColumns x;
+  const absl::StatusOr<ops::ReducePlan> row_plan =
+      ops::ReducePlan::make(Reduction::kSum, x.view, x.rows);
+  const absl::StatusOr<ops::ReducePlan> column_plan =
+      ops::ReducePlan::make(Reduction::kSum, x.view, x.columns);
+  ASSERT_EQ(row_plan->scratch_bytes(), 0u);
+  ASSERT_GT(column_plan->scratch_bytes(), 0u);
+  std::thread([&] {
+    thread_arena();  // the thread's runtime and arena, before counting
+    const std::size_t capacity = memory_stats().capacity.sum;
+    ThreadOpRegion region;
+    const auto sum_stats = [&region] {
+      return region.stats()[static_cast<int>(reduction_op(Reduction::kSum))];
+    };
+    absl::StatusOr<ops::Tensor> t = reduce_cpu_dispatch(Reduction::kSum, x.view, x.rows);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->values<float>()[39], 30.0f * 39 + 29.0f * 30 / 2);
+    EXPECT_EQ(memory_stats().capacity.sum, capacity);  // no arena made for the op
+    EXPECT_EQ(sum_stats().calls, 1u);
+    EXPECT_EQ(sum_stats().peak_scratch, 0u);
+    t = reduce_cpu_dispatch(Reduction::kSum, x.view, x.columns);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->values<float>()[29], 40.0f * 29 + 39.0f * 40 / 2);
+    EXPECT_EQ(memory_stats().capacity.sum, capacity + (256u << 10));
+    EXPECT_EQ(sum_stats().calls, 2u);
+    EXPECT_EQ(sum_stats().peak_scratch, column_plan->scratch_bytes());
+    EXPECT_EQ(thread_arena().used(), 0u);
+  }).join();
+}
+
+// A scratch resource that refuses everything fails only the reductions that take scratch; the
+// scope opened for one is closed by the exception, and the thread's next op works.
+TEST_F(TensorDispatchTest, AResourceThatRefusesFailsOnlyTheReductionsThatTakeScratch) {
+  Options o;
+  o.allocator = "limit(arena, max=0)";
+  ASSERT_TRUE(configure(o).ok());
+  const RowsAndColumns x;
+  std::thread([&] {
+    ThreadOpRegion region;
+    for (int round = 0; round < 3; ++round) {
+      EXPECT_TRUE(reduce_cpu_dispatch(Reduction::kSum, x.view, x.rows).ok());
+      EXPECT_THROW((void)reduce_cpu_dispatch(Reduction::kSum, x.view, x.columns), std::bad_alloc);
+    }
+    EXPECT_EQ(region.stats()[static_cast<int>(reduction_op(Reduction::kSum))].calls, 6u);
+    EXPECT_EQ(thread_arena().used(), 0u);
+    // The thread's scopes are balanced: a plain scope still opens and closes inline.
+    with_arena([](ArenaResource& a) { EXPECT_EQ(a.used(), 0u); });
+  }).join();
 }
 
 TEST_F(TensorDispatchTest, DebugLogNamesTheReduction) {

@@ -755,6 +755,50 @@ TEST(ReduceTensorTest, ScratchIsOneAllocationOfWhatThePlanStatesAndResultsOneOfT
   }
 }
 
+// execute_into() with a scratch callback: called once, before the results are placed, only for
+// a plan that takes scratch, whose one allocation then comes from the resource it returns (null:
+// the default resource); a plan without scratch never calls it.
+TEST(ReduceTensorTest, TheScratchCallbackIsCalledOnceAndOnlyForAPlanThatTakesScratch) {
+  int with_scratch = 0;
+  int without = 0;
+  for (DType dtype : kEveryDType) {
+    for_each_reduction(Data(dtype, 64 * 1024, 7),
+                       [&](Reduction r, const TensorView& view, const ReduceOptions& options) {
+                         absl::StatusOr<ReducePlan> plan = ReducePlan::make(r, view, options);
+                         ASSERT_TRUE(plan.ok()) << plan.status();
+                         std::vector<char> expected(plan->result_bytes() + 1);
+                         execute(*plan, expected.data(), std::pmr::new_delete_resource());
+                         for (const bool null_resource : {false, true}) {
+                           StatsResource scratch(std::pmr::new_delete_resource());
+                           std::pmr::memory_resource* previous =
+                               null_resource ? std::pmr::set_default_resource(&scratch) : nullptr;
+                           std::vector<char> got(plan->result_bytes() + 1);
+                           int asked = 0;
+                           bool placed_first = false;
+                           execute_into(
+                               *plan,
+                               [&]() -> void* {
+                                 placed_first = asked == 0 && plan->scratch_bytes() != 0;
+                                 return got.data();
+                               },
+                               [&]() -> std::pmr::memory_resource* {
+                                 ++asked;
+                                 return null_resource ? nullptr : &scratch;
+                               });
+                           if (null_resource) std::pmr::set_default_resource(previous);
+                           EXPECT_EQ(asked, plan->scratch_bytes() == 0 ? 0 : 1);
+                           ++(asked == 0 ? without : with_scratch);
+                           EXPECT_FALSE(placed_first);
+                           EXPECT_EQ(scratch.counters().bytes.total, plan->scratch_bytes());
+                           EXPECT_EQ(scratch.counters().bytes.value, 0u);
+                           EXPECT_EQ(got, expected);
+                         }
+                       });
+  }
+  EXPECT_GT(with_scratch, 0);
+  EXPECT_GT(without, 0);
+}
+
 // A plan keeps its dims unwritten past their counts (internal::DimSlots) and copies them as
 // bytes: a copy, and a plan assigned over one made for another reduction and view, compute the
 // original's result, bit for bit, and state its shape.
