@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <new>
 #include <stdexcept>
 
 #include "absl/base/attributes.h"
@@ -93,18 +92,6 @@ std::pmr::vector<R> dispatch_matrix(const char* entry, const T* data, std::size_
 }
 
 }  // namespace
-
-namespace internal {
-
-std::pmr::memory_resource* LazyOpScope::open() {
-  if (!open_) {
-    new (&scope_) OpScope(op_);
-    open_ = true;
-  }
-  return scope_.resource();
-}
-
-}  // namespace internal
 
 void OpScope::log(Op op, const ArenaResource& arena, std::size_t peak, std::size_t spills) {
   std::fprintf(stderr, "[arena] %s used=%zu cap=%zu peak=%zu spills=%zu\n",

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -188,7 +189,13 @@ class LazyOpScope {
   }
 
   // The scope's scratch resource, the scope opened at the first call.
-  std::pmr::memory_resource* open();
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::pmr::memory_resource* open() {
+    if (!open_) {
+      new (&scope_) OpScope(op_);
+      open_ = true;
+    }
+    return scope_.resource();
+  }
 
  private:
   ThreadState& state_;
