@@ -1251,46 +1251,74 @@ class Reducer {
   // beside them, more than L1 holds for tiles of a few thousand columns). Strips start at the
   // first row's line_head(), so that whole strips load whole lines where the rows start on the
   // same place in a line. Each column adds the same values in the same order in any strip.
-  // The node's rows are found once for all its strips (row_at() decodes a reduced position).
+  // Rows a stride apart (one reduced dim) are stepped to; others are found once for all the
+  // node's strips (row_at() decodes a reduced position).
   void register_strips(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
                        std::uint64_t leaf_hi, float* acc, std::size_t strip) const {
-    const char* starts[4 * kLeafRows];  // a node of at most 4 leaves (register_strip())
     const std::uint64_t r0 = leaf_lo * kLeafRows;
     const std::uint64_t r1 = std::min(rows, leaf_hi * kLeafRows);
+    if (g_.nred == 1) {
+      const StridedRows at{row_at(p, r0), g_.red[0].stride};
+      return register_strips(at, width, r1 - r0, leaf_hi - leaf_lo, acc, strip);
+    }
+    const char* starts[4 * kLeafRows];  // a node of at most 4 leaves (register_strip())
     for (std::uint64_t r = r0; r < r1; ++r) starts[r - r0] = row_at(p, r);
-    std::size_t j = width <= strip ? 0 : line_head(starts[0], width);
-    if (j != 0) register_leaves(starts, 0, j, r1 - r0, leaf_hi - leaf_lo, acc);
+    register_strips(ListedRows{starts}, width, r1 - r0, leaf_hi - leaf_lo, acc, strip);
+  }
+
+  // A node's rows for register_leaves(): first(r) is row r's address, and next(q, r) row r's
+  // given q, row r - 1's. Rows a stride apart are stepped to: loading each row's address from a
+  // table, as ListedRows does, took float32 (100, 100, 100) over axis 1 13% longer on a Zen 5.
+  struct StridedRows {
+    const char* base;
+    std::int64_t stride;
+    const char* first(std::uint64_t r) const {
+      return base + static_cast<std::int64_t>(r) * stride;
+    }
+    const char* next(const char* q, std::uint64_t) const { return q + stride; }
+  };
+  struct ListedRows {
+    const char* const* starts;
+    const char* first(std::uint64_t r) const { return starts[r]; }
+    const char* next(const char*, std::uint64_t r) const { return starts[r]; }
+  };
+
+  template <class Rows>
+  void register_strips(const Rows& at, std::size_t width, std::uint64_t rows, std::uint64_t leaves,
+                       float* acc, std::size_t strip) const {
+    std::size_t j = width <= strip ? 0 : line_head(at.first(0), width);
+    if (j != 0) register_leaves(at, 0, j, rows, leaves, acc);
     for (; j < width; j += strip) {
-      register_leaves(starts, j * E::kSize, std::min(strip, width - j), r1 - r0, leaf_hi - leaf_lo,
-                      acc + j);
+      register_leaves(at, j * E::kSize, std::min(strip, width - j), rows, leaves, acc + j);
     }
   }
 
   // acc[0, width) = the sum of `leaves` leaves (1, 2 or 4) of a tile in column_tree's order, the
-  // `rows` rows at starts[0, rows) plus `offset` bytes, width at most register_strip(leaves).
-  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
-                       std::uint64_t rows, std::uint64_t leaves, float* acc) const {
+  // node's `rows` rows (at.first(r)) plus `offset` bytes, width at most register_strip(leaves).
+  template <class Rows>
+  void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
+                       std::uint64_t leaves, float* acc) const {
     constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();
     switch (leaves) {
       case 1:
-        return register_leaves<1>(starts, offset, width, rows, acc, kVectors);
+        return register_leaves<1>(at, offset, width, rows, acc, kVectors);
       case 2:
-        return register_leaves<2>(starts, offset, width, rows, acc, kVectors);
+        return register_leaves<2>(at, offset, width, rows, acc, kVectors);
       default:  // 4 leaves of at most 7 vectors: 28 registers of sums
-        return register_leaves<4>(starts, offset, width, rows, acc, std::make_index_sequence<7>());
+        return register_leaves<4>(at, offset, width, rows, acc, std::make_index_sequence<7>());
     }
   }
 
-  template <std::size_t kLeaves, std::size_t... kV>
-  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
-                       std::uint64_t rows, float* acc, std::index_sequence<kV...>) const {
+  template <std::size_t kLeaves, class Rows, std::size_t... kV>
+  void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
+                       float* acc, std::index_sequence<kV...>) const {
     constexpr std::size_t kN = hn::MaxLanes(DR());
     const std::size_t vectors = pieces(width, kN);
     auto strip = [&](auto whole) {
-      (void)((vectors == kV + 1 ? (register_leaves<kLeaves, kV + 1, whole.value>(starts, offset,
-                                                                                 width, rows, acc),
-                                   true)
-                                : false) ||
+      (void)((vectors == kV + 1
+                  ? (register_leaves<kLeaves, kV + 1, whole.value>(at, offset, width, rows, acc),
+                     true)
+                  : false) ||
              ...);
     };
     if (width % kN == 0) {
@@ -1304,9 +1332,9 @@ class Reducer {
   // every lane set (a strip of 7 whole vectors over 64 rows of 4096 floats read at 63% of the
   // streaming read with the last vector masked, 78% without, in a loop outside corepy), so only
   // a strip that ends inside a vector masks its last one.
-  template <std::size_t kLeaves, std::size_t kV, bool kWhole>
-  void register_leaves(const char* const* starts, std::size_t offset, std::size_t width,
-                       std::uint64_t rows, float* acc) const {
+  template <std::size_t kLeaves, std::size_t kV, bool kWhole, class Rows>
+  void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
+                       float* acc) const {
     const DR d;
     constexpr std::size_t kN = hn::MaxLanes(DR());
     const auto last = hn::FirstN(d, width - (kV - 1) * kN);
@@ -1314,23 +1342,24 @@ class Reducer {
       const float* x = reinterpret_cast<const float*>(row) + k * kN;
       return k + 1 < kV || kWhole ? hn::LoadU(d, x) : hn::MaskedLoad(last, d, x);
     };
-    // Leaf l's rows are starts[l * kLeafRows, ...); all but the last leaf are whole.
+    // Leaf l's rows are rows [l * kLeafRows, ...); all but the last leaf are whole.
     const std::uint64_t last_rows =
         std::min<std::uint64_t>(rows - (kLeaves - 1) * kLeafRows, kLeafRows);
     hn::Vec<DR> sums[kLeaves][kV];
+    const char* q[kLeaves];  // leaf l's row
 #pragma GCC unroll 4
     for (std::size_t l = 0; l < kLeaves; ++l) {
-      const char* q = starts[l * kLeafRows] + offset;
+      q[l] = at.first(l * kLeafRows) + offset;
 #pragma GCC unroll 8
-      for (std::size_t k = 0; k < kV; ++k) sums[l][k] = load(q, k);
+      for (std::size_t k = 0; k < kV; ++k) sums[l][k] = load(q[l], k);
     }
     for (std::uint64_t i = 1; i < kLeafRows; ++i) {
 #pragma GCC unroll 4
       for (std::size_t l = 0; l < kLeaves; ++l) {
         if (l + 1 < kLeaves || i < last_rows) {
-          const char* q = starts[l * kLeafRows + i] + offset;
+          q[l] = at.next(q[l] - offset, l * kLeafRows + i) + offset;
 #pragma GCC unroll 8
-          for (std::size_t k = 0; k < kV; ++k) sums[l][k] = hn::Add(sums[l][k], load(q, k));
+          for (std::size_t k = 0; k < kV; ++k) sums[l][k] = hn::Add(sums[l][k], load(q[l], k));
         }
       }
     }

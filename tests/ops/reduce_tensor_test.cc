@@ -389,9 +389,20 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
           {"one reduced dim", x.data(), {rows, width}, {w, kItem}, {0}},
           {"unaligned", unaligned.data() + 2, {rows, width}, {w, kItem}, {0}},
           {"16 bytes into a line", line16, {rows, width}, {w, kItem}, {0}}};
+      // The same rows in three groups with a row's gap after each: two reduced dims that do
+      // not merge into one, whose rows are not a stride apart.
+      std::vector<T> gapped;
       if (rows % 3 == 0) {
         views.push_back(
             {"two reduced dims", x.data(), {3, rows / 3, width}, {rows / 3 * w, w, kItem}, {0, 1}});
+        const std::int64_t group = rows / 3;
+        gapped.assign(static_cast<std::size_t>(3 * (group + 1) * width), T{0});
+        for (std::int64_t g = 0; g < 3; ++g) {
+          std::memcpy(gapped.data() + g * (group + 1) * width, x.data() + g * group * width,
+                      static_cast<std::size_t>(group * w));
+        }
+        views.push_back({"two reduced dims apart", gapped.data(), {3, group, width},
+                         {(group + 1) * w, w, kItem}, {0, 1}});
       }
       for (const View& v : views) {
         SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + v.name + " width " +
@@ -420,8 +431,9 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
 // several strips, the first one short where the rows start inside a line (line_head()); float64
 // and other targets take column_tree's loops. Every width around the vectors' and the strips'
 // edges, every row count around the leaves', the pairs' and the fours' edges, one reduced dim and
-// two, aligned and not, at the start of a line and 16 bytes into one, give the documented order's
-// bits on every target, and the means the same bits as on the first target.
+// two (rows a stride apart and not), aligned and not, at the start of a line and 16 bytes into
+// one, give the documented order's bits on every target, and the means the same bits as on the
+// first target.
 TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
   hwy::SetSupportedTargetsForTest(GetParam());
   expect_column_tiles_in_the_documented_order<float>(GetParam());
