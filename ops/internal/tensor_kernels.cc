@@ -1219,9 +1219,10 @@ class Reducer {
   // ---- float32 tiles on AVX-512, a strip of at most kRegisterColumns columns at a time
   // (register_strips()): a strip keeps a leaf's sums in registers (at most 8 vectors, the last
   // one masked) while its rows stream past, instead of loading and storing them once per
-  // kRowGroup rows; and a node of two leaves, or of four where their sums fit in the 32 registers
-  // (up to 7 vectors), sums them side by side (more independent additions and more reads in
-  // flight) and adds them in registers as the tree does: (left + right), ((l0 + l1) + (l2 + l3)).
+  // kRowGroup rows; and a node of two or three leaves, or of four where their sums fit in the 32
+  // registers (up to 7 vectors), sums them side by side (more independent additions and more
+  // reads in flight) and adds them in registers as the tree does: (l0 + l1), ((l0 + l1) + l2),
+  // ((l0 + l1) + (l2 + l3)).
   // Each column still adds a leaf's rows one after the other, in order: the same additions, so the
   // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets take
   // column_tree's loops.
@@ -1238,10 +1239,10 @@ class Reducer {
   static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
 
   // The widest strip of columns whose sums over a column_tree node of `leaves` leaves
-  // register_leaves() keeps in registers: 8 vectors for 1 or 2 leaves, 7 for 4 (28 registers),
+  // register_leaves() keeps in registers: 8 vectors for 1 to 3 leaves, 7 for 4 (28 registers),
   // 0 for a node that the tree splits further.
   static constexpr std::size_t register_strip(std::uint64_t leaves) {
-    if (leaves <= 2) return kRegisterColumns;
+    if (leaves <= 3) return kRegisterColumns;
     return leaves == 4 ? 7 * hn::MaxLanes(DR()) : 0;
   }
 
@@ -1293,7 +1294,7 @@ class Reducer {
     }
   }
 
-  // acc[0, width) = the sum of `leaves` leaves (1, 2 or 4) of a tile in column_tree's order, the
+  // acc[0, width) = the sum of `leaves` leaves (1 to 4) of a tile in column_tree's order, the
   // node's `rows` rows (at.first(r)) plus `offset` bytes, width at most register_strip(leaves).
   template <class Rows>
   void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
@@ -1304,6 +1305,8 @@ class Reducer {
         return register_leaves<1>(at, offset, width, rows, acc, kVectors);
       case 2:
         return register_leaves<2>(at, offset, width, rows, acc, kVectors);
+      case 3:
+        return register_leaves<3>(at, offset, width, rows, acc, kVectors);
       default:  // 4 leaves of at most 7 vectors: 28 registers of sums
         return register_leaves<4>(at, offset, width, rows, acc, std::make_index_sequence<7>());
     }
@@ -1367,6 +1370,7 @@ class Reducer {
     for (std::size_t k = 0; k < kV; ++k) {
       auto sum = sums[0][k];
       if constexpr (kLeaves == 2) sum = hn::Add(sum, sums[1][k]);
+      if constexpr (kLeaves == 3) sum = hn::Add(hn::Add(sum, sums[1][k]), sums[2][k]);
       if constexpr (kLeaves == 4) {
         sum = hn::Add(hn::Add(sum, sums[1][k]), hn::Add(sums[2][k], sums[3][k]));
       }
