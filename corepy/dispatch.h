@@ -173,35 +173,38 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool scope_may_wait(const ThreadState& t) {
 // take scratch (an N-D reduction: it depends on the shape, ReducePlan::scratch_bytes()), and tells
 // the dispatch before it allocates (ops::execute_into's scratch callback). open() makes the scope
 // and returns its scratch resource; destroyed, the scope closes, recording the call, or, never
-// opened, the call counts itself as a scratch-free op's dispatch does. Only where
-// scope_may_wait(); open() is for the calling thread.
+// opened, the call counts itself as a scratch-free op's dispatch does. A scope that fails to open
+// (the op's own arena cannot be made) counts nothing, as an OpScope that throws from its
+// constructor does. Only where scope_may_wait(); open() is for the calling thread.
 class LazyOpScope {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op) : state_(state), op_(op) {}
   LazyOpScope(const LazyOpScope&) = delete;
   LazyOpScope& operator=(const LazyOpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~LazyOpScope() {
-    if (ABSL_PREDICT_TRUE(!open_)) {
+    if (ABSL_PREDICT_TRUE(stage_ == Stage::kWaiting)) {
       count_call(state_, op_);
-    } else {
+    } else if (stage_ == Stage::kOpen) {
       scope_.~OpScope();
     }
   }
 
   // The scope's scratch resource, the scope opened at the first call.
   ABSL_ATTRIBUTE_ALWAYS_INLINE std::pmr::memory_resource* open() {
-    if (!open_) {
+    if (stage_ != Stage::kOpen) {
+      stage_ = Stage::kOpening;  // stays so if OpScope's constructor throws
       new (&scope_) OpScope(op_);
-      open_ = true;
+      stage_ = Stage::kOpen;
     }
     return scope_.resource();
   }
 
  private:
+  enum class Stage : unsigned char { kWaiting, kOpening, kOpen };
   ThreadState& state_;
   Op op_;
-  bool open_ = false;
-  // Made by open() (open_ then), destroyed by the destructor: by hand rather than in a
+  Stage stage_ = Stage::kWaiting;
+  // Made by open() (kOpen then), destroyed by the destructor: by hand rather than in a
   // std::optional, whose destroy GCC leaves out of line.
   union {
     OpScope scope_;

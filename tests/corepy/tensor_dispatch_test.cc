@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <memory_resource>
 #include <new>
 #include <regex>
@@ -14,12 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "allocators/failing_resource.h"
 #include "allocators/stats_resource.h"
 #include "corepy/arena.h"
 #include "corepy/config.h"
 #include "corepy/dispatch.h"
 #include "corepy/memory_stats.h"
+#include "corepy/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -206,18 +210,76 @@ TEST_F(TensorDispatchTest, AResourceThatRefusesFailsOnlyTheReductionsThatTakeScr
   }).join();
 }
 
+// The upstream of the arenas in AnOpArenaThatCannotBeMadeFailsTheCallUncounted.
+testing::FailingResource& refusing_upstream() {
+  static testing::FailingResource* r = [] {
+    auto* resource = new testing::FailingResource(std::pmr::new_delete_resource());
+    const absl::Status s =
+        register_allocator("refusing_upstream", [resource](const AllocatorArgs&) {
+          return std::shared_ptr<std::pmr::memory_resource>(resource, [](auto*) {});
+        });
+    EXPECT_TRUE(s.ok()) << s;
+    return resource;
+  }();
+  return *r;
+}
+
+// An op's own arena is made at the first call that opens its scope (a call that takes scratch,
+// or any call while the debug log is on). When the upstream refuses it then, that call fails
+// with std::bad_alloc as the scope opens and is not counted, on both paths; once the upstream
+// serves again the next call makes the arena and counts.
+TEST_F(TensorDispatchTest, AnOpArenaThatCannotBeMadeFailsTheCallUncounted) {
+  testing::FailingResource& upstream = refusing_upstream();
+  const RowsAndColumns x;
+  for (const bool log : {false, true}) {
+    SCOPED_TRACE(log ? "scope opened first" : "scope opened for scratch");
+    Options o;
+    o.allocator = "arena(upstream=refusing_upstream)";
+    o.op_arena_sizes = "sum=256KiB";
+    o.debug_log = log;
+    ASSERT_TRUE(configure(o).ok());
+    ::testing::internal::CaptureStderr();
+    std::size_t calls = 0;
+    std::size_t peak = 0;
+    std::thread([&] {
+      thread_arena();  // the thread's own arena, before the upstream refuses
+      ThreadOpRegion region;
+      for (int round = 0; round < 3; ++round) {
+        upstream.fail_at(0);
+        EXPECT_THROW((void)reduce_cpu_dispatch(Reduction::kSum, x.view, x.columns), std::bad_alloc);
+        upstream.fail_never();
+      }
+      EXPECT_EQ(thread_arena().used(), 0u);
+      // The thread's scopes are balanced, and the op's arena is made now.
+      with_arena([](ArenaResource& a) { EXPECT_EQ(a.used(), 0u); });
+      EXPECT_TRUE(reduce_cpu_dispatch(Reduction::kSum, x.view, x.rows).ok());
+      absl::StatusOr<ops::Tensor> t = reduce_cpu_dispatch(Reduction::kSum, x.view, x.columns);
+      ASSERT_TRUE(t.ok()) << t.status();
+      EXPECT_EQ(t->values<float>()[29], 40.0f * 29 + 39.0f * 40 / 2);
+      const OpStats sum = region.stats()[static_cast<int>(reduction_op(Reduction::kSum))];
+      calls = sum.calls;
+      peak = sum.peak_scratch;
+    }).join();
+    EXPECT_EQ(calls, 2u);  // the row sum and the last column sum
+    EXPECT_GT(peak, 0u);
+    const std::string logged = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(logged.find("[arena] sum") != std::string::npos, log) << logged;
+  }
+  EXPECT_EQ(upstream.failures(), 6u);
+}
+
 TEST_F(TensorDispatchTest, DebugLogNamesTheReduction) {
   Options o;
   o.debug_log = true;
   ASSERT_TRUE(configure(o).ok());
   const float x[3] = {1, 2, 3};
   const std::int64_t shape[] = {3};
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   std::thread([&] {
     (void)reduce_cpu_dispatch(Reduction::kStd, ops::TensorView(x, ops::DType::kFloat32, shape),
                               ops::ReduceOptions{});
   }).join();
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_TRUE(std::regex_match(err, std::regex("\\[arena\\] std used=\\d+ cap=1048576 peak=\\d+ "
                                                "spills=0\n")))
       << err;
