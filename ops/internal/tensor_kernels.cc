@@ -650,21 +650,29 @@ class Reducer {
     return count;
   }
 
-  // acc[from, to) += q[from, to), acc and q on a 64-byte line each, from < kN: a vector at a
-  // time, each on one line, the first and last masked.
-  template <class D, class T>
-  HWY_INLINE static void add_row_in_line(D d, T* HWY_RESTRICT acc, const T* q, std::size_t from,
-                                         std::size_t to) {
+  // acc[from, to) += q[0][from, to), then q[1][from, to), ... (kRows rows), acc and each row on
+  // a 64-byte line, from < kN: a vector at a time, each on one line, the first and last masked.
+  // Each element adds the rows one after the other, whatever kRows: several rows in one pass
+  // load and store acc once for all of them.
+  template <std::size_t kRows, class D, class T>
+  HWY_INLINE static void add_rows_in_line(D d, T* HWY_RESTRICT acc, const T* const* q,
+                                          std::size_t from, std::size_t to) {
     constexpr std::size_t kN = hn::MaxLanes(D());
     auto mask = hn::AndNot(hn::FirstN(d, from), hn::FirstN(d, to));
-    hn::Store(add_masked(hn::Load(d, acc), mask, q), d, acc);
+    auto a = hn::Load(d, acc);
+    for (std::size_t k = 0; k < kRows; ++k) a = add_masked(a, mask, q[k]);
+    hn::Store(a, d, acc);
     std::size_t e = kN;
     for (; e + kN <= to; e += kN) {
-      hn::Store(hn::Add(hn::Load(d, acc + e), hn::Load(d, q + e)), d, acc + e);
+      a = hn::Load(d, acc + e);
+      for (std::size_t k = 0; k < kRows; ++k) a = hn::Add(a, hn::Load(d, q[k] + e));
+      hn::Store(a, d, acc + e);
     }
     if (e < to) {
       mask = hn::FirstN(d, to - e);
-      hn::Store(add_masked(hn::Load(d, acc + e), mask, q + e), d, acc + e);
+      a = hn::Load(d, acc + e);
+      for (std::size_t k = 0; k < kRows; ++k) a = add_masked(a, mask, q[k] + e);
+      hn::Store(a, d, acc + e);
     }
   }
 
@@ -672,8 +680,9 @@ class Reducer {
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
   // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
   // element t * length + k of class c's span here, so a row of the tile's runs, one contiguous
-  // span, is added a vector at a time; each result's lanes are then put in their usual places
-  // and folded as there. Every lane adds the same elements in the same order, from -0.0.
+  // span, is added a vector at a time, two rows in one pass over the lanes; each result's lanes
+  // are then put in their usual places and folded as there. Every lane adds the same elements in
+  // the same order, from -0.0.
   template <std::size_t kSide>
   HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
                                     std::uint64_t b, Value* sums) const {
@@ -719,27 +728,44 @@ class Reducer {
       const bool in_line = m != kN;
       base[c] = lanes + c * stride + (in_line ? m : 0);
       T* a = base[c];
-      for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
-        const auto* q = reinterpret_cast<const T*>(order[i] + first);
-        if (prefetch && i + kPrefetchRuns < count) {
-          const char* ahead = order[i + kPrefetchRuns] + first;
-          for (std::size_t l = 0; l < span * sizeof(T); l += 64) __builtin_prefetch(ahead + l);
+      // Rows [i, i + kRows) of the class added to its lanes in one pass.
+      auto add_rows = [&](std::size_t i, auto rows) {
+        constexpr std::size_t kRows = decltype(rows)::value;
+        const T* q[kRows];
+        for (std::size_t k = 0; k < kRows; ++k) {
+          q[k] = reinterpret_cast<const T*>(order[i + k] + first);
+          if (prefetch && i + k + kPrefetchRuns < count) {
+            const char* ahead = order[i + k + kPrefetchRuns] + first;
+            for (std::size_t l = 0; l < span * sizeof(T); l += 64) __builtin_prefetch(ahead + l);
+          }
         }
         if (in_line) {
-          add_row_in_line(d, a - m, q - m, m, m + span);
-          continue;
+          const T* from_line[kRows];
+          for (std::size_t k = 0; k < kRows; ++k) from_line[k] = q[k] - m;
+          return add_rows_in_line<kRows>(d, a - m, from_line, m, m + span);
         }
         for (std::size_t e = 0; e < whole; e += kN) {
-          hn::Store(hn::Add(hn::Load(d, a + e), hn::LoadU(d, q + e)), d, a + e);
+          auto acc = hn::Load(d, a + e);
+          for (std::size_t k = 0; k < kRows; ++k) acc = hn::Add(acc, hn::LoadU(d, q[k] + e));
+          hn::Store(acc, d, a + e);
         }
         if (shift_tail) {
-          const auto last = hn::TableLookupLanes(hn::LoadU(d, q + span - kN), shift);
-          const auto acc = hn::Load(d, a + whole);
-          hn::Store(hn::IfThenElse(tail, hn::Add(acc, last), acc), d, a + whole);
+          auto acc = hn::Load(d, a + whole);
+          for (std::size_t k = 0; k < kRows; ++k) {
+            const auto last = hn::TableLookupLanes(hn::LoadU(d, q[k] + span - kN), shift);
+            acc = hn::IfThenElse(tail, hn::Add(acc, last), acc);
+          }
+          hn::Store(acc, d, a + whole);
         } else if (whole < span) {
-          hn::Store(add_masked(hn::Load(d, a + whole), tail, q + whole), d, a + whole);
+          auto acc = hn::Load(d, a + whole);
+          for (std::size_t k = 0; k < kRows; ++k) acc = add_masked(acc, tail, q[k] + whole);
+          hn::Store(acc, d, a + whole);
         }
-      }
+      };
+      // Two rows a pass: the lanes are loaded and stored half as often.
+      std::size_t i = start[c];
+      for (; i + 2 <= start[c + 1]; i += 2) add_rows(i, std::integral_constant<std::size_t, 2>());
+      if (i < start[c + 1]) add_rows(i, std::integral_constant<std::size_t, 1>());
     }
     const std::size_t width = pieces(length, kRunLanes) * kRunLanes;  // a run's lanes in a row
     const std::size_t run_vectors = width / kN;
