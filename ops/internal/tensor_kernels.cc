@@ -529,10 +529,12 @@ class Reducer {
   // do not follow: each row of runs is prefetched this many runs ahead, in the order they are
   // added (f32 (4000, 50, 5): 21% of the streaming read without, 27-30% with 2 or 3, 23% with 8).
   static constexpr std::size_t kPrefetchRuns = 3;
-  // A flat tile's rows longer than this are read in order, which the prefetchers follow: the
-  // prefetch instructions would only cost ((100, 100, 100) over (0, 2), rows of 13.6 KB: 76-79
-  // µs without, 84-90 with); shorter rows are prefetched as above.
-  static constexpr std::size_t kFlatPrefetchBytes = 2048;
+  // Rows of one class a flat leaf adds in one pass over their lanes: four for short runs (eight
+  // classes or four), whose rows are short (f32 (4000, 50, 5) over (0, 2): 63 us against 69 us
+  // with two and 68 us with eight, on a Zen 5); two for longer runs, whose rows are long ((100,
+  // 100, 100): 56 us against 59 us with four).
+  template <std::size_t kSide>
+  static constexpr std::size_t kFlatPass = kSide >= 4 ? 4 : 2;
   template <class T, std::size_t kT>
   struct TileSums {
     T v[kT];
@@ -558,9 +560,16 @@ class Reducer {
             packed_flat_leaf<decltype(side)::value>(p, step, n, b, sums);
           });
         };
-        // Runs of three or four vectors, two to a row of lanes; longer ones, one.
-        if (g_.runs_side_by_side() == 2) return flat(std::integral_constant<std::size_t, 2>());
-        return flat(std::integral_constant<std::size_t, 1>());
+        switch (g_.runs_side_by_side()) {
+          case 8:
+            return flat(std::integral_constant<std::size_t, 8>());
+          case 4:
+            return flat(std::integral_constant<std::size_t, 4>());
+          case 2:
+            return flat(std::integral_constant<std::size_t, 2>());
+          default:
+            return flat(std::integral_constant<std::size_t, 1>());
+        }
       }
       if constexpr (kPackedInPlace<float, Identity>) packed_register_tile(p, step, n, at, split);
     }
@@ -680,9 +689,11 @@ class Reducer {
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
   // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
   // element t * length + k of class c's span here, so a row of the tile's runs, one contiguous
-  // span, is added a vector at a time, two rows in one pass over the lanes; each result's lanes
-  // are then put in their usual places and folded as there. Every lane adds the same elements in
-  // the same order, from -0.0.
+  // span, is added a vector at a time. The rows are read in run order, two rows of a class (kSide
+  // runs apart) in one pass over its lanes; each lane adds the same elements in the same order,
+  // from -0.0, as there. The leaf's lanes then fold as there: short runs (kSide of them side by
+  // side, on lanes whose count divides kLanes) fold their classes elementwise first and then each
+  // result's run (flat_fold_short); longer ones put each result's lanes in their usual places.
   template <std::size_t kSide>
   HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
                                     std::uint64_t b, Value* sums) const {
@@ -690,9 +701,11 @@ class Reducer {
     using D = hn::CappedTag<T, 64 / sizeof(T)>;
     const D d;
     constexpr std::size_t kN = hn::MaxLanes(D());
-    const char* order[kLanes];  // at most kSide * kLeafAdds <= kLanes runs
-    std::size_t start[kSide + 1];
-    const std::size_t count = tile_order<kSide>(p, b, order, start);
+    const char* rows[kLanes];  // the leaf's runs in run order: at most kSide * kLeafAdds
+    const std::uint64_t per_leaf = g_.runs_per_leaf();
+    const auto count = static_cast<std::size_t>(std::min(per_leaf, g_.runs() - b * per_leaf));
+    RunCursor runs(g_, p, b * per_leaf);
+    for (std::size_t r = 0; r < count; ++r, runs.next()) rows[r] = runs.row;
     const auto length = static_cast<std::size_t>(g_.run().size);
     const std::size_t span = n * length;  // elements in a row of the tile's runs
     // A row's first element: result 0's run, or result n - 1's when the kept dim runs backwards.
@@ -711,85 +724,134 @@ class Reducer {
     // array whose outer stride is; numpy's data starts 16 or 32 bytes into a line): the row's
     // vectors then each load from one line, the first and last masked, and a row's stores and
     // the next row's loads of the same lanes match, so the loads take the stored values without
-    // waiting.
-    const std::size_t stride = pieces(span + kN - 1, kN) * kN;
-    alignas(64) T lanes[kFlatTileBytes / sizeof(T) + kLanes];
+    // waiting. Room for a vector past the span, which flat_fold_short reads.
+    const std::size_t stride = (pieces(span + kN - 1, kN) + 1) * kN;
+    alignas(64) T lanes[kFlatTileBytes / sizeof(T) + 4 * kLanes];
     std::fill(lanes, lanes + kSide * stride, T(-0.0));
-    T* base[kSide];  // class c's lane 0
-    const bool prefetch = span * sizeof(T) <= kFlatPrefetchBytes;
+    T* base[kSide];              // class c's lane 0
+    std::size_t in_line[kSide];  // where class c's rows start in their line, or kN: not all alike
     for (std::size_t c = 0; c < kSide; ++c) {
       auto line_offset = [&](std::size_t i) {
-        return reinterpret_cast<std::uintptr_t>(order[i] + first) % 64 / sizeof(T);
+        return reinterpret_cast<std::uintptr_t>(rows[i] + first) % 64 / sizeof(T);
       };
-      std::size_t m = start[c] < start[c + 1] ? line_offset(start[c]) : 0;
-      for (std::size_t i = start[c]; i < start[c + 1]; ++i) {
-        if (line_offset(i) != m) m = kN;  // rows start at different places in a line
+      std::size_t m = c < count ? line_offset(c) : 0;
+      for (std::size_t i = c; i < count; i += kSide) {
+        if (line_offset(i) != m) m = kN;
       }
-      const bool in_line = m != kN;
-      base[c] = lanes + c * stride + (in_line ? m : 0);
+      in_line[c] = m;
+      base[c] = lanes + c * stride + (m != kN ? m : 0);
+    }
+    // Rows i, i + kSide, ... (kRows of them, class i % kSide) added to their lanes in one pass.
+    auto add_rows = [&](std::size_t i, auto row_count) {
+      constexpr std::size_t kRows = decltype(row_count)::value;
+      const std::size_t c = i % kSide;
       T* a = base[c];
-      // Rows [i, i + kRows) of the class added to its lanes in one pass.
-      auto add_rows = [&](std::size_t i, auto rows) {
-        constexpr std::size_t kRows = decltype(rows)::value;
-        const T* q[kRows];
+      const T* q[kRows];
+      for (std::size_t k = 0; k < kRows; ++k) {
+        q[k] = reinterpret_cast<const T*>(rows[i + k * kSide] + first);
+      }
+      const std::size_t m = in_line[c];
+      if (m != kN) {
+        const T* from_line[kRows];
+        for (std::size_t k = 0; k < kRows; ++k) from_line[k] = q[k] - m;
+        return add_rows_in_line<kRows>(d, a - m, from_line, m, m + span);
+      }
+      for (std::size_t e = 0; e < whole; e += kN) {
+        auto acc = hn::Load(d, a + e);
+        for (std::size_t k = 0; k < kRows; ++k) acc = hn::Add(acc, hn::LoadU(d, q[k] + e));
+        hn::Store(acc, d, a + e);
+      }
+      if (shift_tail) {
+        auto acc = hn::Load(d, a + whole);
         for (std::size_t k = 0; k < kRows; ++k) {
-          q[k] = reinterpret_cast<const T*>(order[i + k] + first);
-          if (prefetch && i + k + kPrefetchRuns < count) {
-            const char* ahead = order[i + k + kPrefetchRuns] + first;
-            for (std::size_t l = 0; l < span * sizeof(T); l += 64) __builtin_prefetch(ahead + l);
+          const auto last = hn::TableLookupLanes(hn::LoadU(d, q[k] + span - kN), shift);
+          acc = hn::IfThenElse(tail, hn::Add(acc, last), acc);
+        }
+        hn::Store(acc, d, a + whole);
+      } else if (whole < span) {
+        auto acc = hn::Load(d, a + whole);
+        for (std::size_t k = 0; k < kRows; ++k) acc = add_masked(acc, tail, q[k] + whole);
+        hn::Store(acc, d, a + whole);
+      }
+    };
+    // In run order, each pass kFlatPass<kSide> rows of one class (kSide runs apart), so that the
+    // lanes are loaded and stored once for all of them; the rows that make no whole pass, one at
+    // a time.
+    constexpr std::size_t kPass = kFlatPass<kSide>;
+    for (std::size_t i0 = 0; i0 < count; i0 += kPass * kSide) {
+      for (std::size_t i = i0; i < i0 + kSide && i < count; ++i) {
+        if (i + (kPass - 1) * kSide < count) {
+          add_rows(i, std::integral_constant<std::size_t, kPass>());
+        } else {
+          for (std::size_t k = i; k < count; k += kSide) {
+            add_rows(k, std::integral_constant<std::size_t, 1>());
           }
         }
-        if (in_line) {
-          const T* from_line[kRows];
-          for (std::size_t k = 0; k < kRows; ++k) from_line[k] = q[k] - m;
-          return add_rows_in_line<kRows>(d, a - m, from_line, m, m + span);
-        }
-        for (std::size_t e = 0; e < whole; e += kN) {
-          auto acc = hn::Load(d, a + e);
-          for (std::size_t k = 0; k < kRows; ++k) acc = hn::Add(acc, hn::LoadU(d, q[k] + e));
-          hn::Store(acc, d, a + e);
-        }
-        if (shift_tail) {
-          auto acc = hn::Load(d, a + whole);
-          for (std::size_t k = 0; k < kRows; ++k) {
-            const auto last = hn::TableLookupLanes(hn::LoadU(d, q[k] + span - kN), shift);
-            acc = hn::IfThenElse(tail, hn::Add(acc, last), acc);
-          }
-          hn::Store(acc, d, a + whole);
-        } else if (whole < span) {
-          auto acc = hn::Load(d, a + whole);
-          for (std::size_t k = 0; k < kRows; ++k) acc = add_masked(acc, tail, q[k] + whole);
-          hn::Store(acc, d, a + whole);
-        }
-      };
-      // Two rows a pass: the lanes are loaded and stored half as often.
-      std::size_t i = start[c];
-      for (; i + 2 <= start[c + 1]; i += 2) add_rows(i, std::integral_constant<std::size_t, 2>());
-      if (i < start[c + 1]) add_rows(i, std::integral_constant<std::size_t, 1>());
+      }
     }
     const std::size_t width = pieces(length, kRunLanes) * kRunLanes;  // a run's lanes in a row
-    const std::size_t run_vectors = width / kN;
-    for (std::size_t t = 0; t < n; ++t) {
-      const std::size_t at = (step < 0 ? n - 1 - t : t) * length;  // result t's in its class
-      alignas(64) T row[kLanes];
+    if constexpr (kSide >= 4) {
+      flat_fold_short<kSide>(d, base, span, n, step < 0, sums);
+    } else {
+      const std::size_t run_vectors = width / kN;
+      for (std::size_t t = 0; t < n; ++t) {
+        const std::size_t at = (step < 0 ? n - 1 - t : t) * length;  // result t's in its class
+        alignas(64) T row[kLanes];
 #pragma GCC unroll 16
-      for (std::size_t v = 0; v < kLanes / kN; ++v) {
-        const std::size_t c = v / run_vectors;
-        const std::size_t k = v % run_vectors * kN;
-        auto x = hn::Set(d, T(-0.0));
-        if (c < kSide && k < length) {
-          const auto mask = hn::FirstN(d, length - k);
-          x = hn::IfThenElse(mask, hn::MaskedLoad(mask, d, base[c] + at + k), x);
+        for (std::size_t v = 0; v < kLanes / kN; ++v) {
+          const std::size_t c = v / run_vectors;
+          const std::size_t k = v % run_vectors * kN;
+          auto x = hn::Set(d, T(-0.0));
+          if (c < kSide && k < length) {
+            const auto mask = hn::FirstN(d, length - k);
+            x = hn::IfThenElse(mask, hn::MaskedLoad(mask, d, base[c] + at + k), x);
+          }
+          hn::Store(x, d, row + v * kN);
         }
-        hn::Store(x, d, row + v * kN);
-      }
-      if constexpr (std::is_same_v<T, float>) {
-        sums[t] = SumF32Chunk(row, kLanes);
-      } else {
-        sums[t] = sum_f64_block(row, kLanes);
+        if constexpr (std::is_same_v<T, float>) {
+          sums[t] = SumF32Chunk(row, kLanes);
+        } else {
+          sums[t] = sum_f64_block(row, kLanes);
+        }
       }
     }
     std::fill(sums + n, sums + kFlatTile, T(0));
+  }
+
+  // The fold of a flat leaf of short runs (kSide of them side by side, kLanes / kSide lanes each)
+  // into sums[0, n): kLanes lanes halve as sum_f32_chunk's and sum_f64_block's do (lane j +=
+  // lane j + 64, + 32, ... + 1), where the first steps, while the half is at least a run's lanes,
+  // add class c + half's lanes to class c's, lane for lane: here a vector at a time over the
+  // classes' spans, every result at once. Each result's run then halves within its own lanes,
+  // those past its length (-0.0, which adding changes nothing) left out.
+  template <std::size_t kSide, class D, class T>
+  HWY_INLINE void flat_fold_short(D d, T* const* base, std::size_t span, std::size_t n,
+                                  bool reversed, T* sums) const {
+    constexpr std::size_t kN = hn::MaxLanes(D());
+    constexpr std::size_t kWidth = kLanes / kSide;
+    for (std::size_t e = 0; e < span; e += kN) {
+      hn::Vec<D> v[kSide];
+#pragma GCC unroll 8
+      for (std::size_t c = 0; c < kSide; ++c) v[c] = hn::LoadU(d, base[c] + e);
+#pragma GCC unroll 8
+      for (std::size_t half = kSide / 2; half >= 1; half /= 2) {
+#pragma GCC unroll 8
+        for (std::size_t c = 0; c < half; ++c) v[c] = hn::Add(v[c], v[c + half]);
+      }
+      hn::StoreU(v[0], d, base[0] + e);
+    }
+    const auto length = static_cast<std::size_t>(g_.run().size);
+    for (std::size_t t = 0; t < n; ++t) {
+      const T* run = base[0] + (reversed ? n - 1 - t : t) * length;
+      T x[kWidth];
+      std::copy(run, run + length, x);
+      std::size_t live = length;  // lanes that may differ from -0.0
+      for (std::size_t half = kWidth / 2; half >= 1; half /= 2) {
+        for (std::size_t j = 0; j + half < live; ++j) x[j] += x[j + half];
+        live = std::min(live, half);
+      }
+      sums[t] = x[0];
+    }
   }
 
   // A leaf of the n results of a tile of runs of one or two vectors, kPackedTile / kVectors
@@ -1707,8 +1769,12 @@ bool Geometry::packed_flat() const {
   const std::int64_t length = run().size;
   const std::int64_t step = kept[nkept - 1].stride;
   const auto bytes = length * static_cast<std::int64_t>(itemsize);
-  return length > static_cast<std::int64_t>(2 * kRunLanes) &&
-         length <= static_cast<std::int64_t>(kLanes) && (step == bytes || step == -bytes);
+  // Float32 runs of 9 to 32 elements keep the register tiles (kFlatShortRun); float64 runs have
+  // none.
+  const bool flat_length = length > static_cast<std::int64_t>(2 * kRunLanes) ||
+                           length <= kFlatShortRun || in == DType::kFloat64;
+  return flat_length && length <= static_cast<std::int64_t>(kLanes) &&
+         (step == bytes || step == -bytes);
 }
 std::size_t Geometry::packed_tile() const {
   if (!tiles_runs(*this)) return 0;

@@ -63,17 +63,20 @@ inline constexpr std::size_t kTile = 4096;
 // A line of too few tiles to give each thread two is cut into one tile a thread where each
 // row's piece is at least this long (and the tile at most kTile).
 inline constexpr std::size_t kColumnSplitBytes = 8192;
-// Neighbouring results of packed runs summed together (Geometry::packed_tile()). Float32 and
-// float64 runs of three to eight kRunLanes that lie end to end (the results' stride is the
-// run's bytes) make one contiguous span a row, added into lanes in memory: at most kFlatTile
-// results and kFlatTileBytes of lanes (in L1) a tile.
+// Neighbouring results of packed runs summed together (Geometry::packed_tile()). Runs that lie
+// end to end (the results' stride is the run's bytes) make one contiguous span a row, added into
+// lanes in memory (flat tiles): at most kFlatTile results and kFlatTileBytes of lanes (in L1) a
+// tile. Float64 runs of any length up to kLanes, float32 runs of at most kFlatShortRun elements
+// or of three to eight kRunLanes.
 inline constexpr std::size_t kFlatTile = 64;
 inline constexpr std::size_t kFlatTileBytes = 16384;
-// Float32 runs of at most two vectors whose results are at most kPackedTileStride bytes apart:
-// kPackedTile results a tile (half as many for runs of two vectors), lanes in registers. (Flat
-// tiles of these short runs were slower for most lengths: a leaf is only 16 adds a lane, and
-// the lanes' round trips through memory and each result's fold then cost more than the loads
-// the span saves.)
+// Float32 runs of 9 to 32 elements stay in register tiles (below), which were as fast or faster
+// there; shorter ones are flat (float32 (N, K, L) over (0, 2), 1 to 8 MB, K 10 to 200, on a Zen 5:
+// 0.44-0.93x the register tiles' time for L 2 to 8, 0.97-1.19x for L 12 to 32).
+inline constexpr std::int64_t kFlatShortRun = 8;
+// Float32 runs of at most two vectors whose results are at most kPackedTileStride bytes apart
+// and not flat: kPackedTile results a tile (half as many for runs of two vectors), lanes in
+// registers.
 inline constexpr std::size_t kPackedTile = 16;
 inline constexpr std::int64_t kPackedTileStride = 128;
 // Register tiles a packed tile of those runs holds: each leaf's rows are read by each of them in
@@ -139,10 +142,11 @@ struct Geometry {
   std::uint64_t packed_leaves() const;  // leaves of one result's packed runs
   // Results per packed tile, neighbours along the innermost kept dim whose runs are read
   // together, a row of runs at a time (sums and means of packed, contiguous, aligned runs): for
-  // float32 and float64 runs of three to eight kRunLanes that lie end to end (packed_flat()), as
-  // many as kFlatTileBytes of lanes hold, at most kFlatTile, in an even number of tiles; for
-  // float32 runs of at most two vectors whose results are at most kPackedTileStride bytes
-  // apart, kPackedGroup register tiles of kPackedTile / vectors. The line is cut into tiles of
+  // runs that lie end to end (packed_flat(): float64 runs, float32 runs of at most
+  // kFlatShortRun elements or of three to eight kRunLanes), as many as kFlatTileBytes of lanes
+  // hold, at most kFlatTile, in an even number of tiles; for other float32 runs of at most two
+  // vectors whose results are at most kPackedTileStride bytes apart, kPackedGroup register tiles
+  // of kPackedTile / vectors. The line is cut into tiles of
   // equal size (a tile's register tiles likewise); 0 when results are reduced one by one. The
   // work units are then these tiles.
   std::size_t packed_tile() const;

@@ -591,10 +591,11 @@ void expect_packed_order(const PackedView& v, const T* x, std::size_t outer, std
 
 // Several runs shorter than 1024 elements under each result are packed into leaves of whole runs
 // (on AVX-512, aligned contiguous float32 runs keep the leaf's lanes in registers, 1 to 8 vectors
-// a run, several short runs side by side, or, lying end to end, in flat tiles; elsewhere a loop
-// over the lanes in memory). Every run length around the vectors' and the rows' edges, leaves
-// that end inside a group of side-by-side runs, contiguous, unaligned and strided runs give the
-// documented order's bits on every target, and means the same bits as on the first target.
+// a run, several short runs side by side, or, lying end to end, in flat tiles: runs of at most 8
+// elements and of 33 to 128; elsewhere a loop over the lanes in memory). Every run length around
+// the vectors' and the rows' edges, leaves that end inside a group of side-by-side runs,
+// contiguous, unaligned and strided runs give the documented order's bits on every target, and
+// means the same bits as on the first target.
 TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
   auto check = [&](std::size_t outer, std::size_t kept, std::size_t length) {
     const std::size_t n = outer * kept * length;
@@ -610,15 +611,18 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
       expect_packed_order(v, x, outer, kept, length, GetParam());
     }
   };
-  for (const std::size_t length : {2,  3,  5,   15,  16,  17,  20,  31,  32,  33,  48,   49,  63,
-                                   64, 65, 100, 127, 128, 129, 200, 256, 257, 640, 1000, 1023}) {
+  for (const std::size_t length :
+       {2,  3,  5,  8,   9,   15,  16,  17,  20,  31,  32,  33,   48,  49,
+        63, 64, 65, 100, 127, 128, 129, 200, 256, 257, 640, 1000, 1023}) {
     const std::vector<std::size_t> outers = length <= 128
                                                 ? std::vector<std::size_t>{2, 7, 17, 130, 300}
                                                 : std::vector<std::size_t>{2, 7, 40};
     for (const std::size_t outer : outers) {
-      // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest;
-      // runs of 64 to 128 lie end to end in flat tiles of 32 to 64 results (kFlatTileBytes of
-      // lanes), so 40 results make one or two tiles.
+      // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest,
+      // or one flat tile for runs of at most 8 (eight of them side by side, read four rows of a
+      // class a pass: 7, 17 and 130 runs end inside a pass); runs of 64 to 128 lie end to end in
+      // flat tiles of 32 to 64 results (kFlatTileBytes of lanes), so 40 results make one or two
+      // tiles.
       check(outer, length >= 64 && length <= 128 ? 40 : 19, length);
     }
   }
@@ -629,8 +633,9 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
   for (const std::size_t length : {5, 16, 17, 32, 64, 100, 128}) check(17, 130, length);
 }
 
-// Float64 runs keep the same documented order (on AVX-512, runs of 33 to 128 elements that lie
-// end to end are summed in flat tiles), with full 53-bit values so that another order shows in
+// Float64 runs keep the same documented order (on AVX-512, runs of up to 128 elements that lie
+// end to end are summed in flat tiles: eight short runs side by side up to 16 elements, four up
+// to 32, whose classes fold elementwise), with full 53-bit values so that another order shows in
 // the bits: forwards, backwards, strided, and split over threads.
 TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
   std::mt19937_64 rng(29);
@@ -644,12 +649,13 @@ TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
       expect_packed_order(v, x.data(), outer, kept, length, GetParam());
     }
   };
-  for (const std::size_t length : {16, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
+  for (const std::size_t length :
+       {2, 5, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
     // 40 results: two flat tiles of up to 64 results.
-    for (const std::size_t outer : {2, 17, 130}) check(outer, 40, length);
+    for (const std::size_t outer : {2, 17, 40, 130}) check(outer, 40, length);
   }
-  // 130 results: six to ten flat tiles, more than one a thread for two and three threads.
-  for (const std::size_t length : {40, 100, 128}) check(17, 130, length);
+  // 130 results: two to ten flat tiles, more than one a thread for two and three threads.
+  for (const std::size_t length : {5, 17, 40, 100, 128}) check(17, 130, length);
 }
 
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
