@@ -689,11 +689,12 @@ class Reducer {
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
   // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
   // element t * length + k of class c's span here, so a row of the tile's runs, one contiguous
-  // span, is added a vector at a time. The rows are read in run order, two rows of a class (kSide
-  // runs apart) in one pass over its lanes; each lane adds the same elements in the same order,
-  // from -0.0, as there. The leaf's lanes then fold as there: short runs (kSide of them side by
-  // side, on lanes whose count divides kLanes) fold their classes elementwise first and then each
-  // result's run (flat_fold_short); longer ones put each result's lanes in their usual places.
+  // span, is added a vector at a time. The rows are read in run order, kFlatPass<kSide> rows of a
+  // class (kSide runs apart) in one pass over its lanes; each lane adds the same elements in the
+  // same order, from -0.0, as there. The leaf's lanes then fold as there: short runs (kSide of them
+  // side by side, on lanes whose count divides kLanes) fold their classes elementwise first and
+  // then each result's run (flat_fold_short); longer ones put each result's lanes in their usual
+  // places.
   template <std::size_t kSide>
   HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
                                     std::uint64_t b, Value* sums) const {

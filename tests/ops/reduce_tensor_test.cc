@@ -620,7 +620,8 @@ TEST_P(ReduceTensorTargetTest, PackedRunsGiveTheDocumentedOrdersBits) {
     for (const std::size_t outer : outers) {
       // 19 results: an AVX-512 tile of 16 neighbours (8 for runs of two vectors) and the rest,
       // or one flat tile for runs of at most 8 (eight of them side by side, read four rows of a
-      // class a pass: 7, 17 and 130 runs end inside a pass); runs of 64 to 128 lie end to end in
+      // class a pass: 7 and 17 runs make no whole pass, a last leaf of 44 runs (300) one and
+      // twelve rows alone); runs of 64 to 128 lie end to end in
       // flat tiles of 32 to 64 results (kFlatTileBytes of lanes), so 40 results make one or two
       // tiles.
       check(outer, length >= 64 && length <= 128 ? 40 : 19, length);
@@ -651,7 +652,8 @@ TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
   };
   for (const std::size_t length :
        {2, 5, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129}) {
-    // 40 results: two flat tiles of up to 64 results.
+    // 40 results: one or two flat tiles of up to 64 results. 40 runs: whole passes of a class's
+    // rows (four of them) and rows alone after them.
     for (const std::size_t outer : {2, 17, 40, 130}) check(outer, 40, length);
   }
   // 130 results: two to ten flat tiles, more than one a thread for two and three threads.
