@@ -1341,7 +1341,8 @@ class Reducer {
                    const F& f) const {
     if constexpr (kRegisterLeaves<S, F>) {
       const std::size_t strip = register_strip(leaf_hi - leaf_lo);
-      if (strip != 0 && g_.aligned && cstride == static_cast<std::int64_t>(E::kSize)) {
+      if (strip != 0 && g_.aligned && cstride == static_cast<std::int64_t>(E::kSize) &&
+          !g_.rows_share_sets()) {
         return register_strips(p, width, rows, leaf_lo, leaf_hi, acc, strip);
       }
     }
@@ -1376,8 +1377,8 @@ class Reducer {
   // reads in flight) and adds them in registers as the tree does: (l0 + l1), ((l0 + l1) + l2),
   // ((l0 + l1) + (l2 + l3)).
   // Each column still adds a leaf's rows one after the other, in order: the same additions, so the
-  // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets take
-  // column_tree's loops.
+  // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets, and rows
+  // that share L1 sets (Geometry::rows_share_sets()), take column_tree's loops.
 #if HWY_TARGET <= HWY_AVX3
   static constexpr std::size_t kRegisterVectors = 8;
   template <class S, class F>
@@ -1858,6 +1859,8 @@ std::size_t Geometry::packed_tile() const {
   }
   return pieces(width, pieces(width, kPackedGroup * kPackedTile / vectors));
 }
+bool Geometry::rows_share_sets() const { return red[nred - 1].stride % kSetPeriodBytes == 0; }
+
 std::uint64_t Geometry::column_rows() const { return product(red, nred); }
 
 std::size_t Geometry::tile_width() const {

@@ -428,8 +428,8 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
 // Float32 column sums keep a leaf's sums in registers on AVX-512 (two or four sibling leaves side
 // by side), a strip of up to 128 columns (112 for four leaves) at a time, the last vector of a
 // strip masked where the strip ends inside it (whole vectors take plain loads); wider tiles take
-// several strips, the first one short where the rows start inside a line (line_head()); float64
-// and other targets take column_tree's loops. Every width around the vectors' and the strips'
+// several strips, the first one short where the rows start inside a line (line_head()); float64,
+// rows a multiple of 4 KiB apart (width 1024) and other targets take column_tree's loops. Every width around the vectors' and the strips'
 // edges, every row count around the leaves', the pairs' and the fours' edges, one reduced dim and
 // two (rows a stride apart and not), aligned and not, at the start of a line and 16 bytes into
 // one, give the documented order's bits on every target, and the means the same bits as on the
