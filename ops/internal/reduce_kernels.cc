@@ -15,6 +15,8 @@
 #define HWY_TARGET_INCLUDE "ops/internal/reduce_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+// After foreach_target.h: compiled for each target with this file.
+#include "ops/internal/fold-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace corepy::ops::internal {
@@ -126,39 +128,8 @@ HWY_INLINE void AddGroup(const float* HWY_RESTRICT p, VF (&acc)[kK]) {
   for (std::size_t k = 0; k < kK; ++k) acc[k] = hn::Add(acc[k], hn::LoadU(d, p + k * kN));
 }
 
-// Lane i += lane i + half within one vector, for half = N/2, ..., 1; returns lane 0. Halves of
-// the register rather than a store and scalar loads: the same additions, a short dependency
-// chain.
-#if HWY_TARGET == HWY_SCALAR
-template <class D, class V>
-HWY_INLINE float FoldVector(D /*d*/, V v) {
-  return hn::GetLane(v);  // one lane
-}
-#else
-template <class D, class V>
-HWY_INLINE float FoldVector(D d, V v) {
-  if constexpr (hn::MaxLanes(D()) >= 8) {
-    const hn::Half<D> dh;
-    return FoldVector(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
-  } else {
-    static_assert(hn::MaxLanes(D()) == 4, "float vectors have 4, 8 or 16 lanes here");
-    (void)d;
-    v = hn::Add(v, hn::Shuffle1032(v));  // lanes 0, 1 += lanes 2, 3
-    v = hn::Add(v, hn::Shuffle2301(v));  // lane 0 += lane 1
-    return hn::GetLane(v);
-  }
-}
-#endif
-
 // Lane j += lane j + half, for half = 64, 32, ..., 1: first across vectors, then within one.
-HWY_INLINE float FoldLanes(Lanes& acc) {
-#pragma GCC unroll 128
-  for (std::size_t half = kK / 2; half >= 1; half /= 2) {
-#pragma GCC unroll 128
-    for (std::size_t k = 0; k < half; ++k) acc.v[k] = hn::Add(acc.v[k], acc.v[k + half]);
-  }
-  return FoldVector(DF(), acc.v[0]);
-}
+HWY_INLINE float FoldLanes(Lanes& acc) { return FoldVectors<kK>(DF(), acc.v); }
 
 // acc = the lanes of one block, 1 <= n <= kBlock: each lane from -0.0, element i into lane
 // i % 128, a partial last group padded with -0.0. Two groups per iteration: each lane still
@@ -526,12 +497,7 @@ HWY_INLINE float ShortRowSum(const T* HWY_RESTRICT x, std::size_t n) {
       acc[k] = hn::Set(DF(), -0.0f);
     }
   }
-#pragma GCC unroll 128
-  for (std::size_t half = kV / 2; half >= 1; half /= 2) {
-#pragma GCC unroll 128
-    for (std::size_t k = 0; k < half; ++k) acc[k] = hn::Add(acc[k], acc[k + half]);
-  }
-  return FoldVector(DF(), acc[0]);
+  return FoldVectors<kV>(DF(), acc);
 }
 
 template <class Src, std::size_t kP, class T>

@@ -21,6 +21,8 @@
 #define HWY_TARGET_INCLUDE "ops/internal/tensor_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+// After foreach_target.h: compiled for each target with this file.
+#include "ops/internal/fold-inl.h"
 
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
 #define COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
@@ -814,47 +816,12 @@ class Reducer {
             row[v] = hn::IfThenElse(mask, hn::MaskedLoad(mask, d, base[c] + at + k), row[v]);
           }
         }
-        sums[t] = fold_lanes(d, row);
+        // Folded as sum_f32_chunk and sum_f64_block fold a block's lanes, in registers: the lanes
+        // stored and summed by SumF32Chunk took 8% of f32 (100, 100, 100) over (0, 2).
+        sums[t] = FoldVectors<kLanes / kN>(d, row);
       }
     }
     std::fill(sums + n, sums + kFlatTile, T(0));
-  }
-
-  // kLanes lanes held in row[0, kLanes / kN), folded as sum_f32_chunk and sum_f64_block fold a
-  // block's lanes (lane j += lane j + 64, + 32, ..., + 1): across the vectors, then within one,
-  // by its halves down to 16 bytes and the rest in scalars. In registers: the lanes stored and
-  // summed by SumF32Chunk (or sum_f64_block's scalar loops) took 8% of f32 (100, 100, 100)
-  // over (0, 2).
-  template <class D>
-  HWY_INLINE static hn::TFromD<D> fold_lanes(D d, hn::Vec<D>* row) {
-    constexpr std::size_t kN = hn::MaxLanes(D());
-#pragma GCC unroll 16
-    for (std::size_t half = kLanes / kN / 2; half >= 1; half /= 2) {
-#pragma GCC unroll 16
-      for (std::size_t v = 0; v < half; ++v) row[v] = hn::Add(row[v], row[v + half]);
-    }
-    return fold_vector(d, row[0]);
-  }
-  template <class D>
-  HWY_INLINE static hn::TFromD<D> fold_vector(D d, hn::Vec<D> v) {
-    using T = hn::TFromD<D>;
-    constexpr std::size_t kN = hn::MaxLanes(D());
-#if HWY_TARGET != HWY_SCALAR
-    if constexpr (kN * sizeof(T) > 16) {
-      const hn::Half<D> dh;
-      return fold_vector(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
-    } else
-#endif
-    {
-      alignas(16) T x[kN];
-      hn::Store(v, d, x);
-#pragma GCC unroll 4
-      for (std::size_t half = kN / 2; half >= 1; half /= 2) {
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < half; ++j) x[j] += x[j + half];
-      }
-      return x[0];
-    }
   }
 
   // The fold of a flat leaf of short runs (kSide of them side by side, kLanes / kSide lanes each)
