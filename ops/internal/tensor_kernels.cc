@@ -860,7 +860,12 @@ class Reducer {
         sums[t] = x[0];
       }
     };
-    with_length<kWidth>(length, runs);
+    // Float32 leaves of eight classes have runs of at most kFlatShortRun elements (those of 9 to
+    // 16 take register tiles: Geometry::packed_flat()); only the lengths that occur are compiled.
+    constexpr std::size_t kMost =
+        std::is_same_v<T, float> && kSide == 8 ? static_cast<std::size_t>(kFlatShortRun) : kWidth;
+    static_assert(kMost <= kWidth);
+    with_length<kMost>(length, runs);
   }
 
   // x[j] += x[j + kHalf] for j + kHalf < kLive, then the same with half the half, down to 1:
