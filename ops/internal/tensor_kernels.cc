@@ -531,12 +531,6 @@ class Reducer {
   // do not follow: each row of runs is prefetched this many runs ahead, in the order they are
   // added (f32 (4000, 50, 5): 21% of the streaming read without, 27-30% with 2 or 3, 23% with 8).
   static constexpr std::size_t kPrefetchRuns = 3;
-  // Rows of one class a flat leaf adds in one pass over their lanes: four for short runs (eight
-  // classes or four), whose rows are short (f32 (4000, 50, 5) over (0, 2): 63 us against 69 us
-  // with two and 68 us with eight, on a Zen 5); two for longer runs, whose rows are long ((100,
-  // 100, 100): 56 us against 59 us with four).
-  template <std::size_t kSide>
-  static constexpr std::size_t kFlatPass = kSide >= 4 ? 4 : 2;
   template <class T, std::size_t kT>
   struct TileSums {
     T v[kT];
@@ -691,12 +685,12 @@ class Reducer {
   // sums[0, kFlatTile), the entries from n on 0. Lane k of class c of result t (where
   // packed_leaf_in_place and packed_leaf add element k of the result's runs of class c) is
   // element t * length + k of class c's span here, so a row of the tile's runs, one contiguous
-  // span, is added a vector at a time. The rows are read in run order, kFlatPass<kSide> rows of a
-  // class (kSide runs apart) in one pass over its lanes; each lane adds the same elements in the
-  // same order, from -0.0, as there. The leaf's lanes then fold as there: short runs (kSide of them
-  // side by side, on lanes whose count divides kLanes) fold their classes elementwise first and
-  // then each result's run (flat_fold_short); longer ones put each result's lanes in their usual
-  // places.
+  // span, is added a vector at a time. The rows are read in run order, flat_pass_rows(kSide) rows
+  // of a class (kSide runs apart) in one pass over its lanes; each lane adds the same elements in
+  // the same order, from -0.0, as there. The leaf's lanes then fold as there: short runs (kSide of
+  // them side by side, on lanes whose count divides kLanes) fold their classes elementwise first
+  // and then each result's run (flat_fold_short); longer ones put each result's lanes in their
+  // usual places.
   template <std::size_t kSide>
   HWY_FLATTEN void packed_flat_leaf(const char* p, std::int64_t step, std::size_t n,
                                     std::uint64_t b, Value* sums) const {
@@ -783,10 +777,10 @@ class Reducer {
         hn::Store(acc, d, a + whole);
       }
     };
-    // In run order, each pass kFlatPass<kSide> rows of one class (kSide runs apart), so that the
-    // lanes are loaded and stored once for all of them; the rows that make no whole pass, one at
-    // a time.
-    constexpr std::size_t kPass = kFlatPass<kSide>;
+    // In run order, each pass flat_pass_rows(kSide) rows of one class (kSide runs apart), so that
+    // the lanes are loaded and stored once for all of them; the rows that make no whole pass, one
+    // at a time.
+    constexpr std::size_t kPass = flat_pass_rows(kSide);
     for (std::size_t i0 = 0; i0 < count; i0 += kPass * kSide) {
       for (std::size_t i = i0; i < i0 + kSide && i < count; ++i) {
         if (i + (kPass - 1) * kSide < count) {
@@ -1819,7 +1813,10 @@ std::size_t Geometry::packed_tile() const {
   const auto width = static_cast<std::size_t>(inner.size);
   const auto length = static_cast<std::size_t>(run().size);
   if (packed_flat()) {
-    const std::size_t most = kFlatTileBytes / (runs_side_by_side() * length * itemsize);
+    const std::size_t side = runs_side_by_side();
+    const std::size_t run_bytes = length * itemsize;
+    const std::size_t most = std::min(kFlatTileBytes / (side * run_bytes),
+                                      kFlatPassBytes / ((side + flat_pass_rows(side)) * run_bytes));
     std::size_t tiles = pieces(width, std::min(kFlatTile, most));
     tiles += tiles % 2 * (tiles > 1);  // an even count, which two threads share evenly
     return pieces(width, tiles);

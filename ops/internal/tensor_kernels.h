@@ -71,6 +71,18 @@ inline constexpr std::size_t kColumnSplitBytes = 8192;
 // or of three to eight kRunLanes.
 inline constexpr std::size_t kFlatTile = 64;
 inline constexpr std::size_t kFlatTileBytes = 16384;
+// Rows of one class a flat leaf adds in one pass over its lanes, for kSide runs side by side:
+// four for short runs (eight classes or four), whose rows are short (f32 (4000, 50, 5) over
+// (0, 2): 63 us against 69 us with two and 68 us with eight, on a Zen 5); two for longer runs,
+// whose rows are long ((100, 100, 100): 56 us against 59 us with four).
+constexpr std::size_t flat_pass_rows(std::size_t side) { return side >= 4 ? 4 : 2; }
+// A flat tile's lanes and one pass's rows together, at most: a pass that streams more past its
+// lanes than L1 holds beside them finds them evicted (a Zen 5's L1d is 48 KiB: float64 (250, 40,
+// 100) over (0, 2) took 114 us in tiles of 20 results, 16 KB of lanes and 32 KB of rows a pass,
+// against 106 us in tiles of 10).
+inline constexpr std::size_t kFlatPassBytes = 32768;
+static_assert(kFlatPassBytes >= (1 + flat_pass_rows(1)) * kLanes * sizeof(double),
+              "a flat tile holds at least one result of the longest float64 runs");
 // Float32 runs of 9 to 32 elements stay in register tiles (below), which were as fast or faster
 // there; shorter ones are flat (float32 (N, K, L) over (0, 2), 1 to 8 MB, K 10 to 200, on a Zen 5:
 // 0.44-0.93x the register tiles' time for L 2 to 8, 0.97-1.19x for L 12 to 32).
@@ -149,7 +161,8 @@ struct Geometry {
   // together, a row of runs at a time (sums and means of packed, contiguous, aligned runs): for
   // runs that lie end to end (packed_flat(): float64 runs, float32 runs of at most
   // kFlatShortRun elements or of three to eight kRunLanes), as many as kFlatTileBytes of lanes
-  // hold, at most kFlatTile, in an even number of tiles; for other float32 runs of at most two
+  // hold and kFlatPassBytes of lanes and a pass's rows, at most kFlatTile, in an even number of
+  // tiles; for other float32 runs of at most two
   // vectors whose results are at most kPackedTileStride bytes apart, kPackedGroup register tiles
   // of kPackedTile / vectors. The line is cut into tiles of
   // equal size (a tile's register tiles likewise); 0 when results are reduced one by one. The
