@@ -384,7 +384,10 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
 
 void ArenaResource::note_peak() noexcept {
   high_ = Counter::peak_of(high_, used());
-  peak_ = std::max(peak_, high_);
+  if (high_ > peak_) {
+    peak_ = high_;
+    if (gauge_ != nullptr) publish();  // as rewind_in_block() does when the peak rises
+  }
 }
 
 bool ArenaResource::reserve(std::size_t capacity) {

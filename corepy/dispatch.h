@@ -171,11 +171,15 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool scope_may_wait(const ThreadState& t) {
 
 // An op's scope (OpScope) that opens only when asked: for a dispatch whose kernel may or may not
 // take scratch (an N-D reduction: it depends on the shape, ReducePlan::scratch_bytes()), and tells
-// the dispatch before it allocates (ops::execute_into's scratch callback). open() makes the scope
-// and returns its scratch resource; destroyed, the scope closes, recording the call, or, never
-// opened, the call counts itself as a scratch-free op's dispatch does. A scope that fails to open
-// (the op's own arena cannot be made) counts nothing, as an OpScope that throws from its
-// constructor does. Only where scope_may_wait(); open() is for the calling thread.
+// the dispatch before it allocates, and how much (ops::execute_into's scratch callback). A kernel
+// that makes one allocation and gives it back, with nothing else allocated from the resource in
+// between, needs no frame when that allocation fits the op's arena's block: open() then hands
+// out the arena itself and notes what the allocation will take, and the close records that as
+// the call's peak, no spill. Otherwise open() makes the scope and returns its scratch resource.
+// Destroyed, it records the call, or, never opened, the call counts itself as a scratch-free
+// op's dispatch does. A scope that fails to open (the op's own arena cannot be made) counts
+// nothing, as an OpScope that throws from its constructor does. Only where scope_may_wait();
+// open() is for the calling thread, once.
 class LazyOpScope {
  public:
   ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op) : state_(state), op_(op) {}
@@ -184,26 +188,36 @@ class LazyOpScope {
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~LazyOpScope() {
     if (ABSL_PREDICT_TRUE(stage_ == Stage::kWaiting)) {
       count_call(state_, op_);
+    } else if (ABSL_PREDICT_TRUE(stage_ == Stage::kLent)) {
+      record_op(state_, op_, lent_, 0);
     } else if (stage_ == Stage::kOpen) {
       scope_.~OpScope();
     }
   }
 
-  // The scope's scratch resource, the scope opened at the first call.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE std::pmr::memory_resource* open() {
-    if (stage_ != Stage::kOpen) {
-      stage_ = Stage::kOpening;  // stays so if OpScope's constructor throws
-      new (&scope_) OpScope(op_);
-      stage_ = Stage::kOpen;
+  // The resource for the kernel's one allocation of `bytes` aligned to `alignment`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::pmr::memory_resource* open(std::size_t bytes,
+                                                               std::size_t alignment) {
+    stage_ = Stage::kOpening;  // stays so if op_scratch() or OpScope's constructor throws
+    const OpScratch s = op_scratch(state_, op_);
+    if (ABSL_PREDICT_TRUE(s.resource == s.arena)) {
+      lent_ = s.arena->round_trip_cost(bytes, alignment);
+      if (ABSL_PREDICT_TRUE(lent_ != 0)) {
+        stage_ = Stage::kLent;
+        return s.arena;
+      }
     }
+    new (&scope_) OpScope(op_);
+    stage_ = Stage::kOpen;
     return scope_.resource();
   }
 
  private:
-  enum class Stage : unsigned char { kWaiting, kOpening, kOpen };
+  enum class Stage : unsigned char { kWaiting, kOpening, kLent, kOpen };
   ThreadState& state_;
   Op op_;
   Stage stage_ = Stage::kWaiting;
+  std::size_t lent_ = 0;  // kLent: the bytes the allocation takes from the arena's block
   // Made by open() (kOpen then), destroyed by the destructor: by hand rather than in a
   // std::optional, whose destroy GCC leaves out of line.
   union {

@@ -35,7 +35,8 @@ void reduce_into_cpu_dispatch(const ops::ReducePlan& plan, void* out) {
   if (ABSL_PREDICT_FALSE(!internal::scope_may_wait(t))) return reduce_in_scope(plan, out, op);
   internal::LazyOpScope scope(t, op);
   ops::execute_into(
-      plan, [out] { return out; }, [&scope] { return scope.open(); },
+      plan, [out] { return out; },
+      [&scope](std::size_t bytes, std::size_t alignment) { return scope.open(bytes, alignment); },
       internal::op_parallel_options(t));
 }
 

@@ -444,11 +444,11 @@ std::size_t ReducePlan::scratch_bytes(const ParallelOptions& parallel) const {
 void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
                   std::pmr::memory_resource* scratch, const ParallelOptions& parallel) {
   execute_into(
-      plan, place, [scratch] { return scratch; }, parallel);
+      plan, place, [scratch](std::size_t, std::size_t) { return scratch; }, parallel);
 }
 
 void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
-                  absl::FunctionRef<std::pmr::memory_resource*()> scratch,
+                  absl::FunctionRef<std::pmr::memory_resource*(std::size_t, std::size_t)> scratch,
                   const ParallelOptions& parallel) {
   internal::Geometry g = ReduceRunner::geometry(plan);
   if (g.result_size == 0) {
@@ -463,7 +463,7 @@ void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
   // Taken before anything is written: when it throws, `place` was not called.
   std::pmr::memory_resource* resource = nullptr;
   if (s.bytes() != 0) {
-    resource = scratch();
+    resource = scratch(s.bytes(), internal::ScratchBuffer<char>::kAlignment);
     if (resource == nullptr) resource = std::pmr::get_default_resource();
   }
   internal::ScratchBuffer<char> buffer(resource, s.bytes());

@@ -162,10 +162,13 @@ void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
 // execute_into(), for a caller that finds the scratch resource only when the plan takes scratch:
 // `scratch` is called once, on the calling thread, before the scratch is allocated and before
 // `place`, and only when plan.scratch_bytes(parallel) is not 0 (a dispatch opens its op's scope
-// there: a call without scratch then opens none). It returns the resource (null: the default).
-void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
-                  absl::FunctionRef<std::pmr::memory_resource*()> scratch,
-                  const ParallelOptions& parallel = {});
+// there: a call without scratch then opens none). It is told the size and alignment of the one
+// allocation the kernel then makes from the resource it returns (null: the default), and gives
+// back before returning, with nothing allocated from it in between.
+void execute_into(
+    const ReducePlan& plan, absl::FunctionRef<void*()> place,
+    absl::FunctionRef<std::pmr::memory_resource*(std::size_t bytes, std::size_t alignment)> scratch,
+    const ParallelOptions& parallel = {});
 
 // Plans, builds the result on `result` (null: the default resource) and computes it. The
 // scratch comes from `scratch` (null: `result`). Bad input is an InvalidArgumentError naming it;

@@ -16,6 +16,7 @@
 
 #include "allocators/allocation_error.h"
 #include "allocators/failing_resource.h"
+#include "allocators/internal/memory_annotations.h"
 #include "allocators/upstream_resources.h"
 #include "gtest/gtest.h"
 
@@ -670,6 +671,73 @@ TEST_F(ArenaTest, WindowsReportPeaksOfTheirOwnStretchAndNest) {
   arena.close_window(fresh);
   EXPECT_GE(arena.overflow_bytes_total(), 2000u);  // not lowered by rewind
   EXPECT_EQ(arena.overflow_bytes(), 0u);
+}
+
+// round_trip_cost(bytes, alignment) is exactly what allocate() then takes from the block
+// inline, its rounding included, when that allocation's deallocate() gives all of it back; else
+// 0: for a request the block cannot hold, one that needs alignment padding first, a size or
+// alignment out of the inline path's range (up to SIZE_MAX and 2^63), an alignment that is not
+// a power of two, while a spill chunk is live, and always where a memory tool must see every
+// request.
+TEST_F(ArenaTest, RoundTripCostIsWhatAllocateTakesAndDeallocateGivesBackOrZero) {
+  const bool tool = internal::kAsan || internal::running_on_valgrind();
+  ArenaResource arena(8192, &upstream_);
+  const std::size_t top = std::size_t{1} << 63;
+  const std::size_t sizes[] = {0,
+                               1,
+                               15,
+                               16,
+                               17,
+                               100,
+                               4096,
+                               8192,
+                               8193,
+                               top - 1,
+                               top,
+                               top + 1,
+                               ~std::size_t{0} - 16,
+                               ~std::size_t{0} - 15,
+                               ~std::size_t{0}};
+  const std::size_t alignments[] = {
+      0, 1, 2, 3, 16, 48, 64, 4096, 8192, top >> 1, top, top + 1, ~std::size_t{0}};
+  for (const std::size_t skip : {0, 8, 24, 48}) {
+    arena.reset();
+    if (skip != 0) (void)arena.allocate(skip, 1);
+    for (const std::size_t bytes : sizes) {
+      for (const std::size_t alignment : alignments) {
+        SCOPED_TRACE(::testing::Message() << "after " << skip << " bytes, allocate(" << bytes
+                                          << ", " << alignment << ")");
+        const std::size_t used = arena.used();
+        const std::size_t cost = arena.round_trip_cost(bytes, alignment);
+        const bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
+        const bool small = bytes <= 8192 && alignment <= 4096 && power_of_two;
+        // A 0-byte request at alignment 1 says where the bump pointer is, and takes nothing.
+        const std::uintptr_t at = address(arena.allocate(0, 1));
+        const std::size_t padding = power_of_two ? (0 - at) & (alignment - 1) : 0;
+        const bool fits = small && used + padding + ArenaResource::round_to_granule(bytes) <= 8192;
+        if (tool || !fits || padding != 0) {
+          EXPECT_EQ(cost, 0u);
+          continue;
+        }
+        EXPECT_EQ(cost, ArenaResource::round_to_granule(bytes));
+        if (cost == 0) continue;  // a 0-byte request
+        const std::size_t spills = arena.overflow_count();
+        void* p = arena.allocate(bytes, alignment);
+        EXPECT_EQ(arena.used(), used + cost);
+        EXPECT_EQ(arena.overflow_count(), spills);
+        arena.deallocate(p, bytes, alignment);
+        EXPECT_EQ(arena.used(), used);
+      }
+    }
+  }
+  // A spill chunk live: nothing is inline in the block.
+  arena.reset();
+  (void)arena.allocate(8000, 1);
+  (void)arena.allocate(1000, 1);  // spills
+  ASSERT_EQ(arena.overflow_count(), 1u);
+  EXPECT_EQ(arena.round_trip_cost(16, 16), 0u);
+  arena.reset();
+  EXPECT_EQ(arena.round_trip_cost(16, 16), tool ? 0u : 16u);
 }
 
 TEST_F(ArenaTest, ReserveGrowsAnEmptyArenaOnly) {

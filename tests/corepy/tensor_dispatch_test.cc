@@ -190,6 +190,74 @@ TEST_F(TensorDispatchTest, TheOpsScopeOpensOnlyForAReductionThatTakesScratch) {
   }).join();
 }
 
+// A call whose one scratch allocation fits its arena's block, with no padding before it, takes
+// it from the arena with no scope of its own (internal::LazyOpScope's lent path), and must count
+// as the scope would: the same peak, folded into an enclosing scope's, the arena back where it
+// was. With the debug log on, the dispatch opens its scope from the start: the reference. A
+// scratch that needs alignment padding first (16 bytes used before it), or that its block cannot
+// hold (a 4 KiB op arena), takes the scope, which gives back the padding and the spill.
+TEST_F(TensorDispatchTest, AScratchLentWithoutAScopeCountsWhatTheScopeWould) {
+  const std::vector<float> m = matrix(40, 3000);
+  const std::int64_t shape[] = {40, 3000};
+  const ops::TensorView view(m.data(), ops::DType::kFloat32, shape);
+  const std::int64_t axis0[] = {0};
+  const ops::ReduceOptions columns = RowsAndColumns::along(axis0);
+  const absl::StatusOr<ops::ReducePlan> plan =
+      ops::ReducePlan::make(Reduction::kSum, view, columns);
+  const std::size_t scratch = plan->scratch_bytes();
+  ASSERT_GT(scratch, std::size_t{4096});
+  struct Seen {
+    std::size_t op_peak;
+    std::size_t enclosing_peak;
+    std::size_t spills;
+  };
+  const auto run = [&](bool log, std::size_t before, std::size_t op_arena) {
+    Options o;
+    o.debug_log = log;
+    if (op_arena != 0) o.op_arena_sizes = "sum=" + std::to_string(op_arena);
+    EXPECT_TRUE(configure(o).ok());
+    ::testing::internal::CaptureStderr();
+    Seen seen{};
+    std::thread([&] {
+      ThreadOpRegion region;
+      ArenaScope enclosing;  // the thread's arena, empty: its cursor 64-byte aligned
+      if (before != 0) {
+        EXPECT_NE(enclosing.arena().allocate(before), nullptr);
+      }
+      const std::size_t used = enclosing.arena().used();
+      absl::StatusOr<ops::Tensor> t = reduce_cpu_dispatch(Reduction::kSum, view, columns);
+      ASSERT_TRUE(t.ok()) << t.status();
+      EXPECT_EQ(t->values<float>()[2999], 40.0f * 2999 + 39.0f * 40 / 2);
+      EXPECT_EQ(enclosing.arena().used(), used);
+      const OpStats sum = region.stats()[static_cast<int>(reduction_op(Reduction::kSum))];
+      EXPECT_EQ(sum.calls, 1u);
+      seen = Seen{sum.peak_scratch, enclosing.stats().peak, sum.spills};
+    }).join();
+    const std::string log_lines = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(log_lines.empty(), !log);
+    return seen;
+  };
+  const std::size_t rounded = ArenaResource::round_to_granule(scratch);
+  for (const std::size_t before : {0, 16}) {
+    const std::size_t padding = before == 0 ? 0 : 48;  // to the next 64-byte boundary
+    for (const bool log : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << (log ? "scope opened first, " : "lent or not, ")
+                                        << before << " bytes before");
+      const Seen seen = run(log, before, 0);
+      EXPECT_EQ(seen.op_peak, padding + rounded);
+      EXPECT_EQ(seen.enclosing_peak, before + padding + rounded);
+      EXPECT_EQ(seen.spills, 0u);
+    }
+  }
+  for (const bool log : {false, true}) {
+    SCOPED_TRACE(log ? "scope opened first, spilling" : "not lent, spilling");
+    const Seen seen = run(log, 0, 4096);
+    EXPECT_EQ(seen.spills, 1u);
+    EXPECT_GE(seen.op_peak, scratch);
+    EXPECT_EQ(seen.enclosing_peak, 0u);  // the op's own arena took it
+  }
+}
+
 // A scratch resource that refuses everything fails only the reductions that take scratch; the
 // scope opened for one is closed by the exception, and the thread's next op works.
 TEST_F(TensorDispatchTest, AResourceThatRefusesFailsOnlyTheReductionsThatTakeScratch) {

@@ -414,7 +414,12 @@ class Walk {
     const std::size_t calls_before = upstream_.calls;
     const bool refusal_armed = upstream_.refuse_next;
     const std::string request = absl::StrCat("allocate(", n, ", ", alignment, ")");
+    // What the arena says the request will take from its block inline, all of it given back by
+    // its deallocate() (0: not so), checked against what it then does.
+    const std::size_t inline_cost = arena_->round_trip_cost(n, alignment);
     if (!power_of_two(alignment)) {
+      FUZZ_CHECK(inline_cost == 0, request, ": round_trip_cost ", inline_cost,
+                 " for an alignment that is not a power of two");
       bool threw = false;
       try {
         (void)arena_->allocate(n, alignment);
@@ -442,6 +447,11 @@ class Walk {
       chunk_size = dedicated ? needed : std::max(next_chunk_, needed);
     }
     const bool refused = !fits && !too_large && upstream_.refuses(chunk_size);
+    FUZZ_CHECK(inline_cost == 0 || (fits && pad == 0 && region_ < 0 && chunks_.empty()), request,
+               ": round_trip_cost ", inline_cost, " though ",
+               !fits      ? "it does not fit"
+               : pad != 0 ? "it needs padding"
+                          : "a spill chunk is live");
     char* p = nullptr;
     try {
       p = static_cast<char*>(arena_->allocate(n, alignment));
@@ -472,7 +482,10 @@ class Walk {
       FUZZ_CHECK(p == cur_ + pad, request, " returned ", addr(p), ", the bump rule gives ",
                  addr(cur_ + pad));
       FUZZ_CHECK(upstream_.calls == calls_before, "a request that fits went to the upstream");
+      char* const before = cur_;
       cur_ = bump_end(p, n, region_end());
+      FUZZ_CHECK(inline_cost == 0 || inline_cost == static_cast<std::size_t>(cur_ - before),
+                 request, ": round_trip_cost ", inline_cost, ", the cursor moved ", cur_ - before);
     } else {
       spilled(p, n, alignment, chunk_size, dedicated, calls_before);
     }

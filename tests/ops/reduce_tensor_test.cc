@@ -776,8 +776,9 @@ TEST(ReduceTensorTest, ScratchIsOneAllocationOfWhatThePlanStatesAndResultsOneOfT
 }
 
 // execute_into() with a scratch callback: called once, before the results are placed, only for
-// a plan that takes scratch, whose one allocation then comes from the resource it returns (null:
-// the default resource); a plan without scratch never calls it.
+// a plan that takes scratch, with the size and alignment of the one allocation that then comes
+// from the resource it returns (null: the default resource); a plan without scratch never calls
+// it.
 TEST(ReduceTensorTest, TheScratchCallbackIsCalledOnceAndOnlyForAPlanThatTakesScratch) {
   int with_scratch = 0;
   int without = 0;
@@ -794,15 +795,22 @@ TEST(ReduceTensorTest, TheScratchCallbackIsCalledOnceAndOnlyForAPlanThatTakesScr
                                null_resource ? std::pmr::set_default_resource(&scratch) : nullptr;
                            std::vector<char> got(plan->result_bytes() + 1);
                            int asked = 0;
+                           std::size_t told_alignment = 0;
+                           std::vector<LiveAllocation> held;
                            bool placed_first = false;
                            execute_into(
                                *plan,
                                [&]() -> void* {
                                  placed_first = asked == 0 && plan->scratch_bytes() != 0;
+                                 // The one allocation is live here, as the callback was told.
+                                 held = scratch.live_allocations();
                                  return got.data();
                                },
-                               [&]() -> std::pmr::memory_resource* {
+                               [&](std::size_t bytes,
+                                   std::size_t alignment) -> std::pmr::memory_resource* {
                                  ++asked;
+                                 EXPECT_EQ(bytes, plan->scratch_bytes());
+                                 told_alignment = alignment;
                                  return null_resource ? nullptr : &scratch;
                                });
                            if (null_resource) std::pmr::set_default_resource(previous);
@@ -812,6 +820,11 @@ TEST(ReduceTensorTest, TheScratchCallbackIsCalledOnceAndOnlyForAPlanThatTakesScr
                            EXPECT_EQ(scratch.counters().bytes.total, plan->scratch_bytes());
                            EXPECT_EQ(scratch.counters().bytes.value, 0u);
                            EXPECT_EQ(got, expected);
+                           if (asked != 0) {
+                             ASSERT_EQ(held.size(), 1u);
+                             EXPECT_EQ(held[0].bytes, plan->scratch_bytes());
+                             EXPECT_EQ(held[0].alignment, told_alignment);
+                           }
                          }
                        });
   }
