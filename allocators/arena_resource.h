@@ -137,7 +137,7 @@ class ArenaResource final : public std::pmr::memory_resource {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const AlignedBump bump =
         aligned_bump(cur, reinterpret_cast<std::uintptr_t>(fast_end_), bytes, alignment);
-    return (chunk_ == nullptr) & bump.inline_path & (bump.at == cur) ? bump.next - cur : 0;
+    return ((chunk_ == nullptr) & bump.inline_path & (bump.at == cur)) ? bump.next - cur : 0;
   }
   // Gives back the bytes of the most recent allocation, its rounding included, if no marker was
   // taken since it was made (so a stack of temporaries pops cleanly); otherwise memory comes back
