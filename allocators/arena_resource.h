@@ -121,7 +121,7 @@ class ArenaResource final : public std::pmr::memory_resource {
     // Above kGranule, an explicit align.
     const AlignedBump bump = aligned_bump(cur, end, bytes, alignment);
     if (ABSL_PREDICT_TRUE(bump.inline_path)) {
-      cur_ = reinterpret_cast<char*>(bump.next);
+      cur_ = reinterpret_cast<char*>(bump.at + bump.rounded);
       return reinterpret_cast<void*>(bump.at);
     }
     return allocate_slow(bytes, alignment);
@@ -137,7 +137,7 @@ class ArenaResource final : public std::pmr::memory_resource {
     const auto cur = reinterpret_cast<std::uintptr_t>(cur_);
     const AlignedBump bump =
         aligned_bump(cur, reinterpret_cast<std::uintptr_t>(fast_end_), bytes, alignment);
-    return ((chunk_ == nullptr) & bump.inline_path & (bump.at == cur)) ? bump.next - cur : 0;
+    return ((chunk_ == nullptr) & bump.inline_path & (bump.at == cur)) ? bump.rounded : 0;
   }
   // Gives back the bytes of the most recent allocation, its rounding included, if no marker was
   // taken since it was made (so a stack of temporaries pops cleanly); otherwise memory comes back
@@ -316,11 +316,11 @@ class ArenaResource final : public std::pmr::memory_resource {
   // multiple of kGranule, so a size that fits has a rounding that fits and no size needs an
   // overflow test. For a constant size, one signed compare.
   // allocate()'s explicit align from `cur` (the rounding cannot wrap: user-space addresses are
-  // far below 2^64 - kMaxFastAlignment): where the request starts and the bump pointer goes, and
-  // whether the inline path may serve it (else allocate_slow()). Any alignment.
+  // far below 2^64 - kMaxFastAlignment): where the request starts, the bytes it takes from there,
+  // and whether the inline path may serve it (else allocate_slow()). Any alignment.
   struct AlignedBump {
     std::uintptr_t at;
-    std::uintptr_t next;
+    std::size_t rounded;
     bool inline_path;
   };
   ABSL_ATTRIBUTE_ALWAYS_INLINE static AlignedBump aligned_bump(std::uintptr_t cur,
@@ -334,7 +334,7 @@ class ArenaResource final : public std::pmr::memory_resource {
         ((alignment & (alignment - 1)) == 0) & (bytes <= kMaxFastBytes) &
         (alignment - 1 < kMaxFastAlignment) &
         (static_cast<std::ptrdiff_t>(rounded) <= static_cast<std::ptrdiff_t>(end - aligned));
-    return AlignedBump{aligned, aligned + rounded, inline_path};
+    return AlignedBump{aligned, rounded, inline_path};
   }
   static constexpr bool fits(std::size_t bytes, std::ptrdiff_t room) noexcept {
     return (static_cast<std::ptrdiff_t>(bytes) >= 0) & (static_cast<std::ptrdiff_t>(bytes) <= room);
