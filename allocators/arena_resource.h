@@ -310,11 +310,6 @@ class ArenaResource final : public std::pmr::memory_resource {
   }
 
  private:
-  // Whether a request of `bytes` at an alignment up to kGranule fits `room`, fast_end_ - cur_.
-  // The room is negative when the bump pointer is past fast_end_ (a region's unaligned tail) or
-  // fast_end_ is null (the annotations: every request goes out of line); otherwise it is a
-  // multiple of kGranule, so a size that fits has a rounding that fits and no size needs an
-  // overflow test. For a constant size, one signed compare.
   // allocate()'s explicit align from `cur` (the rounding cannot wrap: user-space addresses are
   // far below 2^64 - kMaxFastAlignment): where the request starts, the bytes it takes from there,
   // and whether the inline path may serve it (else allocate_slow()). Any alignment.
@@ -336,6 +331,11 @@ class ArenaResource final : public std::pmr::memory_resource {
         (static_cast<std::ptrdiff_t>(rounded) <= static_cast<std::ptrdiff_t>(end - aligned));
     return AlignedBump{aligned, rounded, inline_path};
   }
+  // Whether a request of `bytes` at an alignment up to kGranule fits `room`, fast_end_ - cur_.
+  // The room is negative when the bump pointer is past fast_end_ (a region's unaligned tail) or
+  // fast_end_ is null (the annotations: every request goes out of line); otherwise it is a
+  // multiple of kGranule, so a size that fits has a rounding that fits and no size needs an
+  // overflow test. For a constant size, one signed compare.
   static constexpr bool fits(std::size_t bytes, std::ptrdiff_t room) noexcept {
     return (static_cast<std::ptrdiff_t>(bytes) >= 0) & (static_cast<std::ptrdiff_t>(bytes) <= room);
   }
