@@ -232,6 +232,7 @@ struct TileScratch {
   char* pool;
   char* slots;
   std::size_t slot_bytes;
+  int split_depth;  // with a pool: the levels of the tree split over threads
 };
 
 template <class E>
@@ -1502,7 +1503,7 @@ class Reducer {
   }
 
   // acc[0, width) = the f-transformed column sums of the tile at p, in column_tree's order.
-  // Serial: the tree's levels follow acc. Split: the top kSplitDepth levels of the tree on
+  // Serial: the tree's levels follow acc. Split: the top scratch.split_depth levels of the tree on
   // several threads, the right half of each split into its own node buffer (the nodes follow
   // acc), the levels below from the slot of the thread that computes them: the same tree, so
   // the same bits.
@@ -1514,8 +1515,8 @@ class Reducer {
     if (scratch.pool == nullptr) {
       column_tree<S>(p, cstride, width, rows, 0, leaves, acc, acc + width, f);
     } else {
-      column_tree_split<S>(p, cstride, width, rows, 0, leaves, acc, acc + width, 0, kSplitDepth,
-                           scratch, f);
+      column_tree_split<S>(p, cstride, width, rows, 0, leaves, acc, acc + width, 0,
+                           scratch.split_depth, scratch, f);
     }
     return acc;
   }
@@ -1736,19 +1737,19 @@ void Run(const Geometry& g, const Schedule& s, char* out, char* scratch) {
   } else if (s.tiles_split) {
     r.output_units(0, s.units, slots, true);
   } else if (s.rows_split) {
-    const TileScratch tile{nullptr, scratch, slots, s.slot_bytes};
+    const TileScratch tile{nullptr, scratch, slots, s.slot_bytes, s.split_depth};
     r.column_units(0, s.units, tile);
   } else if (s.parallel) {
     parallel_ranges(0, s.units, s.grain, [&](std::size_t lo, std::size_t hi) {
       char* slot = slots + s.slot_bytes * slot_index();
       if (g.columns) {
-        r.column_units(lo, hi, TileScratch{slot, nullptr, nullptr, 0});
+        r.column_units(lo, hi, TileScratch{slot, nullptr, nullptr, 0, 0});
       } else {
         r.output_units(lo, hi, slot);
       }
     });
   } else if (g.columns) {
-    r.column_units(0, s.units, TileScratch{slots, nullptr, nullptr, 0});
+    r.column_units(0, s.units, TileScratch{slots, nullptr, nullptr, 0, 0});
   } else {
     r.output_units(0, s.units, slots);
   }
@@ -1881,7 +1882,9 @@ Schedule schedule(Geometry& g, const ParallelOptions& options) {
                       g.reduction == Reduction::kStd;  // uint64 or float64 accumulators
     const std::size_t acc = wide ? 8 : float_acc_size(g.in);
     const std::size_t depth = tree_depth(pieces(g.column_rows(), kLeafRows));
-    s.pool_bytes = round_up(kSplitPoolTiles * g.tile_width() * acc, 64);
+    s.split_depth = static_cast<int>(
+        std::min<std::size_t>(kSplitDepth, tree_depth(static_cast<std::size_t>(threads))));
+    s.pool_bytes = round_up(split_pool_tiles(s.split_depth) * g.tile_width() * acc, 64);
     s.slot_bytes = round_up(depth * g.tile_width() * acc, 64);
     s.slots = static_cast<std::size_t>(threads);
     return s;

@@ -668,7 +668,8 @@ TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
   for (DType dtype : kEveryDType) {
     SCOPED_TRACE(dtype_name(dtype));
     const std::vector<std::vector<char>> expected = results(dtype, serial);
-    for (int threads : {1, 2, 4}) {
+    // 2, 4 and 8 threads split one, two and three levels of a column tile's tree over its rows.
+    for (int threads : {1, 2, 4, 8}) {
       SCOPED_TRACE(threads);
       tbb::task_arena arena(threads);
       std::vector<std::vector<char>> got;
@@ -919,8 +920,8 @@ TEST(ReduceTensorTest, ScratchByShapeClassIsAsDocumented) {
 
 // The README's scratch of columns split over two threads: a line cut into a tile a thread (rows
 // of 8 KiB pieces or more) takes a slot of (1 + d) w accumulators per thread, w its columns; one
-// whose rows are too short keeps its tile whole and splits the rows: a pool of 9 w, and d w per
-// thread.
+// whose rows are too short keeps its tile whole and splits the rows: a pool of (2 + 2^s - 1) w,
+// s = min(3, ceil(log2(threads))) the levels split, and d w per thread.
 TEST(ReduceTensorTest, ScratchOfColumnsSplitOverThreadsIsAsDocumented) {
   ParallelOptions split;
   split.min_parallel_bytes = 0;
@@ -929,19 +930,23 @@ TEST(ReduceTensorTest, ScratchOfColumnsSplitOverThreadsIsAsDocumented) {
   axis0.all_axes = false;
   const std::int64_t axes[] = {0};
   axis0.axes = axes;
-  auto scratch = [&](std::int64_t rows, std::int64_t cols) {
+  auto scratch = [&](std::int64_t rows, std::int64_t cols, int threads = 2) {
     const std::int64_t shape[] = {rows, cols};
     absl::StatusOr<ReducePlan> plan = ReducePlan::make(
         Reduction::kSum, TensorView(data.bytes.data(), DType::kFloat32, shape), axis0);
     EXPECT_TRUE(plan.ok()) << plan.status();
     std::size_t bytes = 0;
-    tbb::task_arena(2).execute([&] { bytes = plan.ok() ? plan->scratch_bytes(split) : 0; });
+    tbb::task_arena(threads).execute([&] { bytes = plan.ok() ? plan->scratch_bytes(split) : 0; });
     return bytes;
   };
   // (64, 4096): two tiles of 2048 columns, d = ceil(log2(4)) = 2.
   EXPECT_EQ(scratch(64, 4096), 2 * (1 + 2) * 2048u * 4);
-  // (1000, 1000): 500 columns a thread would be 2000-byte pieces: the rows split, d = 6.
-  EXPECT_EQ(scratch(1000, 1000), (9 * 1000u * 4 + 32) + 2 * (6 * 1000u * 4));
+  // (1000, 1000): 500 columns a thread would be 2000-byte pieces: the rows split, d = 6; one
+  // level split over two threads (a pool of 3 w), two over three or four (5 w), three over more.
+  EXPECT_EQ(scratch(1000, 1000), (3 * 1000u * 4 + 32) + 2 * (6 * 1000u * 4));
+  EXPECT_EQ(scratch(1000, 1000, 3), (5 * 1000u * 4 + 32) + 3 * (6 * 1000u * 4));
+  EXPECT_EQ(scratch(1000, 1000, 4), (5 * 1000u * 4 + 32) + 4 * (6 * 1000u * 4));
+  EXPECT_EQ(scratch(1000, 1000, 16), (9 * 1000u * 4 + 32) + 16 * (6 * 1000u * 4));
 }
 
 TEST(ReduceTensorTest, BroadcastReducedDimsAreFoldedInClosedForm) {
