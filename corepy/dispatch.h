@@ -182,7 +182,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool scope_may_wait(const ThreadState& t) {
 // open() is for the calling thread, once.
 class LazyOpScope {
  public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op) : state_(state), op_(op) {}
+  // Reads the op's scratch entry here, before the kernel plans its work, rather than in open():
+  // the loads that reach the op's arena then overlap the planning instead of following it.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op)
+      : state_(state), op_(op), scratch_(state.ops[static_cast<std::size_t>(op)]) {}
   LazyOpScope(const LazyOpScope&) = delete;
   LazyOpScope& operator=(const LazyOpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~LazyOpScope() {
@@ -198,13 +201,13 @@ class LazyOpScope {
   // The resource for the kernel's one allocation of `bytes` aligned to `alignment`.
   ABSL_ATTRIBUTE_ALWAYS_INLINE std::pmr::memory_resource* open(std::size_t bytes,
                                                                std::size_t alignment) {
-    stage_ = Stage::kOpening;  // stays so if op_scratch() or OpScope's constructor throws
-    const OpScratch s = op_scratch(state_, op_);
-    if (ABSL_PREDICT_TRUE(s.resource == s.arena)) {
-      lent_ = s.arena->round_trip_cost(bytes, alignment);
+    stage_ = Stage::kOpening;  // stays so if OpScope's constructor throws
+    // An op's first call on the thread finds no arena yet: the scope makes it.
+    if (ABSL_PREDICT_TRUE(scratch_.arena != nullptr && scratch_.resource == scratch_.arena)) {
+      lent_ = scratch_.arena->round_trip_cost(bytes, alignment);
       if (ABSL_PREDICT_TRUE(lent_ != 0)) {
         stage_ = Stage::kLent;
-        return s.arena;
+        return scratch_.arena;
       }
     }
     new (&scope_) OpScope(op_);
@@ -216,6 +219,7 @@ class LazyOpScope {
   enum class Stage : unsigned char { kWaiting, kOpening, kLent, kOpen };
   ThreadState& state_;
   Op op_;
+  OpScratch scratch_;  // the op's entry on the thread (ThreadState::ops), as the dispatch began
   Stage stage_ = Stage::kWaiting;
   std::size_t lent_ = 0;  // kLent: the bytes the allocation takes from the arena's block
   // Made by open() (kOpen then), destroyed by the destructor: by hand rather than in a
