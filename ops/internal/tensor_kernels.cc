@@ -1336,9 +1336,9 @@ class Reducer {
     for (std::size_t j = 0; j < width; ++j) acc[j] += levels[j];
   }
 
-  // ---- float32 tiles on AVX-512, a strip of at most kRegisterColumns columns at a time
-  // (register_strips()): a strip keeps a leaf's sums in registers (at most 8 vectors, the last
-  // one masked) while its rows stream past, instead of loading and storing them once per
+  // ---- float32 and float64 tiles on AVX-512, a strip of at most kRegisterColumns columns at
+  // a time (register_strips()): a strip keeps a leaf's sums in registers (at most 8 vectors, the
+  // last one masked) while its rows stream past, instead of loading and storing them once per
   // kRowGroup rows; and a node of two or three leaves, or of four where their sums fit in the 32
   // registers (up to 7 vectors), sums them side by side (more independent additions and more
   // reads in flight) and adds them in registers as the tree does: (l0 + l1), ((l0 + l1) + l2),
@@ -1346,24 +1346,31 @@ class Reducer {
   // Each column still adds a leaf's rows one after the other, in order: the same additions, so the
   // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets, and rows
   // that share L1 sets (Geometry::rows_share_sets()), take column_tree's loops.
+  // A strip's sums: the input's own type (float32 sums accumulate in float32, float64 in
+  // float64), and its vectors.
+  using RegisterValue =
+      std::conditional_t<std::is_same_v<E, Element<DType::kFloat64>>, double, float>;
+  using DS = hn::CappedTag<RegisterValue, 64 / sizeof(RegisterValue)>;
 #if HWY_TARGET <= HWY_AVX3
   static constexpr std::size_t kRegisterVectors = 8;
+  static constexpr bool kRegisterElement =
+      std::is_same_v<E, Element<DType::kFloat32>> || std::is_same_v<E, Element<DType::kFloat64>>;
   template <class S, class F>
-  static constexpr bool kRegisterLeaves = std::is_same_v<E, Element<DType::kFloat32>>&&
-      std::is_same_v<S, float>&& std::is_same_v<F, Identity>;
+  static constexpr bool kRegisterLeaves =
+      kRegisterElement&& std::is_same_v<S, RegisterValue>&& std::is_same_v<F, Identity>;
 #else
   static constexpr std::size_t kRegisterVectors = 1;
   template <class S, class F>
   static constexpr bool kRegisterLeaves = false;
 #endif
-  static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DR());
+  static constexpr std::size_t kRegisterColumns = kRegisterVectors * hn::MaxLanes(DS());
 
   // The widest strip of columns whose sums over a column_tree node of `leaves` leaves
   // register_leaves() keeps in registers: 8 vectors for 1 to 3 leaves, 7 for 4 (28 registers),
   // 0 for a node that the tree splits further.
   static constexpr std::size_t register_strip(std::uint64_t leaves) {
     if (leaves <= 3) return kRegisterColumns;
-    return leaves == 4 ? 7 * hn::MaxLanes(DR()) : 0;
+    return leaves == 4 ? 7 * hn::MaxLanes(DS()) : 0;
   }
 
   // register_leaves() over the tile's columns a strip at a time, each strip's rows streaming
@@ -1375,7 +1382,7 @@ class Reducer {
   // Rows a stride apart (one reduced dim) are stepped to; others are found once for all the
   // node's strips (row_at() decodes a reduced position).
   void register_strips(const char* p, std::size_t width, std::uint64_t rows, std::uint64_t leaf_lo,
-                       std::uint64_t leaf_hi, float* acc, std::size_t strip) const {
+                       std::uint64_t leaf_hi, RegisterValue* acc, std::size_t strip) const {
     const std::uint64_t r0 = leaf_lo * kLeafRows;
     const std::uint64_t r1 = std::min(rows, leaf_hi * kLeafRows);
     if (g_.nred == 1) {
@@ -1406,7 +1413,7 @@ class Reducer {
 
   template <class Rows>
   void register_strips(const Rows& at, std::size_t width, std::uint64_t rows, std::uint64_t leaves,
-                       float* acc, std::size_t strip) const {
+                       RegisterValue* acc, std::size_t strip) const {
     std::size_t j = width <= strip ? 0 : line_head(at.first(0), width);
     if (j != 0) register_leaves(at, 0, j, rows, leaves, acc);
     for (; j < width; j += strip) {
@@ -1418,7 +1425,7 @@ class Reducer {
   // node's `rows` rows (at.first(r)) plus `offset` bytes, width at most register_strip(leaves).
   template <class Rows>
   void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
-                       std::uint64_t leaves, float* acc) const {
+                       std::uint64_t leaves, RegisterValue* acc) const {
     constexpr auto kVectors = std::make_index_sequence<kRegisterVectors>();
     switch (leaves) {
       case 1:
@@ -1434,8 +1441,8 @@ class Reducer {
 
   template <std::size_t kLeaves, class Rows, std::size_t... kV>
   void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
-                       float* acc, std::index_sequence<kV...>) const {
-    constexpr std::size_t kN = hn::MaxLanes(DR());
+                       RegisterValue* acc, std::index_sequence<kV...>) const {
+    constexpr std::size_t kN = hn::MaxLanes(DS());
     const std::size_t vectors = pieces(width, kN);
     auto strip = [&](auto whole) {
       (void)((vectors == kV + 1
@@ -1457,18 +1464,18 @@ class Reducer {
   // a strip that ends inside a vector masks its last one.
   template <std::size_t kLeaves, std::size_t kV, bool kWhole, class Rows>
   void register_leaves(const Rows& at, std::size_t offset, std::size_t width, std::uint64_t rows,
-                       float* acc) const {
-    const DR d;
-    constexpr std::size_t kN = hn::MaxLanes(DR());
+                       RegisterValue* acc) const {
+    const DS d;
+    constexpr std::size_t kN = hn::MaxLanes(DS());
     const auto last = hn::FirstN(d, width - (kV - 1) * kN);
     auto load = [&](const char* row, std::size_t k) {
-      const float* x = reinterpret_cast<const float*>(row) + k * kN;
+      const RegisterValue* x = reinterpret_cast<const RegisterValue*>(row) + k * kN;
       return k + 1 < kV || kWhole ? hn::LoadU(d, x) : hn::MaskedLoad(last, d, x);
     };
     // Leaf l's rows are rows [l * kLeafRows, ...); all but the last leaf are whole.
     const std::uint64_t last_rows =
         std::min<std::uint64_t>(rows - (kLeaves - 1) * kLeafRows, kLeafRows);
-    hn::Vec<DR> sums[kLeaves][kV];
+    hn::Vec<DS> sums[kLeaves][kV];
     const char* q[kLeaves];  // leaf l's row
 #pragma GCC unroll 4
     for (std::size_t l = 0; l < kLeaves; ++l) {

@@ -362,13 +362,19 @@ template <class T>
 void expect_column_tiles_in_the_documented_order(std::int64_t target) {
   constexpr auto kItem = static_cast<std::int64_t>(sizeof(T));
   const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+  // Values with every bit of T's significand, drawn in T, so that another order of the additions
+  // shows in the bits (Data's float64 values are widened floats, whose column sums here are exact
+  // in any order).
+  std::mt19937_64 rng(13);
+  std::normal_distribution<T> normal(T{0}, T{3});
+  std::size_t differing_orders = 0;  // columns whose plain left-to-right sum is another value
   for (const std::int64_t width :
        {2,   5,   7,   8,   9,   15,  16,  17,  55,  56,  57,  63,   64,  65,
         100, 111, 112, 113, 127, 128, 129, 224, 225, 256, 257, 1000, 1024}) {
     for (const std::int64_t rows : {2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 113}) {
       const std::size_t n = static_cast<std::size_t>(rows * width);
       std::vector<T> x(n);
-      std::memcpy(x.data(), Data(dtype, n, 13).bytes.data(), n * sizeof(T));
+      for (T& v : x) v = normal(rng);
       std::vector<char> unaligned(n * sizeof(T) + 2);
       std::memcpy(unaligned.data() + 2, x.data(), n * sizeof(T));
       std::vector<char> buffer(n * sizeof(T) + 2 * kLine);
@@ -378,6 +384,9 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
       for (std::int64_t j = 0; j < width; ++j) {
         expected[static_cast<std::size_t>(j)] =
             column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
+        T plain = x[static_cast<std::size_t>(j)];
+        for (std::int64_t r = 1; r < rows; ++r) plain += x[static_cast<std::size_t>(r * width + j)];
+        differing_orders += plain != expected[static_cast<std::size_t>(j)];
       }
       struct View {
         std::string name;
@@ -423,17 +432,19 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
       }
     }
   }
+  EXPECT_GT(differing_orders, std::size_t{1000});  // the data tells orders apart
 }
 
-// Float32 column sums keep a leaf's sums in registers on AVX-512 (two or four sibling leaves side
-// by side), a strip of up to 128 columns (112 for four leaves) at a time, the last vector of a
-// strip masked where the strip ends inside it (whole vectors take plain loads); wider tiles take
-// several strips, the first one short where the rows start inside a line (line_head()); float64,
-// rows a multiple of 4 KiB apart (width 1024) and other targets take column_tree's loops. Every width around the vectors' and the strips'
-// edges, every row count around the leaves', the pairs' and the fours' edges, one reduced dim and
-// two (rows a stride apart and not), aligned and not, at the start of a line and 16 bytes into
-// one, give the documented order's bits on every target, and the means the same bits as on the
-// first target.
+// Float32 and float64 column sums keep a leaf's sums in registers on AVX-512 (two or four
+// sibling leaves side by side), a strip of up to 8 vectors (7 for four leaves: 128 and 112
+// float32 columns, 64 and 56 float64) at a time, the last vector of a strip masked where the
+// strip ends inside it (whole vectors take plain loads); wider tiles take several strips, the
+// first one short where the rows start inside a line (line_head()); rows a multiple of 4 KiB
+// apart (width 1024) and other targets take column_tree's loops. Every width around the
+// vectors' and the strips' edges, every row count around the leaves', the pairs' and the fours'
+// edges, one reduced dim and two (rows a stride apart and not), aligned and not, at the start of
+// a line and 16 bytes into one, give the documented order's bits on every target, and the means
+// the same bits as on the first target.
 TEST_P(ReduceTensorTargetTest, ColumnTilesGiveTheDocumentedOrdersBits) {
   hwy::SetSupportedTargetsForTest(GetParam());
   expect_column_tiles_in_the_documented_order<float>(GetParam());
