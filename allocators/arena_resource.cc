@@ -254,10 +254,7 @@ ArenaResource::Chunk* ArenaResource::take_chunk(std::size_t bytes, std::size_t a
   ++overflow_count_;
   spill_bytes_ += size;
   if (!dedicated) next_chunk_size_ = std::min(next_chunk_size_ * 2, kMaxChunk);
-  if (gauge_ != nullptr) {
-    note_peak();
-    publish();
-  }
+  if (gauge_ != nullptr && !note_peak()) publish();  // the spill counters, once
   if (annotate_) {
     internal::pool_create(chunk);
     internal::poison(chunk->data(), size - kChunkHeader);
@@ -382,12 +379,13 @@ void ArenaResource::end_spill_round(std::size_t regular_bytes) noexcept {
   next_chunk_size_ = std::clamp(regular_bytes, first_chunk_size_, kMaxChunk);
 }
 
-void ArenaResource::note_peak() noexcept {
+bool ArenaResource::note_peak() noexcept {
   high_ = Counter::peak_of(high_, used());
-  if (high_ > peak_) {
-    peak_ = high_;
-    if (gauge_ != nullptr) publish();  // as rewind_in_block() does when the peak rises
-  }
+  if (high_ <= peak_) return false;
+  peak_ = high_;
+  if (gauge_ == nullptr) return false;
+  publish();  // as rewind_in_block() does when the peak rises
+  return true;
 }
 
 bool ArenaResource::reserve(std::size_t capacity) {

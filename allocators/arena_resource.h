@@ -417,7 +417,7 @@ class ArenaResource final : public std::pmr::memory_resource {
   char* region_begin() const noexcept;
   char* bump_end(char* p, std::size_t bytes) const noexcept;
   const void* region_pool() const noexcept;
-  void note_peak() noexcept;
+  bool note_peak() noexcept;  // true when it published to gauge_ (the peak rose)
   void log_mark(char* cur, Chunk* chunk) const;
   void publish() const noexcept;  // to gauge_, which must be set
   void replace_block(std::size_t capacity);
