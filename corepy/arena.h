@@ -141,9 +141,15 @@ void visit_thread_gauges(const std::function<void(absl::Span<const ArenaGauge>)>
 // brought up to date with the configuration when they hold nothing (see arena.cc).
 std::pmr::memory_resource* op_resource_outside_scope(Op op, const Resolved* caller);
 
+// `op`'s entry on the thread as it stands: its arena null until the op first runs there
+// (op_scratch() then makes it). Only where the thread has a runtime (ThreadState::ops set).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_entry(const ThreadState& t, Op op) {
+  return t.ops[static_cast<std::size_t>(op)];
+}
+
 // Call inside a scope, which keeps the thread's runtime current; `t` is the thread's state.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline OpScratch op_scratch(ThreadState& t, Op op) {
-  const OpScratch s = t.ops[static_cast<std::size_t>(op)];
+  const OpScratch s = op_entry(t, op);
   if (ABSL_PREDICT_TRUE(s.arena != nullptr)) return s;
   return op_scratch_slow(op);
 }

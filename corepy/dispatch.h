@@ -185,7 +185,7 @@ class LazyOpScope {
   // Reads the op's scratch entry here, before the kernel plans its work, rather than in open():
   // the loads that reach the op's arena then overlap the planning instead of following it.
   ABSL_ATTRIBUTE_ALWAYS_INLINE LazyOpScope(ThreadState& state, Op op)
-      : state_(state), op_(op), scratch_(state.ops[static_cast<std::size_t>(op)]) {}
+      : state_(state), op_(op), scratch_(op_entry(state, op)) {}
   LazyOpScope(const LazyOpScope&) = delete;
   LazyOpScope& operator=(const LazyOpScope&) = delete;
   ABSL_ATTRIBUTE_ALWAYS_INLINE ~LazyOpScope() {
