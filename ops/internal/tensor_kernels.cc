@@ -1346,10 +1346,9 @@ class Reducer {
   // Each column still adds a leaf's rows one after the other, in order: the same additions, so the
   // same bits. Only AVX-512 has the masked loads that cannot fault; narrower targets, and rows
   // that share L1 sets (Geometry::rows_share_sets()), take column_tree's loops.
-  // A strip's sums: the input's own type (float32 sums accumulate in float32, float64 in
-  // float64), and its vectors.
-  using RegisterValue =
-      std::conditional_t<std::is_same_v<E, Element<DType::kFloat64>>, double, float>;
+  // A strip's sums, in the float sums' accumulator, which for float32 and float64 (the inputs
+  // that take strips) is the input's own type, and its vectors.
+  using RegisterValue = FloatAcc<E>;
   using DS = hn::CappedTag<RegisterValue, 64 / sizeof(RegisterValue)>;
 #if HWY_TARGET <= HWY_AVX3
   static constexpr std::size_t kRegisterVectors = 8;
