@@ -1563,6 +1563,11 @@ class Reducer {
       case DType::kFloat64:
         for (std::size_t j = 0; j < width; ++j) store_as<double>(out + j * 8, value(j));
         return;
+      case DType::kBFloat16:
+        for (std::size_t j = 0; j < width; ++j) {
+          store_as<std::uint16_t>(out + j * 2, bf16_from_f32(static_cast<float>(value(j))));
+        }
+        return;
       default:
         for (std::size_t j = 0; j < width; ++j) store_float(out + j * 2, g_.out_dtype, value(j));
     }
