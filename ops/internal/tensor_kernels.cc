@@ -1564,12 +1564,15 @@ class Reducer {
         for (std::size_t j = 0; j < width; ++j) store_as<double>(out + j * 8, value(j));
         return;
       case DType::kBFloat16:
-        for (std::size_t j = 0; j < width; ++j) {
-          store_as<std::uint16_t>(out + j * 2, bf16_from_f32(static_cast<float>(value(j))));
-        }
-        return;
-      default:
-        for (std::size_t j = 0; j < width; ++j) store_float(out + j * 2, g_.out_dtype, value(j));
+        return store_halves(out, width, value, bf16_from_f32);
+      default:  // float16: the only other float result
+        return store_halves(out, width, value, fp16_ieee_from_fp32_value);
+    }
+  }
+  template <class V, class Convert>
+  static void store_halves(char* out, std::size_t width, const V& value, Convert convert) {
+    for (std::size_t j = 0; j < width; ++j) {
+      store_as<std::uint16_t>(out + j * 2, convert(static_cast<float>(value(j))));
     }
   }
 
