@@ -10,11 +10,12 @@
 //     to one thread's read would pass where it does not reach the bound. The same read split by
 //     oneTBB (tbb_read, 256 KiB pieces, workers that sleep between calls) is context: what the
 //     fork, join and wake-up cost a split that does nothing else.
-// corepy is measured three times per shape: the kernel (ReducePlan made once, execute() into one
+// corepy is measured four times per shape: the kernel (ReducePlan made once, execute() into one
 // reused result buffer, scratch from an arena: what the runtime hands it), the same held to one
-// thread, and the whole dispatch a caller gets, reduce_cpu_dispatch() (plan, result on the default
+// thread, the whole dispatch a caller gets, reduce_cpu_dispatch() (plan, result on the default
 // resource, op scope and its scratch), under the configured allocator (the environment's, "arena"
-// by default).
+// by default), and the kernel again with an idle gap before each call (BM_KernelAfterIdle, beside
+// the oneTBB read timed the same way; see "after the workers slept" below).
 //
 // The shapes are the issue's, all float32 sums unless named: (1000, 1000) over axis 0, axis 1
 // and all; (100, 100, 100) over axes (0, 2) and (1,); (64, 4096) over axis 0; (4096, 64) over
@@ -43,6 +44,7 @@
 // are per input element (items); bytes are the input's. Before timing, each case's corepy result is
 // checked against Eigen's; a mismatch is a benchmark error, which fails the smoke test.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -323,9 +325,39 @@ std::string disagreement(const Case& c, const ops::ReducePlan& plan, const char*
   return "";
 }
 
+// ------------------------------------------------------------------ after the workers slept
+//
+// A runtime calls a reduction between other work, and a Python loop between bytecodes; oneTBB
+// 2021.8's workers go to sleep about a microsecond after their last task, so such a call wakes
+// its worker, where the back-to-back calls of the other lines find it still looking for work.
+// The *AfterIdle lines time each call after the caller ran alone for kIdleGap (manual time: the
+// call alone): the kernel split over both cores, and the read split by oneTBB as the kernels
+// are, which pays the same wake-up.
+constexpr std::chrono::microseconds kIdleGap{20};
+
+template <class Call>
+void run_after_idle_gaps(benchmark::State& state, Call call) {
+  using Clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    const Clock::time_point gap_end = Clock::now() + kIdleGap;
+    while (Clock::now() < gap_end) {
+    }
+    const Clock::time_point start = Clock::now();
+    call();
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+}
+
+// Runs `call` back to back, or after idle gaps.
+template <class Call>
+void run(benchmark::State& state, bool after_idle, Call call) {
+  if (after_idle) return run_after_idle_gaps(state, call);
+  for (auto _ : state) call();
+}
+
 // With `threads` 1, the kernel never splits (min_parallel_bytes at its maximum): against Eigen's
 // one thread, what the kernels themselves are worth, whatever the other core is doing.
-void BM_Kernel(benchmark::State& state, const Case& c, int threads) {
+void BM_Kernel(benchmark::State& state, const Case& c, int threads, bool after_idle) {
   absl::StatusOr<ops::ReducePlan> plan =
       ops::ReducePlan::make(ops::Reduction::kSum, c.view(), c.options());
   if (!plan.ok()) {
@@ -343,11 +375,11 @@ void BM_Kernel(benchmark::State& state, const Case& c, int threads) {
     state.SkipWithError(wrong.c_str());
     return;
   }
-  for (auto _ : state) {
+  run(state, after_idle, [&] {
     ops::execute(*plan, out.p, arena.get(), parallel);
     benchmark::DoNotOptimize(out.p);
     benchmark::ClobberMemory();
-  }
+  });
   state.counters["scratch"] = static_cast<double>(scratch_bytes);
   set_counters(state, c.elements(), ops::dtype_size(c.dtype));
 }
@@ -407,10 +439,11 @@ void BM_StreamRead(benchmark::State& state, const Case& c, int threads) {
 }
 
 // The read split by oneTBB in the kernels' task size (256 KiB), on the threads the kernels use.
-void BM_StreamReadTbb(benchmark::State& state, const Case& c) {
+void BM_StreamReadTbb(benchmark::State& state, const Case& c, bool after_idle) {
   const void* data = c.data();
   const std::size_t bytes = c.input_bytes();
-  for (auto _ : state) benchmark::DoNotOptimize(bench::tbb_read(data, bytes, 256 << 10));
+  run(state, after_idle,
+      [&] { benchmark::DoNotOptimize(bench::tbb_read(data, bytes, 256 << 10)); });
   set_counters(state, c.elements(), ops::dtype_size(c.dtype));
 }
 
@@ -488,6 +521,9 @@ const std::vector<std::pair<ScratchCase, const char*>> kScratchCases = {
 std::string name(const std::string& benchmark, const std::string& id) {
   return benchmark + "/" + id + "/real_time";
 }
+std::string manual_time_name(const std::string& benchmark, const std::string& id) {
+  return benchmark + "/" + id + "/manual_time";
+}
 std::string name(const std::string& benchmark, const std::string& id, std::int64_t n) {
   return benchmark + "/" + id + "/" + std::to_string(n) + "/real_time";
 }
@@ -499,10 +535,16 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(("BM_StreamReadThreads/" + c.id).c_str(), BM_StreamRead, c,
                                  kEigenThreads)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_StreamReadTbb/" + c.id).c_str(), BM_StreamReadTbb, c)
+    benchmark::RegisterBenchmark(("BM_StreamReadTbb/" + c.id).c_str(), BM_StreamReadTbb, c, false)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0)->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_KernelOneThread/" + c.id).c_str(), BM_Kernel, c, 1)
+    benchmark::RegisterBenchmark(("BM_StreamReadTbbAfterIdle/" + c.id).c_str(), BM_StreamReadTbb, c,
+                                 true)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0, false)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_KernelAfterIdle/" + c.id).c_str(), BM_Kernel, c, 0, true)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark(("BM_KernelOneThread/" + c.id).c_str(), BM_Kernel, c, 1, false)
         ->UseRealTime();
     benchmark::RegisterBenchmark(("BM_Dispatch/" + c.id).c_str(), BM_Dispatch, c)->UseRealTime();
     benchmark::RegisterBenchmark(("BM_EigenTensor/" + c.id).c_str(), BM_EigenTensor, c, 1)
@@ -570,6 +612,15 @@ std::vector<bench::Comparison> comparisons() {
     line(k, "BM_EigenTensorShuffleThreads", "BM_EigenTensorThreads", 0, "BM_StreamReadThreads");
   }
   for (const Case& k : cases()) line(k, "BM_Dispatch", "BM_Kernel", 0, "BM_StreamReadThreads");
+  // After idle gaps: the kernel against the oneTBB read that pays the same wake-up, and against
+  // itself back to back (what the wake-up costs it). Context: the target is the lines above.
+  auto after_idle = [&](const Case& k, const std::string& anchor) {
+    c.push_back({manual_time_name("BM_KernelAfterIdle", k.id), anchor, 0, "",
+                 static_cast<double>(ops::dtype_size(k.dtype)),
+                 name("BM_StreamReadThreads", k.id)});
+  };
+  for (const Case& k : cases()) after_idle(k, manual_time_name("BM_StreamReadTbbAfterIdle", k.id));
+  for (const Case& k : cases()) after_idle(k, name("BM_Kernel", k.id));
   for (const auto& [kind, id] : kScratchCases) {
     for (std::int64_t n : kScratchSizes) {
       bench::Comparison s{name("BM_ScratchArena", id, n), name("BM_ScratchSystem", id, n), 1 / 1.1};
