@@ -583,10 +583,15 @@ void register_benchmarks() {
 // print the speedup.
 std::vector<bench::Comparison> comparisons() {
   std::vector<bench::Comparison> c;
+  // A line of case k between two benchmarks named in full, its throughput against `read`'s.
+  auto line_of = [&](const Case& k, std::string subject, std::string anchor, double target,
+                     const char* read) {
+    c.push_back({std::move(subject), std::move(anchor), target, "",
+                 static_cast<double>(ops::dtype_size(k.dtype)), name(read, k.id)});
+  };
   auto line = [&](const Case& k, const std::string& subject, const std::string& anchor,
                   double target, const char* read = "BM_StreamRead") {
-    c.push_back({name(subject, k.id), name(anchor, k.id), target, "",
-                 static_cast<double>(ops::dtype_size(k.dtype)), name(read, k.id)});
+    line_of(k, name(subject, k.id), name(anchor, k.id), target, read);
   };
   constexpr double kRead = 1 / 0.85;
   for (const Case& k : cases()) line(k, "BM_Kernel", "BM_EigenTensor", 1.0, "BM_StreamReadThreads");
@@ -615,9 +620,7 @@ std::vector<bench::Comparison> comparisons() {
   // After idle gaps: the kernel against the oneTBB read that pays the same wake-up, and against
   // itself back to back (what the wake-up costs it). Context: the target is the lines above.
   auto after_idle = [&](const Case& k, const std::string& anchor) {
-    c.push_back({manual_time_name("BM_KernelAfterIdle", k.id), anchor, 0, "",
-                 static_cast<double>(ops::dtype_size(k.dtype)),
-                 name("BM_StreamReadThreads", k.id)});
+    line_of(k, manual_time_name("BM_KernelAfterIdle", k.id), anchor, 0, "BM_StreamReadThreads");
   };
   for (const Case& k : cases()) after_idle(k, manual_time_name("BM_StreamReadTbbAfterIdle", k.id));
   for (const Case& k : cases()) after_idle(k, name("BM_Kernel", k.id));
