@@ -313,6 +313,10 @@ int corepy_configure(const char* key, const char* value) {
       absl::StatusOr<std::uint64_t> n = corepy::parse_shrink_after(value);
       if (!n.ok()) throw std::invalid_argument(std::string(n.status().message()));
       options.arena_shrink_after = *n;
+    } else if (k == "worker_spin") {
+      absl::StatusOr<std::chrono::nanoseconds> spin = corepy::parse_worker_spin(value);
+      if (!spin.ok()) throw std::invalid_argument(std::string(spin.status().message()));
+      options.worker_spin = *spin;
     } else if (k == "log") {
       absl::StatusOr<bool> on = corepy::parse_log_level(value);
       if (!on.ok()) throw std::invalid_argument(std::string(on.status().message()));
@@ -320,7 +324,7 @@ int corepy_configure(const char* key, const char* value) {
     } else {
       throw std::invalid_argument("unknown configuration key " + corepy::internal::quoted(k) +
                                   "; accepted: allocator, arena_size, arena_max_size, "
-                                  "op_arena_sizes, log, arena_shrink_after");
+                                  "op_arena_sizes, log, arena_shrink_after, worker_spin");
     }
     if (absl::Status s = corepy::configure(options); !s.ok()) {
       // An allocator that could not be built for want of memory is out of memory, not a bad

@@ -149,7 +149,8 @@ COREPY_API int corepy_trim(void);
 /* Sets one configuration key, as corepy::configure() does: "allocator" (a spec such as
  * "arena", "system", "stats(arena)"), "arena_size", "arena_max_size" (sizes such as "4MiB"),
  * "op_arena_sizes" ("sum_f32=64KiB,..."), "log" ("debug" or "off", as COREPY_LOG),
- * "arena_shrink_after" (a count, as COREPY_ARENA_SHRINK_AFTER). */
+ * "arena_shrink_after" (a count, as COREPY_ARENA_SHRINK_AFTER), "worker_spin" (a duration
+ * such as "50us" or "0", as COREPY_WORKER_SPIN). */
 COREPY_API int corepy_configure(const char* key, const char* value);
 
 /* Per-op stats as JSON, written to buf (NUL-terminated, truncated to size); *needed (if not

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "allocators/arena_resource.h"
 #include "corepy/allocator_spec.h"
 #include "corepy/internal/fork_guard.h"
@@ -30,6 +31,7 @@ enum Key : int {
   kOpArenaSizes,
   kLog,
   kArenaShrinkAfter,
+  kWorkerSpin,
   kKeyCount
 };
 
@@ -47,6 +49,7 @@ constexpr KeySources kKeys[kKeyCount] = {
     {"COREPY_OP_ARENA_SIZES", "corepy_op_arena_sizes", "op_arena_sizes", "none"},
     {"COREPY_LOG", "corepy_log", "log", "off"},
     {"COREPY_ARENA_SHRINK_AFTER", "corepy_arena_shrink_after", "arena_shrink_after", "64"},
+    {"COREPY_WORKER_SPIN", "corepy_worker_spin", "worker_spin", "50us"},
 };
 
 std::atomic<internal::FlagReader> g_flag_reader{nullptr};
@@ -119,6 +122,7 @@ void reset_to_default(Sourced& src, Key key) {
     case kOpArenaSizes: src.settings.op_arena_sizes = defaults.op_arena_sizes; break;
     case kLog: src.settings.debug_log = defaults.debug_log; break;
     case kArenaShrinkAfter: src.settings.arena_shrink_after = defaults.arena_shrink_after; break;
+    case kWorkerSpin: src.settings.worker_spin = defaults.worker_spin; break;
     case kKeyCount: break;
   }
   src.origin[key].clear();
@@ -167,6 +171,13 @@ void apply_text(Sourced& src, Key key, absl::string_view value, const std::strin
         error = n.status();
       }
       break;
+    case kWorkerSpin:
+      if (absl::StatusOr<std::chrono::nanoseconds> spin = parse_worker_spin(value); spin.ok()) {
+        s.worker_spin = *spin;
+      } else {
+        error = spin.status();
+      }
+      break;
     case kKeyCount:
       break;
   }
@@ -209,6 +220,7 @@ Sourced settings_from(const Options& code) {
   if (code.op_arena_sizes) s.op_arena_sizes = *parse_op_arena_sizes(*code.op_arena_sizes), set(kOpArenaSizes);
   if (code.debug_log) s.debug_log = *code.debug_log, set(kLog);
   if (code.arena_shrink_after) s.arena_shrink_after = *code.arena_shrink_after, set(kArenaShrinkAfter);
+  if (code.worker_spin) s.worker_spin = *code.worker_spin, set(kWorkerSpin);
   return src;
 }
 
@@ -323,6 +335,8 @@ absl::StatusOr<std::shared_ptr<internal::Resolved>> build_resolved(Sourced src, 
 void publish(State& st, std::shared_ptr<internal::Resolved> resolved) noexcept {
   resolved->generation = internal::g_config_generation.load(std::memory_order_relaxed) + 1;
   internal::g_debug_log.store(resolved->settings.debug_log, std::memory_order_relaxed);
+  internal::g_worker_spin_ns.store(resolved->settings.worker_spin.count(),
+                                   std::memory_order_relaxed);
   st.resolved = std::move(resolved);
   // Sequentially consistent, as the runtime's own check of it after re-arming a thread's inline
   // scopes (corepy/arena.cc, refresh_scope_arena()): a thread either sees this generation there
@@ -405,6 +419,23 @@ absl::StatusOr<std::uint64_t> parse_shrink_after(absl::string_view text) {
   return n;
 }
 
+absl::StatusOr<std::chrono::nanoseconds> parse_worker_spin(absl::string_view text) {
+  absl::Duration d;
+  const absl::string_view v = absl::StripAsciiWhitespace(text);
+  if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() ||
+      d > absl::FromChrono(ops::kMaxWorkerSpin)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid worker_spin ", internal::quoted(text),
+                     "; accepted: a duration with its unit from 0 (workers sleep at once) to ",
+                     format_worker_spin(ops::kMaxWorkerSpin), ", e.g. 50us, 0.2ms, 1ms"));
+  }
+  return absl::ToChronoNanoseconds(d);
+}
+
+std::string format_worker_spin(std::chrono::nanoseconds spin) {
+  return absl::FormatDuration(absl::FromChrono(spin));
+}
+
 absl::StatusOr<bool> parse_log_level(absl::string_view text) {
   const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
   if (v == "debug") return true;
@@ -451,6 +482,10 @@ absl::Status configure(const Options& options) {
   if (options.arena_shrink_after && *options.arena_shrink_after > kMaxShrinkAfter) {
     return parse_shrink_after(std::to_string(*options.arena_shrink_after)).status();
   }
+  if (options.worker_spin && (*options.worker_spin < std::chrono::nanoseconds::zero() ||
+                              *options.worker_spin > ops::kMaxWorkerSpin)) {
+    return parse_worker_spin(absl::StrCat(options.worker_spin->count(), "ns")).status();
+  }
   if (options.op_arena_sizes) {
     if (auto sizes = parse_op_arena_sizes(*options.op_arena_sizes); !sizes.ok()) {
       return sizes.status();
@@ -465,6 +500,7 @@ absl::Status configure(const Options& options) {
     if (checked.op_arena_sizes) code.op_arena_sizes = checked.op_arena_sizes;
     if (checked.debug_log) code.debug_log = checked.debug_log;
     if (checked.arena_shrink_after) code.arena_shrink_after = checked.arena_shrink_after;
+    if (checked.worker_spin) code.worker_spin = checked.worker_spin;
   });
 }
 

@@ -4,14 +4,17 @@
 // Sources, highest first:
 //   1. code:        corepy::configure(options)
 //   2. Abseil flags: --corepy_allocator, --corepy_arena_size, --corepy_arena_max_size,
-//                    --corepy_op_arena_sizes, --corepy_log, --corepy_arena_shrink_after, in C++ binaries that link the
-//                    opt-in target //corepy:flags (once the program has parsed its flags).
+//                    --corepy_op_arena_sizes, --corepy_log, --corepy_arena_shrink_after,
+//                    --corepy_worker_spin, in C++ binaries that link the opt-in target
+//                    //corepy:flags (once the program has parsed its flags).
 //                    The libraries define no flag: flags belong to binaries, and two copies of
 //                    a library that defined them could not be loaded into one process.
 //   3. environment: COREPY_ALLOCATOR, COREPY_ARENA_SIZE, COREPY_ARENA_MAX_SIZE,
-//                    COREPY_OP_ARENA_SIZES, COREPY_LOG, COREPY_ARENA_SHRINK_AFTER
+//                    COREPY_OP_ARENA_SIZES, COREPY_LOG, COREPY_ARENA_SHRINK_AFTER,
+//                    COREPY_WORKER_SPIN
 //   4. defaults:    allocator "arena", arena size 1 MiB, no self-tuning, no per-op sizes, no log,
-//                    shrink after 64 quiet scopes (only a self-tuned block ever shrinks)
+//                    shrink after 64 quiet scopes (only a self-tuned block ever shrinks),
+//                    workers spin 50us after a split op (ops::kWorkerSpin)
 //
 // A bad value in a flag or the environment is named once on stderr, with what was wrong, what
 // is accepted and which value stays in force; the runtime goes on. That includes an arena size
@@ -32,6 +35,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +48,7 @@
 #include "corepy/byte_size.h"  // parse_byte_size, part of this header's contract
 #include "corepy/internal/require_cxx17.h"
 #include "corepy/op_table.h"
+#include "ops/parallel_options.h"
 
 namespace corepy {
 
@@ -57,6 +62,10 @@ struct Options {
   // The shrink policy (corepy/memory_stats.h): a self-tuned block halves after this many
   // outermost scopes in a row that used under a quarter of it; 0: never.
   std::optional<std::uint64_t> arena_shrink_after;
+  // After an op that split over oneTBB's threads, the workers spin this long waiting for the
+  // next one (ops::ParallelOptions::worker_spin says what for, and what it costs); 0: they
+  // sleep at once, as oneTBB's do. From 0 to ops::kMaxWorkerSpin (1 s).
+  std::optional<std::chrono::nanoseconds> worker_spin;
 };
 
 // The settings in force.
@@ -67,6 +76,7 @@ struct Settings {
   std::array<std::size_t, kOpCount> op_arena_sizes{};  // 0: the op uses the thread arena
   bool debug_log = false;
   std::uint64_t arena_shrink_after = 64;
+  std::chrono::nanoseconds worker_spin = ops::kWorkerSpin;
 };
 
 // Checks every field, then applies them all over earlier configure() calls; on error returns
@@ -85,6 +95,12 @@ absl::StatusOr<std::array<std::size_t, kOpCount>> parse_op_arena_sizes(absl::str
 // arena_shrink_after's values: a count from 0 to kMaxShrinkAfter, in decimal.
 inline constexpr std::uint64_t kMaxShrinkAfter = std::uint64_t{1} << 32;
 absl::StatusOr<std::uint64_t> parse_shrink_after(absl::string_view text);
+
+// worker_spin's values: a duration from 0 to ops::kMaxWorkerSpin, in Abseil's syntax with a
+// unit ("50us", "0.2ms", "1s"; "0" alone needs none).
+absl::StatusOr<std::chrono::nanoseconds> parse_worker_spin(absl::string_view text);
+// The same duration as text parse_worker_spin() reads back ("50us").
+std::string format_worker_spin(std::chrono::nanoseconds spin);
 
 // COREPY_LOG's values, in any case: "debug" -> true; "off", "none", "0" or "" -> false.
 absl::StatusOr<bool> parse_log_level(absl::string_view text);
@@ -114,6 +130,9 @@ inline constexpr std::size_t kMaxReportedMessages = 1024;
 // A new value means "look again" (the runtime is also told: g_on_new_config below).
 inline std::atomic<std::uint64_t> g_config_generation{0};
 inline std::atomic<bool> g_debug_log{false};
+// The worker_spin in force, in nanoseconds: process-wide, as oneTBB's workers are, so every op
+// from the next on uses a new one (before the first configuration is read, the default).
+inline std::atomic<std::int64_t> g_worker_spin_ns{ops::kWorkerSpin.count()};
 
 // Called, when set, after each new configuration is published (with g_config_generation
 // already raised): the runtime (corepy/arena.cc) sends every thread's scopes out of line there,
@@ -124,6 +143,9 @@ inline std::uint64_t config_generation() noexcept {
   return g_config_generation.load(std::memory_order_acquire);
 }
 inline bool debug_log_enabled() noexcept { return g_debug_log.load(std::memory_order_relaxed); }
+inline std::chrono::nanoseconds worker_spin() noexcept {
+  return std::chrono::nanoseconds(g_worker_spin_ns.load(std::memory_order_relaxed));
+}
 }  // namespace internal
 
 }  // namespace corepy

@@ -84,6 +84,7 @@ namespace internal {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline ops::ParallelOptions op_parallel_options(const ThreadState& t) {
   ops::ParallelOptions options;
   if (ABSL_PREDICT_FALSE(t.exited)) options.min_parallel_bytes = ~std::size_t{0};
+  options.worker_spin = worker_spin();
   return options;
 }
 }  // namespace internal
@@ -119,8 +120,9 @@ class OpScope {
   std::pmr::memory_resource* resource() const { return scratch_.resource; }
   ArenaResource& arena() const { return rewind_.arena(); }
   // How a kernel run in this scope may split over oneTBB's threads: as the ops' defaults say,
-  // except after the thread's corepy state was destroyed (an op from a static destructor or an
-  // atexit handler), when oneTBB may be shutting down too: then it stays on this thread.
+  // with the configured worker_spin, except after the thread's corepy state was destroyed (an
+  // op from a static destructor or an atexit handler), when oneTBB may be shutting down too:
+  // then it stays on this thread.
   ABSL_ATTRIBUTE_ALWAYS_INLINE ops::ParallelOptions parallel_options() const {
     return internal::op_parallel_options(entry_.state());
   }

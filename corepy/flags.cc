@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, corepy_log, "", "corepy: 'debug' prints one line per disp
 ABSL_FLAG(std::string, corepy_arena_shrink_after, "",
           "corepy: halve a self-tuned arena after this many outermost scopes using under a "
           "quarter of it (0: never)");
+ABSL_FLAG(std::string, corepy_worker_spin, "",
+          "corepy: how long oneTBB's workers spin after an op that split, waiting for the next "
+          "one, e.g. 50us (0: they sleep at once; at most 1s)");
 
 namespace corepy::internal {
 namespace {
@@ -30,6 +33,7 @@ std::string read_flag(absl::string_view name) {
   if (name == "corepy_op_arena_sizes") return absl::GetFlag(FLAGS_corepy_op_arena_sizes);
   if (name == "corepy_log") return absl::GetFlag(FLAGS_corepy_log);
   if (name == "corepy_arena_shrink_after") return absl::GetFlag(FLAGS_corepy_arena_shrink_after);
+  if (name == "corepy_worker_spin") return absl::GetFlag(FLAGS_corepy_worker_spin);
   return "";
 }
 

@@ -3,6 +3,7 @@
 #ifndef COREPY_OPS_PARALLEL_OPTIONS_H_
 #define COREPY_OPS_PARALLEL_OPTIONS_H_
 
+#include <chrono>
 #include <cstddef>
 #include <memory_resource>
 
@@ -22,6 +23,17 @@ using ScratchProvider = std::pmr::memory_resource* (*)(const void* context);
 // threshold is where splitting becomes possible. Callers can set their own.
 inline constexpr std::size_t kParallelMinBytes = std::size_t{512} << 10;
 
+// After a call that split, oneTBB's workers spin this long waiting for the next one, instead of
+// going to sleep about a microsecond after their last task. A call that comes after the caller
+// ran alone for a few microseconds (a Python loop between reductions, a runtime between ops)
+// then starts on awake workers: without it, such a call takes 1.0-1.5x its back-to-back time
+// (the README's after-idle figures, //tests/bench:reduce_tensor_benchmark). A spinner ends as
+// soon as the next split call starts. The cost: a core kept busy for up to this long after the
+// last call, and other oneTBB work in the process waits up to this long for that worker.
+inline constexpr std::chrono::nanoseconds kWorkerSpin = std::chrono::microseconds(50);
+// The longest spin: longer values are taken as this.
+inline constexpr std::chrono::nanoseconds kMaxWorkerSpin = std::chrono::seconds(1);
+
 struct ParallelOptions {
   // Input bytes below which the call stays on the calling thread. 0: always split (when there
   // are two chunks or more).
@@ -30,6 +42,8 @@ struct ParallelOptions {
   ScratchProvider per_thread_scratch = nullptr;
   // Passed to per_thread_scratch on every call.
   const void* scratch_context = nullptr;
+  // How long the workers spin after a call that split (kWorkerSpin); 0 or less: they do not.
+  std::chrono::nanoseconds worker_spin = kWorkerSpin;
 };
 
 }  // namespace corepy::ops

@@ -67,6 +67,7 @@ float sum_range_parallel(const float* x, std::size_t n, const ParallelOptions& o
       partials[c] = internal::sum_f32_chunk(x + begin, std::min(kChunk, n - begin));
     }
   });
+  internal::tbb_keep_workers_spinning(options.worker_spin);
   return internal::pairwise_sum(0, chunks, [&](std::size_t c) { return partials[c]; });
 }
 
@@ -78,6 +79,10 @@ std::pmr::memory_resource* default_thread_scratch() {
 }
 
 bool finalize_parallel_workers() { return internal::tbb_finalize_workers(); }
+
+int spinning_workers() { return internal::tbb_spinning_workers(); }
+
+void stop_spinning_workers() { internal::tbb_stop_spinning_workers(); }
 
 float sum_f32_parallel(absl::Span<const float> x, const ParallelOptions& options) {
   if (x.empty()) return 0.0f;
@@ -101,6 +106,7 @@ std::int64_t sum_i32_parallel(absl::Span<const std::int32_t> x, const ParallelOp
       partials[c] = internal::sum_i32_range(x.data() + begin, std::min(kChunk, n - begin));
     }
   });
+  internal::tbb_keep_workers_spinning(options.worker_spin);
   // Exact, so any order gives the same; unsigned, so wrapping is defined.
   std::uint64_t total = 0;
   for (std::size_t c = 0; c < chunks; ++c) total += static_cast<std::uint64_t>(partials[c]);
@@ -112,7 +118,8 @@ namespace {
 // Whether some chunk of x has a byte for which `decides` returns true (the chunk's kernel
 // result), skipping chunks once one has.
 template <class ChunkTest>
-bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest& decides) {
+bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest& decides,
+                         const ParallelOptions& options) {
   const std::size_t chunks = pieces(n, internal::kBoolChunk);
   std::atomic<bool> found{false};
   internal::parallel_ranges(0, chunks, 1, [&](std::size_t begin_r, std::size_t end_r) {
@@ -125,6 +132,7 @@ bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest&
       }
     }
   });
+  internal::tbb_keep_workers_spinning(options.worker_spin);
   return found.load(std::memory_order_relaxed);
 }
 
@@ -135,7 +143,7 @@ bool all_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options)
   if (!go_parallel(n, pieces(n, internal::kBoolChunk), options)) return all_bool(x);
   return !find_chunk_parallel(
       reinterpret_cast<const unsigned char*>(x.data()), n,
-      [](const unsigned char* p, std::size_t m) { return !internal::all_nonzero(p, m); });
+      [](const unsigned char* p, std::size_t m) { return !internal::all_nonzero(p, m); }, options);
 }
 
 bool any_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options) {
@@ -143,7 +151,7 @@ bool any_bool_parallel(absl::Span<const bool> x, const ParallelOptions& options)
   if (!go_parallel(n, pieces(n, internal::kBoolChunk), options)) return any_bool(x);
   return find_chunk_parallel(
       reinterpret_cast<const unsigned char*>(x.data()), n,
-      [](const unsigned char* p, std::size_t m) { return internal::any_nonzero(p, m); });
+      [](const unsigned char* p, std::size_t m) { return internal::any_nonzero(p, m); }, options);
 }
 
 float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOptions& options) {
@@ -165,6 +173,7 @@ float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpti
           internal::compensated_chunk(x.data() + begin, std::min(kChunk, n - begin), terms.data());
     }
   });
+  internal::tbb_keep_workers_spinning(options.worker_spin);
   return internal::finish(internal::pairwise_tree<CompensatedSum>(
       0, chunks, [&](std::size_t c) { return partials[c]; },
       [](CompensatedSum a, CompensatedSum b) { return internal::combine(a, b); }));

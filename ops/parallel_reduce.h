@@ -72,6 +72,13 @@ float mean_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpt
 // inside tbb::task_arena::execute(): oneTBB's finalize crashes there (oneTBB 2021.8).
 bool finalize_parallel_workers();
 
+// The workers kept spinning after split calls (ParallelOptions::worker_spin): their tasks
+// enqueued or running now, at most one per worker.
+int spinning_workers();
+// Ends those tasks and waits until each has. fork() does this first (in its prepare handler),
+// as do finalize_parallel_workers() and the unloading of this library (dlclose, or exit).
+void stop_spinning_workers();
+
 // As reduce.h's: the result on `resource` (allocated on the calling thread). Split, they are
 // the N-D engine's (ops::execute_into of a (rows, cols) view): axis 1 shares out the rows; axis 0
 // the column tiles, or, with too few tiles for the threads, each tile's rows. The scratch is one

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ops/internal/parallel.h"
 #include "ops/internal/reduce_tree.h"
 #include "ops/internal/tensor_elements.h"
 #include "ops/internal/tensor_kernels.h"
@@ -468,6 +469,7 @@ void execute_into(const ReducePlan& plan, absl::FunctionRef<void*()> place,
   }
   internal::ScratchBuffer<char> buffer(resource, s.bytes());
   internal::run_reduction(g, s, static_cast<char*>(place()), buffer.data());
+  if (s.split()) internal::tbb_keep_workers_spinning(parallel.worker_spin);
 }
 
 void execute(const ReducePlan& plan, void* out, std::pmr::memory_resource* scratch,

@@ -22,9 +22,11 @@
 #ifndef COREPY_OPS_INTERNAL_PARALLEL_H_
 #define COREPY_OPS_INTERNAL_PARALLEL_H_
 
+#include <chrono>
 #include <cstddef>
 
 #include "absl/base/config.h"
+#include "ops/parallel_options.h"
 
 #ifdef ABSL_HAVE_THREAD_SANITIZER
 #include <sanitizer/tsan_interface.h>
@@ -45,7 +47,17 @@ void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
                       void (*body)(void* context, std::size_t, std::size_t), void* context);
 // tbb::parallel_invoke of f(f_context) and g(g_context).
 void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), void* g_context);
-// tbb::finalize on a handle attached to the default scheduler: waits for the worker threads.
+// After a call that split: enqueues, in the current task arena, a task for each worker that
+// spins until the next split call starts, the spinners are stopped, or `spin` (at most
+// kMaxWorkerSpin) has passed, so that the next call finds its workers awake (oneTBB's own
+// sleep after about a microsecond idle). Nothing for spin <= 0, or with one thread.
+void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept;
+// Ends every spinner and waits until each has (fork() does this too, and so does unloading
+// this library); tbb_spinning_workers() counts those enqueued and not yet ended.
+void tbb_stop_spinning_workers() noexcept;
+int tbb_spinning_workers() noexcept;
+// tbb::finalize on a handle attached to the default scheduler, after stopping the spinners:
+// waits for the worker threads.
 bool tbb_finalize_workers();
 
 // ------------------------------------------------------------------ our side

@@ -196,6 +196,7 @@ struct Schedule {
   std::size_t pool_bytes = 0;  // shared by the threads (rows_split), before the slots
   int split_depth = 0;         // rows_split: the levels of a tile's tree split over threads
   std::size_t bytes() const { return pool_bytes + slots * slot_bytes; }
+  bool split() const { return single_split || tiles_split || rows_split || parallel; }
 };
 
 // The schedule of `g` with these options.

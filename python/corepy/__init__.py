@@ -21,6 +21,7 @@ MemoryError. No C++ exception reaches Python.
 """
 import collections.abc as _abc
 import builtins as _builtins
+import datetime as _datetime
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from corepy import _corepy
@@ -75,7 +76,8 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
               arena_max_size: Optional[Size] = None,
               op_arena_sizes: Union[None, str, Mapping[str, Size]] = None,
               log: Union[None, bool, str] = None,
-              arena_shrink_after: Optional[int] = None) -> None:
+              arena_shrink_after: Optional[int] = None,
+              worker_spin: Union[None, str, _datetime.timedelta] = None) -> None:
     """Sets corepy's configuration, as corepy::configure() in C++; None keeps a setting.
 
     allocator: an allocator spec ("arena", "system", "stats(arena)", "limit(arena, max=64MiB)").
@@ -85,6 +87,10 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
     log: True or "debug" for one stderr line per dispatch; False or "off" for none.
     arena_shrink_after: a self-tuned block halves after this many outermost scopes in a row that
         used under a quarter of it (0: never; 0 to 2^32).
+    worker_spin: how long oneTBB's workers spin after an op that split over them, waiting for
+        the next op, as text ("50us", "0.2ms", "0": they sleep at once) or a timedelta; at most
+        one second. The default, 50us, keeps a loop of large ops (with Python between them)
+        from waking sleeping workers at every call.
 
     Everything is checked first: a bad value is a ValueError carrying corepy's message, and
     nothing changes; an arena the allocator cannot serve is a MemoryError, and nothing changes.
@@ -118,6 +124,13 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
                                            not isinstance(arena_shrink_after, int)):
         raise TypeError(f"corepy.configure: arena_shrink_after must be an int, not "
                         f"{type(arena_shrink_after).__name__}")
+    if worker_spin is None or isinstance(worker_spin, str):
+        spin_text = worker_spin
+    elif isinstance(worker_spin, _datetime.timedelta):
+        spin_text = f"{worker_spin // _datetime.timedelta(microseconds=1)}us"
+    else:
+        raise TypeError(f"corepy.configure: worker_spin must be a str such as '50us' or a "
+                        f"datetime.timedelta, not {type(worker_spin).__name__}")
     _corepy.configure(
         allocator,
         None if arena_size is None else _size_text("arena_size", arena_size),
@@ -125,12 +138,13 @@ def configure(allocator: Optional[str] = None, arena_size: Optional[Size] = None
         sizes_text,
         log_text,
         None if arena_shrink_after is None else str(arena_shrink_after),
+        spin_text,
     )
 
 
 def settings() -> dict:
     """The settings in force: allocator, arena_size, arena_max_size, op_arena_sizes (the ops that
-    have an arena of their own), log, arena_shrink_after."""
+    have an arena of their own), log, arena_shrink_after, worker_spin (as text: "50us")."""
     return _corepy.settings()
 
 

@@ -19,6 +19,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -609,7 +610,8 @@ std::size_t parse_size(const char* key, const std::string& text) {
 void configure_native(std::optional<std::string> allocator, std::optional<std::string> arena_size,
                       std::optional<std::string> arena_max_size,
                       std::optional<std::string> op_arena_sizes, std::optional<std::string> log,
-                      std::optional<std::string> arena_shrink_after) {
+                      std::optional<std::string> arena_shrink_after,
+                      std::optional<std::string> worker_spin) {
   Options options;
   options.allocator = std::move(allocator);
   if (arena_size) options.arena_size = parse_size("arena_size", *arena_size);
@@ -626,6 +628,13 @@ void configure_native(std::optional<std::string> allocator, std::optional<std::s
       throw_python(PyExc_ValueError, absl::StrCat("arena_shrink_after: ", n.status().message()));
     }
     options.arena_shrink_after = *n;
+  }
+  if (worker_spin) {
+    absl::StatusOr<std::chrono::nanoseconds> spin = parse_worker_spin(*worker_spin);
+    if (!spin.ok()) {
+      throw_python(PyExc_ValueError, absl::StrCat("worker_spin: ", spin.status().message()));
+    }
+    options.worker_spin = *spin;
   }
   const absl::Status status = configure(options);
   if (status.ok()) return;
@@ -648,6 +657,7 @@ py::dict settings_native() {
   out["op_arena_sizes"] = op_sizes;
   out["log"] = s.debug_log;
   out["arena_shrink_after"] = s.arena_shrink_after;
+  out["worker_spin"] = format_worker_spin(s.worker_spin);
   return out;
 }
 
@@ -717,7 +727,7 @@ PYBIND11_MODULE(_corepy, m) {
       "The floor through pybind11: tensor_sum_f32's arguments converted, nothing done.");
   m.def("configure", &cp::configure_native, py::arg("allocator"), py::arg("arena_size"),
         py::arg("arena_max_size"), py::arg("op_arena_sizes"), py::arg("log"),
-        py::arg("arena_shrink_after"));
+        py::arg("arena_shrink_after"), py::arg("worker_spin"));
   m.def("settings", &cp::settings_native);
   m.def("arena_stats", [] {
     corepy::ArenaStats s = corepy::arena_stats();

@@ -356,8 +356,10 @@ void run(benchmark::State& state, bool after_idle, Call call) {
 }
 
 // With `threads` 1, the kernel never splits (min_parallel_bytes at its maximum): against Eigen's
-// one thread, what the kernels themselves are worth, whatever the other core is doing.
-void BM_Kernel(benchmark::State& state, const Case& c, int threads, bool after_idle) {
+// one thread, what the kernels themselves are worth, whatever the other core is doing. Without
+// `spin`, the workers are not kept spinning after each call (worker_spin 0): they go to sleep
+// as oneTBB's own do.
+void BM_Kernel(benchmark::State& state, const Case& c, int threads, bool after_idle, bool spin) {
   absl::StatusOr<ops::ReducePlan> plan =
       ops::ReducePlan::make(ops::Reduction::kSum, c.view(), c.options());
   if (!plan.ok()) {
@@ -366,6 +368,7 @@ void BM_Kernel(benchmark::State& state, const Case& c, int threads, bool after_i
   }
   ops::ParallelOptions parallel;
   if (threads == 1) parallel.min_parallel_bytes = ~std::size_t{0};
+  if (!spin) parallel.worker_spin = std::chrono::nanoseconds::zero();
   const std::size_t scratch_bytes = plan->scratch_bytes(parallel);
   auto arena = std::make_unique<corepy::ArenaResource>(scratch_bytes + 4096);
   Buffer out(plan->result_bytes());
@@ -540,11 +543,16 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(("BM_StreamReadTbbAfterIdle/" + c.id).c_str(), BM_StreamReadTbb, c,
                                  true)
         ->UseManualTime();
-    benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0, false)
+    benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0, false, true)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_KernelAfterIdle/" + c.id).c_str(), BM_Kernel, c, 0, true)
+    benchmark::RegisterBenchmark(("BM_KernelAfterIdle/" + c.id).c_str(), BM_Kernel, c, 0, true,
+                                 true)
         ->UseManualTime();
-    benchmark::RegisterBenchmark(("BM_KernelOneThread/" + c.id).c_str(), BM_Kernel, c, 1, false)
+    benchmark::RegisterBenchmark(("BM_KernelAfterIdleNoSpin/" + c.id).c_str(), BM_Kernel, c, 0,
+                                 true, false)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark(("BM_KernelOneThread/" + c.id).c_str(), BM_Kernel, c, 1, false,
+                                 true)
         ->UseRealTime();
     benchmark::RegisterBenchmark(("BM_Dispatch/" + c.id).c_str(), BM_Dispatch, c)->UseRealTime();
     benchmark::RegisterBenchmark(("BM_EigenTensor/" + c.id).c_str(), BM_EigenTensor, c, 1)
@@ -624,6 +632,8 @@ std::vector<bench::Comparison> comparisons() {
   };
   for (const Case& k : cases()) after_idle(k, manual_time_name("BM_StreamReadTbbAfterIdle", k.id));
   for (const Case& k : cases()) after_idle(k, name("BM_Kernel", k.id));
+  // What the spinning workers are worth after idle gaps: the kernel against itself without them.
+  for (const Case& k : cases()) after_idle(k, manual_time_name("BM_KernelAfterIdleNoSpin", k.id));
   for (const auto& [kind, id] : kScratchCases) {
     for (std::int64_t n : kScratchSizes) {
       bench::Comparison s{name("BM_ScratchArena", id, n), name("BM_ScratchSystem", id, n), 1 / 1.1};

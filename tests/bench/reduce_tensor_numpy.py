@@ -6,7 +6,10 @@ writing into a buffer made once) on the same array, interleaved: each repetition
 numpy calls, then a batch of corepy calls, and each side keeps its fastest batch (the minimum of
 the repetitions: on a shared machine, noise only ever adds time). It prints the time per call,
 corepy's time as a fraction of numpy's, and the issue's target for inputs of 1 MB or more: at
-most 0.5x numpy's time.
+most 0.5x numpy's time. A third side, interleaved the same way, is corepy with worker_spin "0"
+(corepy_configure before its batch, the default 50us restored after): oneTBB's workers then
+sleep between the calls, which the Python loop's microseconds between them let them do; the
+"spin" column is what the default's spinning saves (the no-spin time over the spinning one).
 
     bazel build -c opt //:libcorepy.so
     /usr/bin/python3 tests/bench/reduce_tensor_numpy.py "$(bazel info -c opt bazel-bin)/libcorepy.so"
@@ -122,17 +125,34 @@ def batch_seconds(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
-def time_interleaved(numpy_fn, corepy_fn, repetitions, target_seconds):
-    """Min over `repetitions` of the per-call time of a batch, numpy and corepy alternating."""
-    numpy_fn()
-    corepy_fn()
-    one = max(batch_seconds(numpy_fn, 1), 1e-7)
+def time_interleaved(sides, repetitions, target_seconds):
+    """Min over `repetitions` of the per-call time of a batch, for each side in turn.
+
+    A side is (fn, enter, leave): enter() and leave() run around each of its batches, untimed."""
+    for fn, enter, leave in sides:
+        enter()
+        fn()
+        leave()
+    one = max(batch_seconds(sides[0][0], 1), 1e-7)
     calls = max(1, int(target_seconds / one))
-    t_numpy, t_corepy = float("inf"), float("inf")
+    best = [float("inf")] * len(sides)
     for _ in range(repetitions):
-        t_numpy = min(t_numpy, batch_seconds(numpy_fn, calls))
-        t_corepy = min(t_corepy, batch_seconds(corepy_fn, calls))
-    return t_numpy, t_corepy
+        for i, (fn, enter, leave) in enumerate(sides):
+            enter()
+            best[i] = min(best[i], batch_seconds(fn, calls))
+            leave()
+    return best
+
+
+def nothing():
+    pass
+
+
+def configure(lib, key, value):
+    rc = lib.corepy_configure(key.encode(), value.encode())
+    if rc != 0:
+        raise RuntimeError(f"corepy_configure({key!r}, {value!r}) returned {rc}: "
+                           f"{lib.corepy_last_error().decode()}")
 
 
 def make_cases():
@@ -182,13 +202,16 @@ def main():
     print(f"numpy {np.__version__}; min of {args.repetitions} interleaved batches per side; "
           f"time per call")
     print(f"{'case':<30} {'MB':>6} {'numpy µs':>10} {'corepy µs':>10} {'GB/s':>7} "
-          f"{'ratio':>7} {'target':>7}")
+          f"{'ratio':>7} {'target':>7} {'':>6} {'no spin µs':>10} {'spin':>6}")
     missed = []
     for case in make_cases():
         call = CorepyCall(lib, case)
         check(case, call.result())
-        t_numpy, t_corepy = time_interleaved(case.numpy_call(), call, args.repetitions,
-                                             args.batch_seconds)
+        t_numpy, t_corepy, t_no_spin = time_interleaved(
+            [(case.numpy_call(), nothing, nothing), (call, nothing, nothing),
+             (call, lambda: configure(lib, "worker_spin", "0"),
+              lambda: configure(lib, "worker_spin", "50us"))],
+            args.repetitions, args.batch_seconds)
         ratio = t_corepy / t_numpy
         held = case.nbytes >= 1_000_000 and not case.bfloat16
         verdict = ("met" if ratio <= 0.5 else "MISSED") if held else ""
@@ -197,9 +220,10 @@ def main():
         target = "0.50x" if held else "-"
         print(f"{case.label:<30} {case.nbytes / 1e6:>6.1f} {t_numpy * 1e6:>10.1f} "
               f"{t_corepy * 1e6:>10.1f} {case.nbytes / t_corepy / 1e9:>7.2f} {ratio:>6.3f}x "
-              f"{target:>7} {verdict}")
+              f"{target:>7} {verdict:>6} {t_no_spin * 1e6:>10.1f} {t_no_spin / t_corepy:>5.2f}x")
     print("\nratio: corepy's time / numpy's (lower is faster). bf16 rows: numpy has no bfloat16, "
-          "so its side is a float32 sum of the same count (context, no target).")
+          "so its side is a float32 sum of the same count (context, no target). spin: corepy's "
+          "time with worker_spin 0 over its time with the default 50us.")
     if missed:
         print(f"missed the 0.5x target: {', '.join(missed)}")
     return 0

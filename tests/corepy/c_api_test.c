@@ -202,6 +202,11 @@ static void test_configuration_and_stats(void) {
   CHECK(strstr(corepy_last_error(), "invalid byte size \"lots\"") != NULL);
   CHECK(corepy_configure("allocator", "limit(arena)") == COREPY_ERROR_INVALID_ARGUMENT);
   CHECK(corepy_configure("log", "loud") == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(corepy_configure("worker_spin", "fast") == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(corepy_last_error(), "invalid worker_spin \"fast\"") != NULL);
+  CHECK(corepy_configure("worker_spin", "2s") == COREPY_ERROR_INVALID_ARGUMENT);
+  CHECK(corepy_configure("worker_spin", "0") == COREPY_OK);
+  CHECK(corepy_configure("worker_spin", "50us") == COREPY_OK);
 
   CHECK(corepy_configure("arena_size", "64KiB") == COREPY_OK);
   const float f[] = {1.0f};

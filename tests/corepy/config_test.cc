@@ -2,16 +2,20 @@
 // named once while the runtime keeps its defaults, configure() all-or-nothing.
 #include "corepy/config.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 ABSL_DECLARE_FLAG(std::string, corepy_allocator);
 ABSL_DECLARE_FLAG(std::string, corepy_arena_size);
 ABSL_DECLARE_FLAG(std::string, corepy_op_arena_sizes);
+ABSL_DECLARE_FLAG(std::string, corepy_worker_spin);
 
 namespace corepy {
 namespace {
@@ -22,12 +26,13 @@ class ConfigTest : public ::testing::Test {
   void TearDown() override { clear(); }
   static void clear() {
     for (const char* v : {"COREPY_ALLOCATOR", "COREPY_ARENA_SIZE", "COREPY_ARENA_MAX_SIZE",
-                          "COREPY_OP_ARENA_SIZES", "COREPY_LOG"}) {
+                          "COREPY_OP_ARENA_SIZES", "COREPY_LOG", "COREPY_WORKER_SPIN"}) {
       unsetenv(v);
     }
     absl::SetFlag(&FLAGS_corepy_allocator, "");
     absl::SetFlag(&FLAGS_corepy_arena_size, "");
     absl::SetFlag(&FLAGS_corepy_op_arena_sizes, "");
+    absl::SetFlag(&FLAGS_corepy_worker_spin, "");
     reset_configuration();
   }
 };
@@ -39,6 +44,8 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(s.arena_max_size, 0u);
   EXPECT_FALSE(s.debug_log);
   for (std::size_t size : s.op_arena_sizes) EXPECT_EQ(size, 0u);
+  EXPECT_EQ(s.worker_spin, std::chrono::microseconds(50));
+  EXPECT_EQ(internal::worker_spin(), std::chrono::microseconds(50));
 }
 
 TEST_F(ConfigTest, EnvironmentThenFlagsThenCode) {
@@ -157,6 +164,71 @@ TEST_F(ConfigTest, LogLevelsAreReadAlikeFromEverySource) {
   for (const char* off : {"off", "OFF", "none", "0", ""}) EXPECT_FALSE(*parse_log_level(off)) << off;
   EXPECT_EQ(parse_log_level("loud").status().message(),
             "invalid log level \"loud\"; accepted: debug, off");
+}
+
+TEST_F(ConfigTest, WorkerSpinIsADurationUpToOneSecond) {
+  using std::chrono::nanoseconds;
+  const std::pair<const char*, nanoseconds> good[] = {{"0", nanoseconds(0)},
+                                                      {"50us", nanoseconds(50000)},
+                                                      {" 0.2ms ", nanoseconds(200000)},
+                                                      {"1s", nanoseconds(1000000000)},
+                                                      {"1ns", nanoseconds(1)},
+                                                      {"999999999ns", nanoseconds(999999999)}};
+  for (const auto& [text, want] : good) {
+    absl::StatusOr<nanoseconds> got = parse_worker_spin(text);
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status();
+    EXPECT_EQ(*got, want) << text;
+    EXPECT_EQ(*parse_worker_spin(format_worker_spin(*got)), *got) << "round trip of " << text;
+  }
+  for (const char* bad : {"", "50", "-1us", "1.000000001s", "2s", "1m0s", "inf", "-inf", "50 us",
+                          "fast", "9223372036854775807ns", "1e9s", "0x10us"}) {
+    absl::StatusOr<nanoseconds> got = parse_worker_spin(bad);
+    ASSERT_FALSE(got.ok()) << bad << " parsed as " << got->count() << " ns";
+    EXPECT_NE(std::string(got.status().message()).find("invalid worker_spin"), std::string::npos)
+        << got.status();
+    EXPECT_NE(std::string(got.status().message()).find("from 0 (workers sleep at once) to 1s"),
+              std::string::npos)
+        << got.status();
+  }
+
+  setenv("COREPY_WORKER_SPIN", "200us", 1);
+  reset_configuration();
+  EXPECT_EQ(settings().worker_spin, std::chrono::microseconds(200));
+  EXPECT_EQ(internal::worker_spin(), std::chrono::microseconds(200));
+  absl::SetFlag(&FLAGS_corepy_worker_spin, "0");
+  reset_configuration();
+  EXPECT_EQ(settings().worker_spin, nanoseconds(0));  // the flag over the environment
+  Options code;
+  code.worker_spin = std::chrono::milliseconds(1);
+  ASSERT_TRUE(configure(code).ok());
+  EXPECT_EQ(settings().worker_spin, std::chrono::milliseconds(1));  // code over both
+  EXPECT_EQ(internal::worker_spin(), std::chrono::milliseconds(1));
+
+  for (nanoseconds out_of_range : {nanoseconds(-1), nanoseconds::min(),
+                                   ops::kMaxWorkerSpin + nanoseconds(1), nanoseconds::max()}) {
+    Options bad;
+    bad.worker_spin = out_of_range;
+    bad.arena_size = 4096;
+    const absl::Status s = configure(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << out_of_range.count();
+    EXPECT_NE(std::string(s.message())
+                  .find(absl::StrCat("invalid worker_spin \"", out_of_range.count(), "ns\"")),
+              std::string::npos)
+        << s;
+    EXPECT_EQ(settings().worker_spin, std::chrono::milliseconds(1));  // nothing changed
+    EXPECT_NE(settings().arena_size, 4096u);
+  }
+
+  setenv("COREPY_WORKER_SPIN", "5s", 1);
+  absl::SetFlag(&FLAGS_corepy_worker_spin, "");
+  testing::internal::CaptureStderr();
+  reset_configuration();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("ignoring COREPY_WORKER_SPIN=\"5s\": invalid worker_spin \"5s\""),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("keeping the default 50us"), std::string::npos) << err;
+  EXPECT_EQ(settings().worker_spin, std::chrono::microseconds(50));
 }
 
 TEST_F(ConfigTest, GenerationChangesWithEveryNewConfiguration) {

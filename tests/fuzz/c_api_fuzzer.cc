@@ -32,6 +32,7 @@
 //   - corepy_arena_stats, corepy_op_stats_json with any buffer size, corepy_error_string for
 //     any int code.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -597,14 +598,14 @@ class Session {
   }
 
   void configure() {
-    static constexpr const char* kKeys[] = {"allocator", "arena_size", "arena_max_size",
-                                            "op_arena_sizes", "log"};
+    static constexpr const char* kKeys[] = {"allocator",      "arena_size", "arena_max_size",
+                                            "op_arena_sizes", "log",        "worker_spin"};
     const std::uint8_t k = in_.u8();
     const absl::string_view raw_key = in_.until('\n');
     const absl::string_view raw_value = in_.until('\n');
     // C strings: each ends at its first NUL.
     const std::string key =
-        k < 200 ? kKeys[k % 5] : std::string(raw_key.substr(0, raw_key.find('\0')));
+        k < 200 ? kKeys[k % 6] : std::string(raw_key.substr(0, raw_key.find('\0')));
     const std::string value(raw_value.substr(0, raw_value.find('\0')));
     if (k == 255) {
       const int rc = in_.boolean() ? corepy_configure(nullptr, value.c_str())
@@ -620,6 +621,7 @@ class Session {
     std::size_t arena_size = before.arena_size;
     std::vector<std::size_t> op_sizes(before.op_arena_sizes.begin(), before.op_arena_sizes.end());
     bool builds = false;  // whether the value changes what is built
+    absl::StatusOr<std::chrono::nanoseconds> spin;
     if (key == "allocator") {
       const auto parsed = parse_allocator_spec(value);
       if (parsed.ok() && opens_a_file(*parsed)) return;
@@ -643,6 +645,14 @@ class Session {
       const std::size_t last = level.find_last_not_of(" \t\n\v\f\r");
       level = first == std::string::npos ? "" : level.substr(first, last - first + 1);
       good = level == "debug" || level == "off" || level == "none" || level == "0" || level.empty();
+    } else if (key == "worker_spin") {
+      // Abseil's duration syntax (config_test holds the table): what the ABI accepts is what
+      // the parser does, and only durations from 0 to the cap.
+      spin = parse_worker_spin(value);
+      good = spin.ok();
+      FUZZ_CHECK(
+          !good || (*spin >= std::chrono::nanoseconds::zero() && *spin <= ops::kMaxWorkerSpin),
+          "worker_spin \"", printable(value), "\" parsed as ", spin->count(), " ns");
     } else {
       good = false;
     }
@@ -669,9 +679,14 @@ class Session {
       FUZZ_CHECK(after.allocator == before.allocator && after.arena_size == before.arena_size &&
                      after.arena_max_size == before.arena_max_size &&
                      after.op_arena_sizes == before.op_arena_sizes &&
-                     after.debug_log == before.debug_log,
+                     after.debug_log == before.debug_log && after.worker_spin == before.worker_spin,
                  "a refused configuration changed the settings");
       return;
+    }
+    if (spin.ok()) {
+      FUZZ_CHECK(settings().worker_spin == *spin, "corepy_configure(\"worker_spin\", \"",
+                 printable(value), "\") put ", settings().worker_spin.count(), " ns in force, not ",
+                 spin->count());
     }
     debug_log_ = settings().debug_log;
     tame_sizes();

@@ -24,7 +24,7 @@ hypothesis.settings.register_profile("corepy", database=None, deadline=None,
 hypothesis.settings.load_profile("corepy")
 
 DEFAULTS = dict(allocator="arena", arena_size="1MiB", arena_max_size=0, op_arena_sizes="",
-                log=False, arena_shrink_after=64)
+                log=False, arena_shrink_after=64, worker_spin="50us")
 
 
 def pytest_report_header(config):

@@ -1,6 +1,7 @@
 """configure(), settings(), arena_stats(), op_stats() and statistics(): round trips, bad values
 (a ValueError carrying corepy's message, and nothing changes) and MemoryError when an allocator
 refuses."""
+import datetime
 import threading
 
 import numpy as np
@@ -50,6 +51,27 @@ def test_arena_shrink_after_round_trips():
     assert corepy.settings()["arena_shrink_after"] == 2**32
 
 
+def test_worker_spin_as_text_or_a_timedelta_round_trips():
+    assert corepy.settings()["worker_spin"] == "50us"
+    corepy.configure(worker_spin="0")
+    assert corepy.settings()["worker_spin"] == "0"
+    corepy.configure(worker_spin=datetime.timedelta(microseconds=250))
+    assert corepy.settings()["worker_spin"] == "250us"
+    corepy.configure(worker_spin=datetime.timedelta(seconds=1))
+    assert corepy.settings()["worker_spin"] == "1s"
+    corepy.configure(worker_spin=" 0.2ms ")
+    assert corepy.settings()["worker_spin"] == "200us"
+    corepy.configure(arena_size="64KiB")  # None keeps it
+    assert corepy.settings()["worker_spin"] == "200us"
+    # Split ops (above 512 KiB) work under every setting, with their results unchanged.
+    big = np.arange(1 << 20, dtype=np.float32).reshape(1024, 1024)
+    for spin in ("0", "1us", "1s", "50us"):
+        corepy.configure(worker_spin=spin)
+        np.testing.assert_array_equal(corepy.sum(big, axis=0), corepy.sum(big, axis=0))
+        np.testing.assert_allclose(corepy.sum(big, axis=1), big.sum(axis=1, dtype=np.float64),
+                                   rtol=1e-6)
+
+
 def test_allocators_and_log(capfd):
     for spec in ("system", "stats(arena)", "arena(upstream=pool)", "limit(arena, max=64MiB)"):
         corepy.configure(allocator=spec)
@@ -76,6 +98,11 @@ def test_allocators_and_log(capfd):
     (dict(arena_shrink_after=-1), ["arena_shrink_after", "-1"]),
     (dict(arena_shrink_after=2**32 + 1), ["arena_shrink_after", "4294967297"]),
     (dict(arena_size=-1), ["arena_size is -1"]),
+    (dict(worker_spin="50"), ['worker_spin: invalid worker_spin "50"', "from 0", "to 1s"]),
+    (dict(worker_spin="2s"), ['invalid worker_spin "2s"']),
+    (dict(worker_spin="-1us"), ['invalid worker_spin "-1us"']),
+    (dict(worker_spin=datetime.timedelta(seconds=-1)), ['invalid worker_spin "-1000000us"']),
+    (dict(worker_spin=datetime.timedelta(days=1)), ['invalid worker_spin "86400000000us"']),
     (dict(arena_size="2MiB", allocator="nosuch"), ["nosuch"]),
 ])
 def test_a_bad_value_is_a_value_error_with_corepys_message_and_changes_nothing(kwargs, words):
@@ -91,7 +118,8 @@ def test_a_bad_value_is_a_value_error_with_corepys_message_and_changes_nothing(k
                                     dict(allocator=3), dict(op_arena_sizes=[("sum", 1)]),
                                     dict(op_arena_sizes={1: 2}), dict(log=1),
                                     dict(arena_shrink_after=2.0),
-                                    dict(arena_shrink_after=True)])
+                                    dict(arena_shrink_after=True),
+                                    dict(worker_spin=50), dict(worker_spin=0.5)])
 def test_a_value_of_the_wrong_type_is_a_type_error(kwargs):
     before = corepy.settings()
     with pytest.raises(TypeError):
