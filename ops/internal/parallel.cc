@@ -1,5 +1,9 @@
 // Every oneTBB template the reductions use is instantiated here, in a file built without
 // ThreadSanitizer (parallel.h says why). Keep it to TBB calls: code here is not checked.
+// tbb::is_inside_task(): a preview in oneTBB 2021.8's headers, over a function its
+// library exports (r1::current_context).
+#define TBB_PREVIEW_TASK_GROUP_EXTENSIONS 1
+
 #include "ops/internal/parallel.h"
 
 #include <pthread.h>
@@ -176,6 +180,9 @@ void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), vo
 
 void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept {
   if (spin <= std::chrono::nanoseconds::zero() || g_closed.load(std::memory_order_acquire)) return;
+  // Called from a oneTBB task (the caller's own parallel loop runs ops): the caller's loop keeps
+  // the workers busy, and a spinner would hold one back from it.
+  if (tbb::is_inside_task()) return;
   const std::size_t threads = std::min<std::size_t>(
       static_cast<std::size_t>(std::max(tbb::this_task_arena::max_concurrency(), 1)),
       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));

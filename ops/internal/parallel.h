@@ -50,7 +50,8 @@ void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), vo
 // After a call that split: enqueues, in the current task arena, a task for each worker that
 // spins until the next split call starts, the spinners are stopped, or `spin` (at most
 // kMaxWorkerSpin) has passed, so that the next call finds its workers awake (oneTBB's own
-// sleep after about a microsecond idle). Nothing for spin <= 0, or with one thread.
+// sleep after about a microsecond idle). Nothing for spin <= 0, with one thread, or when
+// called from inside a oneTBB task.
 void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept;
 // Ends every spinner and waits until each has (fork() does this too, and so does unloading
 // this library); tbb_spinning_workers() counts those enqueued and not yet ended.

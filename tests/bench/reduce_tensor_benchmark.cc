@@ -15,7 +15,9 @@
 // thread, the whole dispatch a caller gets, reduce_cpu_dispatch() (plan, result on the default
 // resource, op scope and its scratch), under the configured allocator (the environment's, "arena"
 // by default), and the kernel again with an idle gap before each call (BM_KernelAfterIdle, beside
-// the oneTBB read timed the same way; see "after the workers slept" below).
+// the oneTBB read timed the same way; see "after the workers slept" below). The *NoSpin lines
+// are the kernel with worker_spin 0 (its workers sleep between calls, as oneTBB's own do),
+// back to back and after idle gaps, against the default's spinning workers.
 //
 // The shapes are the issue's, all float32 sums unless named: (1000, 1000) over axis 0, axis 1
 // and all; (100, 100, 100) over axes (0, 2) and (1,); (64, 4096) over axis 0; (4096, 64) over
@@ -545,6 +547,8 @@ void register_benchmarks() {
         ->UseManualTime();
     benchmark::RegisterBenchmark(("BM_Kernel/" + c.id).c_str(), BM_Kernel, c, 0, false, true)
         ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_KernelNoSpin/" + c.id).c_str(), BM_Kernel, c, 0, false, false)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("BM_KernelAfterIdle/" + c.id).c_str(), BM_Kernel, c, 0, true,
                                  true)
         ->UseManualTime();
@@ -632,8 +636,10 @@ std::vector<bench::Comparison> comparisons() {
   };
   for (const Case& k : cases()) after_idle(k, manual_time_name("BM_StreamReadTbbAfterIdle", k.id));
   for (const Case& k : cases()) after_idle(k, name("BM_Kernel", k.id));
-  // What the spinning workers are worth after idle gaps: the kernel against itself without them.
+  // What the spinning workers are worth after idle gaps, and back to back: the kernel against
+  // itself without them.
   for (const Case& k : cases()) after_idle(k, manual_time_name("BM_KernelAfterIdleNoSpin", k.id));
+  for (const Case& k : cases()) line(k, "BM_Kernel", "BM_KernelNoSpin", 0, "BM_StreamReadThreads");
   for (const auto& [kind, id] : kScratchCases) {
     for (std::int64_t n : kScratchSizes) {
       bench::Comparison s{name("BM_ScratchArena", id, n), name("BM_ScratchSystem", id, n), 1 / 1.1};

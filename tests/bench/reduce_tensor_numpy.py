@@ -128,17 +128,22 @@ def batch_seconds(fn, calls):
 def time_interleaved(sides, repetitions, target_seconds):
     """Min over `repetitions` of the per-call time of a batch, for each side in turn.
 
-    A side is (fn, enter, leave): enter() and leave() run around each of its batches, untimed."""
+    A side is (fn, enter, leave): enter() and leave() run around each of its batches, untimed,
+    and so does one call of fn before the batch: a batch follows another side's, long enough
+    for oneTBB's workers to have gone to sleep, and the call that wakes them would otherwise
+    weigh on the few calls of a batch of the slow cases (11 of (4000,50,5))."""
+    one = float("inf")
     for fn, enter, leave in sides:
         enter()
         fn()
+        one = min(one, batch_seconds(fn, 1))
         leave()
-    one = max(batch_seconds(sides[0][0], 1), 1e-7)
-    calls = max(1, int(target_seconds / one))
+    calls = max(1, int(target_seconds / max(one, 1e-7)))
     best = [float("inf")] * len(sides)
     for _ in range(repetitions):
         for i, (fn, enter, leave) in enumerate(sides):
             enter()
+            fn()
             best[i] = min(best[i], batch_seconds(fn, calls))
             leave()
     return best

@@ -1,8 +1,8 @@
 // ParallelOptions::worker_spin (ops/parallel_options.h): after a call that split, every entry
 // leaves one spinning task per worker, and none when the call stayed serial, with worker_spin 0
-// or less, or with one thread. The next split call ends them, as do stop_spinning_workers(),
-// finalize_parallel_workers() and fork(), after which neither parent nor child has one left.
-// Whether spinning makes the next call faster is the benchmark's business
+// or less, with one thread, or from inside a oneTBB task. The next split call ends them, as do
+// stop_spinning_workers(), finalize_parallel_workers() and fork(), after which neither parent nor
+// child has one left. Whether spinning makes the next call faster is the benchmark's business
 // (//tests/bench:reduce_tensor_benchmark's AfterIdle lines): no timing is asserted here. The
 // one bound below is a deadline that must not be what ended the spinners (kMaxWorkerSpin, 1 s,
 // against a poll of at most half that).
@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
 #include "oneapi/tbb/global_control.h"
+#include "oneapi/tbb/parallel_for.h"
 #include "oneapi/tbb/task_arena.h"
 #include "ops/parallel_options.h"
 #include "ops/parallel_reduce.h"
@@ -142,6 +143,19 @@ TEST_F(WorkerSpinTest, NoSpinnerWithoutASplitOrWithoutASpin) {
   tbb::task_arena one(1);
   one.execute([&] { EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f); });
   EXPECT_EQ(spinning_workers(), 0) << "a task arena of one thread";
+  // From inside a oneTBB task, where the caller's own loop needs the workers.
+  tbb::parallel_for(
+      0, 4, [&](int) { EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f); });
+  EXPECT_EQ(spinning_workers(), 0) << "calls from a oneTBB task";
+}
+
+// A caller's own task arena (not a task): its workers spin as the default arena's do.
+TEST_F(WorkerSpinTest, CallsInsideATaskArenaSpinItsWorkers) {
+  tbb::task_arena two(2);
+  two.execute([&] {
+    EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
+    EXPECT_EQ(spinning_workers(), workers());
+  });
 }
 
 // Spins beyond kMaxWorkerSpin, up to the largest duration, are taken as kMaxWorkerSpin: no
