@@ -6,6 +6,7 @@
 
 #include "ops/internal/parallel.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -30,6 +31,23 @@
 
 namespace corepy::ops::internal {
 namespace {
+
+// ------------------------------------------------------------------ libtbb stays loaded
+
+// oneTBB's worker threads outlive any one caller. Where this library is what loaded libtbb (a
+// program that dlopen()s libcorepy.so and nothing else that uses oneTBB), its dlclose() would
+// unload libtbb under its running workers, which then crash in unmapped code (with or without
+// corepy's spinning tasks: tests/process/unload_test.cc). So the first thing this library does
+// is take a reference to libtbb that is never given back.
+bool pin_libtbb() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&tbb::detail::r1::execution_slot), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return false;
+  }
+  return dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}
+[[maybe_unused]] const bool g_libtbb_pinned = pin_libtbb();
 
 // ------------------------------------------------------------------ spinning workers
 
