@@ -48,6 +48,19 @@ ParallelOptions split(nanoseconds spin) {
   return o;
 }
 
+// This file's tbb::parallel_for is built without ThreadSanitizer (BUILD.bazel says why), so the
+// tool sees neither its fork nor its join. Under ThreadSanitizer these hooks state them, as
+// ops/internal/parallel.h's ForkJoin does for corepy's own parallel calls; elsewhere the weak
+// symbols are null and they do nothing.
+extern "C" void __tsan_acquire(void* address) __attribute__((weak));
+extern "C" void __tsan_release(void* address) __attribute__((weak));
+void tsan_acquire(void* address) {
+  if (__tsan_acquire != nullptr) __tsan_acquire(address);
+}
+void tsan_release(void* address) {
+  if (__tsan_release != nullptr) __tsan_release(address);
+}
+
 // Whether spinning_workers() comes down to `want` within `limit`.
 bool settles_at(int want, std::chrono::milliseconds limit) {
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -144,8 +157,15 @@ TEST_F(WorkerSpinTest, NoSpinnerWithoutASplitOrWithoutASpin) {
   one.execute([&] { EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f); });
   EXPECT_EQ(spinning_workers(), 0) << "a task arena of one thread";
   // From inside a oneTBB task, where the caller's own loop needs the workers.
-  tbb::parallel_for(
-      0, 4, [&](int) { EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f); });
+  char forked = 0;
+  char joined = 0;
+  tsan_release(&forked);
+  tbb::parallel_for(0, 4, [&](int) {
+    tsan_acquire(&forked);
+    EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
+    tsan_release(&joined);
+  });
+  tsan_acquire(&joined);
   EXPECT_EQ(spinning_workers(), 0) << "calls from a oneTBB task";
 }
 
