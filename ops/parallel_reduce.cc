@@ -55,19 +55,26 @@ bool go_parallel(std::size_t bytes, std::size_t chunks, const ParallelOptions& o
 
 using internal::divide;
 
+// body(begin_r, end_r) over the chunk indices [0, chunks) on the task arena's threads, then
+// the workers kept spinning for options.worker_spin: every split of the 1-D entries.
+template <class Body>
+void split_chunks(std::size_t chunks, const ParallelOptions& options, const Body& body) {
+  internal::parallel_ranges(0, chunks, 1, body);
+  internal::tbb_keep_workers_spinning(options.worker_spin);
+}
+
 // sum_f32 of x[0, n), n >= 1, with its chunks on several threads.
 float sum_range_parallel(const float* x, std::size_t n, const ParallelOptions& options) {
   const std::size_t chunks = pieces(n, kChunk);
   if (!go_parallel(n * sizeof(float), chunks, options)) return internal::sum_f32_range(x, n);
   ScratchScope scope(options);
   ScratchBuffer<float> partials(scope.resource(), chunks);
-  internal::parallel_ranges(0, chunks, 1, [&](std::size_t begin_r, std::size_t end_r) {
+  split_chunks(chunks, options, [&](std::size_t begin_r, std::size_t end_r) {
     for (std::size_t c = begin_r; c != end_r; ++c) {
       const std::size_t begin = c * kChunk;
       partials[c] = internal::sum_f32_chunk(x + begin, std::min(kChunk, n - begin));
     }
   });
-  internal::tbb_keep_workers_spinning(options.worker_spin);
   return internal::pairwise_sum(0, chunks, [&](std::size_t c) { return partials[c]; });
 }
 
@@ -100,13 +107,12 @@ std::int64_t sum_i32_parallel(absl::Span<const std::int32_t> x, const ParallelOp
   if (!go_parallel(n * sizeof(std::int32_t), chunks, options)) return sum_i32(x);
   ScratchScope scope(options);
   ScratchBuffer<std::int64_t> partials(scope.resource(), chunks);
-  internal::parallel_ranges(0, chunks, 1, [&](std::size_t begin_r, std::size_t end_r) {
+  split_chunks(chunks, options, [&](std::size_t begin_r, std::size_t end_r) {
     for (std::size_t c = begin_r; c != end_r; ++c) {
       const std::size_t begin = c * kChunk;
       partials[c] = internal::sum_i32_range(x.data() + begin, std::min(kChunk, n - begin));
     }
   });
-  internal::tbb_keep_workers_spinning(options.worker_spin);
   // Exact, so any order gives the same; unsigned, so wrapping is defined.
   std::uint64_t total = 0;
   for (std::size_t c = 0; c < chunks; ++c) total += static_cast<std::uint64_t>(partials[c]);
@@ -122,7 +128,7 @@ bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest&
                          const ParallelOptions& options) {
   const std::size_t chunks = pieces(n, internal::kBoolChunk);
   std::atomic<bool> found{false};
-  internal::parallel_ranges(0, chunks, 1, [&](std::size_t begin_r, std::size_t end_r) {
+  split_chunks(chunks, options, [&](std::size_t begin_r, std::size_t end_r) {
     for (std::size_t c = begin_r; c != end_r; ++c) {
       if (found.load(std::memory_order_relaxed)) return;
       const std::size_t begin = c * internal::kBoolChunk;
@@ -132,7 +138,6 @@ bool find_chunk_parallel(const unsigned char* x, std::size_t n, const ChunkTest&
       }
     }
   });
-  internal::tbb_keep_workers_spinning(options.worker_spin);
   return found.load(std::memory_order_relaxed);
 }
 
@@ -163,7 +168,7 @@ float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpti
     return sum_f32_compensated(x, scope.resource());
   }
   ScratchBuffer<CompensatedSum> partials(scope.resource(), chunks);
-  internal::parallel_ranges(0, chunks, 1, [&](std::size_t begin_r, std::size_t end_r) {
+  split_chunks(chunks, options, [&](std::size_t begin_r, std::size_t end_r) {
     // This task's lane terms, from the scratch of the thread running it.
     ScratchScope task_scope(options);
     ScratchBuffer<float> terms(task_scope.resource(), 2 * internal::kCompensatedLanes);
@@ -173,7 +178,6 @@ float sum_f32_compensated_parallel(absl::Span<const float> x, const ParallelOpti
           internal::compensated_chunk(x.data() + begin, std::min(kChunk, n - begin), terms.data());
     }
   });
-  internal::tbb_keep_workers_spinning(options.worker_spin);
   return internal::finish(internal::pairwise_tree<CompensatedSum>(
       0, chunks, [&](std::size_t c) { return partials[c]; },
       [](CompensatedSum a, CompensatedSum b) { return internal::combine(a, b); }));
