@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -52,7 +54,8 @@ bool pin_libtbb() {
 
 using Clock = std::chrono::steady_clock;
 
-// Moves at every split call and whenever the spinners are stopped: a spinner ends when it does.
+// Moves at every split call that goes through oneTBB, whenever the spinners are stopped, and
+// after a call that wants no spin: a spinner ends when it does.
 std::atomic<std::uint64_t> g_calls{0};
 // Spinners enqueued in this process and not yet ended; a fork's child starts a new epoch, in
 // which the tasks copied from its parent (whose workers it does not have) are not counted.
@@ -61,6 +64,14 @@ std::atomic<std::uint64_t> g_epoch{0};
 // Set when the spinners' state is destroyed (static destruction, or this library unloaded): no
 // spinner is enqueued after that. These atomics are trivially destructible, so still readable.
 std::atomic<bool> g_closed{false};
+// When the spinners end, in Clock's nanoseconds: each split call moves it to worker_spin ahead,
+// unless it is later already.
+std::atomic<std::int64_t> g_deadline{0};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 void pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -70,18 +81,124 @@ void pause() {
 #endif
 }
 
-// The task a worker runs after a call: it spins until the next split call starts, the spinners
-// are stopped, or its deadline passes, whichever comes first. A spinner that starts after its
+// ------------------------------------------------------------------ the team
+
+// A split call hands its ranges straight to the spinning workers, as a team of threads that spin
+// between reads would, instead of making oneTBB tasks for them: no task is spawned or stolen,
+// and no worker leaves its spin to look for one. Caller and helpers claim `grain` units at a
+// time from one counter until none are left. Which thread takes which range changes no result:
+// the bodies write each range's result to its own place, as under oneTBB's partitioner.
+//
+// Each thread of a team has its own scratch slot, as under oneTBB: the caller slot 0, and each
+// helper the next, up to the caller's arena concurrency (the slots its schedule made), beyond
+// which a helper does not join. tbb_thread_index() gives that slot while the thread runs the
+// team's ranges. A body that splits again runs that split serially (nothing of the kind exists
+// in corepy: the bodies given to tbb_parallel_for are flat loops), so that no oneTBB thread
+// outside the team could take a slot of it.
+//
+// One call at a time: a second caller, a call from inside a oneTBB task, or a call while no
+// spinner exists goes through tbb::parallel_for. The job lives on the caller's stack: a helper
+// announces itself in g_job_users before it reads g_job, and the caller, once it has taken g_job
+// back, waits until no helper is inside (sequentially consistent on both sides, so that a helper
+// either sees the job gone or is seen by the caller).
+struct TeamJob {
+  void (*body)(void*, std::size_t, std::size_t);
+  void* context;
+  std::size_t end;
+  std::size_t grain;
+  int slots;
+  std::atomic<std::size_t> next;
+  std::atomic<int> joined;  // slots taken
+  std::atomic<bool> failed;
+  std::exception_ptr error;
+
+  // Claims and runs ranges until none are left. A body that throws stops the claims; the first
+  // exception goes to the caller.
+  void work() noexcept {
+    for (;;) {
+      const std::size_t b = next.fetch_add(grain, std::memory_order_relaxed);
+      if (b >= end) return;
+      try {
+        // Not std::min: an out-of-line copy of it from an instrumented file would show the
+        // reads to ThreadSanitizer, without the order the atomics here give them.
+        body(context, b, end - b < grain ? end : b + grain);
+      } catch (...) {
+        if (!failed.exchange(true, std::memory_order_relaxed)) error = std::current_exception();
+        next.store(end, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+};
+
+std::atomic<TeamJob*> g_job{nullptr};
+std::atomic<int> g_job_users{0};
+// The calling thread's slot in the team whose ranges it runs; -1 outside a team.
+thread_local int t_team_slot = -1;
+
+class TeamSlot {
+ public:
+  explicit TeamSlot(int slot) { t_team_slot = slot; }
+  TeamSlot(const TeamSlot&) = delete;
+  TeamSlot& operator=(const TeamSlot&) = delete;
+  ~TeamSlot() { t_team_slot = -1; }
+};
+
+void help() noexcept {
+  g_job_users.fetch_add(1, std::memory_order_seq_cst);
+  if (TeamJob* job = g_job.load(std::memory_order_seq_cst)) {
+    const int slot = job->joined.fetch_add(1, std::memory_order_relaxed);
+    if (slot < job->slots) {
+      TeamSlot in_team(slot);
+      job->work();
+    }
+  }
+  g_job_users.fetch_sub(1, std::memory_order_release);
+}
+
+// tbb_parallel_for's ranges on the team; false (nothing run) when the team cannot take them.
+bool team_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
+                       void (*body)(void*, std::size_t, std::size_t), void* context) {
+  // The claims overrun `end` by at most a grain a thread: far from wrapping.
+  constexpr std::size_t kLimit = std::numeric_limits<std::size_t>::max() / 4;
+  if (g_spinners.load(std::memory_order_relaxed) == 0 || end - begin <= grain || end > kLimit ||
+      grain > kLimit || tbb::is_inside_task() ||
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism) < 2) {
+    return false;
+  }
+  const int slots = tbb::this_task_arena::max_concurrency();
+  if (slots < 2) return false;
+  TeamJob job{body, context, end, grain, slots, {begin}, {1}, {false}, nullptr};
+  TeamJob* none = nullptr;
+  if (!g_job.compare_exchange_strong(none, &job, std::memory_order_seq_cst)) return false;
+  {
+    TeamSlot in_team(0);
+    job.work();
+  }
+  g_job.store(nullptr, std::memory_order_seq_cst);
+  while (g_job_users.load(std::memory_order_seq_cst) != 0) pause();
+  if (job.failed.load(std::memory_order_relaxed)) std::rethrow_exception(job.error);
+  return true;
+}
+
+// The task a worker runs after a call: it spins until a split call goes through oneTBB (which
+// needs the workers free to take its tasks), the spinners are stopped, or the deadline passes,
+// whichever comes first, and helps the team's calls meanwhile. A spinner that starts after the
 // deadline (it waited in the queue) ends at once.
 struct Spinner {
   std::uint64_t calls;
   std::uint64_t epoch;
-  Clock::time_point deadline;
   void operator()() const {
-    while (g_calls.load(std::memory_order_relaxed) == calls && Clock::now() < deadline) pause();
-    if (g_epoch.load(std::memory_order_relaxed) == epoch) {
-      g_spinners.fetch_sub(1, std::memory_order_release);
+    while (g_calls.load(std::memory_order_relaxed) == calls &&
+           now_ns() < g_deadline.load(std::memory_order_relaxed)) {
+      if (g_job.load(std::memory_order_relaxed) != nullptr) help();
+      pause();
     }
+    if (g_epoch.load(std::memory_order_relaxed) == epoch) {
+      g_spinners.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    // A call that counted on this spinner just before it left still gets it.
+    if (g_job.load(std::memory_order_seq_cst) != nullptr) help();
   }
 };
 
@@ -102,11 +219,11 @@ class Spinners {
     stop_locked();
   }
 
-  void start(std::chrono::nanoseconds spin, int workers) noexcept {
+  void start(int workers) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     if (g_closed.load(std::memory_order_acquire)) return;
     const Spinner spinner{g_calls.load(std::memory_order_relaxed),
-                          g_epoch.load(std::memory_order_relaxed), Clock::now() + spin};
+                          g_epoch.load(std::memory_order_relaxed)};
     while (g_spinners.load(std::memory_order_relaxed) < workers) {
       g_spinners.fetch_add(1, std::memory_order_relaxed);
       try {
@@ -139,6 +256,7 @@ class Spinners {
   // that no worker takes reaches: every worker busy with other work for that long, or the
   // caller itself the one worker that could take it (a fork() from inside a oneTBB task).
   static void stop_locked() noexcept {
+    g_deadline.store(0, std::memory_order_relaxed);
     g_calls.fetch_add(1, std::memory_order_relaxed);
     const Clock::time_point limit = Clock::now() + kStopWait;
     while (g_spinners.load(std::memory_order_acquire) > 0) {
@@ -180,10 +298,17 @@ class Spinners {
 
 int tbb_max_concurrency() { return tbb::this_task_arena::max_concurrency(); }
 
-int tbb_thread_index() { return tbb::this_task_arena::current_thread_index(); }
+int tbb_thread_index() {
+  return t_team_slot >= 0 ? t_team_slot : tbb::this_task_arena::current_thread_index();
+}
 
 void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
                       void (*body)(void*, std::size_t, std::size_t), void* context) {
+  if (t_team_slot >= 0) {  // a body of the team's splits again: on this thread, in order
+    body(context, begin, end);
+    return;
+  }
+  if (team_parallel_for(begin, end, grain, body, context)) return;
   g_calls.fetch_add(1, std::memory_order_relaxed);
   using Range = tbb::blocked_range<std::size_t>;
   tbb::parallel_for(Range(begin, end, grain),
@@ -191,21 +316,62 @@ void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
 }
 
 void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), void* g_context) {
+  if (t_team_slot >= 0) {  // inside a team's body, as in tbb_parallel_for
+    f(f_context);
+    g(g_context);
+    return;
+  }
+  // With two threads the first split is all the parallelism a tree of pairs has: the team takes
+  // its two halves, and their own splits run on their threads, in order. With more, the tree
+  // goes to oneTBB, which spreads every level.
+  if (tbb::this_task_arena::max_concurrency() == 2) {
+    struct Pair {
+      void (*f)(void*);
+      void* f_context;
+      void (*g)(void*);
+      void* g_context;
+    } pair{f, f_context, g, g_context};
+    const auto halves = [](void* context, std::size_t begin, std::size_t end) {
+      const Pair& p = *static_cast<const Pair*>(context);
+      for (std::size_t i = begin; i != end; ++i) {
+        if (i == 0) {
+          p.f(p.f_context);
+        } else {
+          p.g(p.g_context);
+        }
+      }
+    };
+    if (team_parallel_for(0, 2, 1, halves, &pair)) return;
+  }
   g_calls.fetch_add(1, std::memory_order_relaxed);
   tbb::parallel_invoke([f, f_context] { f(f_context); }, [g, g_context] { g(g_context); });
 }
 
 void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept {
-  if (spin <= std::chrono::nanoseconds::zero() || g_closed.load(std::memory_order_acquire)) return;
+  if (g_closed.load(std::memory_order_acquire)) return;
   // Called from a oneTBB task (the caller's own parallel loop runs ops): the caller's loop keeps
   // the workers busy, and a spinner would hold one back from it.
   if (tbb::is_inside_task()) return;
+  if (spin <= std::chrono::nanoseconds::zero()) {
+    // This call wants no spin after it: the spinners of earlier calls end now.
+    if (g_spinners.load(std::memory_order_relaxed) > 0) {
+      g_deadline.store(0, std::memory_order_relaxed);
+      g_calls.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  // No call shortens the spin an earlier one asked for.
+  const std::int64_t deadline = now_ns() + std::min(spin, kMaxWorkerSpin).count();
+  std::int64_t current = g_deadline.load(std::memory_order_relaxed);
+  while (current < deadline &&
+         !g_deadline.compare_exchange_weak(current, deadline, std::memory_order_relaxed)) {
+  }
   const std::size_t threads = std::min<std::size_t>(
       static_cast<std::size_t>(std::max(tbb::this_task_arena::max_concurrency(), 1)),
       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
   const int workers = static_cast<int>(threads) - 1;
   if (workers <= 0 || g_spinners.load(std::memory_order_relaxed) >= workers) return;
-  Spinners::get().start(std::min(spin, kMaxWorkerSpin), workers);
+  Spinners::get().start(workers);
 }
 
 void tbb_stop_spinning_workers() noexcept {

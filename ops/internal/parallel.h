@@ -38,20 +38,25 @@ namespace corepy::ops::internal {
 
 // Threads available to a parallel call from here: the current task arena's concurrency.
 int tbb_max_concurrency();
-// The calling thread's slot in the current task arena, in [0, tbb_max_concurrency()): inside a
-// parallel body, no two threads running at once have the same.
+// The calling thread's slot, in [0, tbb_max_concurrency()): inside a parallel body, no two
+// threads running at once have the same. Its index in the current task arena, or in a team's
+// body its place in the team.
 int tbb_thread_index();
-// tbb::parallel_for over [begin, end), ranges of at least `grain`, auto partitioner; calls
-// body(context, range_begin, range_end). Exceptions from the body reach the caller.
+// body(context, range_begin, range_end) over [begin, end) in ranges of about `grain`: on the
+// spinning workers and the caller (the team) when workers spin (tbb_keep_workers_spinning) and
+// the caller is not in a oneTBB task, else by tbb::parallel_for with its auto partitioner.
+// Exceptions from the body reach the caller. The body must not rely on running in a oneTBB task;
+// a split call inside it (tbb_parallel_for, tbb_parallel_invoke) runs on its thread, in order.
 void tbb_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
                       void (*body)(void* context, std::size_t, std::size_t), void* context);
 // tbb::parallel_invoke of f(f_context) and g(g_context).
 void tbb_parallel_invoke(void (*f)(void*), void* f_context, void (*g)(void*), void* g_context);
 // After a call that split: enqueues, in the current task arena, a task for each worker that
-// spins until the next split call starts, the spinners are stopped, or `spin` (at most
-// kMaxWorkerSpin) has passed, so that the next call finds its workers awake (oneTBB's own
-// sleep after about a microsecond idle). Nothing for spin <= 0, with one thread, or when
-// called from inside a oneTBB task.
+// spins until a split call goes through oneTBB, the spinners are stopped, or `spin` (at most
+// kMaxWorkerSpin) has passed since the last split call, and meanwhile takes part in the split
+// calls (tbb_parallel_for's team), so that the next call finds its workers awake (oneTBB's own
+// sleep after about a microsecond idle) and hands them its ranges without making tasks. Nothing
+// with one thread or when called from inside a oneTBB task; spin <= 0 ends the spinners.
 void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept;
 // Ends every spinner and waits until each has (fork() does this too, and so does unloading
 // this library); tbb_spinning_workers() counts those enqueued and not yet ended.

@@ -1,11 +1,16 @@
 // ParallelOptions::worker_spin (ops/parallel_options.h): after a call that split, every entry
 // leaves one spinning task per worker, and none when the call stayed serial, with worker_spin 0
-// or less, with one thread, or from inside a oneTBB task. The next split call ends them, as do
-// stop_spinning_workers(), finalize_parallel_workers() and fork(), after which neither parent nor
-// child has one left. Whether spinning makes the next call faster is the benchmark's business
+// or less, with one thread, or from inside a oneTBB task. The next split call runs its ranges on
+// them and the caller (the team), with the results the serial kernels give and any exception
+// reaching the caller. A call with worker_spin 0 ends them, as do stop_spinning_workers(),
+// finalize_parallel_workers() and fork(), after which neither parent nor child has one left.
+// Whether spinning makes the next call faster is the benchmark's business
 // (//tests/bench:reduce_tensor_benchmark's AfterIdle lines): no timing is asserted here. The
 // one bound below is a deadline that must not be what ended the spinners (kMaxWorkerSpin, 1 s,
 // against a poll of at most half that).
+// tbb::is_inside_task(): a preview in oneTBB 2021.8.
+#define TBB_PREVIEW_TASK_GROUP_EXTENSIONS 1
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +18,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <memory_resource>
+#include <mutex>
+#include <new>
+#include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -190,12 +201,136 @@ TEST_F(WorkerSpinTest, TheLongestSpinsAreCappedAndStillEnd) {
   }
 }
 
-TEST_F(WorkerSpinTest, TheNextSplitCallEndsThem) {
+TEST_F(WorkerSpinTest, ACallWithoutSpinEndsThem) {
   EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
   EXPECT_EQ(spinning_workers(), workers());
   EXPECT_EQ(sum_f32_parallel(floats_, split(nanoseconds::zero())), 1048576.0f);
   EXPECT_TRUE(settles_at(0, std::chrono::milliseconds(500)))
       << spinning_workers() << " still spinning";
+}
+
+// What a ScratchProvider sees of the threads that run a compensated sum's ranges (it is called
+// once by the caller for the partials, then once by each range's thread).
+struct Seen {
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  bool caller_inside_task = false;
+  std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  int throw_from = 1 << 30;   // calls from this one on throw std::bad_alloc
+  bool nested_split = false;  // each call runs a split sum itself
+};
+
+std::pmr::memory_resource* seeing_provider(const void* context) {
+  Seen& seen = *static_cast<Seen*>(const_cast<void*>(context));
+  bool throws = false;
+  {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    seen.threads.insert(std::this_thread::get_id());
+    if (std::this_thread::get_id() == seen.caller && seen.calls > 0) {
+      seen.caller_inside_task = tbb::is_inside_task();
+    }
+    throws = seen.calls++ >= seen.throw_from;
+  }
+  if (throws) throw std::bad_alloc();
+  if (seen.nested_split) {
+    const std::vector<float> ones(std::size_t{1} << 18, 1.0f);
+    ParallelOptions o;
+    o.min_parallel_bytes = 0;
+    if (sum_f32_parallel(ones, o) != 262144.0f) throw std::logic_error("nested split sum");
+  }
+  return std::pmr::new_delete_resource();
+}
+
+ParallelOptions seeing(Seen& seen, nanoseconds spin) {
+  ParallelOptions o = split(spin);
+  o.per_thread_scratch = &seeing_provider;
+  o.scratch_context = &seen;
+  return o;
+}
+
+// With spinners there, the call's ranges go to them and the caller, which runs its share
+// outside any oneTBB task; without, to tbb::parallel_for, whose caller runs its share in tasks.
+// Whether a spinner got a range before the caller took them all is the scheduler's business
+// (under Valgrind, which runs one thread at a time, it may not): not asserted.
+TEST_F(WorkerSpinTest, TheSpinnersTakePartInTheNextCall) {
+  EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
+  ASSERT_EQ(spinning_workers(), workers());
+  Seen team;
+  EXPECT_EQ(sum_f32_compensated_parallel(floats_, seeing(team, kMaxWorkerSpin)), 1048576.0f);
+  EXPECT_GE(team.calls, 2);
+  EXPECT_FALSE(team.caller_inside_task) << "the caller ran its ranges in oneTBB tasks";
+  EXPECT_LE(team.threads.size(), static_cast<std::size_t>(workers()) + 1);
+  EXPECT_EQ(spinning_workers(), workers()) << "the team's call ended its spinners";
+
+  stop_spinning_workers();
+  Seen tbb;
+  EXPECT_EQ(sum_f32_compensated_parallel(floats_, seeing(tbb, nanoseconds::zero())), 1048576.0f);
+  EXPECT_TRUE(tbb.caller_inside_task) << "no spinner, yet the caller ran outside oneTBB";
+  EXPECT_EQ(spinning_workers(), 0);
+}
+
+// The team gives what the serial kernels give, bit for bit, on every kind of split: rows,
+// columns, tiles, the 1-D chunks.
+TEST_F(WorkerSpinTest, TheTeamsResultsAreTheSerialOnes) {
+  std::vector<float> x(std::size_t{1} << 20);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>((i * 2654435761u) % 1000) / 7;
+  ParallelOptions serial;
+  serial.min_parallel_bytes = ~std::size_t{0};
+  struct Shape {
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> axes;
+  };
+  const Shape shapes[] = {{{1024, 1024}, {0}},   {{1024, 1024}, {1}},      {{64, 4096}, {0}},
+                          {{4096, 256}, {1}},    {{64, 128, 128}, {0, 2}}, {{128, 64, 128}, {1}},
+                          {{16, 256, 256}, {0}}, {{1 << 20}, {0}}};
+  for (const Shape& s : shapes) {
+    ReduceOptions options;
+    options.all_axes = false;
+    options.axes = s.axes;
+    absl::StatusOr<ReducePlan> plan =
+        ReducePlan::make(Reduction::kSum, TensorView(x.data(), DType::kFloat32, s.shape), options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::vector<char> want(plan->result_bytes());
+    std::vector<char> got(plan->result_bytes());
+    execute(*plan, want.data(), std::pmr::new_delete_resource(), serial);
+    for (int round = 0; round < 3; ++round) {  // the first leaves the spinners, the rest use them
+      std::fill(got.begin(), got.end(), 0);
+      execute(*plan, got.data(), std::pmr::new_delete_resource(), split(kMaxWorkerSpin));
+      EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size()), 0)
+          << "shape of " << s.shape.size() << " dims, " << s.shape[0] << " first, round " << round;
+    }
+  }
+  const float want = sum_f32_parallel(x, serial);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(sum_f32_parallel(x, split(kMaxWorkerSpin)), want) << round;
+  }
+}
+
+// A range that throws, on whichever thread of the team runs it, stops the call, and its
+// exception reaches the caller after every range under way has ended; the spinners go on.
+TEST_F(WorkerSpinTest, AnExceptionInTheTeamReachesTheCaller) {
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
+    Seen seen;
+    seen.throw_from = 1;  // the caller's first call (the partials) goes through
+    EXPECT_THROW(sum_f32_compensated_parallel(floats_, seeing(seen, kMaxWorkerSpin)),
+                 std::bad_alloc);
+    EXPECT_LE(spinning_workers(), workers());
+    Seen after;
+    EXPECT_EQ(sum_f32_compensated_parallel(floats_, seeing(after, kMaxWorkerSpin)), 1048576.0f);
+  }
+}
+
+// A range that splits again (here, a scratch provider that runs a split sum) runs that split on
+// its own thread, in order: same result, no other thread drawn in, no wait on the team.
+TEST_F(WorkerSpinTest, ASplitInsideTheTeamRunsInOrder) {
+  EXPECT_EQ(sum_f32_parallel(floats_, split(kMaxWorkerSpin)), 1048576.0f);
+  Seen seen;
+  seen.nested_split = true;
+  EXPECT_EQ(sum_f32_compensated_parallel(floats_, seeing(seen, kMaxWorkerSpin)), 1048576.0f);
+  EXPECT_FALSE(seen.caller_inside_task);
 }
 
 TEST_F(WorkerSpinTest, SpinnersNeverOutnumberTheWorkers) {
