@@ -269,6 +269,11 @@ class Spinners {
       }
       std::this_thread::yield();
     }
+    // A spinner that left just as a team call began helps it after it is no longer counted:
+    // the stop waits for that too (the call's ranges are finite; the caller finishes them).
+    while (g_job_users.load(std::memory_order_acquire) > 0 && Clock::now() <= limit) {
+      std::this_thread::yield();
+    }
   }
 
   static void before_fork() {
