@@ -73,6 +73,12 @@ std::int64_t now_ns() {
       .count();
 }
 
+// Tells every spinner to end: its deadline passed, and the call count it watches moved.
+void end_spins() {
+  g_deadline.store(0, std::memory_order_relaxed);
+  g_calls.fetch_add(1, std::memory_order_relaxed);
+}
+
 void pause() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -256,8 +262,7 @@ class Spinners {
   // that no worker takes reaches: every worker busy with other work for that long, or the
   // caller itself the one worker that could take it (a fork() from inside a oneTBB task).
   static void stop_locked() noexcept {
-    g_deadline.store(0, std::memory_order_relaxed);
-    g_calls.fetch_add(1, std::memory_order_relaxed);
+    end_spins();
     const Clock::time_point limit = Clock::now() + kStopWait;
     while (g_spinners.load(std::memory_order_acquire) > 0) {
       if (Clock::now() > limit) {
@@ -359,10 +364,7 @@ void tbb_keep_workers_spinning(std::chrono::nanoseconds spin) noexcept {
   if (tbb::is_inside_task()) return;
   if (spin <= std::chrono::nanoseconds::zero()) {
     // This call wants no spin after it: the spinners of earlier calls end now.
-    if (g_spinners.load(std::memory_order_relaxed) > 0) {
-      g_deadline.store(0, std::memory_order_relaxed);
-      g_calls.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (g_spinners.load(std::memory_order_relaxed) > 0) end_spins();
     return;
   }
   // No call shortens the spin an earlier one asked for.
