@@ -27,11 +27,11 @@ inline constexpr std::size_t kParallelMinBytes = std::size_t{512} << 10;
 // going to sleep about a microsecond after their last task. A call that comes after the caller
 // ran alone for a few microseconds (a Python loop between reductions, a runtime between ops)
 // then starts on awake workers: without it, such a call takes 1.0-1.5x its back-to-back time
-// (the README's after-idle figures, //tests/bench:reduce_tensor_benchmark). The next split call
-// hands its ranges straight to the spinning workers, without making oneTBB tasks, and they spin
-// on after it; a call with worker_spin 0 ends them. The cost: a core kept busy for up to this
-// long after the last call, and other oneTBB work in the process waits up to this long for that
-// worker.
+// (//tests/bench:reduce_tensor_benchmark's AfterIdle lines; tests/bench/reduce_tensor_history.md).
+// The next split call hands its ranges straight to the spinning workers, without making oneTBB
+// tasks, and they spin on after it; a call with worker_spin 0 ends them. The cost: a core kept
+// busy for up to this long after the last call, and other oneTBB work in the process waits up to
+// this long for that worker.
 inline constexpr std::chrono::nanoseconds kWorkerSpin = std::chrono::microseconds(50);
 // The longest spin: longer values are taken as this.
 inline constexpr std::chrono::nanoseconds kMaxWorkerSpin = std::chrono::seconds(1);

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <limits>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -29,6 +28,7 @@
 #include "oneapi/tbb/parallel_for.h"
 #include "oneapi/tbb/parallel_invoke.h"
 #include "oneapi/tbb/task_arena.h"
+#include "ops/internal/team_parts.h"
 
 namespace corepy::ops::internal {
 namespace {
@@ -91,9 +91,11 @@ void pause() {
 
 // A split call hands its ranges straight to the spinning workers, as a team of threads that spin
 // between reads would, instead of making oneTBB tasks for them: no task is spawned or stolen,
-// and no worker leaves its spin to look for one. Caller and helpers claim `grain` units at a
-// time from one counter until none are left. Which thread takes which range changes no result:
-// the bodies write each range's result to its own place, as under oneTBB's partitioner.
+// and no worker leaves its spin to look for one. Which thread takes which range changes no
+// result: the bodies write each range's result to its own place, as under oneTBB's partitioner.
+//
+// The ranges, `grain` units each, are cut into one contiguous part per slot (TeamParts): each
+// thread runs its own part, then helps with what the others left.
 //
 // Each thread of a team has its own scratch slot, as under oneTBB: the caller slot 0, and each
 // helper the next, up to the caller's arena concurrency (the slots its schedule made), beyond
@@ -110,27 +112,29 @@ void pause() {
 struct TeamJob {
   void (*body)(void*, std::size_t, std::size_t);
   void* context;
+  std::size_t begin;
   std::size_t end;
   std::size_t grain;
   int slots;
-  std::atomic<std::size_t> next;
+  TeamParts parts;
   std::atomic<int> joined;  // slots taken
   std::atomic<bool> failed;
   std::exception_ptr error;
 
-  // Claims and runs ranges until none are left. A body that throws stops the claims; the first
-  // exception goes to the caller.
-  void work() noexcept {
-    for (;;) {
-      const std::size_t b = next.fetch_add(grain, std::memory_order_relaxed);
-      if (b >= end) return;
+  // Runs the thread's own part, then the rest of the others' (TeamParts). A body that throws
+  // stops the claims; the first exception goes to the caller.
+  void work(int slot) noexcept {
+    int cursor = 0;
+    std::uint64_t unit = 0;
+    while (parts.next(slot, cursor, unit)) {
+      const std::size_t b = begin + unit * grain;
       try {
         // Not std::min: an out-of-line copy of it from an instrumented file would show the
         // reads to ThreadSanitizer, without the order the atomics here give them.
         body(context, b, end - b < grain ? end : b + grain);
       } catch (...) {
         if (!failed.exchange(true, std::memory_order_relaxed)) error = std::current_exception();
-        next.store(end, std::memory_order_relaxed);
+        parts.clear();
         return;
       }
     }
@@ -156,7 +160,7 @@ void help() noexcept {
     const int slot = job->joined.fetch_add(1, std::memory_order_relaxed);
     if (slot < job->slots) {
       TeamSlot in_team(slot);
-      job->work();
+      job->work(slot);
     }
   }
   g_job_users.fetch_sub(1, std::memory_order_release);
@@ -165,21 +169,24 @@ void help() noexcept {
 // tbb_parallel_for's ranges on the team; false (nothing run) when the team cannot take them.
 bool team_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
                        void (*body)(void*, std::size_t, std::size_t), void* context) {
-  // The claims overrun `end` by at most a grain a thread: far from wrapping.
-  constexpr std::size_t kLimit = std::numeric_limits<std::size_t>::max() / 4;
-  if (g_spinners.load(std::memory_order_relaxed) == 0 || end - begin <= grain || end > kLimit ||
-      grain > kLimit || tbb::is_inside_task() ||
+  if (g_spinners.load(std::memory_order_relaxed) == 0 || grain == 0 || end - begin <= grain ||
+      (end - begin) / grain >= TeamParts::kMaxUnits - 1 || tbb::is_inside_task() ||
       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism) < 2) {
     return false;
   }
   const int slots = tbb::this_task_arena::max_concurrency();
   if (slots < 2) return false;
-  TeamJob job{body, context, end, grain, slots, {begin}, {1}, {false}, nullptr};
+  // At least 2 units, fewer than 2^32.
+  const std::uint64_t units = (end - begin) / grain + ((end - begin) % grain != 0);
+  const int parts = static_cast<int>(std::min<std::uint64_t>(
+      units, static_cast<std::uint64_t>(std::min(slots, TeamParts::kMaxParts))));
+  TeamJob job{body, context, begin,  end, grain, slots, TeamParts(units, parts),
+              {1},  {false}, nullptr};
   TeamJob* none = nullptr;
   if (!g_job.compare_exchange_strong(none, &job, std::memory_order_seq_cst)) return false;
   {
     TeamSlot in_team(0);
-    job.work();
+    job.work(0);
   }
   g_job.store(nullptr, std::memory_order_seq_cst);
   while (g_job_users.load(std::memory_order_seq_cst) != 0) pause();

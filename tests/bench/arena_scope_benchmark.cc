@@ -265,5 +265,13 @@ int main(int argc, char** argv) {
           {"BM_SumInWindow/1000", "BM_SumBare/1000", 0},
           {"BM_SumHoldingWords/1000", "BM_SumBare/1000", 0},
           {"BM_SumWordsOnStack/1000", "BM_SumBare/1000", 0},
+          // The N-D dispatch over ops::execute() of the same plan: rows take no scratch, columns
+          // do (the op's arena lent, or its scope).
+          {"BM_ReduceDispatch/1000/1", "BM_ReduceBare/1000/1", 0},
+          {"BM_ReduceDispatch/10000/1", "BM_ReduceBare/10000/1", 0},
+          {"BM_ReduceDispatch/100000/1", "BM_ReduceBare/100000/1", 0},
+          {"BM_ReduceDispatch/1000/0", "BM_ReduceBare/1000/0", 0},
+          {"BM_ReduceDispatch/10000/0", "BM_ReduceBare/10000/0", 0},
+          {"BM_ReduceDispatch/100000/0", "BM_ReduceBare/100000/0", 0},
       });
 }
