@@ -35,11 +35,11 @@ class TeamParts {
   // empty. Any number of threads may claim at once; each unit goes to one.
   bool next(int slot, int& cursor, std::uint64_t& unit) {
     if (cursor == 0) {
-      if (slot < count_ && front(slot, unit)) return true;
+      if (slot < count_ && take(slot, true, unit)) return true;
       cursor = 1;
     }
     for (; cursor <= count_; ++cursor) {
-      if (back((slot + cursor) % count_, unit)) return true;
+      if (take((slot + cursor) % count_, false, unit)) return true;
     }
     return false;
   }
@@ -54,23 +54,14 @@ class TeamParts {
   static std::uint64_t lo(std::uint64_t span) { return span & 0xffffffffu; }
   static std::uint64_t hi(std::uint64_t span) { return span >> 32; }
 
-  bool front(int part, std::uint64_t& unit) {
+  // Takes the first unit of `part` (its owner's claim) or the last (a helper's).
+  bool take(int part, bool first, std::uint64_t& unit) {
     std::uint64_t span = span_[part].load(std::memory_order_relaxed);
     while (lo(span) < hi(span)) {
-      if (span_[part].compare_exchange_weak(span, pack(lo(span) + 1, hi(span)),
-                                            std::memory_order_relaxed)) {
-        unit = lo(span);
-        return true;
-      }
-    }
-    return false;
-  }
-  bool back(int part, std::uint64_t& unit) {
-    std::uint64_t span = span_[part].load(std::memory_order_relaxed);
-    while (lo(span) < hi(span)) {
-      if (span_[part].compare_exchange_weak(span, pack(lo(span), hi(span) - 1),
-                                            std::memory_order_relaxed)) {
-        unit = hi(span) - 1;
+      const std::uint64_t rest =
+          first ? pack(lo(span) + 1, hi(span)) : pack(lo(span), hi(span) - 1);
+      if (span_[part].compare_exchange_weak(span, rest, std::memory_order_relaxed)) {
+        unit = first ? lo(span) : hi(span) - 1;
         return true;
       }
     }
