@@ -110,6 +110,18 @@ void pause() {
 // back, waits until no helper is inside (sequentially consistent on both sides, so that a helper
 // either sees the job gone or is seen by the caller).
 struct TeamJob {
+  // A constructor rather than aggregate initialization, which GCC compiles to zeroing the whole
+  // job first: TeamParts' unused spans too, 2 KiB.
+  TeamJob(void (*f)(void*, std::size_t, std::size_t), void* f_context, std::size_t first,
+          std::size_t last, std::size_t unit, int threads, std::uint64_t units, int part_count)
+      : body(f),
+        context(f_context),
+        begin(first),
+        end(last),
+        grain(unit),
+        slots(threads),
+        parts(units, part_count) {}
+
   void (*body)(void*, std::size_t, std::size_t);
   void* context;
   std::size_t begin;
@@ -117,8 +129,8 @@ struct TeamJob {
   std::size_t grain;
   int slots;
   TeamParts parts;
-  std::atomic<int> joined;  // slots taken
-  std::atomic<bool> failed;
+  std::atomic<int> joined{1};  // slots taken: the caller's
+  std::atomic<bool> failed{false};
   std::exception_ptr error;
 
   // Runs the thread's own part, then the rest of the others' (TeamParts). A body that throws
@@ -180,8 +192,7 @@ bool team_parallel_for(std::size_t begin, std::size_t end, std::size_t grain,
   const std::uint64_t units = (end - begin) / grain + ((end - begin) % grain != 0);
   const int parts = static_cast<int>(std::min<std::uint64_t>(
       units, static_cast<std::uint64_t>(std::min(slots, TeamParts::kMaxParts))));
-  TeamJob job{body, context, begin,  end, grain, slots, TeamParts(units, parts),
-              {1},  {false}, nullptr};
+  TeamJob job(body, context, begin, end, grain, slots, units, parts);
   TeamJob* none = nullptr;
   if (!g_job.compare_exchange_strong(none, &job, std::memory_order_seq_cst)) return false;
   {
