@@ -141,6 +141,35 @@ std::uint64_t tbb_read(const void* p, std::size_t bytes, std::size_t piece) {
 
 float std_accumulate(const float* x, std::size_t n) { return std::accumulate(x, x + n, 0.0f); }
 
+float plain_sum(const float* x, std::size_t n) {
+  typedef float Floats __attribute__((vector_size(64)));
+  constexpr std::size_t kV = 16;  // floats a vector
+  Floats a0 = {};
+  Floats a1 = {};
+  Floats a2 = {};
+  Floats a3 = {};
+  std::size_t i = 0;
+  for (; i + 4 * kV <= n; i += 4 * kV) {
+    Floats v0;
+    Floats v1;
+    Floats v2;
+    Floats v3;
+    std::memcpy(&v0, x + i, sizeof(Floats));
+    std::memcpy(&v1, x + i + kV, sizeof(Floats));
+    std::memcpy(&v2, x + i + 2 * kV, sizeof(Floats));
+    std::memcpy(&v3, x + i + 3 * kV, sizeof(Floats));
+    a0 += v0;
+    a1 += v1;
+    a2 += v2;
+    a3 += v3;
+  }
+  const Floats all = (a0 + a1) + (a2 + a3);
+  float sum = 0.0f;
+  for (std::size_t k = 0; k < kV; ++k) sum += all[k];
+  for (; i < n; ++i) sum += x[i];
+  return sum;
+}
+
 bool std_all_of(const bool* x, std::size_t n) {
   return std::all_of(x, x + n, [](bool b) { return b; });
 }

@@ -4,6 +4,8 @@
 //     (reduce_anchors.cc); all_bool / any_bool against std::all_of / std::any_of (and Eigen);
 //   - a plain streaming read of the same bytes at every size (the memory bound): each line of
 //     the side-by-side table shows GB/s and the fraction of that read's throughput;
+//   - the plainest fast float loop (bench::plain_sum: four vector accumulators, no order) at the
+//     read's sizes: how near a float sum's loop comes to the read, and sum_f32 against it;
 //   - the compensated sum against the plain one, its scratch from an arena (what the runtime
 //     gives it: the measurement is the kernel) and from the default resource;
 //   - the parallel sum against the single-thread one at 16M and 64M, and a streaming read on two
@@ -13,6 +15,7 @@
 // neither can exit early and every byte is read (the anchors get the same bytes).
 // All inputs live in one 64-byte-aligned buffer per type, made once, so every benchmark reads
 // the same bytes at the same alignment. Times are per element (items = elements).
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -119,6 +122,22 @@ void BM_StreamReadBytes(benchmark::State& state) {  // n bools' bytes
 void BM_Accumulate(benchmark::State& state) {
   const std::size_t n = arg(state);
   for (auto _ : state) benchmark::DoNotOptimize(bench::std_accumulate(floats(), n));
+  set_counters(state, n, sizeof(float));
+}
+
+void BM_PlainSum(benchmark::State& state) {
+  const std::size_t n = arg(state);
+  // An anchor that sums wrong would time nothing worth comparing: its sum against a double one.
+  double exact = 0;
+  for (std::size_t i = 0; i < n; ++i) exact += floats()[i];
+  const double plain = bench::plain_sum(floats(), n);
+  if (std::abs(plain - exact) > 1e-3 * exact) {
+    state.SkipWithError(("plain_sum gave " + std::to_string(plain) + " where the sum is " +
+                         std::to_string(exact))
+                            .c_str());
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(bench::plain_sum(floats(), n));
   set_counters(state, n, sizeof(float));
 }
 
@@ -354,6 +373,7 @@ BENCHMARK(BM_StreamReadTwoThreads)->Arg(kMemory)->Arg(kLarge)->UseRealTime();
 BENCHMARK(BM_StreamReadBytes)->Apply(sizes)->UseRealTime();
 BENCHMARK(BM_EigenSum)->Apply(sum_sizes)->UseRealTime();
 BENCHMARK(BM_Accumulate)->Apply(sizes)->UseRealTime();
+BENCHMARK(BM_PlainSum)->Apply(stream_sizes)->UseRealTime();
 BENCHMARK(BM_SumF32)->Apply(stream_sizes)->UseRealTime();
 BENCHMARK(BM_SumBF16)->Apply(sum_sizes)->UseRealTime();
 BENCHMARK(BM_EigenMean)->Arg(1 << 20)->UseRealTime();
@@ -422,8 +442,18 @@ int main(int argc, char** argv) {
   for (std::int64_t n : sum_at) {
     c.push_back(floats_line(name("BM_EigenSum", n), name("BM_StreamRead", n), 0, n));
   }
-  c.push_back(floats_line(name("BM_SumF32", kMemory), name("BM_StreamRead", kMemory), 1 / 0.9,
-                          kMemory));
+  c.push_back(
+      floats_line(name("BM_SumF32", kMemory), name("BM_StreamRead", kMemory), 1 / 0.9, kMemory));
+  // Context: the plainest fast float loop against the read, and sum_f32 against it, at every
+  // size the read runs at.
+  std::vector<std::int64_t> read_at = sum_at;
+  read_at.push_back(kLarge);
+  for (std::int64_t n : read_at) {
+    c.push_back(floats_line(name("BM_PlainSum", n), name("BM_StreamRead", n), 0, n));
+  }
+  for (std::int64_t n : read_at) {
+    c.push_back(floats_line(name("BM_SumF32", n), name("BM_PlainSum", n), 0, n));
+  }
   for (std::int64_t n : kSizes) {
     c.push_back(bools_line(name("BM_AllBool", n), name("BM_StdAllOf", n), 1.0, n));
     c.push_back(bools_line(name("BM_AnyBool", n), name("BM_StdAnyOf", n), 1.0, n));
