@@ -132,9 +132,9 @@ void BM_PlainSum(benchmark::State& state) {
   for (std::size_t i = 0; i < n; ++i) exact += floats()[i];
   const double plain = bench::plain_sum(floats(), n);
   if (std::abs(plain - exact) > 1e-3 * exact) {
-    state.SkipWithError(("plain_sum gave " + std::to_string(plain) + " where the sum is " +
-                         std::to_string(exact))
-                            .c_str());
+    state.SkipWithError(
+        ("plain_sum gave " + std::to_string(plain) + " where the sum is " + std::to_string(exact))
+            .c_str());
     return;
   }
   for (auto _ : state) benchmark::DoNotOptimize(bench::plain_sum(floats(), n));
