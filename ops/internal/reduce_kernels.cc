@@ -17,6 +17,7 @@
 #include "hwy/highway.h"
 // After foreach_target.h: compiled for each target with this file.
 #include "ops/internal/fold-inl.h"
+#include "ops/internal/int_sum-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace corepy::ops::internal {
@@ -766,43 +767,16 @@ CompensatedSum FoldTerms(const float* HWY_RESTRICT sums, const float* HWY_RESTRI
 }
 
 // ------------------------------------------------------------------ int32 sums, widened
-
-// Two's complement wraps in unsigned lanes; signed lanes could overflow (UB) on the emulated
-// targets. Sign-extend to int64, then add as uint64.
-HWY_INLINE std::uint64_t SumI32Unsigned(const std::int32_t* HWY_RESTRICT x, std::size_t n) {
-  const hn::ScalableTag<std::uint64_t> du;
-  const hn::Rebind<std::int64_t, decltype(du)> di;
-  const hn::Rebind<std::int32_t, decltype(du)> d32;
-  const std::size_t l = hn::Lanes(du);
-  auto widen = [&](const std::int32_t* p) {
-    return hn::BitCast(du, hn::PromoteTo(di, hn::LoadU(d32, p)));
-  };
-  auto a0 = hn::Zero(du);
-  auto a1 = hn::Zero(du);
-  auto a2 = hn::Zero(du);
-  auto a3 = hn::Zero(du);
-  std::size_t i = 0;
-  for (; i + 4 * l <= n; i += 4 * l) {
-    a0 = hn::Add(a0, widen(x + i));
-    a1 = hn::Add(a1, widen(x + i + l));
-    a2 = hn::Add(a2, widen(x + i + 2 * l));
-    a3 = hn::Add(a3, widen(x + i + 3 * l));
-  }
-  for (; i + l <= n; i += l) a0 = hn::Add(a0, widen(x + i));
-  std::uint64_t tail = 0;
-  for (; i < n; ++i) tail += static_cast<std::uint64_t>(static_cast<std::int64_t>(x[i]));
-  const auto all = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-  return hn::GetLane(hn::SumOfLanes(du, all)) + tail;
-}
+// (int_sum-inl.h)
 
 std::int64_t SumI32Range(const std::int32_t* HWY_RESTRICT x, std::size_t n) {
-  return static_cast<std::int64_t>(SumI32Unsigned(x, n));
+  return static_cast<std::int64_t>(SumI32Wrapping(x, n));
 }
 
 void RowSumsI32(const std::int32_t* HWY_RESTRICT x, std::size_t rows, std::size_t cols,
                 std::int64_t* HWY_RESTRICT out) {
   for (std::size_t r = 0; r < rows; ++r) {
-    out[r] = static_cast<std::int64_t>(SumI32Unsigned(x + r * cols, cols));
+    out[r] = static_cast<std::int64_t>(SumI32Wrapping(x + r * cols, cols));
   }
 }
 

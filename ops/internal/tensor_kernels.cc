@@ -23,6 +23,7 @@
 #include "hwy/highway.h"
 // After foreach_target.h: compiled for each target with this file.
 #include "ops/internal/fold-inl.h"
+#include "ops/internal/int_sum-inl.h"
 
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
 #define COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
@@ -1140,6 +1141,13 @@ class Reducer {
           std::uint64_t total = 0;
           for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t,
                               std::int64_t) {
+            if constexpr (std::is_same_v<E, Element<DType::kInt32>>) {
+              if (stride == 4 && reinterpret_cast<std::uintptr_t>(q) % 4 == 0) {
+                total += SumI32Wrapping(reinterpret_cast<const std::int32_t*>(q),
+                                        static_cast<std::size_t>(n));
+                return true;
+              }
+            }
             std::uint64_t t = 0;
             for_run<E>(q, n, stride,
                        [&](const char* e) { t += static_cast<std::uint64_t>(E::load(e)); });

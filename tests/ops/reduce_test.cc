@@ -314,6 +314,17 @@ TEST_P(ReduceTest, SumI32IsWidened) {
     EXPECT_EQ(sum_i32(std::vector<std::int32_t>(n, INT32_MIN)),
               static_cast<std::int64_t>(n) * INT32_MIN);
   }
+  // Extremes and -1 / 0 alternating, at every phase and length up to past two full AVX-512
+  // vectors and a masked rest: the kernels may take each 64-bit pair of elements apart by shifts.
+  const std::int32_t pattern[] = {INT32_MIN, INT32_MAX, -1, 0, INT32_MIN, -1, INT32_MAX, 1};
+  for (std::size_t phase = 0; phase < 8; ++phase) {
+    for (std::size_t n = 0; n <= 70; ++n) {
+      std::vector<std::int32_t> x(n);
+      std::int64_t want = 0;
+      for (std::size_t k = 0; k < n; ++k) want += x[k] = pattern[(k + phase) % 8];
+      ASSERT_EQ(sum_i32(x), want) << "n=" << n << " phase=" << phase;
+    }
+  }
 }
 
 TEST_P(ReduceTest, MeanDividesTheSumInDouble) {
