@@ -29,6 +29,7 @@
 namespace corepy::ops {
 namespace {
 
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 constexpr Reduction kEveryReduction[] = {
@@ -667,6 +668,58 @@ TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
   }
   // 130 results: two to ten flat tiles, more than one a thread for two and three threads.
   for (const std::size_t length : {5, 17, 40, 100, 128}) check(17, 130, length);
+}
+
+// Integer sums over one reduced dim of memory and one broadcast (stride 0, which the plan folds
+// into a count of copies), under kept dims with a reversed stride, on one thread and split (the
+// split ranges start mid-line): each result is its run's total times the copies, exactly.
+TEST(ReduceTensorTest, IntegerSumsCountBroadcastReducedDims) {
+  ParallelOptions split;
+  split.min_parallel_bytes = 0;
+  for (DType dtype : {DType::kInt32, DType::kInt64, DType::kBool}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Data data(dtype, 3 * 5 * 7, 9);
+    const auto item = static_cast<std::int64_t>(dtype_size(dtype));
+    const auto element = [&](std::int64_t k) -> std::int64_t {
+      const char* at = data.bytes.data() + k * item;
+      if (dtype == DType::kBool) return *at != 0 ? 1 : 0;
+      if (dtype == DType::kInt32) {
+        std::int32_t v;
+        std::memcpy(&v, at, sizeof v);
+        return v;
+      }
+      std::int64_t v;
+      std::memcpy(&v, at, sizeof v);
+      return v;
+    };
+    // (3, 4, 5, 7): axis 0 reversed, axis 1 broadcast; reduced over (1, 3).
+    const std::int64_t shape[] = {3, 4, 5, 7};
+    const std::int64_t strides[] = {-35 * item, 0, 7 * item, item};
+    const TensorView view(data.bytes.data() + 70 * item, dtype, shape, strides);
+    ReduceOptions options;
+    options.all_axes = false;
+    const std::int64_t axes[] = {1, 3};
+    options.axes = axes;
+    std::vector<std::int64_t> want;
+    for (std::int64_t i = 0; i < 3; ++i) {
+      for (std::int64_t j = 0; j < 5; ++j) {
+        std::int64_t run = 0;
+        for (std::int64_t k = 0; k < 7; ++k) run += element((2 - i) * 35 + j * 7 + k);
+        want.push_back(4 * run);
+      }
+    }
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(threads);
+      tbb::task_arena arena(threads);
+      absl::StatusOr<Tensor> sum;
+      arena.execute([&] {
+        sum =
+            reduce(Reduction::kSum, view, options, std::pmr::new_delete_resource(), nullptr, split);
+      });
+      ASSERT_TRUE(sum.ok()) << sum.status();
+      EXPECT_THAT(sum->values<std::int64_t>(), ElementsAreArray(want));
+    }
+  }
 }
 
 TEST(ReduceTensorTest, ResultsAreTheSameBitsAtEveryThreadCount) {
