@@ -3,7 +3,8 @@
 
 Usage: reduce_numpy_test.py path/to/libcorepy.so
 Environment: COREPY_REDUCE_TEST_SEED (default 20240611) picks other random cases;
-  COREPY_REDUCE_TEST_CASES (default 6000) how many.
+  COREPY_REDUCE_TEST_CASES (default 6000) how many small ones, COREPY_REDUCE_TEST_MEDIUM_CASES
+  (default 140) how many of 2^11 to 2^19.5 elements.
 
 Each random case draws a dtype (all seven; bfloat16 as uint16 bit patterns, its reference the
 float32 values), a shape of 0 to 6 dims (0-size and size-1 dims included), values (with NaN,
@@ -17,8 +18,10 @@ stepped, transposed, broadcast with zero strides, overlapping windows, unaligned
     or within the documented bound of a long-double reference (float sum, prod, mean, var, std;
     `float_bound` below states it);
   - now and then the exact capacity minus one byte is refused, naming the bytes needed.
-Directed cases add bad arguments (NULL pointers, unknown op and dtype, bad ndim, negative dims,
-overflowing extents) and large inputs (past the parallel threshold) computed twice, bit for bit.
+Medium cases do the same at sizes the small ones never reach (long runs, many rows, the
+parallel split), each computed twice, bit for bit. Directed cases add bad arguments (NULL
+pointers, unknown op and dtype, bad ndim, negative dims, overflowing extents) and large inputs
+(past the parallel threshold) computed twice, bit for bit.
 """
 import ctypes
 import math
@@ -314,32 +317,30 @@ def float_bound(op, in_code, out_code, xl, axis_arg, keepdims, ddof, n):
 
 def check_float(got, ref, bound, overflow, out_code):
     """Indices (flat) of the result elements outside the bound; NaN and Inf classes checked."""
-    g = np.asarray(got, dtype=np.float64).ravel()
     r = np.asarray(ref, dtype=np.longdouble).ravel()
+    g = np.asarray(got, dtype=np.float64).ravel() * np.ones(r.shape)
     b = np.asarray(bound, dtype=np.longdouble).ravel() * np.ones_like(r)
     ov = np.asarray(overflow).ravel() * np.ones(r.shape, dtype=bool)
-    bad = []
-    for i in range(r.size):
-        gi, ri, bi = g[i], r[i], b[i]
-        if np.isnan(ri):
-            ok = np.isnan(gi)
-        elif np.isinf(ri):
-            ok = gi == ri or (bool(ov[i]) and np.isnan(gi))
-        elif np.isnan(gi):
-            ok = bool(ov[i])
-        elif np.isinf(gi):
-            # The interval reaches past the result dtype's largest finite, or partial results
-            # may overflow.
-            edge = ri + bi if gi > 0 else ri - bi
-            ok = bool(ov[i]) or round_to(np.float64(edge), out_code) == gi
-        else:
-            ok = abs(np.longdouble(gi) - ri) <= bi
-            # A finite reference past the dtype's max rounds to inf, which got is not.
-            if ok and np.isinf(round_to(np.float64(ri), out_code)):
-                ok = not np.isinf(round_to(np.float64(ri - bi if ri > 0 else ri + bi), out_code))
-        if not ok:
-            bad.append(i)
-    return bad
+    with np.errstate(all="ignore"):
+        r_nan, r_inf = np.isnan(r), np.isinf(r)
+        g_nan, g_inf = np.isnan(g), np.isinf(g)
+        # A NaN reference must be matched; an infinite one too, or be NaN where partial results
+        # may overflow.
+        ok_nan = g_nan
+        ok_inf = (g == r) | (ov & g_nan)
+        # An infinite result: the interval reaches past the result dtype's largest finite, or
+        # partial results may overflow.
+        edge = np.where(g > 0, r + b, r - b)
+        ok_g_inf = ov | (round_to(edge.astype(np.float64), out_code) == g)
+        ok_finite = np.abs(g.astype(np.longdouble) - r) <= b
+        # A finite reference past the dtype's max rounds to inf, which got is not.
+        past = np.isinf(round_to(r.astype(np.float64), out_code))
+        inner = np.where(r > 0, r - b, r + b)
+        ok_finite &= ~past | ~np.isinf(round_to(inner.astype(np.float64), out_code))
+    ok = np.where(r_nan, ok_nan,
+                  np.where(r_inf, ok_inf,
+                           np.where(g_nan, ov, np.where(g_inf, ok_g_inf, ok_finite))))
+    return [int(i) for i in np.flatnonzero(~ok)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,7 +395,8 @@ def random_values(rng, code, size, special):
     return rng.integers(-100, 101, size).astype(NP_DTYPE[code])
 
 
-def random_view(rng, base):
+def random_view(rng, base, max_window=None):
+    """A view of base; overlapping windows are up to max_window long (None: the axis)."""
     a = base
     if a.ndim and rng.random() < 0.4:
         steps = [slice(None), slice(None, None, -1), slice(None, None, 2), slice(1, None),
@@ -414,7 +416,8 @@ def random_view(rng, base):
         a = as_strided(a, shape=shape, strides=strides)
     elif r < 0.26 and 1 <= a.ndim < 6 and a.shape[-1] >= 2:
         # Overlapping windows along the last axis.
-        a = sliding_window_view(a, int(rng.integers(1, a.shape[-1] + 1)), axis=a.ndim - 1)
+        longest = a.shape[-1] if max_window is None else min(a.shape[-1], max_window)
+        a = sliding_window_view(a, int(rng.integers(1, longest + 1)), axis=a.ndim - 1)
     if rng.random() < 0.04:
         # Unaligned: a copy at byte offset 1 of a byte buffer.
         raw = np.zeros(a.nbytes + a.itemsize + 1, dtype=np.uint8)
@@ -814,10 +817,57 @@ def large_cases(checker, rng):
                                  f"calls differ (rc {a.rc}, {b.rc})")
 
 
+def medium_shape(rng):
+    """1 to 4 dims holding 2^11 to 2^19.5 elements (past the parallel threshold, 512 KiB, for
+    most dtypes at the top): dims drawn from powers of two and their neighbours, where the
+    kernels' blocks, tiles and SIMD tails change, and from any size."""
+    target = int(2 ** rng.uniform(11, 19.5))
+    nd = int(rng.integers(1, 5))
+    edges = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257,
+             1000, 1023, 1024, 1025, 4095, 4096, 4097]
+    shape, total = [], 1
+    for d in range(nd):
+        if d == nd - 1:
+            dim = max(target // total, 1)
+        elif rng.random() < 0.6:
+            dim = int(rng.choice(edges))
+        else:
+            dim = int(2 ** rng.uniform(0, 12))
+        dim = max(min(dim, target // total), 1)
+        total *= dim
+        shape.append(dim)
+    return tuple(int(x) for x in rng.permutation(shape))
+
+
+def medium_cases(checker, rng, count):
+    """Random cases at sizes the small ones never reach (long runs and columns, many rows, the
+    parallel split): every dtype and op, random views and axes; each computed twice, bit for
+    bit (the parallel results are deterministic)."""
+    codes = list(DTYPE_NAMES)
+    for i in range(count):
+        code = codes[i % len(codes)]
+        shape = medium_shape(rng)
+        size = int(np.prod(shape, dtype=np.int64))
+        base = random_values(rng, code, size, rng.random() < 0.3).reshape(shape)
+        arr = random_view(rng, base, max_window=8)
+        op = OPS[int(rng.integers(0, len(OPS)))]
+        axes, axis_arg = random_axes(rng, op, arr.ndim)
+        keepdims = bool(rng.integers(0, 2))
+        ddof = int(rng.choice([0, 1]))
+        checker.case(op, code, arr, axes, axis_arg, keepdims, ddof, tag="medium: ")
+        a = call(checker.lib, OP_CODE[op], arr, code, axes, keepdims, ddof)
+        b = call(checker.lib, OP_CODE[op], arr, code, axes, keepdims, ddof)
+        checker.cases += 1
+        if a.rc != b.rc or (a.rc == 0 and a.out.tobytes() != b.out.tobytes()):
+            checker.fail(f"medium {op} {DTYPE_NAMES[code]}{arr.shape} strides {arr.strides} "
+                         f"axes={axes}: two calls differ (rc {a.rc}, {b.rc})")
+
+
 def main(path):
     warnings.simplefilter("ignore", RuntimeWarning)  # numpy's on empty slices and overflow
     seed = int(os.environ.get("COREPY_REDUCE_TEST_SEED", "20240611"))
     count = int(os.environ.get("COREPY_REDUCE_TEST_CASES", "6000"))
+    medium = int(os.environ.get("COREPY_REDUCE_TEST_MEDIUM_CASES", "140"))
     lib = load(path)
     checker = Checker(lib)
     rng = np.random.default_rng(seed)
@@ -826,6 +876,7 @@ def main(path):
     directed_cases(checker, rng)
     large_cases(checker, rng)
     random_cases(checker, rng, count)
+    medium_cases(checker, rng, medium)
     regression_cases(checker)
     elapsed = time.time() - start
     print(f"seed {seed}: {checker.cases} cases ({checker.errors} numpy errors, "
