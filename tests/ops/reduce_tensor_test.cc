@@ -670,6 +670,102 @@ TEST_P(ReduceTensorTargetTest, PackedFloat64RunsGiveTheDocumentedOrdersBits) {
   for (const std::size_t length : {5, 17, 40, 100, 128}) check(17, 130, length);
 }
 
+// The documented float64 order of one run: blocks of 2048 elements by the pairwise tree, each
+// block's elements into 128 lanes (element i into lane i % 128, from -0.0), the lanes halved.
+double f64_run_model(const double* x, std::size_t n) {
+  auto block = [&](std::size_t b) {
+    double lanes[128];
+    std::fill(lanes, lanes + 128, -0.0);
+    for (std::size_t i = b * 2048; i < std::min(n, (b + 1) * 2048); ++i) lanes[i % 128] += x[i];
+    for (std::size_t half = 64; half != 0; half /= 2) {
+      for (std::size_t j = 0; j < half; ++j) lanes[j] += lanes[j + half];
+    }
+    return lanes[0];
+  };
+  const std::function<double(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
+    if (hi - lo == 1) return block(lo);
+    const std::size_t mid = lo + (hi - lo + 1) / 2;
+    return tree(lo, mid) + tree(mid, hi);
+  };
+  return tree(0, (n + 2047) / 2048);
+}
+
+// Float64 sums, means and variances along rows, and int32 means (summed as float64), have the
+// documented order's bits (f64_run_model) at every row length the blocks' vectors tell apart:
+// rows back to back and alone, read in place and converted (strided, unaligned), on every
+// target; a row of n <= 128 folds only the vectors it fills, which must change no bit.
+TEST_P(ReduceTensorTargetTest, Float64RowsGiveTheDocumentedOrdersBits) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  std::uniform_int_distribution<std::int32_t> ints(std::numeric_limits<std::int32_t>::min(),
+                                                   std::numeric_limits<std::int32_t>::max());
+  const std::int64_t axis1[] = {1};
+  ReduceOptions along_rows;
+  along_rows.all_axes = false;
+  along_rows.axes = axis1;
+  for (std::int64_t cols : {1,   2,   3,   4,    5,    7,    8,    9,    15,   16,  17,  24,
+                            31,  32,  33,  63,   64,   65,   100,  127,  128,  129, 200, 255,
+                            256, 257, 640, 1000, 2047, 2048, 2049, 4096, 4097, 6000}) {
+    const std::int64_t rows = cols > 2048 ? 2 : 5;
+    const auto n = static_cast<std::size_t>(rows * cols);
+    // Twice the elements (the strided view), 4 bytes ahead (the unaligned one).
+    std::vector<double> x(2 * n);
+    for (double& v : x) v = normal(rng);
+    std::vector<char> unaligned(2 * n * 8 + 4);
+    std::memcpy(unaligned.data() + 4, x.data(), 2 * n * 8);
+    std::vector<std::int32_t> xi(n);
+    for (std::int32_t& v : xi) v = ints(rng);
+    struct View {
+      std::string name;
+      TensorView view;
+      std::int64_t step;  // elements of x between neighbours in a row
+    };
+    const std::int64_t shape[] = {rows, cols};
+    const std::int64_t contiguous[] = {cols * 8, 8};
+    const std::int64_t strided[] = {2 * cols * 8, 16};
+    const std::int64_t int_strides[] = {cols * 4, 4};
+    for (const View& v :
+         {View{"contiguous", TensorView(x.data(), DType::kFloat64, shape, contiguous), 1},
+          View{"strided", TensorView(x.data(), DType::kFloat64, shape, strided), 2},
+          View{"unaligned", TensorView(unaligned.data() + 4, DType::kFloat64, shape, contiguous),
+               1}}) {
+      SCOPED_TRACE(v.name + " cols " + std::to_string(cols));
+      for (Reduction r : {Reduction::kSum, Reduction::kMean, Reduction::kVar}) {
+        absl::StatusOr<Tensor> got = reduce(r, v.view, along_rows, std::pmr::new_delete_resource());
+        ASSERT_TRUE(got.ok()) << got.status();
+        for (std::int64_t i = 0; i < rows; ++i) {
+          std::vector<double> row(static_cast<std::size_t>(cols));
+          for (std::int64_t k = 0; k < cols; ++k) {
+            row[static_cast<std::size_t>(k)] = x[static_cast<std::size_t>((i * cols + k) * v.step)];
+          }
+          const double sum = f64_run_model(row.data(), row.size());
+          double expected = sum;
+          if (r != Reduction::kSum) expected = sum / static_cast<double>(cols);
+          if (r == Reduction::kVar) {
+            for (double& e : row) e = (e - expected) * (e - expected);
+            expected = f64_run_model(row.data(), row.size()) / static_cast<double>(cols);
+          }
+          double result;
+          std::memcpy(&result, static_cast<const char*>(got->data()) + i * 8, 8);
+          ASSERT_EQ(std::memcmp(&result, &expected, 8), 0)
+              << reduction_name(r) << " row " << i << ": " << result << " against " << expected;
+        }
+      }
+    }
+    absl::StatusOr<Tensor> mean =
+        reduce(Reduction::kMean, TensorView(xi.data(), DType::kInt32, shape, int_strides),
+               along_rows, std::pmr::new_delete_resource());
+    ASSERT_TRUE(mean.ok()) << mean.status();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::vector<double> row(xi.begin() + i * cols, xi.begin() + (i + 1) * cols);
+      const double expected = f64_run_model(row.data(), row.size()) / static_cast<double>(cols);
+      EXPECT_EQ(mean->values<double>()[static_cast<std::size_t>(i)], expected)
+          << "int32 mean, cols " << cols << " row " << i;
+    }
+  }
+}
+
 // Integer sums over one reduced dim of memory and one broadcast (stride 0, which the plan folds
 // into a count of copies), under kept dims with a reversed stride, on one thread and split (the
 // split ranges start mid-line): each result is its run's total times the copies, exactly.
