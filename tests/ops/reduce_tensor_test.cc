@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <memory_resource>
 #include <random>
@@ -504,6 +503,15 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
   }
 }
 
+// leaf(lo) + ... + leaf(hi - 1) by the pairwise tree's shape: halves split at lo + (hi - lo + 1)
+// / 2.
+template <class T, class Leaf>
+T tree_model(std::size_t lo, std::size_t hi, const Leaf& leaf) {
+  if (hi - lo == 1) return leaf(lo);
+  const std::size_t mid = lo + (hi - lo + 1) / 2;
+  return tree_model<T>(lo, mid, leaf) + tree_model<T>(mid, hi, leaf);
+}
+
 // The documented order of a packed float32 sum (ops/internal/tensor_kernels.h): the runs under
 // one result, `length` elements each, in C order. A leaf is `per_leaf` runs summed into 128 lanes
 // from -0.0, run r of the leaf from lane (r % side) * (length rounded up to 16) on, element k into
@@ -525,12 +533,7 @@ T packed_sum_model(const std::vector<const T*>& runs, std::size_t length) {
     }
     return lanes[0];
   };
-  const std::function<T(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
-    if (hi - lo == 1) return leaf(lo);
-    const std::size_t mid = lo + (hi - lo + 1) / 2;
-    return tree(lo, mid) + tree(mid, hi);
-  };
-  return tree(0, (runs.size() + per_leaf - 1) / per_leaf);
+  return tree_model<T>(0, (runs.size() + per_leaf - 1) / per_leaf, leaf);
 }
 
 // A view of `outer` x `kept` x `length` elements (float32 or float64) over axes (0, 2): each
@@ -682,12 +685,7 @@ double f64_run_model(const double* x, std::size_t n) {
     }
     return lanes[0];
   };
-  const std::function<double(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
-    if (hi - lo == 1) return block(lo);
-    const std::size_t mid = lo + (hi - lo + 1) / 2;
-    return tree(lo, mid) + tree(mid, hi);
-  };
-  return tree(0, (n + 2047) / 2048);
+  return tree_model<double>(0, (n + 2047) / 2048, block);
 }
 
 // Float64 sums, means and variances along rows, and int32 means (summed as float64), have the
