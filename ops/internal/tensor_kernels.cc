@@ -22,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 // After foreach_target.h: compiled for each target with this file.
+#include "ops/internal/extrema-inl.h"
 #include "ops/internal/fold-inl.h"
 #include "ops/internal/int_sum-inl.h"
 
@@ -303,7 +304,7 @@ class Reducer {
   using Value = typename E::Value;
   static constexpr bool kIntegral = !E::kFloat;
 
-  Reducer(const Geometry& g, char* out) : g_(g), out_(out) {}
+  Reducer(const Geometry& g, char* out) : g_(g), out_(out), in_place_(g.runs_in_place()) {}
 
   // The results of work units [lo, hi): one result each, or packed tiles
   // (Geometry::packed_tile()) of neighbours along the innermost kept dim.
@@ -324,9 +325,21 @@ class Reducer {
   // Results [lo, hi), each from the elements under it; `slot` is the thread's scratch.
   void outputs(std::size_t lo, std::size_t hi, char* slot) const {
     if (rows_of_a_matrix()) return matrix_rows(lo, hi);
-    if (integer_rows()) return integer_row_sums(lo, hi);
-    for (std::size_t o = lo; o < hi; ++o) {
-      one_output(g_.base + decode(g_.kept, g_.nkept, o), out_ + o * g_.out_item, slot);
+    if (g_.nred != 1 || g_.nkept == 0) {
+      for (std::size_t o = lo; o < hi; ++o) {
+        one_output(g_.base + decode(g_.kept, g_.nkept, o), out_ + o * g_.out_item, slot);
+      }
+      return;
+    }
+    // One reduced dim (rows, of any kept shape): each result is one run's, the results of a line
+    // one kept stride apart, so that a result decodes no index.
+    const Dim inner = g_.kept[g_.nkept - 1];
+    const auto width = static_cast<std::size_t>(inner.size);
+    for (std::size_t o = lo; o < hi;) {
+      const char* line = g_.base + decode(g_.kept, g_.nkept - 1, o / width);
+      for (std::size_t j = o % width; j < width && o < hi; ++j, ++o) {
+        one_run(line + static_cast<std::int64_t>(j) * inner.stride, out_ + o * g_.out_item, slot);
+      }
     }
   }
 
@@ -370,7 +383,7 @@ class Reducer {
   template <class S, class F>
   std::size_t leaf_size() const {
     if constexpr (kMayReadInPlace<S, F>) {
-      if (g_.runs_in_place()) return std::is_same_v<S, float> ? kChunk : kBlock64;
+      if (in_place_) return std::is_same_v<S, float> ? kChunk : kBlock64;
     }
     return std::is_same_v<S, float> ? kGather : kBlock64;
   }
@@ -384,7 +397,7 @@ class Reducer {
     const char* q = p + static_cast<std::int64_t>(b * size) * run.stride;
     bool in_place = false;
     if constexpr (kMayReadInPlace<S, F>) {
-      in_place = g_.runs_in_place();
+      in_place = in_place_;
       if constexpr (kHalf) {
         if (in_place) {
           const auto* h = reinterpret_cast<const std::uint16_t*>(q);
@@ -416,9 +429,10 @@ class Reducer {
   template <class S, class F>
   S run_sum(const char* p, void* buffer, const F& f) const {
     const auto n = static_cast<std::size_t>(g_.run().size);
+    const std::size_t leaves = pieces(n, leaf_size<S, F>());
+    if (leaves == 1) return run_leaf<S>(p, 0, buffer, f);
     return pairwise_tree<S>(
-        0, pieces(n, leaf_size<S, F>()),
-        [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
+        0, leaves, [&](std::size_t b) { return run_leaf<S>(p, b, buffer, f); }, add<S>);
   }
 
   // Vectors of the float32 kernels here: 16 lanes at most, as reduce_kernels.cc's.
@@ -1046,6 +1060,7 @@ class Reducer {
   template <class S, class F>
   S pairwise(const char* p, void* buffer, const F& f) const {
     if (g_.nred == 0) return f(static_cast<S>(E::load(p)), 0);
+    if (g_.nred == 1) return run_sum<S>(p, buffer, f);
     if (g_.packs_runs()) {
       return pairwise_tree<S>(
           0, g_.packed_leaves(), [&](std::uint64_t b) { return packed_leaf<S>(p, b, f); }, add<S>);
@@ -1127,7 +1142,7 @@ class Reducer {
       return false;
     } else {
       return (g_.reduction == Reduction::kSum || g_.reduction == Reduction::kMean) &&
-             g_.nred == 1 && g_.nkept >= 1 && g_.runs_in_place() && g_.multiplicity == 1 &&
+             g_.nred == 1 && g_.nkept >= 1 && in_place_ && g_.multiplicity == 1 &&
              g_.kept[g_.nkept - 1].stride == g_.run().size * static_cast<std::int64_t>(E::kSize) &&
              (kHalf || reinterpret_cast<std::uintptr_t>(out_) % alignof(float) == 0);
     }
@@ -1209,27 +1224,37 @@ class Reducer {
     return t;
   }
 
-  // Integer sums over one reduced dim (rows, of any kept shape): each result is one run's total,
-  // the results of a line one kept stride apart, so that no result decodes its index or walks
-  // one_output()'s run cursor, which took longer than summing a run of 100 int32 (the history
-  // file, session 37).
-  bool integer_rows() const {
-    return kIntegral && g_.reduction == Reduction::kSum && g_.nred == 1 && g_.nkept >= 1;
+  // min, max, argmin and argmax over contiguous runs of float32, float64, int32 and int64 take
+  // extrema-inl.h's vector loops, on the elements as stored.
+  static constexpr bool kVectorExtrema =
+      std::is_same_v<E, Element<DType::kFloat32>> || std::is_same_v<E, Element<DType::kFloat64>> ||
+      std::is_same_v<E, Element<DType::kInt32>> || std::is_same_v<E, Element<DType::kInt64>>;
+  using Stored = std::conditional_t<std::is_same_v<E, Element<DType::kInt32>>, std::int32_t,
+                                    std::conditional_t<kIntegral, std::int64_t, Value>>;
+  // Whether the run of n elements at q takes them: contiguous, aligned, a vector or more.
+  bool vector_run(const char* q, std::int64_t n, std::int64_t stride) const {
+    if constexpr (kVectorExtrema) {
+      return stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
+             static_cast<std::size_t>(n) >= ExtremaMinRun<Stored>();
+    } else {
+      (void)q, (void)n, (void)stride;
+      return false;
+    }
   }
 
-  void integer_row_sums(std::size_t lo, std::size_t hi) const {
-    const Dim inner = g_.kept[g_.nkept - 1];
-    const auto width = static_cast<std::size_t>(inner.size);
-    const Dim run = g_.run();
-    for (std::size_t o = lo; o < hi;) {
-      const char* line = g_.base + decode(g_.kept, g_.nkept - 1, o / width);
-      for (std::size_t j = o % width; j < width && o < hi; ++j, ++o) {
-        const char* p = line + static_cast<std::int64_t>(j) * inner.stride;
+  // The result of the one run at p (one reduced dim) into `at`. An integer sum is the run's
+  // total, without one_output()'s run cursor, which took longer than summing a run of 100 int32
+  // (the history file, session 37).
+  void one_run(const char* p, char* at, char* slot) const {
+    if constexpr (kIntegral) {
+      if (g_.reduction == Reduction::kSum) {
+        const Dim run = g_.run();
         store_as<std::int64_t>(
-            out_ + o * g_.out_item,
-            static_cast<std::int64_t>(run_total(p, run.size, run.stride) * g_.multiplicity));
+            at, static_cast<std::int64_t>(run_total(p, run.size, run.stride) * g_.multiplicity));
+        return;
       }
     }
+    one_output(p, at, slot);
   }
 
   void one_output(const char* p, char* at, char* slot) const {
@@ -1282,14 +1307,23 @@ class Reducer {
       case Reduction::kMax: {
         const bool is_min = g_.reduction == Reduction::kMin;
         Value best = E::load(p);  // an element: the plan refused empty reductions
+        // NaN sticks once there (b != b); a NaN element takes over (x != x).
+        auto take = [&](Value x) {
+          const bool better = (best == best) & ((x != x) | (is_min ? x < best : best < x));
+          best = better ? x : best;
+        };
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
-              // NaN sticks once there (b != b); a NaN element takes over (x != x).
-              for_run<E>(q, n, stride, [&](const char* e) {
-                const Value x = E::load(e);
-                const bool take = (best == best) & ((x != x) | (is_min ? x < best : best < x));
-                best = take ? x : best;
-              });
+              if (vector_run(q, n, stride)) {
+                if constexpr (kVectorExtrema) {
+                  const auto* x = reinterpret_cast<const Stored*>(q);
+                  const auto m = static_cast<std::size_t>(n);
+                  take(static_cast<Value>(is_min ? ExtremeOfRun<true>(x, m)
+                                                 : ExtremeOfRun<false>(x, m)));
+                }
+              } else {
+                for_run<E>(q, n, stride, [&](const char* e) { take(E::load(e)); });
+              }
               return best == best;  // a NaN decides
             });
         E::store(at, best);
@@ -1302,6 +1336,21 @@ class Reducer {
         std::int64_t best_index = 0;  // the first element's index is 0
         for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t index,
                             std::int64_t step) {
+          if (vector_run(q, n, stride) && n < (std::int64_t{1} << 31)) {
+            if constexpr (kVectorExtrema) {
+              const auto* x = reinterpret_cast<const Stored*>(q);
+              const auto m = static_cast<std::size_t>(n);
+              const auto j = static_cast<std::int64_t>(is_min ? ArgExtremeOfRun<true>(x, m)
+                                                              : ArgExtremeOfRun<false>(x, m));
+              if (best != best) return false;
+              const auto v = static_cast<Value>(x[j]);
+              if ((v != v) | (is_min ? v < best : best < v)) {
+                best = v;
+                best_index = index + j * step;
+              }
+            }
+            return best == best;
+          }
           for (std::int64_t j = 0; j < n; ++j, q += stride, index += step) {
             const Value x = E::load(q);
             if (best != best) return false;  // the first NaN
@@ -1836,6 +1885,7 @@ class Reducer {
 
   const Geometry& g_;
   char* out_;
+  const bool in_place_;  // g_.runs_in_place()
 };
 
 template <class E>

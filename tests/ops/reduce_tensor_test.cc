@@ -764,6 +764,132 @@ TEST_P(ReduceTensorTargetTest, Float64RowsGiveTheDocumentedOrdersBits) {
   }
 }
 
+// min, max, argmin and argmax by their scalar rules, over `runs` runs of `n` elements each
+// (element k of run r at x[r * n + k], C order): the first extreme wins (-0.0 and +0.0 are
+// equal), and the first NaN decides. Returns the extreme's bits and its index.
+template <class T>
+std::pair<T, std::int64_t> extreme_model(const T* x, std::size_t runs, std::size_t n, bool is_min) {
+  T best = x[0];
+  std::int64_t index = 0;
+  for (std::size_t i = 0; i < runs * n; ++i) {
+    const T v = x[i];
+    if (best != best) break;
+    if (v != v || (is_min ? v < best : best < v)) {
+      best = v;
+      index = static_cast<std::int64_t>(i);
+    }
+  }
+  return {best, index};
+}
+
+// Contiguous runs of float32, float64, int32 and int64 take vector loops for min, max, argmin and
+// argmax (extrema-inl.h): each lane's extreme, an overlapping last vector, the extreme's first
+// zero or first NaN looked up again. They keep the scalar rules (extreme_model) on every target,
+// at every run length around the vectors' (a result of one run, and of two runs, reduced over
+// (0, 2)), on data full of ties, zeros of both signs, infinities and NaNs of distinct payloads.
+TEST_P(ReduceTensorTargetTest, ExtremesOfContiguousRunsKeepTheScalarRules) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  std::mt19937 rng(37);
+  auto check = [&](auto zero, DType dtype) {
+    using T = decltype(zero);
+    constexpr bool kFloat = std::is_floating_point_v<T>;
+    for (std::size_t n = 1; n <= 300; n += n < 70 ? 1 : 61) {
+      for (int pattern = 0; pattern < 4; ++pattern) {
+        // Runs of n: results of one run (shape (3, n) over axis 1) and of two ((2, 3, n) over
+        // (0, 2): result j's runs are j and j + 3).
+        std::vector<T> x(6 * n);
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          const int r = static_cast<int>(rng() % 16);
+          T v = static_cast<T>(static_cast<int>(rng() % 5) - 2);  // ties galore
+          if constexpr (kFloat) {
+            if (r == 0) v = T(-0.0);
+            if (r == 1) v = T(0.0);
+            if (r == 2 && pattern >= 2)
+              v = std::numeric_limits<T>::infinity() * (rng() % 2 ? 1 : -1);
+            if (r == 3 && pattern == 3) {  // a NaN whose payload tells which element it is
+              v = std::numeric_limits<T>::quiet_NaN();
+              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t> bits;
+              std::memcpy(&bits, &v, sizeof(T));
+              bits |= static_cast<decltype(bits)>(i + 1);
+              std::memcpy(&v, &bits, sizeof(T));
+            }
+          } else {
+            if (r == 0) v = std::numeric_limits<T>::min();
+            if (r == 1) v = std::numeric_limits<T>::max();
+          }
+          if (pattern == 1) v = static_cast<T>(i % 7 == 3 ? 1 : 0) * (i % 2 ? T(-1) : T(1));
+          x[i] = v;
+        }
+        const auto len = static_cast<std::int64_t>(n);
+        const auto item = static_cast<std::int64_t>(sizeof(T));
+        const std::int64_t one_shape[] = {3, len};
+        const std::int64_t two_shape[] = {2, 3, len};
+        const std::int64_t pair_shape[] = {2, len};
+        const std::int64_t pair_strides[] = {3 * len * item, item};
+        const std::int64_t axis1[] = {1};
+        const std::int64_t axes02[] = {0, 2};
+        for (Reduction r :
+             {Reduction::kMin, Reduction::kMax, Reduction::kArgmin, Reduction::kArgmax}) {
+          const bool arg = r == Reduction::kArgmin || r == Reduction::kArgmax;
+          const bool is_min = r == Reduction::kMin || r == Reduction::kArgmin;
+          for (const bool two : {false, true}) {
+            SCOPED_TRACE(std::string(dtype_name(dtype)) + " n " + std::to_string(n) + " pattern " +
+                         std::to_string(pattern) + (two ? " two runs " : " ") +
+                         std::string(reduction_name(r)));
+            // Result j of runs j (and j + 3): min and max over axis 1 (over (0, 2)); argmin and
+            // argmax, which take one axis or all, over axis 1 (over all of run j and j + 3).
+            ReduceOptions options;
+            options.all_axes = two && arg;
+            options.axes = two ? absl::Span<const std::int64_t>(axes02) : axis1;
+            std::vector<std::vector<char>> results;
+            if (two && arg) {
+              for (std::size_t j = 0; j < 3; ++j) {
+                absl::StatusOr<Tensor> got =
+                    reduce(r, TensorView(x.data() + j * n, dtype, pair_shape, pair_strides),
+                           options, std::pmr::new_delete_resource());
+                ASSERT_TRUE(got.ok()) << got.status();
+                results.push_back(bytes_of(*got));
+              }
+            } else {
+              absl::StatusOr<Tensor> got = reduce(r,
+                                                  two ? TensorView(x.data(), dtype, two_shape, {})
+                                                      : TensorView(x.data(), dtype, one_shape, {}),
+                                                  options, std::pmr::new_delete_resource());
+              ASSERT_TRUE(got.ok()) << got.status();
+              const std::vector<char> all = bytes_of(*got);
+              const std::size_t size = all.size() / 3;
+              for (std::size_t j = 0; j < 3; ++j) {
+                results.emplace_back(all.begin() + j * size, all.begin() + (j + 1) * size);
+              }
+            }
+            for (std::size_t j = 0; j < 3; ++j) {
+              std::vector<T> runs(x.begin() + j * n, x.begin() + (j + 1) * n);
+              if (two) runs.insert(runs.end(), x.begin() + (j + 3) * n, x.begin() + (j + 4) * n);
+              const auto [value, index] = extreme_model(runs.data(), two ? 2 : 1, n, is_min);
+              if (arg) {
+                std::int64_t got;
+                ASSERT_EQ(results[j].size(), sizeof(got));
+                std::memcpy(&got, results[j].data(), sizeof(got));
+                ASSERT_EQ(got, index) << "result " << j;
+              } else {
+                T got;
+                ASSERT_EQ(results[j].size(), sizeof(T));
+                std::memcpy(&got, results[j].data(), sizeof(T));
+                ASSERT_EQ(std::memcmp(&got, &value, sizeof(T)), 0)
+                    << "result " << j << ": " << got << " against " << value;
+              }
+            }
+          }
+        }
+      }
+    }
+  };
+  check(float{}, DType::kFloat32);
+  check(double{}, DType::kFloat64);
+  check(std::int32_t{}, DType::kInt32);
+  check(std::int64_t{}, DType::kInt64);
+}
+
 // Integer sums over one reduced dim of memory and one broadcast (stride 0, which the plan folds
 // into a count of copies), under kept dims with a reversed stride, on one thread and split (the
 // split ranges start mid-line): each result is its run's total times the copies, exactly.
