@@ -55,7 +55,8 @@ struct Element<DType::kFloat32> {
   using Value = float;
   static constexpr bool kFloat = true;
   static Value load(const char* p) { return load_as<float>(p); }
-  static bool nonzero(const char* p) { return (load_as<std::uint32_t>(p) & 0x7fffffffu) != 0; }
+  using Bits = std::uint32_t;
+  static constexpr Bits kTruthBits = 0x7fffffffu;  // nonzero: -0.0 is false, NaN true
   static void store(char* p, double v) { store_as<float>(p, static_cast<float>(v)); }
 };
 
@@ -65,9 +66,8 @@ struct Element<DType::kFloat64> {
   using Value = double;
   static constexpr bool kFloat = true;
   static Value load(const char* p) { return load_as<double>(p); }
-  static bool nonzero(const char* p) {
-    return (load_as<std::uint64_t>(p) & 0x7fffffffffffffffu) != 0;
-  }
+  using Bits = std::uint64_t;
+  static constexpr Bits kTruthBits = 0x7fffffffffffffffu;
   static void store(char* p, double v) { store_as<double>(p, v); }
 };
 
@@ -77,7 +77,8 @@ struct Element<DType::kFloat16> {
   using Value = float;
   static constexpr bool kFloat = true;
   static Value load(const char* p) { return fp16_ieee_to_fp32_value(load_as<std::uint16_t>(p)); }
-  static bool nonzero(const char* p) { return (load_as<std::uint16_t>(p) & 0x7fffu) != 0; }
+  using Bits = std::uint16_t;
+  static constexpr Bits kTruthBits = 0x7fffu;
   // Through float: a double rounded twice can differ from the double rounded once only when the
   // float lands exactly halfway between two halves, which float's 13 extra bits make vanishingly
   // rare; results are float32 arithmetic anyway (the header says so).
@@ -92,7 +93,8 @@ struct Element<DType::kBFloat16> {
   using Value = float;
   static constexpr bool kFloat = true;
   static Value load(const char* p) { return f32_from_bf16(load_as<std::uint16_t>(p)); }
-  static bool nonzero(const char* p) { return (load_as<std::uint16_t>(p) & 0x7fffu) != 0; }
+  using Bits = std::uint16_t;
+  static constexpr Bits kTruthBits = 0x7fffu;
   static void store(char* p, double v) {
     store_as<std::uint16_t>(p, bf16_from_f32(static_cast<float>(v)));
   }
@@ -104,7 +106,8 @@ struct Element<DType::kInt32> {
   using Value = std::int64_t;
   static constexpr bool kFloat = false;
   static Value load(const char* p) { return load_as<std::int32_t>(p); }
-  static bool nonzero(const char* p) { return load_as<std::int32_t>(p) != 0; }
+  using Bits = std::uint32_t;
+  static constexpr Bits kTruthBits = 0xffffffffu;
   static void store(char* p, std::int64_t v) {
     store_as<std::int32_t>(p, static_cast<std::int32_t>(v));
   }
@@ -116,7 +119,8 @@ struct Element<DType::kInt64> {
   using Value = std::int64_t;
   static constexpr bool kFloat = false;
   static Value load(const char* p) { return load_as<std::int64_t>(p); }
-  static bool nonzero(const char* p) { return load_as<std::int64_t>(p) != 0; }
+  using Bits = std::uint64_t;
+  static constexpr Bits kTruthBits = ~std::uint64_t{0};
   static void store(char* p, std::int64_t v) { store_as<std::int64_t>(p, v); }
 };
 
@@ -126,9 +130,16 @@ struct Element<DType::kBool> {
   using Value = std::int64_t;  // 0 or 1: any nonzero byte is true
   static constexpr bool kFloat = false;
   static Value load(const char* p) { return *p != 0 ? 1 : 0; }
-  static bool nonzero(const char* p) { return *p != 0; }
+  using Bits = std::uint8_t;
+  static constexpr Bits kTruthBits = 0xffu;
   static void store(char* p, std::int64_t v) { *p = v != 0 ? 1 : 0; }
 };
+
+// Whether the element at p is true (all, any, count_nonzero): a bit of E::kTruthBits set.
+template <class E>
+inline bool nonzero(const char* p) {
+  return (load_as<typename E::Bits>(p) & E::kTruthBits) != 0;
+}
 
 // Calls f(Element<D>{}) for the runtime dtype.
 template <class F>

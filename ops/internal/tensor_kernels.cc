@@ -25,6 +25,7 @@
 #include "ops/internal/extrema-inl.h"
 #include "ops/internal/fold-inl.h"
 #include "ops/internal/int_sum-inl.h"
+#include "ops/internal/truth-inl.h"
 
 #ifndef COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
 #define COREPY_OPS_INTERNAL_TENSOR_KERNELS_ONCE_
@@ -1242,6 +1243,14 @@ class Reducer {
     }
   }
 
+  // all, any and count_nonzero over contiguous runs take truth-inl.h's vector loops, on the
+  // elements' bits.
+  using Bits = typename E::Bits;
+  bool truth_run(std::int64_t n, std::int64_t stride) const {
+    return stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
+           static_cast<std::size_t>(n) >= TruthMinRun<Bits>();
+  }
+
   // The result of the one run at p (one reduced dim) into `at`. An integer sum is the run's
   // total, without one_output()'s run cursor, which took longer than summing a run of 100 int32
   // (the history file, session 37).
@@ -1371,10 +1380,15 @@ class Reducer {
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
               bool acc = is_all;
-              if (is_all) {
-                for_run<E>(q, n, stride, [&](const char* e) { acc &= E::nonzero(e); });
+              if (truth_run(n, stride)) {
+                const auto* x = reinterpret_cast<const Bits*>(q);
+                const auto m = static_cast<std::size_t>(n);
+                acc = is_all ? AllOrAnyOfRun<true>(x, m, E::kTruthBits)
+                             : AllOrAnyOfRun<false>(x, m, E::kTruthBits);
+              } else if (is_all) {
+                for_run<E>(q, n, stride, [&](const char* e) { acc &= nonzero<E>(e); });
               } else {
-                for_run<E>(q, n, stride, [&](const char* e) { acc |= E::nonzero(e); });
+                for_run<E>(q, n, stride, [&](const char* e) { acc |= nonzero<E>(e); });
               }
               result = acc;
               return acc == is_all;  // stop at the run that decides
@@ -1386,7 +1400,12 @@ class Reducer {
         std::uint64_t count = 0;
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
-              for_run<E>(q, n, stride, [&](const char* e) { count += E::nonzero(e) ? 1 : 0; });
+              if (truth_run(n, stride)) {
+                count += CountTrueOfRun(reinterpret_cast<const Bits*>(q),
+                                        static_cast<std::size_t>(n), E::kTruthBits);
+              } else {
+                for_run<E>(q, n, stride, [&](const char* e) { count += nonzero<E>(e) ? 1 : 0; });
+              }
               return true;
             });
         store_as<std::int64_t>(at, static_cast<std::int64_t>(count * g_.multiplicity));
@@ -1860,7 +1879,7 @@ class Reducer {
         std::fill(acc, acc + width, static_cast<unsigned char>(is_all ? 1 : 0));
         for_each_row(p, [&](const char* row, std::int64_t) {
           for_columns<E>(row, cstride, width, [&](std::size_t j, const char* q) {
-            const auto nz = static_cast<unsigned char>(E::nonzero(q) ? 1 : 0);
+            const auto nz = static_cast<unsigned char>(nonzero<E>(q) ? 1 : 0);
             acc[j] = is_all ? (acc[j] & nz) : (acc[j] | nz);
           });
         });
@@ -1872,7 +1891,7 @@ class Reducer {
         std::fill(count, count + width, std::uint64_t{0});
         for_each_row(p, [&](const char* row, std::int64_t) {
           for_columns<E>(row, cstride, width,
-                         [&](std::size_t j, const char* q) { count[j] += E::nonzero(q) ? 1 : 0; });
+                         [&](std::size_t j, const char* q) { count[j] += nonzero<E>(q) ? 1 : 0; });
         });
         for (std::size_t j = 0; j < width; ++j) {
           store_as<std::int64_t>(out + j * 8,

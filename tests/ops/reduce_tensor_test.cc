@@ -890,6 +890,86 @@ TEST_P(ReduceTensorTargetTest, ExtremesOfContiguousRunsKeepTheScalarRules) {
   check(std::int64_t{}, DType::kInt64);
 }
 
+// all, any and count_nonzero of contiguous runs take vector loops over the elements' bits
+// (truth-inl.h): every dtype's false and true values (-0.0 false, NaN and subnormals true,
+// INT_MIN true, any nonzero byte of a bool true) give the scalar answers on every target, at
+// every run length around the vectors' and their groups of four (a bool vector is 64 bytes on
+// AVX-512), with the deciding element anywhere; results of one run and of two.
+TEST_P(ReduceTensorTargetTest, TruthOfContiguousRunsKeepsTheScalarRules) {
+  hwy::SetSupportedTargetsForTest(GetParam());
+  std::mt19937 rng(41);
+  struct Values {
+    DType dtype;
+    std::vector<std::uint64_t> falses, trues;  // bit patterns of one element
+  };
+  const Values every[] = {
+      {DType::kFloat32, {0, 0x80000000}, {0x3f800000, 0x7fc00000, 1, 0x80000001}},
+      {DType::kFloat64,
+       {0, 0x8000000000000000},
+       {0x3ff0000000000000, 0x7ff8000000000000, 1, 0x8000000000000001}},
+      {DType::kInt32, {0}, {1, 0xffffffff, 0x80000000, 0x10000}},
+      {DType::kInt64, {0}, {1, 0x8000000000000000, 0x100000000}},
+      {DType::kBool, {0}, {1, 2, 0x80, 0xff}},
+      {DType::kFloat16, {0, 0x8000}, {0x3c00, 0x7e00, 1, 0x8001}},
+      {DType::kBFloat16, {0, 0x8000}, {0x3f80, 0x7fc0, 1, 0x8001}}};
+  for (const Values& v : every) {
+    const std::size_t item = dtype_size(v.dtype);
+    for (std::size_t n = 1; n <= 600; n += n < 140 ? 1 : 67) {
+      for (int pattern = 0; pattern < 3; ++pattern) {
+        // Pattern 0: true but maybe one false; 1: false but maybe one true; 2: a mix.
+        std::vector<bool> truth(6 * n);
+        for (std::size_t i = 0; i < truth.size(); ++i) {
+          truth[i] = pattern == 0 ? true : pattern == 1 ? false : rng() % 2 == 0;
+        }
+        if (pattern < 2) {
+          for (std::size_t r = 0; r < 6; ++r) {
+            if (rng() % 3 != 0) truth[r * n + rng() % n] = pattern == 1;
+          }
+        }
+        std::vector<char> x(truth.size() * item);
+        for (std::size_t i = 0; i < truth.size(); ++i) {
+          const auto& pool = truth[i] ? v.trues : v.falses;
+          const std::uint64_t bits = pool[rng() % pool.size()];
+          std::memcpy(x.data() + i * item, &bits, item);  // little-endian: the low bytes
+        }
+        const auto len = static_cast<std::int64_t>(n);
+        const std::int64_t one_shape[] = {3, len};
+        const std::int64_t two_shape[] = {2, 3, len};
+        const std::int64_t axis1[] = {1};
+        const std::int64_t axes02[] = {0, 2};
+        for (const bool two : {false, true}) {
+          ReduceOptions options;
+          options.all_axes = false;
+          options.axes = two ? absl::Span<const std::int64_t>(axes02) : axis1;
+          const TensorView view = two ? TensorView(x.data(), v.dtype, two_shape, {})
+                                      : TensorView(x.data(), v.dtype, one_shape, {});
+          for (Reduction r : {Reduction::kAll, Reduction::kAny, Reduction::kCountNonzero}) {
+            SCOPED_TRACE(std::string(dtype_name(v.dtype)) + " n " + std::to_string(n) +
+                         " pattern " + std::to_string(pattern) + (two ? " two runs " : " ") +
+                         std::string(reduction_name(r)));
+            absl::StatusOr<Tensor> got = reduce(r, view, options, std::pmr::new_delete_resource());
+            ASSERT_TRUE(got.ok()) << got.status();
+            for (std::size_t j = 0; j < 3; ++j) {
+              std::int64_t count = 0;
+              for (std::size_t k = 0; k < n; ++k) {
+                count += truth[j * n + k];
+                if (two) count += truth[(j + 3) * n + k];
+              }
+              const std::int64_t all = two ? 2 * len : len;
+              if (r == Reduction::kCountNonzero) {
+                EXPECT_EQ(got->values<std::int64_t>()[j], count) << "result " << j;
+              } else {
+                const bool want = r == Reduction::kAll ? count == all : count > 0;
+                EXPECT_EQ(static_cast<const char*>(got->data())[j], want ? 1 : 0) << "result " << j;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Integer sums over one reduced dim of memory and one broadcast (stride 0, which the plan folds
 // into a count of copies), under kept dims with a reversed stride, on one thread and split (the
 // split ranges start mid-line): each result is its run's total times the copies, exactly.
