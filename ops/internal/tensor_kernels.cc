@@ -1232,15 +1232,11 @@ class Reducer {
       std::is_same_v<E, Element<DType::kInt32>> || std::is_same_v<E, Element<DType::kInt64>>;
   using Stored = std::conditional_t<std::is_same_v<E, Element<DType::kInt32>>, std::int32_t,
                                     std::conditional_t<kIntegral, std::int64_t, Value>>;
-  // Whether the run of n elements at q takes them: contiguous, aligned, a vector or more.
-  bool vector_run(const char* q, std::int64_t n, std::int64_t stride) const {
-    if constexpr (kVectorExtrema) {
-      return stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
-             static_cast<std::size_t>(n) >= ExtremaMinRun<Stored>();
-    } else {
-      (void)q, (void)n, (void)stride;
-      return false;
-    }
+  // Whether a run of n elements `stride` bytes apart takes them: contiguous, aligned, a vector
+  // or more.
+  bool vector_run(std::int64_t n, std::int64_t stride) const {
+    return kVectorExtrema && stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
+           static_cast<std::size_t>(n) >= ExtremaMinRun<Stored>();
   }
 
   // all, any and count_nonzero over contiguous runs take truth-inl.h's vector loops, on the
@@ -1323,7 +1319,7 @@ class Reducer {
         };
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
-              if (vector_run(q, n, stride)) {
+              if (vector_run(n, stride)) {
                 if constexpr (kVectorExtrema) {
                   const auto* x = reinterpret_cast<const Stored*>(q);
                   const auto m = static_cast<std::size_t>(n);
@@ -1345,7 +1341,7 @@ class Reducer {
         std::int64_t best_index = 0;  // the first element's index is 0
         for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t index,
                             std::int64_t step) {
-          if (vector_run(q, n, stride) && n < (std::int64_t{1} << 31)) {
+          if (vector_run(n, stride) && n < (std::int64_t{1} << 31)) {
             if constexpr (kVectorExtrema) {
               const auto* x = reinterpret_cast<const Stored*>(q);
               const auto m = static_cast<std::size_t>(n);
