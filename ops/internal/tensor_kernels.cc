@@ -1944,7 +1944,7 @@ namespace corepy::ops::internal {
 HWY_EXPORT(RunReduction);
 
 bool Geometry::runs_in_place() const {
-  return aligned && run().stride == static_cast<std::int64_t>(itemsize) &&
+  return nred != 0 && aligned && run().stride == static_cast<std::int64_t>(itemsize) &&
          (in == DType::kFloat32 || in == DType::kFloat64 || in == DType::kFloat16 ||
           in == DType::kBFloat16);
 }

@@ -142,10 +142,10 @@ struct Geometry {
   // Columns a column tile holds: kTile, unless schedule() cut a line into one tile a thread.
   std::size_t column_tile = kTile;
 
-  // The run of the per-output strategy: the innermost reduced dim.
+  // The run of the per-output strategy: the innermost reduced dim (nred >= 1).
   const Dim& run() const { return red[nred - 1]; }
   // Whether runs are summed in place (contiguous, aligned float32 or float64 sums and means)
-  // rather than converted into a buffer.
+  // rather than converted into a buffer; false with no reduced dim.
   bool runs_in_place() const;
   std::uint64_t runs() const;  // runs under one result
   // Whether the float sums of one result cut their elements into leaves across runs rather than
