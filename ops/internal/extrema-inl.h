@@ -34,12 +34,6 @@ namespace corepy::ops::internal {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Elements of T a run needs for the vector loops below: a whole vector.
-template <class T>
-HWY_INLINE std::size_t ExtremaMinRun() {
-  return hn::Lanes(hn::ScalableTag<T>());
-}
-
 // The first NaN of x[0, n), which holds one.
 template <class T>
 HWY_INLINE std::size_t FirstNaN(const T* HWY_RESTRICT x, std::size_t n) {
@@ -48,7 +42,8 @@ HWY_INLINE std::size_t FirstNaN(const T* HWY_RESTRICT x, std::size_t n) {
   return i;
 }
 
-// min (kMin) or max of x[0, n), n >= ExtremaMinRun<T>(), as described above.
+// min (kMin) or max of x[0, n), n >= a vector of T (hn::ScalableTag<T>), as
+// described above.
 template <bool kMin, class T>
 HWY_INLINE T ExtremeOfRun(const T* HWY_RESTRICT x, std::size_t n) {
   const hn::ScalableTag<T> d;
@@ -88,7 +83,7 @@ HWY_INLINE T ExtremeOfRun(const T* HWY_RESTRICT x, std::size_t n) {
   return best;
 }
 
-// The index of argmin (kMin) or argmax of x[0, n), ExtremaMinRun<T>() <= n < 2^31 (the lanes'
+// The index of argmin (kMin) or argmax of x[0, n), a vector of T <= n < 2^31 (the lanes'
 // indices are as wide as T), as described above. Two sets of lanes take alternate vectors, so
 // that two compare-and-select chains run at once (one held float64 (1000, 1000) to 0.98x
 // numpy's time); they merge lane by lane, an equal value going to the lower index.

@@ -1232,19 +1232,16 @@ class Reducer {
       std::is_same_v<E, Element<DType::kInt32>> || std::is_same_v<E, Element<DType::kInt64>>;
   using Stored = std::conditional_t<std::is_same_v<E, Element<DType::kInt32>>, std::int32_t,
                                     std::conditional_t<kIntegral, std::int64_t, Value>>;
-  // Whether a run of n elements `stride` bytes apart takes them: contiguous, aligned, a vector
-  // or more.
-  bool vector_run(std::int64_t n, std::int64_t stride) const {
-    return kVectorExtrema && stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
-           static_cast<std::size_t>(n) >= ExtremaMinRun<Stored>();
-  }
-
   // all, any and count_nonzero over contiguous runs take truth-inl.h's vector loops, on the
   // elements' bits.
   using Bits = typename E::Bits;
-  bool truth_run(std::int64_t n, std::int64_t stride) const {
+
+  // Whether a run of n elements `stride` bytes apart takes those vector loops over it as T:
+  // contiguous, aligned, a whole vector of T or more.
+  template <class T>
+  bool vector_run(std::int64_t n, std::int64_t stride) const {
     return stride == static_cast<std::int64_t>(E::kSize) && g_.aligned &&
-           static_cast<std::size_t>(n) >= TruthMinRun<Bits>();
+           static_cast<std::size_t>(n) >= hn::Lanes(hn::ScalableTag<T>());
   }
 
   // The result of the one run at p (one reduced dim) into `at`. An integer sum is the run's
@@ -1319,7 +1316,7 @@ class Reducer {
         };
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
-              if (vector_run(n, stride)) {
+              if (kVectorExtrema && vector_run<Stored>(n, stride)) {
                 if constexpr (kVectorExtrema) {
                   const auto* x = reinterpret_cast<const Stored*>(q);
                   const auto m = static_cast<std::size_t>(n);
@@ -1341,7 +1338,7 @@ class Reducer {
         std::int64_t best_index = 0;  // the first element's index is 0
         for_each_run(p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t index,
                             std::int64_t step) {
-          if (vector_run(n, stride) && n < (std::int64_t{1} << 31)) {
+          if (kVectorExtrema && vector_run<Stored>(n, stride) && n < (std::int64_t{1} << 31)) {
             if constexpr (kVectorExtrema) {
               const auto* x = reinterpret_cast<const Stored*>(q);
               const auto m = static_cast<std::size_t>(n);
@@ -1376,7 +1373,7 @@ class Reducer {
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
               bool acc = is_all;
-              if (truth_run(n, stride)) {
+              if (vector_run<Bits>(n, stride)) {
                 const auto* x = reinterpret_cast<const Bits*>(q);
                 const auto m = static_cast<std::size_t>(n);
                 acc = is_all ? AllOrAnyOfRun<true>(x, m, E::kTruthBits)
@@ -1396,7 +1393,7 @@ class Reducer {
         std::uint64_t count = 0;
         for_each_run(
             p, [&](const char* q, std::int64_t n, std::int64_t stride, std::int64_t, std::int64_t) {
-              if (truth_run(n, stride)) {
+              if (vector_run<Bits>(n, stride)) {
                 count += CountTrueOfRun(reinterpret_cast<const Bits*>(q),
                                         static_cast<std::size_t>(n), E::kTruthBits);
               } else {

@@ -24,14 +24,8 @@ namespace corepy::ops::internal {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Elements of T a run needs for the loops below: a whole vector.
-template <class T>
-HWY_INLINE std::size_t TruthMinRun() {
-  return hn::Lanes(hn::ScalableTag<T>());
-}
-
-// all (kAll) or any of x[0, n), n >= TruthMinRun<T>(): whether every (some) element has a bit
-// of `bits` set.
+// all (kAll) or any of x[0, n), n >= a vector of T (hn::ScalableTag<T>): whether every (some)
+// element has a bit of `bits` set.
 template <bool kAll, class T>
 HWY_INLINE bool AllOrAnyOfRun(const T* HWY_RESTRICT x, std::size_t n, T bits) {
   const hn::ScalableTag<T> d;
