@@ -67,9 +67,10 @@ class Case:
 
 
 class CorepyCall:
-    """corepy_reduce of a case with every argument converted once, outside the timed calls."""
+    """corepy_reduce of a case (`op`, a COREPY_REDUCE_* code: sum unless given) with every
+    argument converted once, outside the timed calls."""
 
-    def __init__(self, lib, case):
+    def __init__(self, lib, case, op=REDUCE_SUM):
         a = case.corepy_array
         self.lib, self.case = lib, case
         self.shape = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)
@@ -84,7 +85,7 @@ class CorepyCall:
         self.out_dtype = ctypes.c_int32()
         self.out_ndim = ctypes.c_int32()
         self.out_shape = (ctypes.c_int64 * MAX_DIMS)()
-        self.args = (REDUCE_SUM, ctypes.byref(self.tensor), self.axes, self.naxes, 0, 0,
+        self.args = (op, ctypes.byref(self.tensor), self.axes, self.naxes, 0, 0,
                      ctypes.c_void_p(self.out.ctypes.data), ctypes.c_size_t(self.out.nbytes),
                      ctypes.byref(self.out_dtype), ctypes.byref(self.out_ndim), self.out_shape)
 

@@ -13,7 +13,6 @@ targets are reduce_tensor_numpy.py's sums); the README quotes these figures.
     /usr/bin/python3 tests/bench/rows_numpy.py "$(bazel info -c opt bazel-bin)/libcorepy.so"
 """
 import argparse
-import ctypes
 import os
 import sys
 
@@ -22,43 +21,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ops"))
 sys.path.insert(0, HERE)
-from reduce_numpy_test import CODE_OF_NP, NP_DTYPE, OP_CODE, Tensor, load  # noqa: E402
-from reduce_tensor_numpy import nothing, time_interleaved  # noqa: E402
+from reduce_numpy_test import OP_CODE, load  # noqa: E402
+from reduce_tensor_numpy import Case, CorepyCall, nothing, time_interleaved  # noqa: E402
 
-MAX_DIMS = 32
 SHAPES = [(100000, 16), (20000, 64), (4000, 256), (1000, 1000)]
 DTYPES = [np.float32, np.float64, np.int32]
 OPS = ["sum", "mean", "var", "max", "argmax", "prod", "all", "count_nonzero"]
-
-
-class RowCall:
-    """corepy_reduce of `op` over axis 1 of `a`, every argument converted once."""
-
-    def __init__(self, lib, op, a):
-        self.lib, self.op = lib, op
-        self.keep = a
-        self.shape = (ctypes.c_int64 * 2)(*a.shape)
-        self.strides = (ctypes.c_int64 * 2)(*a.strides)
-        self.tensor = Tensor(a.ctypes.data, CODE_OF_NP[a.dtype], 2, self.shape, self.strides)
-        self.axes = (ctypes.c_int32 * 1)(1)
-        self.out = np.empty(a.shape[0] * 8, dtype=np.uint8)
-        self.out_dtype, self.out_ndim = ctypes.c_int32(), ctypes.c_int32()
-        self.out_shape = (ctypes.c_int64 * MAX_DIMS)()
-        self.args = (OP_CODE[op], ctypes.byref(self.tensor), self.axes, 1, 0, 0,
-                     ctypes.c_void_p(self.out.ctypes.data), ctypes.c_size_t(self.out.nbytes),
-                     ctypes.byref(self.out_dtype), ctypes.byref(self.out_ndim), self.out_shape)
-
-    def __call__(self):
-        return self.lib.corepy_reduce(*self.args)
-
-    def result(self):
-        rc = self()
-        if rc != 0:
-            raise RuntimeError(f"{self.op}: corepy_reduce returned {rc}: "
-                               f"{self.lib.corepy_last_error().decode()}")
-        dtype = NP_DTYPE[self.out_dtype.value]
-        rows = self.out_shape[0]
-        return self.out[:rows * np.dtype(dtype).itemsize].view(dtype)
 
 
 def check(label, op, a, ours):
@@ -104,7 +72,7 @@ def main():
             a = (rng.standard_normal(shape) * 100).astype(dtype)
             for op in OPS:
                 label = f"{str(shape):<14} {np.dtype(dtype).name:<8} {op:<14}"
-                call = RowCall(lib, op, a)
+                call = CorepyCall(lib, Case(label, a, 1), OP_CODE[op])
                 check(label, op, a, call.result())
                 fn = getattr(np, op)
                 t_numpy, t_corepy = time_interleaved(

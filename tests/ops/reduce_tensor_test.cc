@@ -346,18 +346,26 @@ char* first_line(std::vector<char>& buffer) {
   return buffer.data() + (kLine - at % kLine) % kLine;
 }
 
+// leaf(lo) + ... + leaf(hi - 1) by the pairwise tree's shape: the halves split at
+// lo + (hi - lo + 1) / 2, the left taking the larger.
+template <class T, class Leaf>
+T tree_model(std::size_t lo, std::size_t hi, const Leaf& leaf) {
+  if (hi - lo == 1) return leaf(lo);
+  const std::size_t mid = lo + (hi - lo + 1) / 2;
+  return tree_model<T>(lo, mid, leaf) + tree_model<T>(mid, hi, leaf);
+}
+
 // A column sum in the documented order: leaves of kLeafRows (16) rows added one after the other,
-// the leaves combined by the pairwise tree (the left half takes the larger half).
+// the leaves combined by the pairwise tree.
 template <class T>
-T column_sum_model(const T* x, std::int64_t rows, std::int64_t stride, std::int64_t lo,
-                   std::int64_t hi) {
-  if (hi - lo == 1) {
-    T s = x[lo * 16 * stride];
-    for (std::int64_t r = lo * 16 + 1; r < std::min(rows, lo * 16 + 16); ++r) s += x[r * stride];
+T column_sum_model(const T* x, std::int64_t rows, std::int64_t stride) {
+  auto leaf = [&](std::size_t b) {
+    const auto lo = static_cast<std::int64_t>(b) * 16;
+    T s = x[lo * stride];
+    for (std::int64_t r = lo + 1; r < std::min(rows, lo + 16); ++r) s += x[r * stride];
     return s;
-  }
-  const std::int64_t mid = lo + (hi - lo + 1) / 2;
-  return column_sum_model(x, rows, stride, lo, mid) + column_sum_model(x, rows, stride, mid, hi);
+  };
+  return tree_model<T>(0, static_cast<std::size_t>((rows + 15) / 16), leaf);
 }
 
 // ColumnTilesGiveTheDocumentedOrdersBits for T (float or double), the target already set.
@@ -380,8 +388,7 @@ void expect_column_tiles_in_the_documented_order(std::int64_t target) {
       std::memcpy(line16, x.data(), n * sizeof(T));
       std::vector<T> expected(static_cast<std::size_t>(width));
       for (std::int64_t j = 0; j < width; ++j) {
-        expected[static_cast<std::size_t>(j)] =
-            column_sum_model(x.data() + j, rows, width, 0, (rows + 15) / 16);
+        expected[static_cast<std::size_t>(j)] = column_sum_model(x.data() + j, rows, width);
         T plain = x[static_cast<std::size_t>(j)];
         for (std::int64_t r = 1; r < rows; ++r) plain += x[static_cast<std::size_t>(r * width + j)];
         differing_orders += plain != expected[static_cast<std::size_t>(j)];
@@ -491,7 +498,7 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
           if (dtype == DType::kFloat32 && r == Reduction::kSum) {
             const auto* x = reinterpret_cast<const float*>(data.bytes.data());
             for (std::int64_t j = 0; j < width; ++j) {
-              const float expected = column_sum_model(x + j, rows, width, 0, (rows + 15) / 16);
+              const float expected = column_sum_model(x + j, rows, width);
               float got;
               std::memcpy(&got, static_cast<const char*>(t->data()) + j * 4, 4);
               ASSERT_EQ(std::memcmp(&got, &expected, 4), 0) << "column " << j;
@@ -501,15 +508,6 @@ TEST_P(ReduceTensorTargetTest, ColumnsGiveTheSameBitsWhereverTheRowsStartInALine
       }
     }
   }
-}
-
-// leaf(lo) + ... + leaf(hi - 1) by the pairwise tree's shape: halves split at lo + (hi - lo + 1)
-// / 2.
-template <class T, class Leaf>
-T tree_model(std::size_t lo, std::size_t hi, const Leaf& leaf) {
-  if (hi - lo == 1) return leaf(lo);
-  const std::size_t mid = lo + (hi - lo + 1) / 2;
-  return tree_model<T>(lo, mid, leaf) + tree_model<T>(mid, hi, leaf);
 }
 
 // The documented order of a packed float32 sum (ops/internal/tensor_kernels.h): the runs under
